@@ -1,0 +1,81 @@
+"""tapegrad: a fast eager-mode automatic differentiation engine.
+
+``import tapegrad as tg``; the API follows TensorFlow's eager execution (see README).
+"""
+
+from tapegrad import _core
+from tapegrad import ops as _ops  # registers every primitive
+from tapegrad._core import Tensor
+from tapegrad.autodiff.custom import custom_gradient
+from tapegrad.autodiff.functional import (grad, gradients_function, implicit_gradients,
+                                          implicit_value_and_gradients, value_and_grad,
+                                          value_and_gradients_function)
+from tapegrad.autodiff.tape import GradientTape
+from tapegrad.device import device, executing_eagerly, list_devices, num_gpus
+from tapegrad.dtypes import (DType, as_dtype, bool, double, float16, float32, float64, half,
+                             int8, int16, int32, int64, uint8)
+from tapegrad.ops import nn, random
+from tapegrad.ops.creation import (constant, convert_to_tensor, eye, fill, linspace, ones,
+                                   range, zeros)
+from tapegrad.ops.elementwise import (abs, add, add_n, cast, ceil, cos, divide, equal, exp,
+                                      expm1, floor, floordiv, floormod, greater, greater_equal,
+                                      identity, is_finite, is_inf, is_nan, less, less_equal,
+                                      log, log1p, logical_and, logical_not, logical_or,
+                                      logical_xor, maximum, minimum, multiply, negative,
+                                      not_equal, ones_like, pow, reciprocal, round, rsqrt,
+                                      safe_mul, sigmoid, sign, sin, sqrt, square, stop_gradient,
+                                      subtract, tanh, where, zeros_like)
+from tapegrad.ops.linalg import (clip_by_global_norm, clip_by_norm, clip_by_value, einsum,
+                                 global_norm, matmul, norm, tensordot)
+from tapegrad.ops.reductions import (argmax, argmin, count_nonzero, reduce_all, reduce_any,
+                                     reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
+                                     reduce_prod, reduce_std, reduce_sum, reduce_variance)
+from tapegrad.ops.shape import (broadcast_to, concat, expand_dims, gather, matrix_transpose,
+                                one_hot, pad, rank, reshape, shape, size, split, squeeze,
+                                stack, tile, transpose, unstack)
+from tapegrad.variables import Variable
+
+mod = floormod
+truediv = divide
+sub = subtract
+mul = multiply
+div = divide
+
+__version__ = "0.1.0"
+
+
+def _lazy(name):
+    import importlib
+
+    return importlib.import_module("tapegrad." + name)
+
+
+_LAZY = {
+    "layers": "layers", "optimizers": "optimizers", "losses": "losses", "metrics": "metrics",
+    "initializers": "initializers", "data": "data", "datasets": "data.datasets",
+    "train": "train", "summary": "summary", "cuda": "cuda", "errors": "errors",
+    "compat": "compat", "tracking": "tracking",
+}
+
+
+def __getattr__(name):
+    # Subpackages load on first use, keeping `import tapegrad` as cheap as NumPy's.
+    if name in _LAZY:
+        module = _lazy(_LAZY[name])
+        globals()[name] = module
+        return module
+    if name in ("Sequential", "Model"):
+        from tapegrad import models
+
+        return getattr(models, name)
+    if name in ("jvp", "jacobian", "hessian", "hvp", "ForwardAccumulator", "check_grads",
+                "vjp", "jacfwd", "jacrev"):
+        from tapegrad.autodiff import check, forward, jacobians  # noqa: F401
+
+        for mod_ in (forward, jacobians, check):
+            if hasattr(mod_, name):
+                return getattr(mod_, name)
+    raise AttributeError("module 'tapegrad' has no attribute %r" % name)
+
+
+del _core, _ops

@@ -1,0 +1,61 @@
+# Declarations of the engine's C-level types, shared by _core.pyx and _tape.pyx.
+
+cdef class Operand:
+    pass
+
+
+cdef class Tensor(Operand):
+    cdef readonly object _data          # np.ndarray (CPU, read-only) or cuda.array.CudaArray
+    cdef readonly long long _id         # unique for the process; tapes key on it, never on id()
+    cdef object __weakref__
+
+
+cdef class Primitive:
+    cdef readonly str name
+    cdef public dict impls               # backend name -> forward(*arrays, **params)
+    cdef public object cpu               # impls["cpu"], kept in a slot for the fast path
+    cdef public object vjp               # vjp(g, ans, *inputs, **params) -> tuple of grads
+    cdef public object jvp               # jvp(tangents, ans, *inputs, **params) -> tangent
+    cdef public bint differentiable
+    cdef public int dtypes               # bitmask of accepted input dtype kinds
+    cdef public tuple same_dtype         # argument positions that must share one dtype
+    cdef public bint save_inputs         # the VJP reads the inputs
+    cdef public bint save_output         # the VJP reads the output
+    cdef public int fast_code            # >= 0: same-shape float fast path in _kernels
+    cdef public str doc
+
+
+cdef class OpRecord:
+    cdef readonly Primitive prim
+    cdef readonly tuple inputs           # saved input Tensors (None entries when not needed)
+    cdef readonly tuple input_ids
+    cdef readonly tuple input_meta       # (shape, dtype) of each input, for unbroadcast/zeros
+    cdef readonly object output          # saved output Tensor, or None
+    cdef readonly long long output_id
+    cdef readonly object out_meta        # (shape, dtype) of the output
+    cdef readonly dict params
+
+
+cdef class TapeCore:
+    cdef public dict producers           # tensor id -> OpRecord, or None for watched sources
+    cdef public dict var_reads           # variable uid -> list of tensor ids read from it
+    cdef public dict variables           # variable uid -> Variable (watched_variables())
+    cdef public bint persistent
+    cdef public bint watch_accessed
+    cdef public int paused               # > 0 while stop_recording() or its own backward runs
+    cdef public bint used
+    cdef void watch_tensor(self, Tensor t)
+    cdef bint records(self, tuple args)
+
+
+cdef class BaseVariable(Operand):
+    cdef public Tensor _value
+    cdef readonly long long _uid
+    cdef public bint _trainable
+    cdef object __weakref__
+    cdef Tensor read(self)
+
+
+cpdef Tensor wrap(object array)
+cdef Tensor _new_tensor(object data)
+cpdef object apply(Primitive prim, tuple args, dict params)

@@ -1,0 +1,22 @@
+# nogil pointer kernels (fused float32/float64) behind thin checked cpdef wrappers.
+
+ctypedef fused floating:
+    float
+    double
+
+cpdef object binary_same_shape(int code, object a, object b)
+cpdef object matmul(object a, object b, bint transpose_a=*, bint transpose_b=*)
+cpdef object im2col(object x, int kh, int kw, int sh, int sw, int dh, int dw,
+                    int pad_top, int pad_left, int oh, int ow)
+cpdef object col2im(object cols, tuple x_shape, int kh, int kw, int sh, int sw, int dh, int dw,
+                    int pad_top, int pad_left, int oh, int ow)
+cpdef object max_pool(object x, int kh, int kw, int sh, int sw, int pad_top, int pad_left,
+                      int oh, int ow)
+cpdef object max_pool_scatter(object x, object g, int kh, int kw, int sh, int sw,
+                              int pad_top, int pad_left)
+cpdef object max_pool_select(object x, object g, int kh, int kw, int sh, int sw,
+                             int pad_top, int pad_left, int oh, int ow)
+cpdef object avg_pool(object x, int kh, int kw, int sh, int sw, int pad_top, int pad_left,
+                      int oh, int ow)
+cpdef object avg_pool_grad(object g, tuple x_shape, int kh, int kw, int sh, int sw,
+                           int pad_top, int pad_left)

@@ -1,0 +1,552 @@
+# CPU kernels: nogil pointer loops over fused float types, BLAS through SciPy.
+#
+# Every cpdef wrapper validates dtypes, shapes and layouts before it releases the
+# GIL; the loops below trust what the wrappers checked.  Callers pass NumPy arrays.
+
+cimport cython
+cimport numpy as cnp
+from libc.string cimport memcpy, memset
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+import numpy as np
+
+cnp.import_array()
+
+cdef inline tuple _shp(cnp.ndarray a):
+    return (<object>a).shape
+
+
+cdef enum:
+    K_ADD = 0
+    K_SUB = 1
+    K_MUL = 2
+    K_DIV = 3
+    K_MAX = 4
+    K_MIN = 5
+
+FAST_ADD = K_ADD
+FAST_SUB = K_SUB
+FAST_MUL = K_MUL
+FAST_DIV = K_DIV
+FAST_MAX = K_MAX
+FAST_MIN = K_MIN
+
+
+# ---------------------------------------------------------------------------
+# same-shape elementwise: the small-tensor fast path of op dispatch
+
+cdef void _binary_loop(int code, floating* a, floating* b, floating* out,
+                       Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    if code == K_ADD:
+        for i in range(n):
+            out[i] = a[i] + b[i]
+    elif code == K_SUB:
+        for i in range(n):
+            out[i] = a[i] - b[i]
+    elif code == K_MUL:
+        for i in range(n):
+            out[i] = a[i] * b[i]
+    elif code == K_DIV:
+        for i in range(n):
+            out[i] = a[i] / b[i]
+    elif code == K_MAX:
+        # NaN propagates like np.maximum
+        for i in range(n):
+            out[i] = a[i] if (a[i] >= b[i] or a[i] != a[i]) else b[i]
+    elif code == K_MIN:
+        for i in range(n):
+            out[i] = a[i] if (a[i] <= b[i] or a[i] != a[i]) else b[i]
+
+
+cpdef object binary_same_shape(int code, object a, object b):
+    """out = a (op) b for two C-contiguous float32/float64 arrays of one shape, else None."""
+    cdef cnp.ndarray A = <cnp.ndarray>a
+    cdef cnp.ndarray B = <cnp.ndarray>b
+    cdef int typenum = cnp.PyArray_TYPE(A)
+    cdef int nd = cnp.PyArray_NDIM(A)
+    cdef int i
+    cdef cnp.npy_intp* da
+    cdef cnp.npy_intp* db
+    if typenum != cnp.PyArray_TYPE(B) or nd != cnp.PyArray_NDIM(B):
+        return None
+    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
+        return None
+    da = cnp.PyArray_DIMS(A)
+    db = cnp.PyArray_DIMS(B)
+    for i in range(nd):
+        if da[i] != db[i]:
+            return None
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(A) and cnp.PyArray_IS_C_CONTIGUOUS(B)):
+        return None
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(nd, da, typenum, 0)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(A)
+    if typenum == cnp.NPY_FLOAT:
+        with nogil:
+            _binary_loop[float](code, <float*>cnp.PyArray_DATA(A), <float*>cnp.PyArray_DATA(B),
+                                <float*>cnp.PyArray_DATA(out), n)
+    else:
+        with nogil:
+            _binary_loop[double](code, <double*>cnp.PyArray_DATA(A),
+                                 <double*>cnp.PyArray_DATA(B),
+                                 <double*>cnp.PyArray_DATA(out), n)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# matmul through BLAS gemm, transposes passed as flags (never copied)
+
+cdef inline bint _layout(Py_ssize_t r, Py_ssize_t c, Py_ssize_t s0, Py_ssize_t s1,
+                         bint* rowmajor, int* ld):
+    """Describe a 2-D block to BLAS: row- or column-major with leading dimension ld.
+
+    Returns False when the block has a layout BLAS cannot take (it is then copied).
+    """
+    if (c <= 1 or s1 == 1) and (r <= 1 or s0 >= (c if c > 1 else 1)):
+        rowmajor[0] = True
+        ld[0] = <int>(s0 if r > 1 else (c if c > 1 else 1))
+        return True
+    if (r <= 1 or s0 == 1) and (c <= 1 or s1 >= (r if r > 1 else 1)):
+        rowmajor[0] = False
+        ld[0] = <int>(s1 if c > 1 else (r if r > 1 else 1))
+        return True
+    return False
+
+
+cdef inline bint _blas_ok(cnp.ndarray x):
+    cdef int nd = cnp.PyArray_NDIM(x)
+    cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(x)
+    cdef bint rm
+    cdef int ld
+    cdef int i
+    for i in range(nd):
+        if cnp.PyArray_STRIDES(x)[i] < 0 or cnp.PyArray_STRIDES(x)[i] % item:
+            return False
+    if cnp.PyArray_DIMS(x)[nd - 2] > 2147483647 or cnp.PyArray_DIMS(x)[nd - 1] > 2147483647:
+        return False
+    return _layout(cnp.PyArray_DIMS(x)[nd - 2], cnp.PyArray_DIMS(x)[nd - 1],
+                   cnp.PyArray_STRIDES(x)[nd - 2] // item, cnp.PyArray_STRIDES(x)[nd - 1] // item,
+                   &rm, &ld)
+
+
+cdef void _gemm(bint dbl, char ta, char tb, int m, int n, int k, void* a, int lda,
+                void* b, int ldb, void* c, int ldc) noexcept nogil:
+    cdef float one_f = 1.0, zero_f = 0.0
+    cdef double one_d = 1.0, zero_d = 0.0
+    if dbl:
+        dgemm(&ta, &tb, &m, &n, &k, &one_d, <double*>a, &lda, <double*>b, &ldb, &zero_d,
+              <double*>c, &ldc)
+    else:
+        sgemm(&ta, &tb, &m, &n, &k, &one_f, <float*>a, &lda, <float*>b, &ldb, &zero_f,
+              <float*>c, &ldc)
+
+
+cpdef object matmul(object a, object b, bint transpose_a=False, bint transpose_b=False):
+    """Batched a @ b for float32/float64 arrays of rank >= 2 with broadcast batch dims."""
+    cdef cnp.ndarray A = <cnp.ndarray>a
+    cdef cnp.ndarray B = <cnp.ndarray>b
+    if A.ndim < 2 or B.ndim < 2:
+        raise ValueError("matmul kernel needs rank >= 2 operands")
+    if A.dtype != B.dtype or A.dtype.num not in (cnp.NPY_FLOAT, cnp.NPY_DOUBLE):
+        raise TypeError("matmul kernel needs two float32 or two float64 operands")
+    if not _blas_ok(A):
+        A = np.ascontiguousarray(A)
+    if not _blas_ok(B):
+        B = np.ascontiguousarray(B)
+    cdef Py_ssize_t m = A.shape[A.ndim - 1] if transpose_a else A.shape[A.ndim - 2]
+    cdef Py_ssize_t ka = A.shape[A.ndim - 2] if transpose_a else A.shape[A.ndim - 1]
+    cdef Py_ssize_t kb = B.shape[B.ndim - 1] if transpose_b else B.shape[B.ndim - 2]
+    cdef Py_ssize_t n = B.shape[B.ndim - 2] if transpose_b else B.shape[B.ndim - 1]
+    if ka != kb:
+        raise ValueError("inner dimensions differ: %s @ %s" % (tuple(a.shape), tuple(b.shape)))
+    if m > 2147483647 or n > 2147483647 or ka > 2147483647:
+        raise ValueError("matrix dimensions exceed the BLAS int range")
+    batch = np.broadcast_shapes(_shp(A)[:A.ndim - 2], _shp(B)[:B.ndim - 2])
+    cdef cnp.ndarray out = np.empty(tuple(batch) + (m, n), dtype=A.dtype)
+    if out.size == 0:
+        return out
+    if ka == 0:
+        out.fill(0)
+        return out
+    cdef Py_ssize_t item = A.itemsize
+    cdef bint rma, rmb
+    cdef int lda, ldb
+    _layout(A.shape[A.ndim - 2], A.shape[A.ndim - 1], A.strides[A.ndim - 2] // item,
+            A.strides[A.ndim - 1] // item, &rma, &lda)
+    _layout(B.shape[B.ndim - 2], B.shape[B.ndim - 1], B.strides[B.ndim - 2] // item,
+            B.strides[B.ndim - 1] // item, &rmb, &ldb)
+    # Row-major C = opA(A) opB(B) is column-major C^T = opB(B)^T opA(A)^T.
+    # Row-major storage already reads as the transpose in column-major terms, so an
+    # operand needs BLAS's 'T' exactly when its layout and its transpose flag agree.
+    cdef char tb = b'N' if rmb != transpose_b else b'T'
+    cdef char ta = b'N' if rma != transpose_a else b'T'
+    cdef Py_ssize_t nbatch = out.size // (m * n)
+    cdef cnp.ndarray offs_a, offs_b
+    offs_a, offs_b = _batch_offsets(A, B, tuple(batch))
+    cdef Py_ssize_t[::1] oa = offs_a
+    cdef Py_ssize_t[::1] ob = offs_b
+    cdef char* pa = <char*>cnp.PyArray_DATA(A)
+    cdef char* pb = <char*>cnp.PyArray_DATA(B)
+    cdef char* pc = <char*>cnp.PyArray_DATA(out)
+    cdef Py_ssize_t i, cstride = m * n * item
+    cdef bint dbl = A.dtype.num == cnp.NPY_DOUBLE
+    cdef int im = <int>m, in_ = <int>n, ik = <int>ka
+    with nogil:
+        for i in range(nbatch):
+            _gemm(dbl, tb, ta, in_, im, ik, pb + ob[i], ldb, pa + oa[i], lda,
+                  pc + i * cstride, in_)
+    return out
+
+
+cdef tuple _batch_offsets(cnp.ndarray A, cnp.ndarray B, tuple batch):
+    # Byte offset of every batch element in each operand (stride 0 where broadcast).
+    cdef Py_ssize_t nb = 1
+    for d in batch:
+        nb *= d
+    if len(batch) == 0:
+        z = np.zeros(1, dtype=np.intp)
+        return z, z.copy()
+    idx = np.indices(batch, dtype=np.intp).reshape(len(batch), -1)
+    return _offsets(A, batch, idx), _offsets(B, batch, idx)
+
+
+cdef object _offsets(cnp.ndarray X, tuple batch, object idx):
+    cdef int lead = len(batch) - (X.ndim - 2)
+    off = np.zeros(idx.shape[1], dtype=np.intp)
+    for j in range(X.ndim - 2):
+        if X.shape[j] != 1:
+            off += idx[lead + j] * X.strides[j]
+    return np.ascontiguousarray(off)
+
+
+# ---------------------------------------------------------------------------
+# convolution helpers (NHWC): im2col / col2im
+
+cdef void _im2col(floating* x, floating* cols, Py_ssize_t N, Py_ssize_t H, Py_ssize_t W,
+                  Py_ssize_t C, int kh, int kw, int sh, int sw, int dh, int dw,
+                  int pt, int pl, int oh, int ow) noexcept nogil:
+    cdef Py_ssize_t n, i, j, p, q, hi, wi, row = 0
+    cdef floating* dst
+    cdef Py_ssize_t width = kh * kw * C
+    for n in range(N):
+        for i in range(oh):
+            for j in range(ow):
+                dst = cols + row * width
+                for p in range(kh):
+                    hi = i * sh - pt + p * dh
+                    for q in range(kw):
+                        wi = j * sw - pl + q * dw
+                        if hi < 0 or hi >= H or wi < 0 or wi >= W:
+                            memset(dst, 0, C * sizeof(floating))
+                        else:
+                            memcpy(dst, x + ((n * H + hi) * W + wi) * C, C * sizeof(floating))
+                        dst += C
+                row += 1
+
+
+cdef void _col2im(floating* cols, floating* x, Py_ssize_t N, Py_ssize_t H, Py_ssize_t W,
+                  Py_ssize_t C, int kh, int kw, int sh, int sw, int dh, int dw,
+                  int pt, int pl, int oh, int ow) noexcept nogil:
+    cdef Py_ssize_t n, i, j, p, q, c, hi, wi, row = 0
+    cdef floating* src
+    cdef floating* dst
+    cdef Py_ssize_t width = kh * kw * C
+    for n in range(N):
+        for i in range(oh):
+            for j in range(ow):
+                src = cols + row * width
+                for p in range(kh):
+                    hi = i * sh - pt + p * dh
+                    for q in range(kw):
+                        wi = j * sw - pl + q * dw
+                        if 0 <= hi < H and 0 <= wi < W:
+                            dst = x + ((n * H + hi) * W + wi) * C
+                            for c in range(C):
+                                dst[c] += src[c]
+                        src += C
+                row += 1
+
+
+cdef int _check_float4(cnp.ndarray x, str what) except -1:
+    if x.ndim != 4:
+        raise ValueError("%s: expected a rank-4 NHWC array, got shape %s" % (what, _shp(x)))
+    if x.dtype.num not in (cnp.NPY_FLOAT, cnp.NPY_DOUBLE):
+        raise TypeError("%s: expected float32 or float64, got %s" % (what, x.dtype))
+    return 0
+
+
+cpdef object im2col(object x, int kh, int kw, int sh, int sw, int dh, int dw,
+                    int pad_top, int pad_left, int oh, int ow):
+    """Patches of an NHWC array as rows: (N*oh*ow, kh*kw*C)."""
+    cdef cnp.ndarray X = np.ascontiguousarray(x)
+    _check_float4(X, "im2col")
+    if min(kh, kw, sh, sw, dh, dw) < 1 or oh < 0 or ow < 0:
+        raise ValueError("im2col: invalid window geometry")
+    cdef Py_ssize_t N = X.shape[0], H = X.shape[1], W = X.shape[2], C = X.shape[3]
+    cdef cnp.ndarray cols = np.empty((N * oh * ow, kh * kw * C), dtype=X.dtype)
+    if cols.size == 0:
+        return cols
+    if X.dtype.num == cnp.NPY_FLOAT:
+        with nogil:
+            _im2col[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(cols), N, H, W,
+                           C, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow)
+    else:
+        with nogil:
+            _im2col[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(cols), N, H,
+                            W, C, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow)
+    return cols
+
+
+cpdef object col2im(object cols, tuple x_shape, int kh, int kw, int sh, int sw, int dh, int dw,
+                    int pad_top, int pad_left, int oh, int ow):
+    """Adjoint of im2col: scatter-add rows of patches back into an NHWC array."""
+    cdef cnp.ndarray K = np.ascontiguousarray(cols)
+    cdef Py_ssize_t N = x_shape[0], H = x_shape[1], W = x_shape[2], C = x_shape[3]
+    if K.ndim != 2 or K.shape[0] != N * oh * ow or K.shape[1] != kh * kw * C:
+        raise ValueError("col2im: columns of shape %s do not match image %s"
+                         % (_shp(K), x_shape))
+    if K.dtype.num not in (cnp.NPY_FLOAT, cnp.NPY_DOUBLE):
+        raise TypeError("col2im: expected float32 or float64, got %s" % K.dtype)
+    cdef cnp.ndarray X = np.zeros(x_shape, dtype=K.dtype)
+    if K.size == 0:
+        return X
+    if K.dtype.num == cnp.NPY_FLOAT:
+        with nogil:
+            _col2im[float](<float*>cnp.PyArray_DATA(K), <float*>cnp.PyArray_DATA(X), N, H, W, C,
+                           kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow)
+    else:
+        with nogil:
+            _col2im[double](<double*>cnp.PyArray_DATA(K), <double*>cnp.PyArray_DATA(X), N, H, W,
+                            C, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow)
+    return X
+
+
+# ---------------------------------------------------------------------------
+# pooling (NHWC); windows never read padding
+
+cdef void _max_pool(floating* x, floating* out, Py_ssize_t N, Py_ssize_t H, Py_ssize_t W,
+                    Py_ssize_t C, int kh, int kw, int sh, int sw, int pt, int pl,
+                    int oh, int ow) noexcept nogil:
+    cdef Py_ssize_t n, i, j, p, q, c, hi, wi
+    cdef floating* o
+    cdef floating* src
+    cdef floating v
+    cdef bint first
+    for n in range(N):
+        for i in range(oh):
+            for j in range(ow):
+                o = out + ((n * oh + i) * ow + j) * C
+                first = True
+                for p in range(kh):
+                    hi = i * sh - pt + p
+                    if hi < 0 or hi >= H:
+                        continue
+                    for q in range(kw):
+                        wi = j * sw - pl + q
+                        if wi < 0 or wi >= W:
+                            continue
+                        src = x + ((n * H + hi) * W + wi) * C
+                        if first:
+                            memcpy(o, src, C * sizeof(floating))
+                            first = False
+                        else:
+                            for c in range(C):
+                                v = src[c]
+                                if v > o[c] or v != v:
+                                    o[c] = v
+
+
+cdef void _max_route(floating* x, floating* g, floating* out, Py_ssize_t N, Py_ssize_t H,
+                     Py_ssize_t W, Py_ssize_t C, int kh, int kw, int sh, int sw, int pt, int pl,
+                     int oh, int ow, bint scatter) noexcept nogil:
+    # For each window and channel find the first maximal input; scatter routes the
+    # output gradient there, select reads the input-shaped cotangent from there.
+    cdef Py_ssize_t n, i, j, p, q, c, hi, wi, best, idx
+    cdef floating bv, v
+    for n in range(N):
+        for i in range(oh):
+            for j in range(ow):
+                for c in range(C):
+                    best = -1
+                    bv = 0
+                    for p in range(kh):
+                        hi = i * sh - pt + p
+                        if hi < 0 or hi >= H:
+                            continue
+                        for q in range(kw):
+                            wi = j * sw - pl + q
+                            if wi < 0 or wi >= W:
+                                continue
+                            idx = ((n * H + hi) * W + wi) * C + c
+                            v = x[idx]
+                            if best < 0 or v > bv or (v != v and bv == bv):
+                                best = idx
+                                bv = v
+                    if best >= 0:
+                        if scatter:
+                            out[best] += g[((n * oh + i) * ow + j) * C + c]
+                        else:
+                            out[((n * oh + i) * ow + j) * C + c] = g[best]
+
+
+cpdef object max_pool(object x, int kh, int kw, int sh, int sw, int pad_top, int pad_left,
+                      int oh, int ow):
+    cdef cnp.ndarray X = np.ascontiguousarray(x)
+    _check_float4(X, "max_pool2d")
+    cdef Py_ssize_t N = X.shape[0], H = X.shape[1], W = X.shape[2], C = X.shape[3]
+    cdef cnp.ndarray out = np.empty((N, oh, ow, C), dtype=X.dtype)
+    if out.size == 0:
+        return out
+    if X.dtype.num == cnp.NPY_FLOAT:
+        with nogil:
+            _max_pool[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(out), N, H,
+                             W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow)
+    else:
+        with nogil:
+            _max_pool[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(out), N,
+                              H, W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow)
+    return out
+
+
+cpdef object max_pool_scatter(object x, object g, int kh, int kw, int sh, int sw,
+                              int pad_top, int pad_left):
+    """Route a pooled-shape gradient g to each window's (first) argmax of x."""
+    cdef cnp.ndarray X = np.ascontiguousarray(x)
+    cdef cnp.ndarray G = np.ascontiguousarray(g)
+    _check_float4(X, "max_pool2d_grad")
+    _check_float4(G, "max_pool2d_grad")
+    if X.dtype != G.dtype:
+        raise TypeError("max_pool2d_grad: dtypes differ: %s vs %s" % (X.dtype, G.dtype))
+    cdef Py_ssize_t N = X.shape[0], H = X.shape[1], W = X.shape[2], C = X.shape[3]
+    if G.shape[0] != N or G.shape[3] != C:
+        raise ValueError("max_pool2d_grad: gradient %s does not match input %s"
+                         % (_shp(G), _shp(X)))
+    cdef int oh = G.shape[1], ow = G.shape[2]
+    cdef cnp.ndarray out = np.zeros_like(X)
+    if G.size == 0:
+        return out
+    if X.dtype.num == cnp.NPY_FLOAT:
+        with nogil:
+            _max_route[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(G),
+                              <float*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
+                              pad_top, pad_left, oh, ow, True)
+    else:
+        with nogil:
+            _max_route[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(G),
+                               <double*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
+                               pad_top, pad_left, oh, ow, True)
+    return out
+
+
+cpdef object max_pool_select(object x, object g, int kh, int kw, int sh, int sw,
+                             int pad_top, int pad_left, int oh, int ow):
+    """Input-shaped g read at each window's argmax of x -> pooled shape."""
+    cdef cnp.ndarray X = np.ascontiguousarray(x)
+    cdef cnp.ndarray G = np.ascontiguousarray(g)
+    _check_float4(X, "max_pool2d_select")
+    if _shp(G) != _shp(X) or G.dtype != X.dtype:
+        raise ValueError("max_pool2d_select: %s %s vs %s %s" % (_shp(G), G.dtype, _shp(X), X.dtype))
+    cdef Py_ssize_t N = X.shape[0], H = X.shape[1], W = X.shape[2], C = X.shape[3]
+    cdef cnp.ndarray out = np.zeros((N, oh, ow, C), dtype=X.dtype)
+    if out.size == 0:
+        return out
+    if X.dtype.num == cnp.NPY_FLOAT:
+        with nogil:
+            _max_route[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(G),
+                              <float*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
+                              pad_top, pad_left, oh, ow, False)
+    else:
+        with nogil:
+            _max_route[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(G),
+                               <double*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
+                               pad_top, pad_left, oh, ow, False)
+    return out
+
+
+cdef void _avg_pool(floating* x, floating* out, Py_ssize_t N, Py_ssize_t H, Py_ssize_t W,
+                    Py_ssize_t C, int kh, int kw, int sh, int sw, int pt, int pl,
+                    int oh, int ow, bint adjoint) noexcept nogil:
+    # Forward: out = mean over the window's valid inputs (TF excludes padding).
+    # Adjoint: x is the pooled-shape gradient, out (zeroed) the input-shape result.
+    cdef Py_ssize_t n, i, j, p, q, c, hi, wi, h0, h1, w0, w1
+    cdef floating* o
+    cdef floating* src
+    cdef floating inv
+    for n in range(N):
+        for i in range(oh):
+            h0 = i * sh - pt
+            h1 = h0 + kh
+            if h0 < 0:
+                h0 = 0
+            if h1 > H:
+                h1 = H
+            for j in range(ow):
+                w0 = j * sw - pl
+                w1 = w0 + kw
+                if w0 < 0:
+                    w0 = 0
+                if w1 > W:
+                    w1 = W
+                if h1 <= h0 or w1 <= w0:
+                    continue
+                inv = 1.0 / ((h1 - h0) * (w1 - w0))
+                if not adjoint:
+                    o = out + ((n * oh + i) * ow + j) * C
+                    for c in range(C):
+                        o[c] = 0
+                    for hi in range(h0, h1):
+                        for wi in range(w0, w1):
+                            src = x + ((n * H + hi) * W + wi) * C
+                            for c in range(C):
+                                o[c] += src[c]
+                    for c in range(C):
+                        o[c] *= inv
+                else:
+                    src = x + ((n * oh + i) * ow + j) * C
+                    for hi in range(h0, h1):
+                        for wi in range(w0, w1):
+                            o = out + ((n * H + hi) * W + wi) * C
+                            for c in range(C):
+                                o[c] += src[c] * inv
+
+
+cpdef object avg_pool(object x, int kh, int kw, int sh, int sw, int pad_top, int pad_left,
+                      int oh, int ow):
+    cdef cnp.ndarray X = np.ascontiguousarray(x)
+    _check_float4(X, "avg_pool2d")
+    cdef Py_ssize_t N = X.shape[0], H = X.shape[1], W = X.shape[2], C = X.shape[3]
+    cdef cnp.ndarray out = np.zeros((N, oh, ow, C), dtype=X.dtype)
+    if out.size == 0:
+        return out
+    if X.dtype.num == cnp.NPY_FLOAT:
+        with nogil:
+            _avg_pool[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(out), N, H,
+                             W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow, False)
+    else:
+        with nogil:
+            _avg_pool[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(out), N,
+                              H, W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow, False)
+    return out
+
+
+cpdef object avg_pool_grad(object g, tuple x_shape, int kh, int kw, int sh, int sw,
+                           int pad_top, int pad_left):
+    cdef cnp.ndarray G = np.ascontiguousarray(g)
+    _check_float4(G, "avg_pool2d_grad")
+    cdef Py_ssize_t N = x_shape[0], H = x_shape[1], W = x_shape[2], C = x_shape[3]
+    if G.shape[0] != N or G.shape[3] != C:
+        raise ValueError("avg_pool2d_grad: gradient %s does not match input %s"
+                         % (_shp(G), x_shape))
+    cdef int oh = G.shape[1], ow = G.shape[2]
+    cdef cnp.ndarray out = np.zeros(x_shape, dtype=G.dtype)
+    if G.size == 0:
+        return out
+    if G.dtype.num == cnp.NPY_FLOAT:
+        with nogil:
+            _avg_pool[float](<float*>cnp.PyArray_DATA(G), <float*>cnp.PyArray_DATA(out), N, H,
+                             W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow, True)
+    else:
+        with nogil:
+            _avg_pool[double](<double*>cnp.PyArray_DATA(G), <double*>cnp.PyArray_DATA(out), N,
+                              H, W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow, True)
+    return out

@@ -1,0 +1,188 @@
+# The backward pass: TensorFlow's imperative_grad, iteratively.
+#
+# 1. From the targets, walk the recorded producers and count how many recorded ops
+#    consume each tensor (usage counts).
+# 2. Seed the targets' gradients, put ops whose output is fully used on a ready stack.
+# 3. Pop an op, sum its output's incoming gradients with one add_n, call its VJP,
+#    reduce each input gradient to the input's shape (the one unbroadcast), and push
+#    producers whose usage count reaches zero.
+# No recursion anywhere, so chains of any length work.  VJPs run through ordinary op
+# dispatch, so any other active tape records them: that is how higher order works.
+
+from tapegrad._core cimport OpRecord, Primitive, TapeCore, Tensor
+
+cdef object _sum_to = None
+cdef object _add_n = None
+cdef object _ones_like = None
+cdef object _zeros = None
+
+
+def _set_helpers(sum_to, add_n, ones_like, zeros):
+    """Installed by tapegrad.ops once the primitives they use are registered."""
+    global _sum_to, _add_n, _ones_like, _zeros
+    _sum_to = sum_to
+    _add_n = add_n
+    _ones_like = ones_like
+    _zeros = zeros
+
+
+cdef class Meta:
+    """What a VJP sees of an input the tape did not save: its shape and dtype."""
+    cdef readonly tuple shape
+    cdef readonly object dtype
+
+    def __cinit__(self, tuple shape, object dtype):
+        self.shape = shape
+        self.dtype = dtype
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def __repr__(self):
+        return "Meta(shape=%s, dtype=%s)" % (self.shape, self.dtype)
+
+
+cdef tuple _metas(OpRecord rec):
+    return tuple([Meta(m[0], m[1]) for m in rec.input_meta])
+
+
+cdef object _aggregate(list gs):
+    if len(gs) == 1:
+        return gs[0]
+    return _add_n(*gs)
+
+
+cdef object _fit(object g, tuple meta, Primitive prim, int i):
+    # Bring an input gradient to the input's shape; broadcasting is undone here only.
+    cdef tuple shape = meta[0]
+    if not isinstance(g, Tensor):
+        raise TypeError("gradient of %s returned %s for input %d; VJPs must return tensors "
+                        "or None" % (prim.name, type(g).__name__, i))
+    if (<Tensor>g)._data.shape != shape:
+        g = _sum_to(g, shape)
+    if (<Tensor>g)._data.dtype != meta[1]:
+        raise TypeError("gradient of %s for input %d has dtype %s, expected %s"
+                        % (prim.name, i, (<Tensor>g)._data.dtype.name, meta[1].name))
+    return g
+
+
+cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources):
+    """Gradients of sum(targets * seeds) for each source.
+
+    ``sources`` is a list of lists of tensor ids (a variable read several times
+    contributes every read); returns one Tensor or None per source.
+    """
+    cdef dict producers = tape.producers
+    cdef dict usage = {}
+    cdef dict grads = {}
+    cdef set visited = set()
+    cdef set keep = set()
+    cdef list stack = []
+    cdef list ready = []
+    cdef list glist, result
+    cdef OpRecord rec, prod
+    cdef Tensor t
+    cdef long long tid, iid
+    cdef Py_ssize_t i, n_in
+    cdef object g, gi, in_grads, cnt
+    cdef tuple inputs
+
+    for ids in sources:
+        for sid in ids:
+            keep.add(sid)
+    for t in targets:
+        stack.append(t._id)
+    while stack:
+        tid = stack.pop()
+        if tid in visited:
+            continue
+        visited.add(tid)
+        rec = producers.get(tid)
+        if rec is None:
+            continue
+        for iid in rec.input_ids:
+            if iid in producers:
+                cnt = usage.get(iid)
+                usage[iid] = 1 if cnt is None else cnt + 1
+                stack.append(iid)
+
+    for i in range(len(targets)):
+        t = targets[i]
+        glist = grads.get(t._id)
+        if glist is None:
+            grads[t._id] = [seeds[i]]
+        else:
+            glist.append(seeds[i])
+    seen = set()
+    for t in targets:
+        if t._id in seen:
+            continue
+        seen.add(t._id)
+        rec = producers.get(t._id)
+        if rec is not None and not usage.get(t._id):
+            ready.append(rec)
+
+    while ready:
+        rec = ready.pop()
+        if rec.output_id in keep:
+            glist = grads.get(rec.output_id)
+            if glist is not None and len(glist) > 1:
+                grads[rec.output_id] = glist = [_aggregate(glist)]
+        else:
+            glist = grads.pop(rec.output_id, None)
+        n_in = len(rec.input_ids)
+        in_grads = None
+        if glist is not None and rec.prim.vjp is not None:
+            g = _aggregate(glist)
+            inputs = rec.inputs if rec.inputs is not None else _metas(rec)
+            if rec.params:
+                in_grads = rec.prim.vjp(g, rec.output, *inputs, **rec.params)
+            else:
+                in_grads = rec.prim.vjp(g, rec.output, *inputs)
+            if type(in_grads) is not tuple:
+                in_grads = tuple(in_grads) if type(in_grads) is list else (in_grads,)
+            if len(in_grads) != n_in:
+                raise ValueError("gradient of %s returned %d values for %d inputs"
+                                 % (rec.prim.name, len(in_grads), n_in))
+        elif glist is not None and rec.prim.vjp is None:
+            raise LookupError("no gradient is defined for op %r" % rec.prim.name)
+        for i in range(n_in):
+            iid = rec.input_ids[i]
+            if iid not in producers:
+                continue
+            if in_grads is not None:
+                gi = in_grads[i]
+                if gi is not None:
+                    gi = _fit(gi, rec.input_meta[i], rec.prim, i)
+                    glist = grads.get(iid)
+                    if glist is None:
+                        grads[iid] = [gi]
+                    else:
+                        glist.append(gi)
+            cnt = usage[iid] - 1
+            usage[iid] = cnt
+            if cnt == 0:
+                prod = producers.get(iid)
+                if prod is not None:
+                    ready.append(prod)
+
+    result = []
+    for ids in sources:
+        parts = []
+        for sid in ids:
+            glist = grads.get(sid)
+            if glist:
+                parts.append(_aggregate(glist))
+        if not parts:
+            result.append(None)
+        else:
+            result.append(_aggregate(parts))
+    return result

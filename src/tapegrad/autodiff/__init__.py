@@ -1,0 +1,1 @@
+"""Reverse- and forward-mode differentiation on top of the tape."""

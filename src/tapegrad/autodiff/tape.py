@@ -1,0 +1,160 @@
+"""tg.GradientTape: records ops on watched tensors and replays them backwards."""
+
+import contextlib
+
+from tapegrad import _core, _tape
+from tapegrad.autodiff import nest
+from tapegrad.ops.elementwise import ones_like, zeros_like
+from tapegrad.ops.shape import broadcast_to
+
+
+class GradientTape:
+    """Record operations for automatic differentiation (TensorFlow semantics).
+
+    Constants are recorded only when watched; trainable variables are watched when
+    read inside the tape (unless ``watch_accessed_variables=False``).  A non-persistent
+    tape frees what it saved after its first ``gradient`` call.  Tapes nest: the
+    backward pass of an inner tape is recorded by outer tapes, giving higher order.
+    """
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        self._core = _core.TapeCore(bool(persistent), bool(watch_accessed_variables))
+        self._persistent = bool(persistent)
+        self._recording = False
+        self._used = False
+
+    # -- context -----------------------------------------------------------------
+    def __enter__(self):
+        if self._recording:
+            raise RuntimeError("GradientTape is already recording (tapes are not re-entrant)")
+        if self._used and not self._persistent:
+            raise RuntimeError("GradientTape: a non-persistent tape cannot be re-entered after "
+                               "gradient() was called; create a new tape")
+        _core._push_tape(self._core)
+        self._recording = True
+        return self
+
+    def __exit__(self, *exc):
+        if self._recording:
+            _core._pop_tape(self._core)
+            self._recording = False
+        return False
+
+    @contextlib.contextmanager
+    def stop_recording(self):
+        """Ops inside this block are not recorded on this tape."""
+        if not self._recording:
+            raise ValueError("GradientTape.stop_recording: the tape is not recording")
+        self._core.paused += 1
+        try:
+            yield
+        finally:
+            self._core.paused -= 1
+
+    def reset(self):
+        """Forget everything recorded so far (the tape keeps recording if inside `with`)."""
+        self._core.release()
+        self._core.variables.clear()
+        self._used = False
+
+    # -- watching ----------------------------------------------------------------
+    def watch(self, tensor):
+        """Record ops on ``tensor`` (a tensor, variable, or nested structure of them)."""
+        for t in nest.flatten(tensor):
+            if isinstance(t, _core.BaseVariable):
+                self._core.watch_variable(t)
+            elif isinstance(t, _core.Tensor):
+                self._core.watch(t)
+            else:
+                raise TypeError("GradientTape.watch: expected tensors or variables, got %s"
+                                % type(t).__name__)
+
+    def watched_variables(self):
+        return tuple(self._core.variables.values())
+
+    # -- gradients ---------------------------------------------------------------
+    def _check_usable(self, what):
+        if self._used and not self._persistent:
+            raise RuntimeError(
+                "GradientTape.%s can only be called once on a non-persistent tape: its "
+                "records were released after the first call. Use "
+                "tf.GradientTape(persistent=True) to compute several gradients." % what)
+
+    def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
+        """d(sum of targets · output_gradients) / d(sources), in the sources' structure."""
+        self._check_usable("gradient")
+        if unconnected_gradients not in ("none", "zero") and \
+                str(unconnected_gradients).lower() not in ("none", "zero",
+                                                          "unconnectedgradients.none",
+                                                          "unconnectedgradients.zero"):
+            raise ValueError("gradient: unconnected_gradients must be 'none' or 'zero', got %r"
+                             % (unconnected_gradients,))
+        zero = str(unconnected_gradients).lower().endswith("zero")
+        flat_targets = [_as_target(t) for t in nest.flatten(target)]
+        flat_sources = nest.flatten(sources)
+        if output_gradients is None:
+            seeds = [ones_like(t) for t in flat_targets]
+        else:
+            flat_og = nest.flatten(output_gradients)
+            if len(flat_og) != len(flat_targets):
+                raise ValueError("gradient: %d output_gradients for %d targets"
+                                 % (len(flat_og), len(flat_targets)))
+            seeds = []
+            for t, og in zip(flat_targets, flat_og):
+                og = t if og is None else og
+                og = ones_like(t) if og is t else _core.convert(og, None, "gradient")
+                if og.shape != t.shape:
+                    og = broadcast_to(og, t.shape)
+                seeds.append(og)
+        source_ids, kinds = [], []
+        for s in flat_sources:
+            if isinstance(s, _core.BaseVariable):
+                source_ids.append(list(self._core.var_reads.get(s._unique_id, ())))
+            elif isinstance(s, _core.Tensor):
+                source_ids.append([s._id])
+            else:
+                raise TypeError("gradient: sources must be tensors or variables, got %s"
+                                % type(s).__name__)
+            kinds.append(s)
+        self._core.paused += 1
+        try:
+            grads = _tape.imperative_grad(self._core, flat_targets, seeds, source_ids)
+        finally:
+            self._core.paused -= 1
+            if not self._persistent:
+                self._used = True
+                self._core.release()
+        out = []
+        for s, g in zip(kinds, grads):
+            if g is None:
+                if s.dtype.kind != "f" or not zero:
+                    out.append(None)
+                    continue
+                g = zeros_like(s)
+            out.append(g)
+        return nest.pack_sequence_as(sources, out)
+
+    def jacobian(self, target, sources, unconnected_gradients="none", parallel_iterations=None,
+                 experimental_use_pfor=True):
+        """d target[i...] / d source[j...] with shape target.shape + source.shape."""
+        from tapegrad.autodiff.jacobians import tape_jacobian
+
+        self._check_usable("jacobian")
+        return tape_jacobian(self, target, sources, unconnected_gradients)
+
+    def batch_jacobian(self, target, source, unconnected_gradients="none",
+                       parallel_iterations=None, experimental_use_pfor=True):
+        """Per-example Jacobian: [b, *target.shape[1:], *source.shape[1:]]."""
+        from tapegrad.autodiff.jacobians import tape_batch_jacobian
+
+        self._check_usable("batch_jacobian")
+        return tape_batch_jacobian(self, target, source, unconnected_gradients)
+
+
+def _as_target(t):
+    if isinstance(t, _core.BaseVariable):
+        return t._peek()
+    if not isinstance(t, _core.Tensor):
+        raise TypeError("gradient: target must be a tensor, got %s" % type(t).__name__)
+    return t
+

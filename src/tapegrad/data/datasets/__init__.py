@@ -1,0 +1,5 @@
+"""Ready-made datasets (``tg.datasets``)."""
+
+from . import mnist
+
+__all__ = ["mnist"]

@@ -1,0 +1,410 @@
+"""The ``Layer`` base class: lazy building, variable ownership and attribute tracking.
+
+A layer owns the variables it creates with :meth:`Layer.add_weight` and every Layer or
+Variable assigned to one of its attributes (directly or inside lists, tuples and dicts).
+``variables`` walks that structure on each access instead of caching it, so a list
+mutated after assignment (``self.blocks.append(Dense(4))``) is seen without wrappers.
+"""
+
+import inspect
+import re
+import threading
+
+import numpy as np
+
+import tapegrad as tg
+from tapegrad import initializers, tracking
+
+__all__ = ["Layer"]
+
+# Per-class counters behind the Keras-style unique names ``dense``, ``dense_1``, ...
+_name_counts = {}
+_name_lock = threading.Lock()
+
+# The ``training`` flag of the innermost layer call that was given one explicitly, so a
+# Dropout inside a model called with ``training=True`` follows it without plumbing.
+_call_context = threading.local()
+
+
+def _to_snake_case(name):
+    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _unique_name(base):
+    with _name_lock:
+        count = _name_counts.get(base, 0)
+        _name_counts[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def _reset_name_counters():
+    """Forget the per-class name counters (tests use it for reproducible names)."""
+    with _name_lock:
+        _name_counts.clear()
+
+
+def _is_tracked_value(value, variable_type):
+    return isinstance(value, (Layer, variable_type, list, tuple, dict))
+
+
+def _shape_of(inputs):
+    """The shape tuple ``build`` receives: one tuple, or a list of them for list inputs."""
+    shape = getattr(inputs, "shape", None)
+    if shape is not None:
+        return tuple(shape)
+    if isinstance(inputs, (list, tuple)):
+        return [_shape_of(item) for item in inputs]
+    if isinstance(inputs, dict):
+        return {key: _shape_of(item) for key, item in inputs.items()}
+    return tuple(np.shape(inputs))
+
+
+def _normalize_shape(shape, where):
+    if shape is None:
+        raise ValueError(f"{where}: shape must be given, got None")
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    try:
+        dims = tuple(None if d is None else int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"{where}: shape must be a sequence of ints, got {shape!r}") from None
+    if any(d is not None and d < 0 for d in dims):
+        raise ValueError(f"{where}: shape dimensions must be >= 0, got {dims}")
+    return dims
+
+
+def _accepts_kwarg(fn, name):
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    if name in params:
+        return True
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+class Layer(tracking.Trackable):
+    """Base class of layers and models (Keras' ``Layer``).
+
+    Subclasses create their variables in ``build(input_shape)``, which runs once, on the
+    first call, with the shape of the first input, and compute in ``call(inputs)``.
+    ``call`` may accept ``training=``: it then receives the flag given to ``__call__``,
+    or the one of the enclosing layer call when none was given.
+
+    Arguments: ``trainable`` (False makes every variable non-trainable), ``name``
+    (unique per process by default: ``dense``, ``dense_1``...), ``dtype`` (of the
+    variables and of floating inputs, which are cast to it; default float32),
+    ``input_shape`` / ``batch_input_shape`` (let a ``Sequential`` build eagerly).
+    """
+
+    def __init__(self, trainable=True, name=None, dtype=None, input_shape=None,
+                 batch_input_shape=None, batch_size=None, **kwargs):
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}"
+            )
+        if name is None:
+            name = _unique_name(_to_snake_case(type(self).__name__))
+        elif not isinstance(name, str) or not name:
+            raise TypeError(f"{type(self).__name__}: name must be a non-empty str, got {name!r}")
+        self._init_internal()
+        # Internal state is written to __dict__ directly: it is neither tracked nor
+        # seen by a pending checkpoint restore.
+        d = self.__dict__
+        d["_name"] = name
+        d["_trainable"] = bool(trainable)
+        d["_dtype"] = np.dtype(tg.float32 if dtype is None else dtype)
+        if batch_input_shape is not None:
+            d["_batch_input_shape"] = _normalize_shape(batch_input_shape, type(self).__name__)
+        elif input_shape is not None:
+            d["_batch_input_shape"] = (batch_size,) + _normalize_shape(
+                input_shape, type(self).__name__
+            )
+
+    def _init_internal(self):
+        d = self.__dict__
+        if "_tracked" in d:
+            return
+        d["_tracked"] = {}
+        d["_weights"] = []
+        d["_built"] = False
+        d["_batch_input_shape"] = None
+        d["_build_input_shape"] = None
+        d["_build_output_shape"] = None
+        d["_call_takes_training"] = None
+
+    # ------------------------------------------------------------------ attributes
+
+    def __setattr__(self, name, value):
+        d = self.__dict__
+        if "_tracked" not in d:
+            # A subclass assigned attributes before calling Layer.__init__.
+            self._init_internal()
+        super().__setattr__(name, value)
+        tracked = d["_tracked"]
+        if _is_tracked_value(value, tg.Variable):
+            tracked[name] = value
+        else:
+            tracked.pop(name, None)
+
+    def __delattr__(self, name):
+        object.__delattr__(self, name)
+        self.__dict__.get("_tracked", {}).pop(name, None)
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self.__dict__["_trainable"] = bool(value)
+
+    @property
+    def built(self):
+        return self._built
+
+    @built.setter
+    def built(self, value):
+        self.__dict__["_built"] = bool(value)
+
+    @property
+    def input_shape(self):
+        """The shape of the input this layer was built with (batch dimension included)."""
+        if self._build_input_shape is None:
+            raise AttributeError(f"layer {self.name!r} has not been built yet")
+        return self._build_input_shape
+
+    @property
+    def output_shape(self):
+        if self._build_output_shape is None:
+            raise AttributeError(f"layer {self.name!r} has not been called or built yet")
+        return self._build_output_shape
+
+    # ------------------------------------------------------------------ variables
+
+    def add_weight(self, name=None, shape=None, dtype=None, initializer=None, trainable=True):
+        """Create a variable owned by this layer, named ``"<layer name>/<name>"``.
+
+        ``initializer`` is an initializer object, its name (``"zeros"``, ``"he_normal"``)
+        or a callable ``(shape, dtype) -> value``; the default is glorot_uniform for
+        floating dtypes and zeros otherwise.  ``trainable=False`` makes a state variable
+        (BatchNormalization's moving statistics).
+        """
+        if name is None:
+            name = f"weight_{len(self._weights)}"
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{self.name}.add_weight: name must be a non-empty str, got {name!r}")
+        shape = _normalize_shape(() if shape is None else shape, f"{self.name}.add_weight")
+        if any(d is None for d in shape):
+            raise ValueError(
+                f"{self.name}.add_weight({name!r}): every dimension must be known, got {shape}"
+            )
+        dtype = self._dtype if dtype is None else np.dtype(dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
+        init = initializers.get(initializer)
+        value = init(shape, dtype=dtype)
+        variable = tg.Variable(value, trainable=bool(trainable), name=f"{self.name}/{name}",
+                               dtype=dtype)
+        self._weights.append(variable)
+        tracking.variable_created(self, name, variable)
+        return variable
+
+    # The guide's (TF 1.x) spelling.
+    add_variable = add_weight
+
+    def _walk(self, out, seen, trainable_parent):
+        """Append ``(variable, effectively_trainable)`` pairs once each, in stable order."""
+        if id(self) in seen:
+            return
+        seen.add(id(self))
+        trainable_here = trainable_parent and self._trainable
+        for variable in self._weights:
+            if id(variable) not in seen:
+                seen.add(id(variable))
+                out.append((variable, trainable_here and variable.trainable))
+        variable_type = tg.Variable
+        stack = list(reversed(list(self._tracked.values())))
+        while stack:
+            value = stack.pop()
+            if isinstance(value, Layer):
+                value._walk(out, seen, trainable_here)
+            elif isinstance(value, variable_type):
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    out.append((value, trainable_here and value.trainable))
+            elif isinstance(value, (list, tuple, dict)):
+                if id(value) in seen:
+                    continue
+                seen.add(id(value))
+                items = value.values() if isinstance(value, dict) else value
+                stack.extend(reversed(list(items)))
+
+    def _variables_with_flags(self):
+        out = []
+        self._walk(out, set(), True)
+        return out
+
+    @property
+    def variables(self):
+        """Every variable of this layer and its sublayers, once each, in a stable order."""
+        return [v for v, _ in self._variables_with_flags()]
+
+    @property
+    def trainable_variables(self):
+        return [v for v, trainable in self._variables_with_flags() if trainable]
+
+    @property
+    def non_trainable_variables(self):
+        return [v for v, trainable in self._variables_with_flags() if not trainable]
+
+    weights = variables
+    trainable_weights = trainable_variables
+    non_trainable_weights = non_trainable_variables
+
+    @property
+    def layers(self):
+        """The layers assigned to this layer's attributes (directly or in containers)."""
+        out = []
+        seen = {id(self)}
+        stack = list(reversed(list(self._tracked.values())))
+        while stack:
+            value = stack.pop()
+            if id(value) in seen:
+                continue
+            if isinstance(value, Layer):
+                seen.add(id(value))
+                out.append(value)
+            elif isinstance(value, (list, tuple, dict)):
+                seen.add(id(value))
+                items = value.values() if isinstance(value, dict) else value
+                stack.extend(reversed(list(items)))
+        return out
+
+    def count_params(self):
+        """Number of scalars in this layer's variables."""
+        if not self._built:
+            raise ValueError(
+                f"count_params: layer {self.name!r} has not been built yet; call it on an "
+                "input or build it first"
+            )
+        return int(sum(int(np.prod(v.shape)) for v in self.variables))
+
+    def get_weights(self):
+        """The variables' values as NumPy arrays (copies), in ``variables`` order."""
+        return [np.array(v.numpy()) for v in self.variables]
+
+    def set_weights(self, weights):
+        variables = self.variables
+        weights = list(weights)
+        if len(weights) != len(variables):
+            raise ValueError(
+                f"set_weights: layer {self.name!r} has {len(variables)} variables, "
+                f"got {len(weights)} values"
+            )
+        for variable, value in zip(variables, weights):
+            value = np.asarray(value)
+            if tuple(value.shape) != tuple(variable.shape):
+                raise ValueError(
+                    f"set_weights: shape {tuple(value.shape)} does not match variable "
+                    f"{variable.name!r} of shape {tuple(variable.shape)}"
+                )
+        for variable, value in zip(variables, weights):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
+
+    # ------------------------------------------------------------------ building and calling
+
+    def build(self, input_shape):
+        """Create the layer's variables; runs once, before the first ``call``."""
+        self.built = True
+
+    def call(self, inputs):
+        return inputs
+
+    def _convert_input(self, inputs):
+        if isinstance(inputs, (tg.Tensor, tg.Variable)):
+            if inputs.dtype.kind == "f" and inputs.dtype != self._dtype:
+                return tg.cast(inputs, self._dtype)
+            return inputs
+        if isinstance(inputs, np.ndarray) or isinstance(inputs, (int, float, np.number)):
+            arr = np.asarray(inputs)
+            dtype = self._dtype if arr.dtype.kind == "f" else None
+            return tg.convert_to_tensor(arr, dtype=dtype)
+        if isinstance(inputs, list) and inputs and isinstance(inputs[0], (list, int, float)):
+            arr = np.asarray(inputs)
+            dtype = self._dtype if arr.dtype.kind == "f" else None
+            return tg.convert_to_tensor(arr, dtype=dtype)
+        return inputs
+
+    def _build_for_shape(self, input_shape):
+        """Build once; ``input_shape`` is a tuple (or a list of them for list inputs)."""
+        if self._built:
+            return
+        self.build(input_shape)
+        d = self.__dict__
+        d["_built"] = True
+        d["_build_input_shape"] = input_shape
+
+    def __call__(self, inputs, *args, training=None, **kwargs):
+        inputs = self._convert_input(inputs)
+        first_call = not self._built
+        if first_call:
+            self._build_for_shape(_shape_of(inputs))
+        outer = getattr(_call_context, "training", None)
+        if training is None:
+            training = outer
+        takes_training = self._call_takes_training
+        if takes_training is None:
+            takes_training = _accepts_kwarg(self.call, "training")
+            self.__dict__["_call_takes_training"] = takes_training
+        if training is not None and takes_training:
+            kwargs["training"] = training
+        _call_context.training = training
+        try:
+            outputs = self.call(inputs, *args, **kwargs)
+        finally:
+            _call_context.training = outer
+        if first_call and self._build_output_shape is None:
+            shape = getattr(outputs, "shape", None)
+            if shape is not None and len(shape):
+                self.__dict__["_build_output_shape"] = (None,) + tuple(shape)[1:]
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        """Output shape for ``input_shape`` (``None`` = unknown batch size).
+
+        The generic answer runs the layer once on zeros with unknown dimensions set to 1;
+        built-in layers override it with the closed form.
+        """
+        self._build_for_shape(input_shape)
+        concrete = tuple(1 if d is None else d for d in input_shape)
+        zeros = tg.zeros(concrete, dtype=self._dtype)
+        out = self(zeros, training=False)
+        shape = tuple(out.shape)
+        if input_shape and input_shape[0] is None and shape:
+            shape = (None,) + shape[1:]
+        return shape
+
+    # ------------------------------------------------------------------ config
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = self._batch_input_shape
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} built={self._built}>"

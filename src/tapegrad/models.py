@@ -1,0 +1,227 @@
+"""``Model`` (a layer made of layers) and ``Sequential`` (a linear stack of layers)."""
+
+import numpy as np
+
+import tapegrad as tg
+from tapegrad import layers as layers_module
+from tapegrad.layers.base import Layer, _normalize_shape
+
+__all__ = ["Model", "Sequential"]
+
+
+def _format_shape(shape):
+    if shape is None:
+        return "?"
+    if isinstance(shape, list):
+        return ", ".join(_format_shape(s) for s in shape)
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
+        ",)" if len(shape) == 1 else ")")
+
+
+class Model(Layer):
+    """A layer whose sublayers and variables are its attributes (the guide's ``tf.keras.Model``).
+
+    Subclass it, assign layers (or Variables, or lists/dicts of them) to attributes in
+    ``__init__`` and compute in ``call``.  ``variables`` lists each variable once, in
+    attribute order, however often ``call`` reuses a layer.  No input shape is needed:
+    sublayers build on the first call.
+    """
+
+    def build(self, input_shape):
+        """Create every variable by running ``call`` once on zeros of ``input_shape``.
+
+        Unknown dimensions (``None``) count as 1.  Calling the model on data builds it too,
+        so this is only needed to inspect variables before the first batch.
+        """
+        input_shape = _normalize_shape(input_shape, f"{self.name}.build")
+        concrete = tuple(1 if d is None else d for d in input_shape)
+        self.__dict__["_built"] = True
+        self.__dict__["_build_input_shape"] = input_shape
+        self(tg.zeros(concrete, dtype=self.dtype), training=False)
+
+    def _build_for_shape(self, input_shape):
+        if self._built:
+            return
+        if type(self).build is Model.build:
+            # The forward pass that is about to run builds the sublayers; a dry run
+            # on zeros first would only cost time.
+            d = self.__dict__
+            d["_built"] = True
+            d["_build_input_shape"] = input_shape
+            return
+        super()._build_for_shape(input_shape)
+
+    def call(self, inputs, training=None):
+        raise TypeError(
+            f"{type(self).__name__} must define call(self, inputs) to compute its outputs"
+        )
+
+    def summary(self, line_length=65, print_fn=None):
+        """Print a table of layers, output shapes and parameter counts, then the totals."""
+        if not self.built:
+            raise ValueError(
+                f"summary: model {self.name!r} has not been built yet; call it on a batch, "
+                "call build(input_shape), or give its first layer an input_shape"
+            )
+        print_fn = print if print_fn is None else print_fn
+        positions = [int(line_length * p) for p in (0.45, 0.85, 1.0)]
+        header = ["Layer (type)", "Output Shape", "Param #"]
+
+        def row(fields):
+            line = ""
+            for field, end in zip(fields, positions):
+                line = (line + str(field))[: end - 1]
+                line += " " * (end - len(line))
+            print_fn(line.rstrip())
+
+        print_fn(f'Model: "{self.name}"')
+        print_fn("_" * line_length)
+        row(header)
+        print_fn("=" * line_length)
+        rows = self._summary_rows()
+        for i, (name, shape, params) in enumerate(rows):
+            row([name, shape, params])
+            print_fn(("=" if i == len(rows) - 1 else "_") * line_length)
+        pairs = self._variables_with_flags()
+        trainable = sum(int(np.prod(v.shape)) for v, t in pairs if t)
+        frozen = sum(int(np.prod(v.shape)) for v, t in pairs if not t)
+        print_fn(f"Total params: {trainable + frozen:,}")
+        print_fn(f"Trainable params: {trainable:,}")
+        print_fn(f"Non-trainable params: {frozen:,}")
+        print_fn("_" * line_length)
+
+    def _summary_rows(self):
+        rows = []
+        for layer in self.layers:
+            shape = layer._build_output_shape if layer.built else None
+            params = layer.count_params() if layer.built else 0
+            rows.append((f"{layer.name} ({type(layer).__name__})", _format_shape(shape),
+                         f"{params:,}"))
+        return rows
+
+
+class Sequential(Model):
+    """A linear stack of layers: ``Sequential([Dense(10, input_shape=(784,)), Dense(10)])``.
+
+    If the first layer has an ``input_shape``, every layer is built at once (so
+    ``summary()`` and ``variables`` work before any data); otherwise on the first call.
+    """
+
+    _tracked_private = ("_layers",)
+
+    def __init__(self, layers=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.__dict__["_output_shapes"] = []
+        self._layers = []
+        for layer in layers or ():
+            self.add(layer)
+
+    @property
+    def layers(self):
+        """The stack, in order; a layer added twice (a shared pooling layer) appears twice."""
+        return list(self._layers)
+
+    def add(self, layer):
+        """Append ``layer``; builds it at once when the stack's input shape is known."""
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"Sequential.add: expected a tapegrad Layer, got {type(layer).__name__}"
+            )
+        self._layers.append(layer)
+        if self._built:
+            shape = self._output_shapes[-1] if self._output_shapes else self._build_input_shape
+            self._build_layer(layer, shape)
+        elif len(self._layers) == 1 and layer._batch_input_shape is not None:
+            self.build(layer._batch_input_shape)
+
+    def pop(self):
+        """Remove and return the last layer."""
+        if not self._layers:
+            raise IndexError("Sequential.pop: the model has no layers")
+        if self._output_shapes:
+            self._output_shapes.pop()
+        return self._layers.pop()
+
+    def __getitem__(self, index):
+        return self._layers[index]
+
+    def __len__(self):
+        return len(self._layers)
+
+    def _build_layer(self, layer, shape):
+        if not layer.built:
+            layer._build_for_shape(shape)
+        out = layer.compute_output_shape(shape)
+        out = tuple(out) if not isinstance(out, list) else out
+        layer.__dict__["_build_output_shape"] = out
+        self._output_shapes.append(out)
+        return out
+
+    def build(self, input_shape=None):
+        """Build every layer in turn from ``input_shape`` (the batch size may be ``None``)."""
+        if input_shape is None:
+            first = self._layers[0] if self._layers else None
+            if first is None or first._batch_input_shape is None:
+                raise ValueError(
+                    f"Sequential.build: {self.name!r} needs an input_shape (or a first layer "
+                    "created with input_shape=)"
+                )
+            input_shape = first._batch_input_shape
+        input_shape = _normalize_shape(input_shape, f"{self.name}.build")
+        # The batch size is not part of the model: summaries show it as None.
+        shape = (None,) + input_shape[1:] if input_shape else input_shape
+        d = self.__dict__
+        d["_output_shapes"] = []
+        for layer in self._layers:
+            shape = self._build_layer(layer, shape)
+        d["_built"] = True
+        d["_build_input_shape"] = (None,) + input_shape[1:] if input_shape else input_shape
+        d["_build_output_shape"] = shape
+
+    def _build_for_shape(self, input_shape):
+        if not self._built:
+            self.build(input_shape)
+
+    def call(self, inputs, training=None):
+        outputs = inputs
+        for layer in self._layers:
+            outputs = layer(outputs, training=training)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self._layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "layers": [
+                {"class_name": type(layer).__name__, "config": layer.get_config()}
+                for layer in self._layers
+            ],
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuild from ``get_config()``: layer classes are looked up in ``tg.layers``."""
+        built = []
+        for entry in config.get("layers", []):
+            layer_cls = getattr(layers_module, entry["class_name"], None)
+            if not (isinstance(layer_cls, type) and issubclass(layer_cls, Layer)):
+                layer_cls = cls if entry["class_name"] == cls.__name__ else None
+            if layer_cls is None:
+                raise ValueError(
+                    f"Sequential.from_config: unknown layer class {entry['class_name']!r}"
+                )
+            built.append(layer_cls.from_config(dict(entry["config"])))
+        return cls(built, name=config.get("name"))
+
+    def _summary_rows(self):
+        rows = []
+        for i, layer in enumerate(self._layers):
+            shape = self._output_shapes[i] if i < len(self._output_shapes) else None
+            rows.append((f"{layer.name} ({type(layer).__name__})", _format_shape(shape),
+                         f"{layer.count_params():,}"))
+        return rows

@@ -1,0 +1,151 @@
+"""The one op registry: ``@primitive`` defines a forward; ``.defvjp`` puts its VJP beside it."""
+
+import threading
+
+import numpy as np
+
+from tapegrad import _core
+from tapegrad._core import KIND_ANY, KIND_BOOL, KIND_FLOAT, KIND_INT, KIND_NUMERIC  # noqa: F401
+
+FLOAT = KIND_FLOAT
+NUMERIC = KIND_NUMERIC
+ANY = KIND_ANY
+INT = KIND_INT
+BOOL = KIND_BOOL
+
+
+def primitive(name, *, differentiable=True, dtypes=ANY, same_dtype=None, save_inputs=True,
+              save_output=True, fast_code=-1):
+    """Register ``fn`` (the CPU forward on ndarrays) as primitive ``name``.
+
+    ``same_dtype`` lists the argument positions that must share one dtype (default: all);
+    ``save_inputs``/``save_output`` say what the VJP reads, so a tape keeps nothing else
+    (inputs not saved reach the VJP as shape/dtype descriptors).
+    """
+
+    def deco(fn):
+        prim = _core.Primitive(name, fn, differentiable=differentiable, dtypes=dtypes,
+                               same_dtype=same_dtype, save_inputs=save_inputs,
+                               save_output=save_output, fast_code=fast_code)
+        return _core.register(prim)
+
+    return deco
+
+
+def not_differentiable(name, **kw):
+    """A primitive whose outputs are never recorded (argmax, comparisons, one_hot...)."""
+    return primitive(name, differentiable=False, save_inputs=False, save_output=False, **kw)
+
+
+def norm_axes(axis, ndim, op):
+    """Axis argument → sorted tuple of non-negative ints, validated against ``ndim``."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (list, tuple)):
+        axes = list(axis)
+    else:
+        axes = [axis]
+    out = []
+    for a in axes:
+        if isinstance(a, _core.Tensor):
+            a = int(a)
+        if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
+            raise TypeError("%s: axis must be an int or a list of ints, got %r" % (op, axis))
+        a = int(a)
+        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise ValueError("%s: axis %d is out of range for a rank-%d tensor" % (op, a, ndim))
+        a = a % ndim if ndim else 0
+        if a in out:
+            raise ValueError("%s: axis %d is repeated in %r" % (op, a, axis))
+        out.append(a)
+    if ndim == 0:
+        return ()
+    return tuple(sorted(out))
+
+
+def norm_axis(axis, ndim, op):
+    """A single axis → a non-negative int."""
+    if isinstance(axis, _core.Tensor):
+        axis = int(axis)
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError("%s: axis must be an int, got %r" % (op, axis))
+    if not -ndim <= axis < ndim:
+        raise ValueError("%s: axis %d is out of range for a rank-%d tensor" % (op, axis, ndim))
+    return int(axis) % ndim
+
+
+def norm_shape(shape, op):
+    """A shape argument (list, tuple, Tensor, int) → tuple of ints (-1 allowed)."""
+    if isinstance(shape, (_core.Tensor, _core.BaseVariable)):
+        shape = np.asarray(shape).tolist()
+    elif isinstance(shape, np.ndarray):
+        shape = shape.tolist()
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = [shape]
+    if not isinstance(shape, (list, tuple)):
+        raise TypeError("%s: shape must be a list/tuple of ints, got %r" % (op, shape))
+    out = []
+    for d in shape:
+        if isinstance(d, _core.Tensor):
+            d = int(d)
+        if d is None:
+            raise ValueError("%s: shape %r has an unknown (None) dimension" % (op, shape))
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
+            raise TypeError("%s: shape entries must be ints, got %r" % (op, shape))
+        out.append(int(d))
+    return tuple(out)
+
+
+def as_dtype(dtype, op="dtype"):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError("%s: %r is not a dtype" % (op, dtype)) from None
+    if dt.kind not in "fiub":
+        raise TypeError("%s: unsupported dtype %s" % (op, dt))
+    return dt
+
+
+def tensor(x, dtype=None, op="convert_to_tensor"):
+    return _core.convert(x, dtype, op)
+
+
+class _Quiet:
+    """``with quiet:`` silences NumPy floating-point warnings (IEEE results, as TF gives).
+
+    np.errstate costs about a microsecond per use, more than a small op; setting
+    NumPy's error-state context variable directly costs ~0.1 µs.  Falls back to
+    np.errstate when NumPy's internals differ.
+    """
+
+    def __init__(self):
+        self._local = threading.local()
+        try:
+            from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
+
+            self._var = _extobj_contextvar
+            self._state = _make_extobj(all="ignore")
+        except (ImportError, AttributeError, TypeError):
+            self._var = None
+
+    def __enter__(self):
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        if self._var is not None:
+            stack.append(self._var.set(self._state))
+        else:
+            cm = np.errstate(all="ignore")
+            cm.__enter__()
+            stack.append(cm)
+
+    def __exit__(self, *exc):
+        token = self._local.stack.pop()
+        if self._var is not None:
+            self._var.reset(token)
+        else:
+            token.__exit__(*exc)
+        return False
+
+
+quiet = _Quiet()

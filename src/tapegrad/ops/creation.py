@@ -1,0 +1,111 @@
+"""Tensor creation: constant, zeros/ones/fill, eye, range, linspace."""
+
+import numpy as np
+
+from tapegrad import _core
+from tapegrad.ops._registry import as_dtype, norm_shape, not_differentiable, tensor
+
+
+def constant(value, dtype=None, shape=None, name=None):
+    """A new tensor holding a copy of ``value`` (reshaped or broadcast to ``shape``)."""
+    dt = None if dtype is None else as_dtype(dtype, "constant")
+    if isinstance(value, (_core.Tensor, _core.BaseVariable)):
+        t = tensor(value, op="constant")
+        if dt is not None and t.dtype != dt:
+            from tapegrad.ops.elementwise import cast
+
+            t = cast(t, dt)
+    else:
+        t = _core.convert(value, dt, "constant")
+    if shape is not None:
+        shape = norm_shape(shape, "constant")
+        if t.size == 1:
+            return fill(shape, t.numpy().reshape(()).item(), dtype=t.dtype)
+        from tapegrad.ops.shape import reshape
+
+        return reshape(t, shape)
+    return t
+
+
+def convert_to_tensor(value, dtype=None, name=None, dtype_hint=None):
+    dt = None if dtype is None else as_dtype(dtype, "convert_to_tensor")
+    if dt is None and dtype_hint is not None and not isinstance(
+            value, (_core.Tensor, _core.BaseVariable, np.ndarray)):
+        try:
+            return _core.convert(value, as_dtype(dtype_hint), "convert_to_tensor")
+        except (TypeError, ValueError):
+            pass
+    return _core.convert(value, dt, "convert_to_tensor")
+
+
+@not_differentiable("fill")
+def _fill(shape, value, dtype):
+    """A tensor of ``shape`` filled with ``value``."""
+    return np.full(shape, value, dtype=dtype)
+
+
+def fill(dims, value, dtype=None, name=None):
+    shape = norm_shape(dims, "fill")
+    if any(d < 0 for d in shape):
+        raise ValueError("fill: negative dimension in shape %s" % (shape,))
+    if dtype is None:
+        v = tensor(value, op="fill")
+        if v.size != 1:
+            raise ValueError("fill: value must be a scalar, got shape %s" % (v.shape,))
+        dtype, value = v.dtype, v.numpy().reshape(()).item()
+    return _fill(shape=shape, value=value, dtype=as_dtype(dtype, "fill"))
+
+
+def zeros(shape, dtype=np.float32, name=None):
+    return fill(shape, 0, dtype)
+
+
+def ones(shape, dtype=np.float32, name=None):
+    return fill(shape, 1, dtype)
+
+
+@not_differentiable("eye")
+def _eye(num_rows, num_columns, dtype):
+    """Identity matrix."""
+    return np.eye(num_rows, num_columns, dtype=dtype)
+
+
+def eye(num_rows, num_columns=None, batch_shape=None, dtype=np.float32, name=None):
+    n = int(num_rows)
+    m = n if num_columns is None else int(num_columns)
+    if n < 0 or m < 0:
+        raise ValueError("eye: sizes must be >= 0, got %d x %d" % (n, m))
+    out = _eye(num_rows=n, num_columns=m, dtype=as_dtype(dtype, "eye"))
+    if batch_shape:
+        from tapegrad.ops.shape import broadcast_to
+
+        out = broadcast_to(out, tuple(batch_shape) + (n, m))
+    return out
+
+
+@not_differentiable("range")
+def _range(start, limit, delta, dtype):
+    """Evenly spaced values in [start, limit)."""
+    return np.arange(start, limit, delta, dtype=dtype)
+
+
+def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001
+    if limit is None:
+        start, limit = 0, start
+    vals = [v.numpy().item() if isinstance(v, _core.Tensor) else v for v in (start, limit, delta)]
+    if vals[2] == 0:
+        raise ValueError("range: delta must not be zero")
+    if dtype is None:
+        dtype = np.float32 if any(isinstance(v, float) for v in vals) else np.int32
+    return _range(start=vals[0], limit=vals[1], delta=vals[2], dtype=as_dtype(dtype, "range"))
+
+
+def linspace(start, stop, num, name=None):
+    from tapegrad.ops.elementwise import add, multiply
+
+    num = int(num)
+    if num < 1:
+        raise ValueError("linspace: num must be >= 1")
+    start_t = tensor(start, op="linspace")
+    step = (float(stop) - float(start)) / max(num - 1, 1)
+    return add(start_t, multiply(range(0, num, dtype=start_t.dtype), step))

@@ -1,0 +1,205 @@
+"""Linear algebra: matmul (BLAS), einsum, norms and norm clipping."""
+
+import numpy as np
+
+from tapegrad import _kernels
+from tapegrad.ops._registry import NUMERIC, primitive, tensor
+from tapegrad.ops.elementwise import (divide, greater, maximum, minimum, multiply, sqrt, square,
+                                      where)
+from tapegrad.ops.reductions import reduce_sum
+from tapegrad.ops.shape import _fmt, broadcast_to, reshape, squeeze
+
+
+@primitive("matmul", dtypes=NUMERIC, save_output=False)
+def _matmul(a, b, transpose_a, transpose_b):
+    """Batched matrix product; float32/float64 call sgemm/dgemm with transposes as flags."""
+    if a.dtype.kind == "f" and a.dtype.itemsize >= 4:
+        return _kernels.matmul(a, b, transpose_a, transpose_b)
+    if transpose_a:
+        a = np.swapaxes(a, -1, -2)
+    if transpose_b:
+        b = np.swapaxes(b, -1, -2)
+    return np.matmul(a, b)
+
+
+@_matmul.defvjp
+def _matmul_vjp(g, ans, a, b, transpose_a, transpose_b):
+    # TensorFlow's _MatMulGrad, all four transpose cases; batch broadcasting is undone
+    # by the engine's sum_to.
+    if not transpose_a and not transpose_b:
+        return (_matmul(g, b, transpose_a=False, transpose_b=True),
+                _matmul(a, g, transpose_a=True, transpose_b=False))
+    if not transpose_a and transpose_b:
+        return (_matmul(g, b, transpose_a=False, transpose_b=False),
+                _matmul(g, a, transpose_a=True, transpose_b=False))
+    if transpose_a and not transpose_b:
+        return (_matmul(b, g, transpose_a=False, transpose_b=True),
+                _matmul(a, g, transpose_a=False, transpose_b=False))
+    return (_matmul(b, g, transpose_a=True, transpose_b=True),
+            _matmul(g, a, transpose_a=True, transpose_b=True))
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
+           name=None):
+    """a @ b over the last two axes, batch axes broadcast; 1-D operands as in NumPy."""
+    a = tensor(a, op="matmul")
+    b = tensor(b, op="matmul")
+    ta = bool(transpose_a or adjoint_a)
+    tb = bool(transpose_b or adjoint_b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul: operands must have rank >= 1, got shapes %s @ %s"
+                         % (_fmt(a.shape), _fmt(b.shape)))
+    if a.dtype != b.dtype:
+        raise TypeError("matmul: dtypes differ: %s @ %s (use tg.cast)"
+                        % (a.dtype.name, b.dtype.name))
+    squeeze_axes = []
+    if a.ndim == 1:
+        a, ta = reshape(a, (1, a.shape[0])), False
+        squeeze_axes.append(-2)
+    if b.ndim == 1:
+        b, tb = reshape(b, (b.shape[0], 1)), False
+        squeeze_axes.append(-1)
+    ka = a.shape[-2] if ta else a.shape[-1]
+    kb = b.shape[-1] if tb else b.shape[-2]
+    if ka != kb:
+        raise ValueError("matmul: inner dimensions differ: %s%s @ %s%s" % (
+            _fmt(a.shape), ".T" if ta else "", _fmt(b.shape), ".T" if tb else ""))
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError("matmul: batch dimensions do not broadcast: %s @ %s"
+                         % (_fmt(a.shape), _fmt(b.shape))) from None
+    out = _matmul(a, b, transpose_a=ta, transpose_b=tb)
+    if squeeze_axes:
+        out = squeeze(out, [out.ndim + ax for ax in squeeze_axes])
+    return out
+
+
+def tensordot(a, b, axes, name=None):
+    a = tensor(a, op="tensordot")
+    b = tensor(b, op="tensordot")
+    if isinstance(axes, int):
+        ax_a = list(range(a.ndim - axes, a.ndim))
+        ax_b = list(range(axes))
+    else:
+        ax_a, ax_b = ([x] if isinstance(x, int) else list(x) for x in axes)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    sa = list(letters[:a.ndim])
+    sb = list(letters[a.ndim:a.ndim + b.ndim])
+    for i, j in zip(ax_a, ax_b):
+        sb[j] = sa[i]
+    out = [c for c in sa if c not in [sa[i] for i in ax_a]] + [c for k, c in enumerate(sb)
+                                                               if k not in ax_b]
+    return einsum("%s,%s->%s" % ("".join(sa), "".join(sb), "".join(out)), a, b)
+
+
+# ---------------------------------------------------------------------------
+# einsum: its VJP is again an einsum, so it differentiates to any order
+
+def _parse_einsum(equation, n):
+    eq = equation.replace(" ", "")
+    if "." in eq:
+        raise ValueError("einsum: ellipsis ('...') is not supported in %r; write the "
+                         "batch axes as letters" % equation)
+    if "->" in eq:
+        lhs, out = eq.split("->")
+    else:
+        lhs = eq
+        letters = lhs.replace(",", "")
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    ins = lhs.split(",")
+    if len(ins) != n:
+        raise ValueError("einsum: equation %r names %d operands, got %d"
+                         % (equation, len(ins), n))
+    for s in ins + [out]:
+        if not all(c.isalpha() for c in s):
+            raise ValueError("einsum: invalid subscripts %r in %r" % (s, equation))
+    return ins, out
+
+
+@primitive("einsum", dtypes=NUMERIC, save_output=False)
+def _einsum(*xs, equation):
+    """np.einsum with an explicit output."""
+    return np.einsum(equation, *xs, optimize=len(xs) > 2)
+
+
+@_einsum.defvjp
+def _einsum_vjp(g, ans, *xs, equation):
+    ins, out = equation.split("->")
+    ins = ins.split(",")
+    grads = []
+    for i, s in enumerate(ins):
+        if len(set(s)) != len(s):
+            raise ValueError("einsum: the gradient of an operand with repeated subscripts "
+                             "(%r in %r) is not supported" % (s, equation))
+        others = [(ins[j], xs[j]) for j in range(len(xs)) if j != i]
+        avail = set(out).union(*[set(o) for o, _ in others]) if others else set(out)
+        keep = "".join(c for c in s if c in avail)
+        eq = ",".join([out] + [o for o, _ in others]) + "->" + keep
+        r = _einsum(g, *[x for _, x in others], equation=eq)
+        if keep != s:
+            # letters summed only inside this operand: its gradient is constant along them
+            r = reshape(r, tuple(xs[i].shape[k] if c in avail else 1 for k, c in enumerate(s)))
+            r = broadcast_to(r, xs[i].shape)
+        grads.append(r)
+    return tuple(grads)
+
+
+def einsum(equation, *inputs, **kwargs):
+    if kwargs.pop("name", None) is not None or kwargs:
+        if kwargs:
+            raise TypeError("einsum: unexpected arguments %s" % sorted(kwargs))
+    xs = [tensor(x, op="einsum") for x in inputs]
+    ins, out = _parse_einsum(equation, len(xs))
+    for s, x in zip(ins, xs):
+        if len(s) != x.ndim:
+            raise ValueError("einsum: subscripts %r do not match operand of shape %s"
+                             % (s, _fmt(x.shape)))
+    return _einsum(*xs, equation=",".join(ins) + "->" + out)
+
+
+# ---------------------------------------------------------------------------
+# norms
+
+def norm(tensor_, ord="euclidean", axis=None, keepdims=False, name=None):
+    """Vector norms: 'euclidean'/2, 1, np.inf over ``axis`` (None = all entries)."""
+    from tapegrad.ops.elementwise import abs as abs_
+    from tapegrad.ops.reductions import reduce_max
+
+    x = tensor(tensor_, op="norm")
+    if ord in ("euclidean", "fro", 2, 2.0):
+        return sqrt(reduce_sum(square(x), axis, keepdims))
+    if ord in (1, 1.0):
+        return reduce_sum(abs_(x), axis, keepdims)
+    if ord in (np.inf, "inf"):
+        return reduce_max(abs_(x), axis, keepdims)
+    raise ValueError("norm: unsupported ord %r (use 'euclidean', 1 or np.inf)" % (ord,))
+
+
+def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    return minimum(maximum(t, clip_value_min), clip_value_max)
+
+
+def clip_by_norm(t, clip_norm, axes=None, name=None):
+    """t * clip_norm / max(l2norm(t), clip_norm), with a finite gradient at t == 0 (TF's)."""
+    t = tensor(t, op="clip_by_norm")
+    l2sum = reduce_sum(square(t), axes, keepdims=True)
+    positive = greater(l2sum, 0)
+    l2norm = where(positive, sqrt(where(positive, l2sum, 1)), l2sum)
+    return divide(multiply(t, clip_norm), maximum(l2norm, clip_norm))
+
+
+def global_norm(t_list, name=None):
+    parts = [reduce_sum(square(t)) for t in t_list if t is not None]
+    if not parts:
+        raise ValueError("global_norm: no tensors")
+    from tapegrad.ops.elementwise import add_n
+
+    return sqrt(add_n(parts))
+
+
+def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
+    t_list = list(t_list)
+    gn = global_norm(t_list) if use_norm is None else tensor(use_norm)
+    scale = divide(clip_norm, maximum(gn, clip_norm))
+    return [None if t is None else multiply(t, scale) for t in t_list], gn

@@ -1,0 +1,420 @@
+"""Neural-network primitives: relu, softmax/log_softmax, conv2d (im2col + BLAS), pooling,
+and compositions (softplus, dropout, cross-entropies)."""
+
+import numpy as np
+
+from tapegrad import _kernels
+from tapegrad.ops._registry import FLOAT, INT, primitive, tensor
+from tapegrad.ops.elementwise import (_quiet, abs, add, cast, exp, greater, log1p, maximum,
+                                      multiply, negative, sigmoid, subtract, where)
+from tapegrad.ops.reductions import _sum, reduce_mean, reduce_sum
+from tapegrad.ops.shape import _fmt, one_hot
+
+__all__ = ["relu", "relu6", "leaky_relu", "elu", "softplus", "sigmoid", "tanh", "softmax",
+           "log_softmax", "conv2d", "max_pool2d", "avg_pool2d", "max_pool", "avg_pool",
+           "dropout", "bias_add", "l2_loss", "sparse_softmax_cross_entropy_with_logits",
+           "softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
+           "moments"]
+
+
+@primitive("relu", dtypes=FLOAT | INT, save_inputs=False)
+def relu(x):
+    """max(x, 0)."""
+    return np.maximum(x, 0, dtype=x.dtype)
+
+
+@relu.defvjp
+def _relu_vjp(g, ans, x):
+    # subgradient 0 at x == 0
+    return where(greater(ans, 0), g, 0)
+
+
+def relu6(features, name=None):
+    from tapegrad.ops.elementwise import minimum
+
+    return minimum(relu(features), 6)
+
+
+def leaky_relu(features, alpha=0.2, name=None):
+    x = tensor(features, op="leaky_relu")
+    return where(greater(x, 0), x, multiply(x, alpha))
+
+
+def elu(features, name=None):
+    from tapegrad.ops.elementwise import expm1
+
+    x = tensor(features, op="elu")
+    return where(greater(x, 0), x, expm1(where(greater(x, 0), 0, x)))
+
+
+def softplus(features, name=None):
+    """log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|))."""
+    x = tensor(features, op="softplus")
+    return add(maximum(x, 0), log1p(exp(negative(abs(x)))))
+
+
+def tanh(x, name=None):
+    from tapegrad.ops.elementwise import tanh as _tanh
+
+    return _tanh(x)
+
+
+def _axis(axis, ndim, op):
+    if not -ndim <= axis < ndim:
+        raise ValueError("%s: axis %d is out of range for rank %d" % (op, axis, ndim))
+    return axis % ndim
+
+
+@primitive("softmax", dtypes=FLOAT, save_inputs=False)
+def _softmax(x, axis):
+    """exp(x) / sum(exp(x)) along ``axis``, max-shifted."""
+    with _quiet:
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        return e / np.sum(e, axis=axis, keepdims=True)
+
+
+@_softmax.defvjp
+def _softmax_vjp(g, ans, x, axis):
+    return multiply(ans, subtract(g, _sum(multiply(g, ans), axes=(axis,), keepdims=True)))
+
+
+@primitive("log_softmax", dtypes=FLOAT, save_inputs=False)
+def _log_softmax(x, axis):
+    """x - logsumexp(x) along ``axis``, max-shifted."""
+    with _quiet:
+        shifted = x - np.max(x, axis=axis, keepdims=True)
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+@_log_softmax.defvjp
+def _log_softmax_vjp(g, ans, x, axis):
+    return subtract(g, multiply(exp(ans), _sum(g, axes=(axis,), keepdims=True)))
+
+
+def softmax(logits, axis=-1, name=None):
+    x = tensor(logits, op="softmax")
+    if x.ndim == 0:
+        raise ValueError("softmax: logits must have rank >= 1")
+    return _softmax(x, axis=_axis(axis, x.ndim, "softmax"))
+
+
+def log_softmax(logits, axis=-1, name=None):
+    x = tensor(logits, op="log_softmax")
+    if x.ndim == 0:
+        raise ValueError("log_softmax: logits must have rank >= 1")
+    return _log_softmax(x, axis=_axis(axis, x.ndim, "log_softmax"))
+
+
+# ---------------------------------------------------------------------------
+# convolution (NHWC input, HWIO filters)
+
+def _pair(v, name, op):
+    if isinstance(v, (int, np.integer)):
+        return (int(v), int(v))
+    v = [int(i) for i in v]
+    if len(v) == 1:
+        return (v[0], v[0])
+    if len(v) == 2:
+        return tuple(v)
+    if len(v) == 4:
+        if v[0] != 1 or v[3] != 1:
+            raise ValueError("%s: %s over the batch or channel axis must be 1, got %s"
+                             % (op, name, v))
+        return (v[1], v[2])
+    raise ValueError("%s: %s must be an int or a list of 1, 2 or 4 ints, got %s" % (op, name, v))
+
+
+def _geometry(in_size, k, stride, dilation, padding):
+    eff = (k - 1) * dilation + 1
+    if padding == "SAME":
+        out = -(-in_size // stride)
+        total = max((out - 1) * stride + eff - in_size, 0)
+        return out, total // 2
+    out = (in_size - eff) // stride + 1 if in_size >= eff else 0
+    return out, 0
+
+
+def _padding(padding, op):
+    p = str(padding).upper()
+    if p not in ("SAME", "VALID"):
+        raise ValueError("%s: padding must be 'SAME' or 'VALID', got %r" % (op, padding))
+    return p
+
+
+def _conv_geometry(x_shape, f_shape, strides, padding, dilations):
+    (sh, sw), (dh, dw) = strides, dilations
+    oh, pt = _geometry(x_shape[1], f_shape[0], sh, dh, padding)
+    ow, pl = _geometry(x_shape[2], f_shape[1], sw, dw, padding)
+    return oh, ow, pt, pl
+
+
+def _as_matmul_ready(a):
+    return a if a.dtype.itemsize >= 4 else a.astype(np.float32)
+
+
+@primitive("conv2d", dtypes=FLOAT, save_output=False)
+def _conv2d(x, w, strides, padding, dilations):
+    """2-D convolution (cross-correlation), NHWC x HWIO -> NHWC."""
+    kh, kw, _, o = w.shape
+    oh, ow, pt, pl = _conv_geometry(x.shape, w.shape, strides, padding, dilations)
+    cols = _kernels.im2col(x, kh, kw, strides[0], strides[1], dilations[0], dilations[1],
+                           pt, pl, oh, ow)
+    out = _kernels.matmul(cols, np.ascontiguousarray(w).reshape(-1, o))
+    return out.reshape(x.shape[0], oh, ow, o)
+
+
+@_conv2d.defvjp
+def _conv2d_vjp(g, ans, x, w, strides, padding, dilations):
+    kw_ = dict(strides=strides, padding=padding, dilations=dilations)
+    return (_conv2d_backprop_input(g, w, input_shape=x.shape, **kw_),
+            _conv2d_backprop_filter(x, g, filter_shape=w.shape, **kw_))
+
+
+@primitive("conv2d_backprop_input", dtypes=FLOAT, save_output=False)
+def _conv2d_backprop_input(dy, w, input_shape, strides, padding, dilations):
+    """Adjoint of conv2d with respect to its input."""
+    kh, kw, _, o = w.shape
+    oh, ow, pt, pl = _conv_geometry(input_shape, w.shape, strides, padding, dilations)
+    dcols = _kernels.matmul(np.ascontiguousarray(dy).reshape(-1, o),
+                            np.ascontiguousarray(w).reshape(-1, o), False, True)
+    return _kernels.col2im(dcols, tuple(input_shape), kh, kw, strides[0], strides[1],
+                           dilations[0], dilations[1], pt, pl, oh, ow)
+
+
+@_conv2d_backprop_input.defvjp
+def _conv2d_backprop_input_vjp(g, ans, dy, w, input_shape, strides, padding, dilations):
+    kw_ = dict(strides=strides, padding=padding, dilations=dilations)
+    return _conv2d(g, w, **kw_), _conv2d_backprop_filter(g, dy, filter_shape=w.shape, **kw_)
+
+
+@primitive("conv2d_backprop_filter", dtypes=FLOAT, save_output=False)
+def _conv2d_backprop_filter(x, dy, filter_shape, strides, padding, dilations):
+    """Adjoint of conv2d with respect to its filter."""
+    kh, kw, _, o = filter_shape
+    oh, ow, pt, pl = _conv_geometry(x.shape, filter_shape, strides, padding, dilations)
+    cols = _kernels.im2col(x, kh, kw, strides[0], strides[1], dilations[0], dilations[1],
+                           pt, pl, oh, ow)
+    dw = _kernels.matmul(cols, np.ascontiguousarray(dy).reshape(-1, o), True, False)
+    return dw.reshape(filter_shape)
+
+
+@_conv2d_backprop_filter.defvjp
+def _conv2d_backprop_filter_vjp(g, ans, x, dy, filter_shape, strides, padding, dilations):
+    kw_ = dict(strides=strides, padding=padding, dilations=dilations)
+    return (_conv2d_backprop_input(dy, g, input_shape=x.shape, **kw_),
+            _conv2d(x, g, **kw_))
+
+
+def conv2d(input, filters, strides=1, padding="VALID", data_format="NHWC", dilations=None,
+           name=None):
+    """tf.nn.conv2d: NHWC input, [kh, kw, in, out] filters, 'SAME'/'VALID' padding."""
+    op = "conv2d"
+    if data_format != "NHWC":
+        raise ValueError("conv2d: only data_format='NHWC' is supported, got %r" % (data_format,))
+    x = tensor(input, op=op)
+    w = tensor(filters, op=op)
+    if x.ndim != 4 or w.ndim != 4:
+        raise ValueError("conv2d: input must be rank 4 (NHWC) and filters rank 4 (HWIO), got "
+                         "%s and %s" % (_fmt(x.shape), _fmt(w.shape)))
+    if x.shape[3] != w.shape[2]:
+        raise ValueError("conv2d: input has %d channels but filters expect %d (shapes %s, %s)"
+                         % (x.shape[3], w.shape[2], _fmt(x.shape), _fmt(w.shape)))
+    if x.dtype != w.dtype:
+        raise TypeError("conv2d: dtypes differ: %s vs %s" % (x.dtype.name, w.dtype.name))
+    s = _pair(strides, "strides", op)
+    d = _pair(1 if dilations is None else dilations, "dilations", op)
+    if min(s) < 1 or min(d) < 1:
+        raise ValueError("conv2d: strides and dilations must be >= 1, got %s, %s" % (s, d))
+    if s != (1, 1) and d != (1, 1):
+        raise ValueError("conv2d: strides > 1 together with dilations > 1 is not supported")
+    if min(w.shape[:2]) < 1:
+        raise ValueError("conv2d: empty filter window %s" % _fmt(w.shape))
+    return _conv2d(x, w, strides=s, padding=_padding(padding, op), dilations=d)
+
+
+# ---------------------------------------------------------------------------
+# pooling
+
+def _pool_args(x, ksize, strides, padding, op):
+    if x.ndim != 4:
+        raise ValueError("%s: input must be rank 4 (NHWC), got %s" % (op, _fmt(x.shape)))
+    k = _pair(ksize, "ksize", op)
+    s = _pair(strides, "strides", op)
+    if min(k) < 1 or min(s) < 1:
+        raise ValueError("%s: ksize and strides must be >= 1, got %s, %s" % (op, k, s))
+    p = _padding(padding, op)
+    oh, pt = _geometry(x.shape[1], k[0], s[0], 1, p)
+    ow, pl = _geometry(x.shape[2], k[1], s[1], 1, p)
+    return dict(ksize=k, strides=s, pads=(pt, pl), out_hw=(oh, ow))
+
+
+@primitive("max_pool2d", dtypes=FLOAT, save_output=False)
+def _max_pool2d(x, ksize, strides, pads, out_hw):
+    """Max over each window (padding never wins)."""
+    return _kernels.max_pool(x, ksize[0], ksize[1], strides[0], strides[1], pads[0], pads[1],
+                             out_hw[0], out_hw[1])
+
+
+@_max_pool2d.defvjp
+def _max_pool2d_vjp(g, ans, x, ksize, strides, pads, out_hw):
+    return _max_pool2d_grad(x, g, ksize=ksize, strides=strides, pads=pads, out_hw=out_hw)
+
+
+@primitive("max_pool2d_grad", dtypes=FLOAT, save_output=False)
+def _max_pool2d_grad(x, g, ksize, strides, pads, out_hw):
+    """Route pooled gradients to each window's first maximum."""
+    return _kernels.max_pool_scatter(x, g, ksize[0], ksize[1], strides[0], strides[1],
+                                     pads[0], pads[1])
+
+
+@_max_pool2d_grad.defvjp
+def _max_pool2d_grad_vjp(gg, ans, x, g, ksize, strides, pads, out_hw):
+    # linear in g; piecewise constant in x (zero almost everywhere)
+    return None, _max_pool2d_select(x, gg, ksize=ksize, strides=strides, pads=pads,
+                                    out_hw=out_hw)
+
+
+@primitive("max_pool2d_select", dtypes=FLOAT, save_output=False)
+def _max_pool2d_select(x, h, ksize, strides, pads, out_hw):
+    """Read an input-shaped h at each window's first maximum of x."""
+    return _kernels.max_pool_select(x, h, ksize[0], ksize[1], strides[0], strides[1],
+                                    pads[0], pads[1], out_hw[0], out_hw[1])
+
+
+@_max_pool2d_select.defvjp
+def _max_pool2d_select_vjp(gg, ans, x, h, ksize, strides, pads, out_hw):
+    return None, _max_pool2d_grad(x, gg, ksize=ksize, strides=strides, pads=pads,
+                                  out_hw=out_hw)
+
+
+@primitive("avg_pool2d", dtypes=FLOAT, save_inputs=False, save_output=False)
+def _avg_pool2d(x, ksize, strides, pads, out_hw):
+    """Mean over each window's valid (unpadded) inputs, as TF does."""
+    return _kernels.avg_pool(x, ksize[0], ksize[1], strides[0], strides[1], pads[0], pads[1],
+                             out_hw[0], out_hw[1])
+
+
+@_avg_pool2d.defvjp
+def _avg_pool2d_vjp(g, ans, x, ksize, strides, pads, out_hw):
+    return _avg_pool2d_grad(g, input_shape=x.shape, ksize=ksize, strides=strides, pads=pads)
+
+
+@primitive("avg_pool2d_grad", dtypes=FLOAT, save_inputs=False, save_output=False)
+def _avg_pool2d_grad(g, input_shape, ksize, strides, pads):
+    """Adjoint of avg_pool2d."""
+    return _kernels.avg_pool_grad(g, tuple(input_shape), ksize[0], ksize[1], strides[0],
+                                  strides[1], pads[0], pads[1])
+
+
+@_avg_pool2d_grad.defvjp
+def _avg_pool2d_grad_vjp(gg, ans, g, input_shape, ksize, strides, pads):
+    return _avg_pool2d(gg, ksize=ksize, strides=strides, pads=pads, out_hw=g.shape[1:3])
+
+
+def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
+    x = tensor(input, op="max_pool2d")
+    if data_format != "NHWC":
+        raise ValueError("max_pool2d: only data_format='NHWC' is supported")
+    return _max_pool2d(x, **_pool_args(x, ksize, strides, padding, "max_pool2d"))
+
+
+def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
+    x = tensor(input, op="avg_pool2d")
+    if data_format != "NHWC":
+        raise ValueError("avg_pool2d: only data_format='NHWC' is supported")
+    return _avg_pool2d(x, **_pool_args(x, ksize, strides, padding, "avg_pool2d"))
+
+
+max_pool = max_pool2d
+avg_pool = avg_pool2d
+
+
+# ---------------------------------------------------------------------------
+# compositions
+
+def bias_add(value, bias, name=None):
+    return add(value, bias)
+
+
+def l2_loss(t, name=None):
+    from tapegrad.ops.elementwise import square
+
+    return multiply(reduce_sum(square(t)), 0.5)
+
+
+def moments(x, axes, keepdims=False, name=None):
+    from tapegrad.ops.elementwise import square
+
+    mean = reduce_mean(x, axes, keepdims=True)
+    var = reduce_mean(square(subtract(x, mean)), axes, keepdims=True)
+    if not keepdims:
+        from tapegrad.ops.shape import squeeze
+
+        mean, var = squeeze(mean, axes), squeeze(var, axes)
+    return mean, var
+
+
+def dropout(x, rate, noise_shape=None, seed=None, name=None):
+    """Zero each entry with probability ``rate`` and scale the rest by 1 / (1 - rate)."""
+    from tapegrad.ops import random as tg_random
+
+    x = tensor(x, op="dropout")
+    rate = float(rate)
+    if not 0 <= rate < 1:
+        raise ValueError("dropout: rate must be in [0, 1), got %r" % rate)
+    if x.dtype.kind != "f":
+        raise TypeError("dropout: x must be floating, got %s" % x.dtype.name)
+    if rate == 0:
+        return x
+    shape = x.shape if noise_shape is None else tuple(noise_shape)
+    keep = tg_random.uniform(shape, dtype=x.dtype, seed=seed) >= rate
+    return multiply(x, multiply(cast(keep, x.dtype), 1.0 / (1.0 - rate)))
+
+
+def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None):
+    """-log softmax(logits)[label] per example; labels are class indices."""
+    if labels is None or logits is None:
+        raise ValueError("sparse_softmax_cross_entropy_with_logits: pass labels= and logits=")
+    logits = tensor(logits, op="sparse_softmax_cross_entropy_with_logits")
+    labels = tensor(labels, op="sparse_softmax_cross_entropy_with_logits")
+    if labels.dtype.kind not in "iu":
+        raise TypeError("sparse_softmax_cross_entropy_with_logits: labels must be integers, "
+                        "got %s" % labels.dtype.name)
+    if logits.ndim < 1 or labels.shape != logits.shape[:-1]:
+        raise ValueError("sparse_softmax_cross_entropy_with_logits: labels shape %s must equal "
+                         "logits shape %s without its last axis"
+                         % (_fmt(labels.shape), _fmt(logits.shape)))
+    depth = logits.shape[-1]
+    lab = labels.numpy()
+    if lab.size and (lab.min() < 0 or lab.max() >= depth):
+        raise ValueError("sparse_softmax_cross_entropy_with_logits: labels must be in "
+                         "[0, %d), got values in [%d, %d]" % (depth, lab.min(), lab.max()))
+    onehot = one_hot(labels, depth, dtype=logits.dtype)
+    return negative(reduce_sum(multiply(onehot, log_softmax(logits)), -1))
+
+
+def softmax_cross_entropy_with_logits(labels=None, logits=None, axis=-1, name=None):
+    """-sum(labels * log_softmax(logits)) along ``axis``; labels are distributions."""
+    if labels is None or logits is None:
+        raise ValueError("softmax_cross_entropy_with_logits: pass labels= and logits=")
+    logits = tensor(logits, op="softmax_cross_entropy_with_logits")
+    labels = tensor(labels, dtype=logits.dtype, op="softmax_cross_entropy_with_logits")
+    if labels.shape != logits.shape:
+        raise ValueError("softmax_cross_entropy_with_logits: labels %s and logits %s differ"
+                         % (_fmt(labels.shape), _fmt(logits.shape)))
+    return negative(reduce_sum(multiply(labels, log_softmax(logits, axis)), axis))
+
+
+def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
+    """max(x, 0) - x * z + log1p(exp(-|x|)): stable for large |logits|."""
+    if labels is None or logits is None:
+        raise ValueError("sigmoid_cross_entropy_with_logits: pass labels= and logits=")
+    x = tensor(logits, op="sigmoid_cross_entropy_with_logits")
+    z = tensor(labels, dtype=x.dtype, op="sigmoid_cross_entropy_with_logits")
+    if z.shape != x.shape:
+        raise ValueError("sigmoid_cross_entropy_with_logits: labels %s and logits %s differ"
+                         % (_fmt(z.shape), _fmt(x.shape)))
+    return add(subtract(maximum(x, 0), multiply(x, z)), log1p(exp(negative(abs(x)))))
+
+
+

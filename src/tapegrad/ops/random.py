@@ -1,0 +1,122 @@
+"""Seeded random tensors.
+
+``set_seed`` resets one process-wide generator.  Each random op draws a fresh 64-bit
+key from it (or derives one from an op-level ``seed``) and the backend expands that
+key counter-style (NumPy's Philox on CPU, the CUDA kernels' Philox on GPU), so a run
+is reproducible under a seed and ops never share state between devices.
+"""
+
+import numpy as np
+
+from tapegrad.ops._registry import as_dtype, norm_shape, not_differentiable
+
+_state = {"seed": None, "rng": np.random.default_rng()}
+
+
+def set_seed(seed):
+    """Make every later random op (and layer initializer) reproducible."""
+    if seed is None:
+        _state["seed"] = None
+        _state["rng"] = np.random.default_rng()
+        return
+    seed = int(seed)
+    _state["seed"] = seed
+    _state["rng"] = np.random.default_rng(seed)
+
+
+def get_seed():
+    return _state["seed"]
+
+
+def numpy_rng():
+    """The process-wide NumPy Generator that obeys ``set_seed`` (host-side randomness)."""
+    return _state["rng"]
+
+
+def _key(seed):
+    if seed is None:
+        return int(_state["rng"].integers(0, 2 ** 63))
+    # an op-level seed is combined with the global one, as in TensorFlow
+    base = 0 if _state["seed"] is None else _state["seed"]
+    return int(np.random.SeedSequence([int(base) & (2 ** 63 - 1), int(seed) & (2 ** 63 - 1)])
+               .generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
+def _gen(key):
+    return np.random.Generator(np.random.Philox(key))
+
+
+@not_differentiable("random_normal")
+def _normal(shape, mean, stddev, dtype, key):
+    """Normal samples."""
+    return (_gen(key).standard_normal(shape) * stddev + mean).astype(dtype)
+
+
+@not_differentiable("random_uniform")
+def _uniform(shape, minval, maxval, dtype, key):
+    """Uniform samples in [minval, maxval)."""
+    g = _gen(key)
+    if np.dtype(dtype).kind in "iu":
+        return g.integers(minval, maxval, size=shape, dtype=dtype)
+    return (g.random(shape) * (maxval - minval) + minval).astype(dtype)
+
+
+@not_differentiable("random_truncated_normal")
+def _truncated_normal(shape, mean, stddev, dtype, key):
+    """Normal samples redrawn until within two standard deviations."""
+    g = _gen(key)
+    out = g.standard_normal(shape)
+    bad = np.abs(out) > 2
+    while bad.any():
+        out[bad] = g.standard_normal(int(bad.sum()))
+        bad = np.abs(out) > 2
+    return (out * stddev + mean).astype(dtype)
+
+
+def _check_float(dtype, op):
+    dt = as_dtype(dtype, op)
+    if dt.kind != "f":
+        raise TypeError("%s: dtype must be floating, got %s" % (op, dt))
+    return dt
+
+
+def normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, name=None):
+    return _normal(shape=norm_shape(shape, "random.normal"), mean=float(mean),
+                   stddev=float(stddev), dtype=_check_float(dtype, "random.normal"),
+                   key=_key(seed))
+
+
+def uniform(shape, minval=0, maxval=None, dtype=np.float32, seed=None, name=None):
+    dt = as_dtype(dtype, "random.uniform")
+    if dt.kind in "iu":
+        if maxval is None:
+            raise ValueError("random.uniform: integer dtypes need an explicit maxval")
+        if int(maxval) <= int(minval):
+            raise ValueError("random.uniform: need minval < maxval, got %r, %r"
+                             % (minval, maxval))
+        lo, hi = int(minval), int(maxval)
+    elif dt.kind == "f":
+        lo, hi = float(minval), 1.0 if maxval is None else float(maxval)
+    else:
+        raise TypeError("random.uniform: unsupported dtype %s" % dt)
+    return _uniform(shape=norm_shape(shape, "random.uniform"), minval=lo, maxval=hi, dtype=dt,
+                    key=_key(seed))
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, name=None):
+    return _truncated_normal(shape=norm_shape(shape, "random.truncated_normal"),
+                             mean=float(mean), stddev=float(stddev),
+                             dtype=_check_float(dtype, "random.truncated_normal"),
+                             key=_key(seed))
+
+
+def shuffle(value, seed=None, name=None):
+    from tapegrad.ops.shape import gather
+    from tapegrad.ops._registry import tensor
+    from tapegrad import _core
+
+    x = tensor(value, op="random.shuffle")
+    perm = _gen(_key(seed)).permutation(x.shape[0]) if x.ndim else None
+    if perm is None:
+        return x
+    return gather(x, _core.wrap(perm.astype(np.int64)))

@@ -1,0 +1,25 @@
+"""Plain gradient descent (TF 1.x ``GradientDescentOptimizer``)."""
+
+import numpy as np
+
+from tapegrad.optimizers.base import Optimizer
+
+__all__ = ["SGD", "GradientDescent"]
+
+
+class SGD(Optimizer):
+    """``var -= learning_rate * grad``."""
+
+    def __init__(self, learning_rate=0.01, name="GradientDescent"):
+        super().__init__(learning_rate, name)
+
+    def _apply_dense_numpy(self, grad, var, slots, hyper):
+        step = self._scratch_like(var)
+        np.multiply(grad, hyper["lr"], out=step)
+        var -= step
+
+    def _apply_dense_tensor(self, grad, var, slots, hyper):
+        var.assign_sub(grad * hyper["lr"])
+
+
+GradientDescent = SGD
