@@ -16,9 +16,13 @@ GRADS = [
 INIT = np.array([[1.0, 2.0, -1.0], [0.5, -0.5, 3.0]], dtype=np.float32)
 
 
+def _f64(g):
+    return np.asarray(g, dtype=np.float64)
+
+
 def _sgd_ref(steps, lr=0.1):
     w = INIT.astype(np.float64)
-    for g in steps:
+    for g in map(_f64, steps):
         w = w - lr * g
     return w
 
@@ -26,7 +30,7 @@ def _sgd_ref(steps, lr=0.1):
 def _momentum_ref(steps, lr=0.1, momentum=0.9, nesterov=False):
     w = INIT.astype(np.float64)
     acc = np.zeros_like(w)
-    for g in steps:
+    for g in map(_f64, steps):
         acc = momentum * acc + g
         w = w - (lr * (g + momentum * acc) if nesterov else lr * acc)
     return w, acc
@@ -36,7 +40,7 @@ def _adam_ref(steps, lr=0.01, b1=0.9, b2=0.999, eps=1e-8):
     w = INIT.astype(np.float64)
     m = np.zeros_like(w)
     v = np.zeros_like(w)
-    for t, g in enumerate(steps, start=1):
+    for t, g in enumerate(map(_f64, steps), start=1):
         lr_t = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
@@ -49,7 +53,7 @@ def _rmsprop_ref(steps, lr=0.01, decay=0.9, momentum=0.5, eps=1e-10, centered=Fa
     ms = np.ones_like(w)
     mom = np.zeros_like(w)
     mg = np.zeros_like(w)
-    for g in steps:
+    for g in map(_f64, steps):
         ms = decay * ms + (1 - decay) * g * g
         denom = ms + eps
         if centered:
@@ -63,7 +67,7 @@ def _rmsprop_ref(steps, lr=0.01, decay=0.9, momentum=0.5, eps=1e-10, centered=Fa
 def _adagrad_ref(steps, lr=0.1, init=0.1):
     w = INIT.astype(np.float64)
     acc = np.full_like(w, init)
-    for g in steps:
+    for g in map(_f64, steps):
         acc = acc + g * g
         w = w - lr * g / np.sqrt(acc)
     return w, acc
@@ -71,7 +75,7 @@ def _adagrad_ref(steps, lr=0.1, init=0.1):
 
 def _run(opt, steps=GRADS):
     w = tg.Variable(INIT.copy())
-    for g in steps:
+    for g in map(_f64, steps):
         opt.apply_gradients([(tg.constant(g), w)])
     return w
 

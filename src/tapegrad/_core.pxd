@@ -22,6 +22,7 @@ cdef class Primitive:
     cdef public bint save_inputs         # the VJP reads the inputs
     cdef public bint save_output         # the VJP reads the output
     cdef public int fast_code            # >= 0: same-shape float fast path in _kernels
+    cdef public bint quiet               # silence NumPy floating-point warnings in the forward
     cdef public str doc
 
 
@@ -29,7 +30,7 @@ cdef class OpRecord:
     cdef readonly Primitive prim
     cdef readonly tuple inputs           # saved input Tensors (None entries when not needed)
     cdef readonly tuple input_ids
-    cdef readonly tuple input_meta       # (shape, dtype) of each input, for unbroadcast/zeros
+    cdef readonly tuple input_meta       # (shape, dtype) per input when inputs are not saved
     cdef readonly object output          # saved output Tensor, or None
     cdef readonly long long output_id
     cdef readonly object out_meta        # (shape, dtype) of the output
@@ -46,6 +47,7 @@ cdef class TapeCore:
     cdef public bint used
     cdef void watch_tensor(self, Tensor t)
     cdef bint records(self, tuple args)
+    cdef void note_read(self, BaseVariable v, Tensor t)
 
 
 cdef class BaseVariable(Operand):
@@ -57,5 +59,6 @@ cdef class BaseVariable(Operand):
 
 
 cpdef Tensor wrap(object array)
+cpdef Tensor ones_like_fast(Tensor t)
 cdef Tensor _new_tensor(object data)
 cpdef object apply(Primitive prim, tuple args, dict params)

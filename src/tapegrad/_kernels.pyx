@@ -6,7 +6,7 @@
 cimport cython
 cimport numpy as cnp
 from libc.string cimport memcpy, memset
-from scipy.linalg.cython_blas cimport dgemm, sgemm
+from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 
 import numpy as np
 
@@ -129,6 +129,27 @@ cdef inline bint _blas_ok(cnp.ndarray x):
                    &rm, &ld)
 
 
+# BLAS comes from SciPy's cython_blas, resolved on first use through its C-API
+# capsules: cimporting it directly would import all of scipy.linalg (~0.25 s) with
+# tapegrad itself.
+ctypedef void (*sgemm_t)(char*, char*, int*, int*, int*, float*, float*, int*, float*, int*,
+                         float*, float*, int*) noexcept nogil
+ctypedef void (*dgemm_t)(char*, char*, int*, int*, int*, double*, double*, int*, double*,
+                         int*, double*, double*, int*) noexcept nogil
+cdef sgemm_t sgemm = NULL
+cdef dgemm_t dgemm = NULL
+
+
+cdef int _load_blas() except -1:
+    global sgemm, dgemm
+    from scipy.linalg import cython_blas
+
+    capi = cython_blas.__pyx_capi__
+    sgemm = <sgemm_t>PyCapsule_GetPointer(capi["sgemm"], PyCapsule_GetName(capi["sgemm"]))
+    dgemm = <dgemm_t>PyCapsule_GetPointer(capi["dgemm"], PyCapsule_GetName(capi["dgemm"]))
+    return 0
+
+
 cdef void _gemm(bint dbl, char ta, char tb, int m, int n, int k, void* a, int lda,
                 void* b, int ldb, void* c, int ldc) noexcept nogil:
     cdef float one_f = 1.0, zero_f = 0.0
@@ -145,6 +166,8 @@ cpdef object matmul(object a, object b, bint transpose_a=False, bint transpose_b
     """Batched a @ b for float32/float64 arrays of rank >= 2 with broadcast batch dims."""
     cdef cnp.ndarray A = <cnp.ndarray>a
     cdef cnp.ndarray B = <cnp.ndarray>b
+    if sgemm == NULL:
+        _load_blas()
     if A.ndim < 2 or B.ndim < 2:
         raise ValueError("matmul kernel needs rank >= 2 operands")
     if A.dtype != B.dtype or A.dtype.num not in (cnp.NPY_FLOAT, cnp.NPY_DOUBLE):

@@ -15,12 +15,14 @@ cdef object _sum_to = None
 cdef object _add_n = None
 cdef object _ones_like = None
 cdef object _zeros = None
+cdef object _add = None
 
 
-def _set_helpers(sum_to, add_n, ones_like, zeros):
+def _set_helpers(sum_to, add, add_n, ones_like, zeros):
     """Installed by tapegrad.ops once the primitives they use are registered."""
-    global _sum_to, _add_n, _ones_like, _zeros
+    global _sum_to, _add, _add_n, _ones_like, _zeros
     _sum_to = sum_to
+    _add = add
     _add_n = add_n
     _ones_like = ones_like
     _zeros = zeros
@@ -54,9 +56,20 @@ cdef tuple _metas(OpRecord rec):
     return tuple([Meta(m[0], m[1]) for m in rec.input_meta])
 
 
+cdef inline tuple _meta_of(OpRecord rec, Py_ssize_t i):
+    cdef Tensor t
+    if rec.inputs is not None:
+        t = rec.inputs[i]
+        return (t._data.shape, t._data.dtype)
+    return rec.input_meta[i]
+
+
 cdef object _aggregate(list gs):
     if len(gs) == 1:
         return gs[0]
+    if len(gs) == 2:
+        # two contributions (the common case): add has the same-shape fast path
+        return _add(gs[0], gs[1])
     return _add_n(*gs)
 
 
@@ -161,7 +174,7 @@ cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources
             if in_grads is not None:
                 gi = in_grads[i]
                 if gi is not None:
-                    gi = _fit(gi, rec.input_meta[i], rec.prim, i)
+                    gi = _fit(gi, _meta_of(rec, i), rec.prim, i)
                     glist = grads.get(iid)
                     if glist is None:
                         grads[iid] = [gi]

@@ -157,12 +157,12 @@ def test_shuffle_buffer_size_validation():
 
 
 def _prefetch_threads():
-    return [t for t in threading.enumerate() if t.name == "tapegrad-prefetch" and t.is_alive()]
+    return {t for t in threading.enumerate() if t.name == "tapegrad-prefetch" and t.is_alive()}
 
 
-def _wait_for_no_threads(before):
-    for _ in range(100):
-        if len(_prefetch_threads()) <= before:
+def _all_stopped(threads):
+    for _ in range(250):
+        if not any(t.is_alive() for t in threads):
             return True
         time.sleep(0.02)
     return False
@@ -194,23 +194,37 @@ def test_prefetch_propagates_errors_after_good_elements():
 
 
 def test_prefetch_thread_stops_when_iterator_is_dropped():
-    before = len(_prefetch_threads())
+    before = _prefetch_threads()
     it = iter(Dataset.range(10**9).prefetch(4))
     next(it)
-    assert len(_prefetch_threads()) == before + 1
+    started = _prefetch_threads() - before
+    assert len(started) == 1
     del it
     gc.collect()
-    assert _wait_for_no_threads(before)
+    assert _all_stopped(started)
+    before = _prefetch_threads()
     nested = iter(Dataset.range(10**9).prefetch(2).map(lambda x: x).prefetch(2))
     next(nested)
+    started = _prefetch_threads() - before
+    assert len(started) == 2
     nested.close()
-    assert _wait_for_no_threads(before)
+    assert _all_stopped(started)
 
 
 def test_prefetch_stops_after_take():
-    before = len(_prefetch_threads())
-    assert epoch(Dataset.range(10**9).prefetch(8).take(5)) == [0, 1, 2, 3, 4]
-    assert _wait_for_no_threads(before)
+    producers = []
+
+    def endless():
+        producers.append(threading.current_thread())
+        i = 0
+        while True:
+            yield i
+            i += 1
+
+    ds = Dataset.from_generator(endless, np.int64).prefetch(8).take(5)
+    assert epoch(ds) == [0, 1, 2, 3, 4]
+    assert len(producers) == 1 and producers[0].name == "tapegrad-prefetch"
+    assert _all_stopped(producers)
 
 
 def test_prefetch_zero_and_autotune():

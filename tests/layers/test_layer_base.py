@@ -35,7 +35,7 @@ def test_guide_custom_layer_builds_once_from_first_input():
     layer(np.ones((7, 5), dtype=np.float32))
     assert layer.build_calls == [(2, 5)]
     assert layer.variables == [layer.kernel]
-    assert layer.kernel.name == f"{layer.name}/kernel"
+    assert layer.kernel.name == f"{layer.name}/kernel:0"
     assert tracking.named_variables(layer) == {"kernel": layer.kernel}
 
 
@@ -107,9 +107,8 @@ def test_trainable_false_and_non_trainable_weights():
     assert dense.trainable_variables == [] and len(dense.non_trainable_variables) == 2
     bn = tg.layers.BatchNormalization()
     bn(tg.ones([2, 3]))
-    assert [v.name.split("/")[-1] for v in bn.trainable_variables] == ["gamma", "beta"]
-    assert [v.name.split("/")[-1] for v in bn.non_trainable_variables] == [
-        "moving_mean", "moving_variance"]
+    assert bn.trainable_variables == [bn.gamma, bn.beta]
+    assert bn.non_trainable_variables == [bn.moving_mean, bn.moving_variance]
 
 
 def test_add_weight_initializers_and_errors():

@@ -429,3 +429,28 @@ def test_deferred_restore_survives_dropping_the_checkpoint(tmp_path):
     # once everything is restored, nothing is held any more
     assert "_tapegrad_pending_restores" not in fresh.__dict__
     assert not tracking._pending_restores
+
+
+@pytest.mark.cuda
+def test_gpu_variables_round_trip(tmp_path):
+    if tg.num_gpus() == 0:
+        pytest.skip("no GPU")
+    rng = np.random.default_rng(3)
+    value = rng.standard_normal((64, 32)).astype(np.float32)
+    with tg.device("/gpu:0"):
+        v = tg.Variable(value)
+    checkpoint = Checkpoint(v=v)
+    path = checkpoint.write(tmp_path / "gpu")
+    with tg.device("/gpu:0"):
+        v.assign(tg.zeros((64, 32)))
+    checkpoint.restore(path).assert_consumed()
+    assert v.device.startswith("/gpu")
+    assert v.numpy().tobytes() == value.tobytes()
+    cpu = tg.Variable(np.zeros((64, 32), np.float32))
+    Checkpoint(v=cpu).restore(path).assert_consumed()  # saved on GPU, restored on CPU
+    assert cpu.numpy().tobytes() == value.tobytes()
+
+
+def test_global_step_lives_on_the_host():
+    step = tg.train.get_or_create_global_step()
+    assert step.device == "/cpu:0"

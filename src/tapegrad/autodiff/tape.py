@@ -4,7 +4,7 @@ import contextlib
 
 from tapegrad import _core, _tape
 from tapegrad.autodiff import nest
-from tapegrad.ops.elementwise import ones_like, zeros_like
+from tapegrad.ops.elementwise import zeros_like
 from tapegrad.ops.shape import broadcast_to
 
 
@@ -83,39 +83,24 @@ class GradientTape:
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """d(sum of targets · output_gradients) / d(sources), in the sources' structure."""
         self._check_usable("gradient")
-        if unconnected_gradients not in ("none", "zero") and \
-                str(unconnected_gradients).lower() not in ("none", "zero",
-                                                          "unconnectedgradients.none",
-                                                          "unconnectedgradients.zero"):
-            raise ValueError("gradient: unconnected_gradients must be 'none' or 'zero', got %r"
-                             % (unconnected_gradients,))
-        zero = str(unconnected_gradients).lower().endswith("zero")
+        zero = _zero_mode(unconnected_gradients)
         flat_targets = [_as_target(t) for t in nest.flatten(target)]
-        flat_sources = nest.flatten(sources)
+        single = isinstance(sources, (_core.Tensor, _core.BaseVariable))
+        flat_sources = [sources] if single else nest.flatten(sources)
         if output_gradients is None:
-            seeds = [ones_like(t) for t in flat_targets]
+            seeds = [_core.ones_like_fast(t) for t in flat_targets]
         else:
-            flat_og = nest.flatten(output_gradients)
-            if len(flat_og) != len(flat_targets):
-                raise ValueError("gradient: %d output_gradients for %d targets"
-                                 % (len(flat_og), len(flat_targets)))
-            seeds = []
-            for t, og in zip(flat_targets, flat_og):
-                og = t if og is None else og
-                og = ones_like(t) if og is t else _core.convert(og, None, "gradient")
-                if og.shape != t.shape:
-                    og = broadcast_to(og, t.shape)
-                seeds.append(og)
-        source_ids, kinds = [], []
+            seeds = _seeds(flat_targets, nest.flatten(output_gradients))
+        var_reads = self._core.var_reads
+        source_ids = []
         for s in flat_sources:
-            if isinstance(s, _core.BaseVariable):
-                source_ids.append(list(self._core.var_reads.get(s._unique_id, ())))
-            elif isinstance(s, _core.Tensor):
+            if isinstance(s, _core.Tensor):
                 source_ids.append([s._id])
+            elif isinstance(s, _core.BaseVariable):
+                source_ids.append(var_reads.get(s._unique_id, ()))
             else:
                 raise TypeError("gradient: sources must be tensors or variables, got %s"
                                 % type(s).__name__)
-            kinds.append(s)
         self._core.paused += 1
         try:
             grads = _tape.imperative_grad(self._core, flat_targets, seeds, source_ids)
@@ -124,15 +109,10 @@ class GradientTape:
             if not self._persistent:
                 self._used = True
                 self._core.release()
-        out = []
-        for s, g in zip(kinds, grads):
-            if g is None:
-                if s.dtype.kind != "f" or not zero:
-                    out.append(None)
-                    continue
-                g = zeros_like(s)
-            out.append(g)
-        return nest.pack_sequence_as(sources, out)
+        for i, g in enumerate(grads):
+            if g is None and zero and flat_sources[i].dtype.kind == "f":
+                grads[i] = zeros_like(flat_sources[i])
+        return grads[0] if single else nest.pack_sequence_as(sources, grads)
 
     def jacobian(self, target, sources, unconnected_gradients="none", parallel_iterations=None,
                  experimental_use_pfor=True):
@@ -149,6 +129,35 @@ class GradientTape:
 
         self._check_usable("batch_jacobian")
         return tape_batch_jacobian(self, target, source, unconnected_gradients)
+
+
+def _zero_mode(unconnected_gradients):
+    mode = str(getattr(unconnected_gradients, "value", unconnected_gradients)).lower()
+    if mode.startswith("unconnectedgradients."):
+        mode = mode.split(".", 1)[1]
+    if mode not in ("none", "zero"):
+        raise ValueError("gradient: unconnected_gradients must be 'none' or 'zero', got %r"
+                         % (unconnected_gradients,))
+    return mode == "zero"
+
+
+def _seeds(flat_targets, flat_og):
+    if len(flat_og) != len(flat_targets):
+        raise ValueError("gradient: %d output_gradients for %d targets"
+                         % (len(flat_og), len(flat_targets)))
+    seeds = []
+    for t, og in zip(flat_targets, flat_og):
+        if og is None:
+            seeds.append(_core.ones_like_fast(t))
+            continue
+        og = _core.convert(og, None, "gradient")
+        if og.dtype != t.dtype:
+            raise TypeError("gradient: output_gradients dtype %s does not match target dtype %s"
+                            % (og.dtype.name, t.dtype.name))
+        if og.shape != t.shape:
+            og = broadcast_to(og, t.shape)
+        seeds.append(og)
+    return seeds
 
 
 def _as_target(t):

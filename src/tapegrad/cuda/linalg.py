@@ -9,7 +9,6 @@ cannot be expressed by one stride (e.g. (2,1) against (1,3)) is materialised.
 import math
 from ctypes import byref, c_double, c_float, c_int, c_int64, c_longlong
 
-
 from . import launch
 from .array import CudaArray
 from .bindings import CUBLAS_OP_N, CUBLAS_OP_T, check

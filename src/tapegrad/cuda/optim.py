@@ -4,9 +4,8 @@ These write into the variable's device buffer, so the caller (an optimizer) must
 own that buffer exclusively — the same contract as ``Variable._inplace_array()`` on
 the CPU.  All arrays must be contiguous, same shape, same float dtype, one device.
 """
-from ctypes import c_int, c_int64
-
 import math
+from ctypes import c_int, c_int64
 
 from . import launch
 from .elementwise import ptr, run_ew

@@ -29,6 +29,8 @@ def basic_view(shape, key):
     base = np.zeros(1, np.uint8)
     stand_in = np.lib.stride_tricks.as_strided(base, shape=shape,
                                                strides=launch.contiguous_strides(shape))
+    if not any(k is Ellipsis for k in key):
+        key = tuple(key) + (Ellipsis,)  # all-int keys then give a 0-d view, not a scalar copy
     view = stand_in[key]
     offset = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
     return offset, view.strides, view.shape

@@ -8,6 +8,7 @@ index, chained to the original.
 """
 
 import collections
+import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,6 +28,7 @@ from .structure import (
 )
 
 AUTOTUNE = -1
+_TASK_ELEMENTS = 16
 
 
 def _name(fn):
@@ -118,21 +120,27 @@ class Map(Unary):
             for index, flat in enumerate(self.child.elements()):
                 yield self._convert(self._call(flat, index), index)
             return
-        source = self.child.elements()
+        # Tasks of several elements each: one future per element costs more in executor
+        # overhead than a cheap map function itself.
+        source = enumerate(self.child.elements())
         pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="tapegrad-map")
         window = collections.deque()
         try:
-            for index, flat in enumerate(source):
-                window.append((index, pool.submit(self._call, flat, index)))
+            for group in iter(lambda: list(itertools.islice(source, _TASK_ELEMENTS)), []):
+                window.append((group[0][0], pool.submit(self._call_group, group)))
                 if len(window) >= 2 * self.parallel:
-                    i, future = window.popleft()
-                    yield self._convert(future.result(), i)
+                    yield from self._converted(*window.popleft())
             while window:
-                i, future = window.popleft()
-                yield self._convert(future.result(), i)
+                yield from self._converted(*window.popleft())
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-            source.close()
+
+    def _call_group(self, group):
+        return [self._call(flat, index) for index, flat in group]
+
+    def _converted(self, first_index, future):
+        for offset, result in enumerate(future.result()):
+            yield self._convert(result, first_index + offset)
 
     def specs(self):
         return Node.specs(self)

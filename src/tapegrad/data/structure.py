@@ -123,6 +123,11 @@ def flatten_as(template, value, where, leaf_any=False):
 
     With ``leaf_any`` whatever sits at a leaf position is one leaf even when it is a
     tuple (a shape, for instance)."""
+    if template is LEAF and (leaf_any or not is_structure(value)):
+        return [value]
+    if (type(template) is tuple and type(value) is tuple and len(value) == len(template)
+            and _flat(template) and (leaf_any or not any(map(is_structure, value)))):
+        return list(value)
     out = []
     _flatten_checked(template, value, out, where, "", leaf_any)
     return out
@@ -156,8 +161,16 @@ def _describe(value):
     return f"a {type(value).__name__}"
 
 
+def _flat(template):
+    return all(t is LEAF for t in template)
+
+
 def pack(template, leaves):
     """Inverse of flatten: rebuild ``template``'s nesting from a flat sequence of leaves."""
+    if template is LEAF:
+        return leaves[0]
+    if type(template) is tuple and _flat(template):
+        return tuple(leaves)
     it = iter(leaves)
     return _pack(template, it)
 
@@ -226,16 +239,15 @@ def to_array(value, where, dtype=None, copy=True):
     """
     owned = False          # True once `array` is memory nobody else can write
     from_python = False
-    numpy_method = getattr(value, "numpy", None)
-    if isinstance(value, np.ndarray):
+    if isinstance(value, _tensor_type()):
+        array = value.numpy()
+        owned = _deeply_readonly(array)
+    elif isinstance(value, np.ndarray):
         array = value
         owned = not copy
-    elif numpy_method is not None and _is_tensor(value):
-        array = np.asarray(numpy_method())
-        owned = _deeply_readonly(array)
-    elif numpy_method is not None:
+    elif getattr(value, "numpy", None) is not None:
         # Variables and other holders of mutable state: snapshot their current value.
-        array = np.array(numpy_method())
+        array = np.array(value.numpy())
         owned = True
     elif isinstance(value, np.generic):
         array = np.asarray(value)
@@ -262,9 +274,15 @@ def to_array(value, where, dtype=None, copy=True):
     return freeze(array)
 
 
-def _is_tensor(value):
-    from tapegrad import _core
-    return isinstance(value, _core.Tensor)
+_TENSOR = None
+
+
+def _tensor_type():
+    global _TENSOR
+    if _TENSOR is None:
+        from tapegrad import _core
+        _TENSOR = _core.Tensor
+    return _TENSOR
 
 
 def freeze(array):

@@ -104,7 +104,7 @@ class Skip(Unary):
         if plan is None:
             return None
         if self._all():
-            return plan.with_stream(lambda: iter(()))
+            return plan.with_stream(lambda: _exhaust(iter(())))
         return plan.with_stream(lambda: _drop(plan.stream(), self.count, len, _cut_index))
 
     def elements(self):

@@ -1,7 +1,5 @@
 """The one op registry: ``@primitive`` defines a forward; ``.defvjp`` puts its VJP beside it."""
 
-import threading
-
 import numpy as np
 
 from tapegrad import _core
@@ -15,18 +13,19 @@ BOOL = KIND_BOOL
 
 
 def primitive(name, *, differentiable=True, dtypes=ANY, same_dtype=None, save_inputs=True,
-              save_output=True, fast_code=-1):
+              save_output=True, fast_code=-1, quiet=False):
     """Register ``fn`` (the CPU forward on ndarrays) as primitive ``name``.
 
     ``same_dtype`` lists the argument positions that must share one dtype (default: all);
     ``save_inputs``/``save_output`` say what the VJP reads, so a tape keeps nothing else
-    (inputs not saved reach the VJP as shape/dtype descriptors).
+    (inputs not saved reach the VJP as shape/dtype descriptors).  ``quiet`` runs the
+    forward with NumPy's floating-point warnings off (inf/NaN results are IEEE, as in TF).
     """
 
     def deco(fn):
         prim = _core.Primitive(name, fn, differentiable=differentiable, dtypes=dtypes,
                                same_dtype=same_dtype, save_inputs=save_inputs,
-                               save_output=save_output, fast_code=fast_code)
+                               save_output=save_output, fast_code=fast_code, quiet=quiet)
         return _core.register(prim)
 
     return deco
@@ -109,43 +108,3 @@ def as_dtype(dtype, op="dtype"):
 def tensor(x, dtype=None, op="convert_to_tensor"):
     return _core.convert(x, dtype, op)
 
-
-class _Quiet:
-    """``with quiet:`` silences NumPy floating-point warnings (IEEE results, as TF gives).
-
-    np.errstate costs about a microsecond per use, more than a small op; setting
-    NumPy's error-state context variable directly costs ~0.1 µs.  Falls back to
-    np.errstate when NumPy's internals differ.
-    """
-
-    def __init__(self):
-        self._local = threading.local()
-        try:
-            from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
-
-            self._var = _extobj_contextvar
-            self._state = _make_extobj(all="ignore")
-        except (ImportError, AttributeError, TypeError):
-            self._var = None
-
-    def __enter__(self):
-        stack = getattr(self._local, "stack", None)
-        if stack is None:
-            stack = self._local.stack = []
-        if self._var is not None:
-            stack.append(self._var.set(self._state))
-        else:
-            cm = np.errstate(all="ignore")
-            cm.__enter__()
-            stack.append(cm)
-
-    def __exit__(self, *exc):
-        token = self._local.stack.pop()
-        if self._var is not None:
-            self._var.reset(token)
-        else:
-            token.__exit__(*exc)
-        return False
-
-
-quiet = _Quiet()

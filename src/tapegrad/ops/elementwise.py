@@ -1,5 +1,8 @@
 """Elementwise primitives: arithmetic, transcendental, comparison, logical, where, cast.
 
+Ops flagged ``quiet`` give IEEE inf/NaN without NumPy warnings, as TensorFlow does
+(the guide's naive log(1 + exp(100))).
+
 Zero-cotangent safety (ARCHITECTURE §2): VJPs of division form go through
 ``safe_mul``, which is exactly 0 wherever the incoming gradient is 0, so a branch
 masked off by ``where`` never injects NaN.  Multiplicative forms keep IEEE semantics.
@@ -8,29 +11,21 @@ masked off by ``where`` never injects NaN.  Multiplicative forms keep IEEE seman
 import numpy as np
 
 from tapegrad import _kernels
-from tapegrad.ops._registry import (BOOL, FLOAT, NUMERIC, as_dtype, not_differentiable,
-                                    primitive, quiet, tensor)
-
-# the guide's log(1 + exp(100)) gives inf/NaN silently, as in TensorFlow
-_quiet = quiet
-
-
-def _quietly(ufunc):
-    def forward(*arrays):
-        with _quiet:
-            return ufunc(*arrays)
-
-    forward.__name__ = ufunc.__name__
-    forward.__doc__ = "%s, without floating-point warnings (IEEE results as TF gives)." % (
-        ufunc.__name__)
-    return forward
-
+from tapegrad.ops._registry import (
+    BOOL,
+    FLOAT,
+    NUMERIC,
+    as_dtype,
+    not_differentiable,
+    primitive,
+    tensor,
+)
 
 # ---------------------------------------------------------------------------
 # binary arithmetic
 
 add = primitive("add", dtypes=NUMERIC, save_inputs=False, save_output=False,
-                fast_code=_kernels.FAST_ADD)(_quietly(np.add))
+                fast_code=_kernels.FAST_ADD, quiet=True)(np.add)
 
 
 @add.defvjp
@@ -39,7 +34,7 @@ def _add_vjp(g, ans, x, y):
 
 
 subtract = primitive("subtract", dtypes=NUMERIC, save_inputs=False, save_output=False,
-                     fast_code=_kernels.FAST_SUB)(_quietly(np.subtract))
+                     fast_code=_kernels.FAST_SUB, quiet=True)(np.subtract)
 
 
 @subtract.defvjp
@@ -48,7 +43,7 @@ def _subtract_vjp(g, ans, x, y):
 
 
 multiply = primitive("multiply", dtypes=NUMERIC, save_output=False,
-                     fast_code=_kernels.FAST_MUL)(_quietly(np.multiply))
+                     fast_code=_kernels.FAST_MUL, quiet=True)(np.multiply)
 
 
 @multiply.defvjp
@@ -56,8 +51,7 @@ def _multiply_vjp(g, ans, x, y):
     return multiply(g, y), multiply(g, x)
 
 
-divide = primitive("divide", dtypes=NUMERIC, fast_code=_kernels.FAST_DIV)(
-    _quietly(np.true_divide))
+divide = primitive("divide", dtypes=NUMERIC, fast_code=_kernels.FAST_DIV, quiet=True)(np.true_divide)
 
 
 @divide.defvjp
@@ -65,11 +59,10 @@ def _divide_vjp(g, ans, x, y):
     return safe_mul(g, reciprocal(y)), negative(safe_mul(g, divide(ans, y)))
 
 
-@primitive("safe_mul", dtypes=FLOAT, save_output=False)
+@primitive("safe_mul", dtypes=FLOAT, save_output=False, quiet=True)
 def safe_mul(g, z):
     """g * z, but exactly 0 wherever g == 0 (even where z is inf or NaN)."""
-    with _quiet:
-        out = np.multiply(g, z)
+    out = np.multiply(g, z)
     if out.ndim == 0:
         return out if g != 0 else np.zeros_like(out)
     zero = np.broadcast_to(g == 0, out.shape)
@@ -83,7 +76,7 @@ def _safe_mul_vjp(gg, ans, g, z):
     return safe_mul(gg, z), safe_mul(gg, g)
 
 
-pow = primitive("pow", dtypes=NUMERIC)(_quietly(np.power))  # noqa: A001
+pow = primitive("pow", dtypes=NUMERIC, quiet=True)(np.power)  # noqa: A001
 
 
 @pow.defvjp
@@ -115,9 +108,9 @@ def _minimum_vjp(g, ans, x, y):
     return where(take_x, g, 0), where(take_x, 0, g)
 
 
-floordiv = not_differentiable("floordiv", dtypes=NUMERIC)(_quietly(np.floor_divide))
+floordiv = not_differentiable("floordiv", dtypes=NUMERIC, quiet=True)(np.floor_divide)
 
-floormod = primitive("floormod", dtypes=NUMERIC, save_output=False)(_quietly(np.mod))
+floormod = primitive("floormod", dtypes=NUMERIC, save_output=False, quiet=True)(np.mod)
 
 
 @floormod.defvjp
@@ -168,7 +161,7 @@ def _square_vjp(g, ans, x):
     return multiply(g, multiply(x, 2))
 
 
-exp = primitive("exp", dtypes=FLOAT, save_inputs=False)(_quietly(np.exp))
+exp = primitive("exp", dtypes=FLOAT, save_inputs=False, quiet=True)(np.exp)
 
 
 @exp.defvjp
@@ -176,7 +169,7 @@ def _exp_vjp(g, ans, x):
     return multiply(g, ans)
 
 
-expm1 = primitive("expm1", dtypes=FLOAT, save_inputs=False)(_quietly(np.expm1))
+expm1 = primitive("expm1", dtypes=FLOAT, save_inputs=False, quiet=True)(np.expm1)
 
 
 @expm1.defvjp
@@ -184,7 +177,7 @@ def _expm1_vjp(g, ans, x):
     return multiply(g, add(ans, 1))
 
 
-log = primitive("log", dtypes=FLOAT, save_output=False)(_quietly(np.log))
+log = primitive("log", dtypes=FLOAT, save_output=False, quiet=True)(np.log)
 
 
 @log.defvjp
@@ -192,7 +185,7 @@ def _log_vjp(g, ans, x):
     return safe_mul(g, reciprocal(x))
 
 
-log1p = primitive("log1p", dtypes=FLOAT, save_output=False)(_quietly(np.log1p))
+log1p = primitive("log1p", dtypes=FLOAT, save_output=False, quiet=True)(np.log1p)
 
 
 @log1p.defvjp
@@ -200,7 +193,7 @@ def _log1p_vjp(g, ans, x):
     return safe_mul(g, reciprocal(add(x, 1)))
 
 
-sqrt = primitive("sqrt", dtypes=FLOAT, save_inputs=False)(_quietly(np.sqrt))
+sqrt = primitive("sqrt", dtypes=FLOAT, save_inputs=False, quiet=True)(np.sqrt)
 
 
 @sqrt.defvjp
@@ -208,11 +201,10 @@ def _sqrt_vjp(g, ans, x):
     return safe_mul(g, divide(0.5, ans))
 
 
-@primitive("rsqrt", dtypes=FLOAT, save_inputs=False)
+@primitive("rsqrt", dtypes=FLOAT, save_inputs=False, quiet=True)
 def rsqrt(x):
     """1 / sqrt(x)."""
-    with _quiet:
-        return np.reciprocal(np.sqrt(x))
+    return np.reciprocal(np.sqrt(x))
 
 
 @rsqrt.defvjp
@@ -220,8 +212,7 @@ def _rsqrt_vjp(g, ans, x):
     return safe_mul(g, multiply(multiply(ans, multiply(ans, ans)), -0.5))
 
 
-reciprocal = primitive("reciprocal", dtypes=FLOAT, save_inputs=False)(
-    _quietly(np.reciprocal))
+reciprocal = primitive("reciprocal", dtypes=FLOAT, save_inputs=False, quiet=True)(np.reciprocal)
 
 
 @reciprocal.defvjp
@@ -237,12 +228,11 @@ def _tanh_vjp(g, ans, x):
     return multiply(g, subtract(1, square(ans)))
 
 
-@primitive("sigmoid", dtypes=FLOAT, save_inputs=False)
+@primitive("sigmoid", dtypes=FLOAT, save_inputs=False, quiet=True)
 def sigmoid(x):
     """Logistic function, computed without overflow for large |x|."""
-    with _quiet:
-        e = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
 @sigmoid.defvjp
@@ -310,11 +300,10 @@ def where(condition, x=None, y=None, name=None):
     return _where(condition, x, y)
 
 
-@primitive("cast", save_inputs=False, save_output=False)
+@primitive("cast", save_inputs=False, save_output=False, quiet=True)
 def _cast(x, dtype):
     """x converted to ``dtype`` (float→int truncates toward zero, like TF)."""
-    with _quiet:
-        return x.astype(dtype)
+    return x.astype(dtype)
 
 
 @_cast.defvjp

@@ -4,8 +4,16 @@ import numpy as np
 
 from tapegrad import _kernels
 from tapegrad.ops._registry import NUMERIC, primitive, tensor
-from tapegrad.ops.elementwise import (divide, greater, maximum, minimum, multiply, sqrt, square,
-                                      where)
+from tapegrad.ops.elementwise import (
+    divide,
+    greater,
+    maximum,
+    minimum,
+    multiply,
+    sqrt,
+    square,
+    where,
+)
 from tapegrad.ops.reductions import reduce_sum
 from tapegrad.ops.shape import _fmt, broadcast_to, reshape, squeeze
 

@@ -5,8 +5,20 @@ import numpy as np
 
 from tapegrad import _kernels
 from tapegrad.ops._registry import FLOAT, INT, primitive, tensor
-from tapegrad.ops.elementwise import (_quiet, abs, add, cast, exp, greater, log1p, maximum,
-                                      multiply, negative, sigmoid, subtract, where)
+from tapegrad.ops.elementwise import (
+    abs,
+    add,
+    cast,
+    exp,
+    greater,
+    log1p,
+    maximum,
+    multiply,
+    negative,
+    sigmoid,
+    subtract,
+    where,
+)
 from tapegrad.ops.reductions import _sum, reduce_mean, reduce_sum
 from tapegrad.ops.shape import _fmt, one_hot
 
@@ -65,12 +77,11 @@ def _axis(axis, ndim, op):
     return axis % ndim
 
 
-@primitive("softmax", dtypes=FLOAT, save_inputs=False)
+@primitive("softmax", dtypes=FLOAT, save_inputs=False, quiet=True)
 def _softmax(x, axis):
     """exp(x) / sum(exp(x)) along ``axis``, max-shifted."""
-    with _quiet:
-        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-        return e / np.sum(e, axis=axis, keepdims=True)
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
 
 
 @_softmax.defvjp
@@ -78,12 +89,11 @@ def _softmax_vjp(g, ans, x, axis):
     return multiply(ans, subtract(g, _sum(multiply(g, ans), axes=(axis,), keepdims=True)))
 
 
-@primitive("log_softmax", dtypes=FLOAT, save_inputs=False)
+@primitive("log_softmax", dtypes=FLOAT, save_inputs=False, quiet=True)
 def _log_softmax(x, axis):
     """x - logsumexp(x) along ``axis``, max-shifted."""
-    with _quiet:
-        shifted = x - np.max(x, axis=axis, keepdims=True)
-        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 @_log_softmax.defvjp

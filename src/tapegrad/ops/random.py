@@ -111,9 +111,9 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, n
 
 
 def shuffle(value, seed=None, name=None):
-    from tapegrad.ops.shape import gather
-    from tapegrad.ops._registry import tensor
     from tapegrad import _core
+    from tapegrad.ops._registry import tensor
+    from tapegrad.ops.shape import gather
 
     x = tensor(value, op="random.shuffle")
     perm = _gen(_key(seed)).permutation(x.shape[0]) if x.ndim else None

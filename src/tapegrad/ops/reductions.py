@@ -2,10 +2,16 @@
 
 import numpy as np
 
-from tapegrad.ops._registry import (BOOL, NUMERIC, norm_axes, norm_axis, not_differentiable,
-                                    primitive, tensor)
-from tapegrad.ops.elementwise import (_quiet, cast, divide, equal, multiply, not_equal,
-                                      subtract, where)
+from tapegrad.ops._registry import (
+    BOOL,
+    NUMERIC,
+    norm_axes,
+    norm_axis,
+    not_differentiable,
+    primitive,
+    tensor,
+)
+from tapegrad.ops.elementwise import cast, divide, equal, multiply, not_equal, subtract, where
 from tapegrad.ops.shape import broadcast_to, reshape
 
 
@@ -57,11 +63,10 @@ _max.defvjp(_extremum_vjp)
 _min.defvjp(_extremum_vjp)
 
 
-@primitive("reduce_prod", dtypes=NUMERIC)
+@primitive("reduce_prod", dtypes=NUMERIC, quiet=True)
 def _prod(x, axes, keepdims):
     """Product over ``axes``."""
-    with _quiet:
-        return np.prod(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
+    return np.prod(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
 
 
 @_prod.defvjp

@@ -4,8 +4,16 @@ getitem, gather (and their scatter adjoints), plus compositions built on them.""
 import numpy as np
 
 from tapegrad import _core
-from tapegrad.ops._registry import (INT, as_dtype, norm_axes, norm_axis, norm_shape,
-                                    not_differentiable, primitive, tensor)
+from tapegrad.ops._registry import (
+    INT,
+    as_dtype,
+    norm_axes,
+    norm_axis,
+    norm_shape,
+    not_differentiable,
+    primitive,
+    tensor,
+)
 
 
 def _fmt(shape):

@@ -23,9 +23,12 @@ def get_or_create_global_step():
         if _global_step is None:
             import tapegrad
 
-            _global_step = tapegrad.Variable(
-                0, trainable=False, name="global_step", dtype=tapegrad.int64
-            )
+            # On the host whatever device scope is active: it is read by Python code
+            # (summaries, checkpoint numbering) far more often than by kernels.
+            with tapegrad.device("/cpu:0"):
+                _global_step = tapegrad.Variable(
+                    0, trainable=False, name="global_step", dtype=tapegrad.int64
+                )
         return _global_step
 
 

@@ -86,7 +86,7 @@ class RestoreState:
                     queue.append((child, child_node))
 
         slot_cache = {}
-        for (opt_node, var_node, slot_name), slot_node in []:
+        for (opt_node, var_node, slot_name), slot_node in saved.slots.items():
             if obj_for(slot_node) is not None:
                 continue
             optimizer = obj_for(opt_node)
