@@ -41,6 +41,20 @@ def ext(name):
                      extra_compile_args=cflags, define_macros=macros)
 
 
+def _lowest_arch(nvcc):
+    """Oldest virtual architecture this nvcc supports (>= compute_70), for portable PTX."""
+    try:
+        out = subprocess.run([nvcc, "--list-gpu-arch"], check=True, capture_output=True,
+                             text=True, timeout=60).stdout.split()
+        archs = sorted(int(a.split("_")[1]) for a in out if a.startswith("compute_"))
+        archs = [a for a in archs if a >= 70]
+        if archs:
+            return "compute_%d" % archs[0]
+    except (OSError, subprocess.SubprocessError, ValueError):
+        pass
+    return "compute_75"
+
+
 class BuildPyWithKernels(build_py):
     """Compile cuda/kernels.cu to PTX when nvcc exists, so the GPU path needs no NVRTC.
 
@@ -50,7 +64,8 @@ class BuildPyWithKernels(build_py):
 
     def run(self):
         super().run()
-        nvcc = shutil.which("nvcc")
+        nvcc = shutil.which("nvcc") or next(
+            (p for p in ("/usr/local/cuda/bin/nvcc",) if os.path.exists(p)), None)
         if nvcc is None or os.environ.get("TAPEGRAD_NO_NVCC"):
             return
         src = os.path.join("src", "tapegrad", "cuda", "kernels.cu")
@@ -60,7 +75,7 @@ class BuildPyWithKernels(build_py):
                         os.path.join("src", "tapegrad", "cuda")}:
             os.makedirs(out_dir, exist_ok=True)
             out = os.path.join(out_dir, "kernels.ptx")
-            cmd = [nvcc, "-ptx", "-O3", "-arch=compute_70", "-o", out, src]
+            cmd = [nvcc, "-ptx", "-O3", "-arch=" + _lowest_arch(nvcc), "-o", out, src]
             try:
                 subprocess.run(cmd, check=True, capture_output=True, timeout=600)
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as e:

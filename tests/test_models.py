@@ -265,3 +265,26 @@ def test_guide_linear_regression_example(capsys):
     assert losses[0] > 50 and all(a > b for a, b in zip(losses[1:], losses[2:]))
     # The noise has unit variance, so the fit ends near loss 1 with W ~ 3 and B ~ 2.
     assert 0.8 < final < 1.3 and abs(w - 3) < 0.2 and abs(b - 2) < 0.3
+
+
+@pytest.mark.cuda
+def test_model_trains_on_gpu_like_on_cpu():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 8)).astype(np.float32)
+    y = rng.integers(0, 4, size=16).astype(np.int32)
+    cpu = tg.Sequential([tg.layers.Dense(16, activation="relu", input_shape=(8,)),
+                         tg.layers.BatchNormalization(), tg.layers.Dense(4)])
+    with tg.device("/gpu:0"):
+        gpu = tg.Sequential([tg.layers.Dense(16, activation="relu", input_shape=(8,)),
+                             tg.layers.BatchNormalization(), tg.layers.Dense(4)])
+    gpu.set_weights(cpu.get_weights())
+    assert all(v.device.startswith("/gpu") for v in gpu.variables)
+    for model in (cpu, gpu):
+        opt = tg.optimizers.Adam(0.01)
+        device = "/gpu:0" if model is gpu else "/cpu:0"
+        with tg.device(device):
+            for _ in range(5):
+                opt.minimize(lambda m=model: tg.losses.sparse_softmax_cross_entropy(
+                    y, m(x, training=True)))
+    for a, b in zip(cpu.variables, gpu.variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)

@@ -52,10 +52,12 @@ cdef class TapeCore:
 
 cdef class BaseVariable(Operand):
     cdef public Tensor _value
+    cdef object _storage                 # writable array behind _value's read-only view
     cdef readonly long long _uid
     cdef public bint _trainable
     cdef object __weakref__
     cdef Tensor read(self)
+    cdef void _replace(self, Tensor t)
 
 
 cpdef Tensor wrap(object array)

@@ -119,10 +119,17 @@ cdef inline Tensor _new_tensor(object data):
 
 
 cdef inline object _freeze(object arr):
-    # Tensors are immutable: every CPU buffer they hold is read-only.
+    # Tensors are immutable: every CPU buffer they hold is read-only, and so is the owner
+    # of a view when nothing else holds it (a reshaped kernel output), so no view of it
+    # can be flipped back to writeable.  Shared owners (a variable's storage) stay as
+    # they are; Tensor.numpy() copies from those.
+    cdef PyObject* base
     if type(arr) is not ndarray:
         arr = _np_asarray(arr)
     cnp.PyArray_CLEARFLAGS(<cnp.ndarray>arr, cnp.NPY_ARRAY_WRITEABLE)
+    base = cnp.PyArray_BASE(<cnp.ndarray>arr)
+    if base != NULL and base.ob_refcnt == 1 and type(<object>base) is ndarray:
+        cnp.PyArray_CLEARFLAGS(<cnp.ndarray><object>base, cnp.NPY_ARRAY_WRITEABLE)
     return arr
 
 
@@ -188,10 +195,18 @@ def registry():
 
 cdef object _binop(int code, object x, object y):
     cdef object prim = _optable[code]
+    if type(prim) is Primitive:
+        return apply(<Primitive>prim, (x, y), None)
     if prim is None:
         raise RuntimeError("operator primitive %d is not registered (tapegrad.ops not imported?)"
                            % code)
-    return apply(<Primitive>prim, (x, y), None)
+    return prim(x, y)
+
+
+def set_operator(str name, fn):
+    """Back an operator with a public function instead of its primitive (``@`` -> matmul,
+    whose wrapper handles 1-D operands and transpose flags)."""
+    _optable[_OPERATOR_NAMES[name]] = fn
 
 
 # ---------------------------------------------------------------------------
@@ -343,7 +358,15 @@ cdef class Tensor(Operand):
 
     def numpy(self):
         """The value as a read-only NumPy array (zero copy on CPU; a GPU tensor copies)."""
+        cdef PyObject* base
         if type(self._data) is ndarray:
+            base = cnp.PyArray_BASE(<cnp.ndarray>self._data)
+            if base != NULL and type(<object>base) is ndarray and \
+                    cnp.PyArray_ISWRITEABLE(<cnp.ndarray><object>base):
+                # a variable's storage: a view could be flipped writeable, so copy
+                out = (<cnp.ndarray>self._data).copy()
+                cnp.PyArray_CLEARFLAGS(<cnp.ndarray>out, cnp.NPY_ARRAY_WRITEABLE)
+                return out.view()
             # A view, so user code can never flip the writeable flag of our buffer back on.
             return (<cnp.ndarray>self._data).view()
         return self._data.to_numpy()
@@ -506,10 +529,12 @@ cpdef Tensor convert(object value, object dtype=None, str what="convert_to_tenso
             arr = _np_array(value, dtype=dtype)
         elif dtype is not None:
             arr = _np_array(value)
-            if arr.dtype.kind == "f" and np.dtype(dtype).kind in "iub" \
-                    and not isinstance(value, (list, tuple)):
-                raise TypeError("%s: cannot convert Python float %r to %s" % (
-                    what, value, np.dtype(dtype).name))
+            if arr.dtype == object or arr.dtype.kind not in "fiub":
+                raise TypeError("%s: cannot convert %s to a tensor" % (what, type(value).__name__))
+            if arr.dtype.kind == "f" and np.dtype(dtype).kind in "iub" and (
+                    np.dtype(dtype).kind == "b" or not np.all(np.trunc(arr) == arr)):
+                raise TypeError("%s: cannot convert float value %r to %s without loss"
+                                % (what, value, np.dtype(dtype).name))
             arr = arr.astype(dtype)
         else:
             if isinstance(value, (list, tuple)) and _contains_tensor(value):
@@ -555,7 +580,7 @@ cdef object _weak_to_array(object x, object dtype, str name):
     if tp is int and k in "iu":
         info = np.iinfo(dtype)
         if x < info.min or x > info.max:
-            raise OverflowError("%s: Python int %r does not fit in %s" % (name, x, dtype.name))
+            raise ValueError("%s: Python int %r does not fit in %s" % (name, x, dtype.name))
     return _np_array(x, dtype=dtype)
 
 
@@ -619,7 +644,7 @@ def register(Primitive prim):
         raise ValueError("primitive %r is already registered" % prim.name)
     _registry[prim.name] = prim
     code = _OPERATOR_NAMES.get(prim.name)
-    if code is not None:
+    if code is not None and _optable[code] is None:
         _optable[code] = prim
     return prim
 
@@ -756,6 +781,7 @@ cpdef object apply(Primitive prim, tuple args, dict params):
             if type(a._data) is ndarray and type(b._data) is ndarray and _default_device is None:
                 out = _kernels.binary_same_shape(prim.fast_code, a._data, b._data)
                 if out is not None:
+                    cnp.PyArray_CLEARFLAGS(<cnp.ndarray>out, cnp.NPY_ARRAY_WRITEABLE)
                     t = _new_tensor(out)
                     if _n_tapes:
                         _record(prim, (a, b), t, params)
@@ -984,7 +1010,7 @@ cdef class BaseVariable(Operand):
         self._uid = _next_var_uid
         _next_var_uid += 1
         self._trainable = trainable
-        self._value = _new_value(t)
+        self._replace(t)
 
     cdef Tensor read(self):
         cdef TapeCore tape
@@ -1045,26 +1071,41 @@ cdef class BaseVariable(Operand):
     def _storage_is_private(self):
         return _private(self)
 
+    cdef void _replace(self, Tensor t):
+        # Private writable storage + a read-only view for the Tensor, so in-place updates
+        # are possible while the Tensor stays immutable to everyone else.  The variable
+        # keeps its own reference to the storage: ops never freeze a base that is shared.
+        cdef cnp.ndarray storage, view
+        if type(t._data) is not ndarray:
+            self._storage = None
+            self._value = _new_tensor(t._data.copy())
+            return
+        storage = _np_array(t._data, copy=True, order="C")
+        view = storage.view()
+        cnp.PyArray_CLEARFLAGS(view, cnp.NPY_ARRAY_WRITEABLE)
+        self._storage = storage
+        self._value = _new_tensor(view)
+
     def _inplace_array(self):
         """A writable ndarray aliasing the storage, after copy-on-write if it is shared."""
         if type(self._value._data) is not ndarray:
             raise TypeError("Variable._inplace_array: only CPU variables can be updated in "
                             "place (device %s)" % self.device)
         if not self._storage_is_private():
-            self._value = _new_value(self._value)
-        return _storage(self._value)
+            self._replace(self._value)
+        return self._storage
 
     def _assign_array(self, arr):
         """Assign from an ndarray of the right dtype/shape (in place when private)."""
         if type(self._value._data) is ndarray and self._storage_is_private():
-            np.copyto(_storage(self._value), arr)
+            np.copyto(self._storage, arr)
             # a fresh Tensor id, so no tape confuses the new value with the old one
             self._value = _new_tensor(self._value._data)
         else:
-            self._value = _new_value(wrap(_np_array(arr, copy=True)))
+            self._replace(wrap(_np_array(arr, copy=True)))
 
     def _set_value_tensor(self, Tensor t):
-        self._value = _new_value(t)
+        self._replace(t)
 
     def _check_assign(self, value, str what):
         cdef Tensor t
@@ -1087,33 +1128,33 @@ cdef class BaseVariable(Operand):
         if type(t._data) is ndarray and type(self._value._data) is ndarray:
             self._assign_array(t._data)
         else:
-            self._value = _new_value(t.to(self.device))
+            self._replace(t.to(self.device))
         return self if read_value else None
 
     def assign_add(self, delta, read_value=True):
         cdef Tensor d = self._check_assign(delta, "Variable.assign_add")
         if type(d._data) is ndarray and type(self._value._data) is ndarray:
             if self._storage_is_private():
-                arr = _storage(self._value)
+                arr = self._storage
                 np.add(arr, d._data, out=arr, casting="unsafe")
                 self._value = _new_tensor(self._value._data)
             else:
-                self._value = _new_value(wrap(_np_asarray(self._value._data + d._data)))
+                self._replace(wrap(_np_asarray(self._value._data + d._data)))
         else:
-            self._value = _new_value(_optable[OPC_ADD](self._value, d.to(self.device)))
+            self._replace(_optable[OPC_ADD](self._value, d.to(self.device)))
         return self if read_value else None
 
     def assign_sub(self, delta, read_value=True):
         cdef Tensor d = self._check_assign(delta, "Variable.assign_sub")
         if type(d._data) is ndarray and type(self._value._data) is ndarray:
             if self._storage_is_private():
-                arr = _storage(self._value)
+                arr = self._storage
                 np.subtract(arr, d._data, out=arr, casting="unsafe")
                 self._value = _new_tensor(self._value._data)
             else:
-                self._value = _new_value(wrap(_np_asarray(self._value._data - d._data)))
+                self._replace(wrap(_np_asarray(self._value._data - d._data)))
         else:
-            self._value = _new_value(_optable[OPC_SUB](self._value, d.to(self.device)))
+            self._replace(_optable[OPC_SUB](self._value, d.to(self.device)))
         return self if read_value else None
 
     def __array__(self, dtype=None, copy=None):
@@ -1152,33 +1193,15 @@ cdef class BaseVariable(Operand):
         return self.read().cpu()
 
 
-cdef inline object _storage(Tensor value):
-    # the writable array behind a variable's read-only view
-    return (<object>value._data).base
-
-
 cdef bint _private(BaseVariable var):
     # Sole owner: only this variable refers to its value Tensor, only that Tensor to the
-    # read-only view, and only the view to the storage.  Borrowed pointers, so taking
-    # the counts adds no references of its own.
+    # read-only view, and only the view and the variable to the storage.  Borrowed
+    # pointers, so taking the counts adds no references of its own.
     cdef PyObject* v = <PyObject*>var._value
     cdef object data = var._value._data
-    if type(data) is not ndarray:
+    if type(data) is not ndarray or var._storage is None:
         return False
     cdef PyObject* view = <PyObject*>data
-    cdef PyObject* base = cnp.PyArray_BASE(<cnp.ndarray>data)
+    cdef PyObject* storage = <PyObject*>var._storage
     # `data` (a local) holds one extra reference to the view
-    return v.ob_refcnt == 1 and view.ob_refcnt == 2 and base != NULL \
-        and type(<object>base) is ndarray and base.ob_refcnt == 1
-
-
-cdef Tensor _new_value(Tensor t):
-    # Private writable storage + a read-only view for the Tensor, so in-place updates
-    # are possible while the Tensor stays immutable to everyone else.
-    cdef cnp.ndarray storage, view
-    if type(t._data) is not ndarray:
-        return _new_tensor(t._data.copy())
-    storage = _np_array(t._data, copy=True, order="C")
-    view = storage.view()
-    cnp.PyArray_CLEARFLAGS(view, cnp.NPY_ARRAY_WRITEABLE)
-    return _new_tensor(view)
+    return v.ob_refcnt == 1 and view.ob_refcnt == 2 and storage.ob_refcnt == 2

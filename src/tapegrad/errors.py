@@ -9,6 +9,10 @@ class InvalidArgumentError(TapegradError, ValueError):
     pass
 
 
+class OutOfRangeError(TapegradError):
+    """An input pipeline iterator is exhausted (``Iterator.get_next()`` at the end)."""
+
+
 def __getattr__(name):
     # CudaError lives with the CUDA bindings; resolved lazily so importing tapegrad
     # never imports the CUDA package.

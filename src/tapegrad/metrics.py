@@ -10,12 +10,11 @@ that holds a metric saves and restores its running totals.
     m([8, 9]); m.result()    # 5.5
 """
 
-import re
-
 import numpy as np
 
 import tapegrad as tg
 from tapegrad import tracking
+from tapegrad.layers.base import _to_snake_case
 
 __all__ = [
     "Metric",
@@ -61,7 +60,7 @@ class Metric(tracking.Trackable):
 
     def __init__(self, name=None, dtype=None):
         if name is None:
-            name = re.sub(r"(?<!^)(?=[A-Z])", "_", type(self).__name__).lower()
+            name = _to_snake_case(type(self).__name__)
         if not isinstance(name, str) or not name:
             raise TypeError(f"{type(self).__name__}: name must be a non-empty str, got {name!r}")
         self.__dict__["_name"] = name

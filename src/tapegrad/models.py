@@ -64,7 +64,12 @@ class Model(Layer):
                 "call build(input_shape), or give its first layer an input_shape"
             )
         print_fn = print if print_fn is None else print_fn
-        positions = [int(line_length * p) for p in (0.45, 0.85, 1.0)]
+        rows = self._summary_rows()
+        # Columns widen to fit long layer names and shapes rather than cutting them.
+        first = max([int(line_length * 0.45)] + [len(r[0]) + 1 for r in rows])
+        second = first + max([int(line_length * 0.40)] + [len(r[1]) + 1 for r in rows])
+        positions = [first, second, max(second + 10, line_length)]
+        line_length = positions[-1]
         header = ["Layer (type)", "Output Shape", "Param #"]
 
         def row(fields):
@@ -78,7 +83,6 @@ class Model(Layer):
         print_fn("_" * line_length)
         row(header)
         print_fn("=" * line_length)
-        rows = self._summary_rows()
         for i, (name, shape, params) in enumerate(rows):
             row([name, shape, params])
             print_fn(("=" if i == len(rows) - 1 else "_") * line_length)

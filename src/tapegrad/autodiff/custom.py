@@ -94,9 +94,10 @@ def custom_gradient(f=None):
         # run the forward unrecorded, but see which trainable variables it reads
         from tapegrad.autodiff.tape import GradientTape
 
-        with _paused_tapes():
-            with GradientTape() as probe:
-                y, grad_fn = f(*args, **kwargs)
+        # The forward runs recorded, as in TensorFlow: grad_fn may use its intermediate
+        # values (the guide's e = exp(x)), and outer tapes differentiate through them.
+        with GradientTape() as probe:
+            y, grad_fn = f(*args, **kwargs)
         variables = [v for v in probe.watched_variables()
                      if not any(v is a for a in inputs)]
         if not callable(grad_fn):
@@ -119,16 +120,3 @@ def custom_gradient(f=None):
 
     return wrapper
 
-
-class _paused_tapes:
-    """Pause every active tape (forward ops of a custom function are not recorded)."""
-
-    def __enter__(self):
-        self.tapes = _core._active_tapes()
-        for t in self.tapes:
-            t.paused += 1
-
-    def __exit__(self, *exc):
-        for t in self.tapes:
-            t.paused -= 1
-        return False

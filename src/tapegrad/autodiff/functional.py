@@ -15,6 +15,21 @@ def _to_tensor(x):
     return _core.convert(x, None, "gradients_function")
 
 
+def _distinct(args, indices):
+    """One tensor passed as two differentiated arguments gets a fresh id per position
+    (an identity op), so each argument receives its own partial derivative."""
+    from tapegrad.ops.elementwise import identity
+
+    seen = set()
+    for i in indices:
+        a = args[i]
+        if isinstance(a, _core.Tensor):
+            if a._id in seen and a.dtype.kind == "f":
+                args[i] = identity(a)
+            seen.add(a._id)
+    return args
+
+
 def _param_indices(f, params, nargs):
     if params is None:
         return list(range(nargs))
@@ -37,6 +52,7 @@ def _value_and_grads(f, args, kwargs, indices):
         if i >= len(args):
             raise ValueError("gradients_function: parameter %d was not passed (got %d "
                              "arguments)" % (i, len(args)))
+    args = _distinct(args, indices)
     with GradientTape(persistent=False) as tape:
         for i in indices:
             tape.watch(args[i])
@@ -107,6 +123,7 @@ def value_and_grad(f, argnums=0, has_aux=False):
             if i >= len(args):
                 raise ValueError("grad: argnums %d but only %d arguments" % (i, len(args)))
             args[i] = nest.map_structure(_to_tensor, args[i])
+        args = _distinct(args, nums)
         with GradientTape() as tape:
             for i in nums:
                 tape.watch(args[i])

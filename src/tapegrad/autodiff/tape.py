@@ -101,11 +101,17 @@ class GradientTape:
             else:
                 raise TypeError("gradient: sources must be tensors or variables, got %s"
                                 % type(s).__name__)
-        self._core.paused += 1
+        # A persistent tape still recording records its own backward pass, as TensorFlow
+        # does (so tape.gradient(tape.gradient(y, x), x) works inside the block); a
+        # one-shot tape is released right after, so recording onto it would be waste.
+        pause = not self._persistent
+        if pause:
+            self._core.paused += 1
         try:
             grads = _tape.imperative_grad(self._core, flat_targets, seeds, source_ids)
         finally:
-            self._core.paused -= 1
+            if pause:
+                self._core.paused -= 1
             if not self._persistent:
                 self._used = True
                 self._core.release()
@@ -115,20 +121,21 @@ class GradientTape:
         return grads[0] if single else nest.pack_sequence_as(sources, grads)
 
     def jacobian(self, target, sources, unconnected_gradients="none", parallel_iterations=None,
-                 experimental_use_pfor=True):
+                 experimental_use_pfor=True, max_bytes=None):
         """d target[i...] / d source[j...] with shape target.shape + source.shape."""
         from tapegrad.autodiff.jacobians import tape_jacobian
 
         self._check_usable("jacobian")
-        return tape_jacobian(self, target, sources, unconnected_gradients)
+        return tape_jacobian(self, target, sources, unconnected_gradients, max_bytes=max_bytes)
 
     def batch_jacobian(self, target, source, unconnected_gradients="none",
-                       parallel_iterations=None, experimental_use_pfor=True):
+                       parallel_iterations=None, experimental_use_pfor=True, max_bytes=None):
         """Per-example Jacobian: [b, *target.shape[1:], *source.shape[1:]]."""
         from tapegrad.autodiff.jacobians import tape_batch_jacobian
 
         self._check_usable("batch_jacobian")
-        return tape_batch_jacobian(self, target, source, unconnected_gradients)
+        return tape_batch_jacobian(self, target, source, unconnected_gradients,
+                                   max_bytes=max_bytes)
 
 
 def _zero_mode(unconnected_gradients):

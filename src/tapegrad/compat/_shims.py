@@ -22,16 +22,21 @@ def is_gpu_available(cuda_only=False, min_cuda_compute_capability=None):
     ``min_cuda_compute_capability`` (a ``(major, minor)`` pair) is checked against the
     first GPU when given.
     """
+    wanted = None
+    if min_cuda_compute_capability is not None:
+        try:
+            wanted = tuple(int(v) for v in min_cuda_compute_capability)
+        except (TypeError, ValueError):
+            wanted = ()
+        if len(wanted) != 2:
+            raise ValueError("is_gpu_available: min_cuda_compute_capability must be a (major, "
+                             "minor) pair of integers, got %r" % (min_cuda_compute_capability,))
     from tapegrad import cuda
 
     if not cuda.is_available():
         return False
-    if min_cuda_compute_capability is None:
+    if wanted is None:
         return True
-    wanted = tuple(int(v) for v in min_cuda_compute_capability)
-    if len(wanted) != 2:
-        raise ValueError("is_gpu_available: min_cuda_compute_capability must be a (major, "
-                         "minor) pair, got %r" % (min_cuda_compute_capability,))
     from tapegrad.cuda import runtime
 
     # Device.arch is 10 * major + minor (minor versions stay below 10).

@@ -216,7 +216,6 @@ keras = _Aliases("tf.keras", {
     "layers": "tapegrad.layers",
     "Sequential": "tapegrad.models:Sequential",
     "Model": "tapegrad.models:Model",
-    "optimizers": "tapegrad.optimizers",
     "metrics": "tapegrad.metrics",
     "initializers": "tapegrad.initializers",
     "activations": "tapegrad.layers.activations",
@@ -265,7 +264,6 @@ contrib = _Aliases("tf.contrib", {
 
 test = _Aliases("tf.test", {
     "is_gpu_available": "tapegrad.compat._shims:is_gpu_available",
-    "is_built_with_cuda": "tapegrad.cuda:is_available",
 })
 
 # Whole tapegrad modules under their TF 1.x names, imported on first access.
@@ -290,4 +288,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_MODULES))
+    return sorted(set(__all__) | set(_MODULES))

@@ -66,7 +66,8 @@ class CudaArray:
             raise TypeError(f"CudaArray.from_numpy: dtype {arr.dtype} is not supported on "
                             "the GPU (supported: float16, float32, float64, int32, int64, "
                             "bool)")
-        arr = np.ascontiguousarray(arr)
+        if not arr.flags.c_contiguous:
+            arr = arr.copy(order="C")  # (np.ascontiguousarray would turn 0-d into 1-d)
         out = cls.empty(arr.shape, arr.dtype, device_index)
         if out.nbytes:
             runtime.get_device(device_index).htod(out.ptr, arr.ctypes.data, out.nbytes)

@@ -113,6 +113,8 @@ NVRTC = {
     "nvrtcCompileProgram": (c_int, [_ptr, c_int, POINTER(c_char_p)]),
     "nvrtcGetPTXSize": (c_int, [_ptr, POINTER(c_size_t)]),
     "nvrtcGetPTX": (c_int, [_ptr, c_char_p]),
+    "nvrtcGetCUBINSize": (c_int, [_ptr, POINTER(c_size_t)]),
+    "nvrtcGetCUBIN": (c_int, [_ptr, c_char_p]),
     "nvrtcGetProgramLogSize": (c_int, [_ptr, POINTER(c_size_t)]),
     "nvrtcGetProgramLog": (c_int, [_ptr, c_char_p]),
 }

@@ -92,10 +92,10 @@ def nvrtc_arch(arch):
     return ok[-1]
 
 
-def compile_nvrtc(source, arch, name="kernels.cu", options=NVRTC_OPTIONS):
-    """Compile CUDA C ``source`` for ``compute_<arch>`` with NVRTC; returns PTX bytes.
-
-    A compile error raises `CudaError` whose message includes NVRTC's log.
+def compile_nvrtc(source, arch, name="kernels.cu", options=NVRTC_OPTIONS, cubin=False):
+    """Compile CUDA C ``source`` with NVRTC: PTX for ``compute_<arch>``, or with
+    ``cubin=True`` machine code for ``sm_<arch>`` (which, unlike PTX, a driver older
+    than NVRTC can still load).  A compile error raises `CudaError` with NVRTC's log.
     """
     lib = bindings.nvrtc()
     prog = ctypes.c_void_p()
@@ -103,7 +103,8 @@ def compile_nvrtc(source, arch, name="kernels.cu", options=NVRTC_OPTIONS):
                                           name.encode(), 0, None, None),
                    "nvrtc", "nvrtcCreateProgram")
     try:
-        opts = [f"--gpu-architecture=compute_{int(arch)}".encode()]
+        target = "sm" if cubin else "compute"
+        opts = [f"--gpu-architecture={target}_{int(arch)}".encode()]
         opts += [o.encode() for o in options]
         arr = (ctypes.c_char_p * len(opts))(*opts)
         status = lib.nvrtcCompileProgram(prog, len(opts), arr)
@@ -115,10 +116,12 @@ def compile_nvrtc(source, arch, name="kernels.cu", options=NVRTC_OPTIONS):
                 raise bindings.CudaError(f"{e}\n{log}", status=e.status, library="nvrtc",
                                          name=e.name) from None
         size = ctypes.c_size_t()
-        bindings.check(lib.nvrtcGetPTXSize(prog, ctypes.byref(size)), "nvrtc", "nvrtcGetPTXSize")
+        get_size, get = ((lib.nvrtcGetCUBINSize, lib.nvrtcGetCUBIN) if cubin
+                         else (lib.nvrtcGetPTXSize, lib.nvrtcGetPTX))
+        bindings.check(get_size(prog, ctypes.byref(size)), "nvrtc", "nvrtcGet*Size")
         buf = ctypes.create_string_buffer(size.value)
-        bindings.check(lib.nvrtcGetPTX(prog, buf), "nvrtc", "nvrtcGetPTX")
-        return buf.raw.rstrip(b"\0")
+        bindings.check(get(prog, buf), "nvrtc", "nvrtcGetPTX/CUBIN")
+        return buf.raw if cubin else buf.raw.rstrip(b"\0")
     finally:
         lib.nvrtcDestroyProgram(ctypes.byref(prog))
 
@@ -132,21 +135,27 @@ def _program_log(lib, prog):
     return buf.value.decode("utf-8", "replace")
 
 
-def cached_nvrtc_ptx(arch, source=None):
-    """PTX for ``compute_<arch>`` from the disk cache, compiling with NVRTC on a miss."""
+def cached_nvrtc_ptx(arch, source=None, cubin=False):
+    """PTX for ``compute_<arch>`` (or a cubin for exactly ``sm_<arch>``) from the disk
+    cache, compiling with NVRTC on a miss."""
     if source is None:
         source = kernel_source()
     version = nvrtc_version()
     target = nvrtc_arch(arch)
+    if cubin and target != int(arch):
+        raise bindings.CudaError(f"NVRTC {version} cannot build machine code for sm_{arch}",
+                                 library="nvrtc")
     path = cache_path(target, version, source)
+    if cubin:
+        path = path[:-len(".ptx")] + ".cubin"
     try:
         with open(path, "rb") as f:
             data = f.read()
-        if b".entry" in data:
+        if data and (cubin or b".entry" in data):
             return data
     except OSError:
         pass
-    data = compile_nvrtc(source, target)
+    data = compile_nvrtc(source, target, cubin=cubin)
     _atomic_write(path, data)
     return data
 
@@ -164,12 +173,17 @@ def _atomic_write(path, data):
 
 
 def ptx_candidates(arch):
-    """Yield (origin, PTX bytes) in the order the runtime should try them.
+    """Yield (origin, module image) in the order the runtime should try them.
 
     The prebuilt PTX comes first; NVRTC is only invoked (lazily) if the driver
-    rejects it, e.g. a PTX ISA newer than the installed driver understands.
+    rejects it, e.g. a PTX ISA newer than the installed driver understands: then
+    a cubin for the exact GPU (loadable by older drivers), then NVRTC's PTX.
     """
     data = prebuilt_ptx()
     if data is not None:
         yield "nvcc", data
+    try:
+        yield "nvrtc-cubin", cached_nvrtc_ptx(arch, cubin=True)
+    except bindings.CudaError:
+        pass  # NVRTC too old for this GPU's sm: PTX for the newest arch it knows
     yield "nvrtc", cached_nvrtc_ptx(arch)

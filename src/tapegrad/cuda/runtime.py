@@ -194,17 +194,27 @@ class Device:
     # ------------------------------------------------------------- kernels
     def _load_module(self):
         errors = []
-        for origin, ptx in compiler.ptx_candidates(self.arch):
+        candidates = compiler.ptx_candidates(self.arch)
+        while True:
+            try:
+                origin, ptx = next(candidates)
+            except StopIteration:
+                break
+            except (OSError, CudaError) as e:  # NVRTC missing or failing
+                errors.append(f"nvrtc: {e}")
+                break
             mod = c_void_p()
-            image = ptx + b"\0"
+            image = ptx if origin.endswith("cubin") else ptx + b"\0"
             status = self._drv.cuModuleLoadData(byref(mod), image)
             if status == 0:
                 self._module = mod
                 self.module_origin = origin
                 return
             errors.append(f"{origin}: {bindings.error_string(status, 'cuda')[1]}")
-        raise CudaError("could not load tapegrad's CUDA kernels: " + "; ".join(errors),
-                        library="cuda")
+        raise CudaError("could not load tapegrad's CUDA kernels: " + "; ".join(errors)
+                        + ". If the driver is older than the compiler that produced the PTX, "
+                        "update the driver, or install an NVRTC matching it (e.g. "
+                        "nvidia-cuda-nvrtc-cu12) and delete kernels.ptx", library="cuda")
 
     def function(self, name):
         fn = self._functions.get(name)

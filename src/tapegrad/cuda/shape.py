@@ -49,7 +49,7 @@ def flat_offsets(shape, key):
         total = part.astype(np.int64) if total is None else total + part
     if total is None:  # 0-d x: only None/Ellipsis/() keys are valid
         total = np.zeros(shape, np.int64)[key]
-    return np.ascontiguousarray(total, dtype=np.int64)
+    return np.asarray(total, dtype=np.int64, order="C")  # keeps 0-d results 0-d
 
 
 def getitem(x, key):

@@ -7,7 +7,7 @@ into Tensors only there, at the end of the pipeline.
 
 import numpy as np
 
-from tapegrad.errors import TapegradError
+from tapegrad.errors import OutOfRangeError
 
 from . import batching, mapping, prefetch, shuffle, sources, transforms
 from ._node import INFINITE, UNKNOWN
@@ -16,11 +16,6 @@ from .structure import TensorSpec, flatten, is_structure, pack, template_of, ten
 AUTOTUNE = mapping.AUTOTUNE
 INFINITE_CARDINALITY = INFINITE
 UNKNOWN_CARDINALITY = UNKNOWN
-
-
-class OutOfRangeError(TapegradError):
-    """Raised by ``Iterator.get_next()`` once the dataset is exhausted (as TF's
-    ``tf.errors.OutOfRangeError``); ``next()`` raises ``StopIteration`` instead."""
 
 
 def _count(value, where, minimum, allow_minus_one=False, allow_none=False):

@@ -331,18 +331,17 @@ class Layer(tracking.Trackable):
         return inputs
 
     def _convert_input(self, inputs):
+        """Tensors for array-like inputs; floating inputs cast to a floating layer dtype."""
+        cast_to = self._dtype if self._dtype.kind == "f" else None
         if isinstance(inputs, (tg.Tensor, tg.Variable)):
-            if inputs.dtype.kind == "f" and inputs.dtype != self._dtype:
-                return tg.cast(inputs, self._dtype)
+            if cast_to is not None and inputs.dtype.kind == "f" and inputs.dtype != cast_to:
+                return tg.cast(inputs, cast_to)
             return inputs
-        if isinstance(inputs, np.ndarray) or isinstance(inputs, (int, float, np.number)):
+        if isinstance(inputs, (np.ndarray, int, float, np.number)) or (
+                isinstance(inputs, list) and inputs and isinstance(inputs[0], (list, int, float))):
             arr = np.asarray(inputs)
-            dtype = self._dtype if arr.dtype.kind == "f" else None
-            return tg.convert_to_tensor(arr, dtype=dtype)
-        if isinstance(inputs, list) and inputs and isinstance(inputs[0], (list, int, float)):
-            arr = np.asarray(inputs)
-            dtype = self._dtype if arr.dtype.kind == "f" else None
-            return tg.convert_to_tensor(arr, dtype=dtype)
+            return tg.convert_to_tensor(arr, dtype=cast_to if arr.dtype.kind == "f" else None)
+        # Lists of tensors, dicts...: a multi-input layer's call handles them.
         return inputs
 
     def _build_for_shape(self, input_shape):

@@ -7,8 +7,7 @@ from tapegrad import initializers
 from tapegrad.layers import activations
 from tapegrad.layers.base import Layer
 
-__all__ = ["Conv2D", "normalize_tuple", "normalize_padding", "check_data_format",
-           "conv_output_length"]
+__all__ = ["Conv2D"]
 
 
 def normalize_tuple(value, n, what, where):

@@ -7,8 +7,8 @@ from tapegrad.ops.elementwise import _add_n, add, ones_like
 from tapegrad.ops.shape import sum_to
 
 
-def _zeros(shape, dtype):
-    return fill(shape, 0, dtype)
+def _zeros(dims, dtype):
+    return fill(dims, 0, dtype)
 
 
 _tape._set_helpers(sum_to, add, _add_n, ones_like, _zeros)

@@ -51,9 +51,15 @@ def norm_axes(axis, ndim, op):
         if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
             raise TypeError("%s: axis must be an int or a list of ints, got %r" % (op, axis))
         a = int(a)
-        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+        if ndim == 0:
+            # a scalar reduces over nothing; TF accepts axis 0 / -1 here
+            if a not in (0, -1):
+                raise ValueError("%s: axis %d is out of range for a rank-0 tensor" % (op, a))
+            a = 0
+        elif not -ndim <= a < ndim:
             raise ValueError("%s: axis %d is out of range for a rank-%d tensor" % (op, a, ndim))
-        a = a % ndim if ndim else 0
+        else:
+            a %= ndim
         if a in out:
             raise ValueError("%s: axis %d is repeated in %r" % (op, a, axis))
         out.append(a)
@@ -108,3 +114,11 @@ def as_dtype(dtype, op="dtype"):
 def tensor(x, dtype=None, op="convert_to_tensor"):
     return _core.convert(x, dtype, op)
 
+
+
+def tensor_list(values, op):
+    """A list/tuple argument of tensors (concat, stack, add_n...), validated."""
+    if isinstance(values, (_core.Tensor, _core.BaseVariable)) or not isinstance(
+            values, (list, tuple)):
+        raise TypeError("%s: expected a list of tensors, got %s" % (op, type(values).__name__))
+    return [tensor(v, op=op) for v in values]

@@ -19,6 +19,7 @@ from tapegrad.ops._registry import (
     not_differentiable,
     primitive,
     tensor,
+    tensor_list,
 )
 
 # ---------------------------------------------------------------------------
@@ -51,7 +52,8 @@ def _multiply_vjp(g, ans, x, y):
     return multiply(g, y), multiply(g, x)
 
 
-divide = primitive("divide", dtypes=NUMERIC, fast_code=_kernels.FAST_DIV, quiet=True)(np.true_divide)
+divide = primitive("divide", dtypes=NUMERIC, fast_code=_kernels.FAST_DIV,
+                   quiet=True)(np.true_divide)
 
 
 @divide.defvjp
@@ -201,7 +203,7 @@ def _sqrt_vjp(g, ans, x):
     return safe_mul(g, divide(0.5, ans))
 
 
-@primitive("rsqrt", dtypes=FLOAT, save_inputs=False, quiet=True)
+@primitive("rsqrt", dtypes=FLOAT, quiet=True)
 def rsqrt(x):
     """1 / sqrt(x)."""
     return np.reciprocal(np.sqrt(x))
@@ -209,15 +211,19 @@ def rsqrt(x):
 
 @rsqrt.defvjp
 def _rsqrt_vjp(g, ans, x):
-    return safe_mul(g, multiply(multiply(ans, multiply(ans, ans)), -0.5))
+    # -0.5 * ans / x in division form, so a zero cotangent stays exactly zero at x = 0
+    # at every order (a product ans**3 would meet 0 * inf at second order)
+    return safe_mul(g, multiply(divide(ans, x), -0.5))
 
 
-reciprocal = primitive("reciprocal", dtypes=FLOAT, save_inputs=False, quiet=True)(np.reciprocal)
+reciprocal = primitive("reciprocal", dtypes=FLOAT, save_output=False,
+                       quiet=True)(np.reciprocal)
 
 
 @reciprocal.defvjp
 def _reciprocal_vjp(g, ans, x):
-    return safe_mul(g, negative(square(ans)))
+    # -1 / x**2 in division form (see rsqrt)
+    return negative(safe_mul(g, reciprocal(square(x))))
 
 
 tanh = primitive("tanh", dtypes=FLOAT, save_inputs=False)(np.tanh)
@@ -372,7 +378,7 @@ def _add_n_vjp(g, ans, *xs):
 
 
 def add_n(inputs, name=None):
-    inputs = list(inputs)
+    inputs = tensor_list(inputs, "add_n")
     if not inputs:
         raise ValueError("add_n: needs at least one input")
     if len(inputs) == 1:

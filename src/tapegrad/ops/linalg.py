@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tapegrad import _kernels
+from tapegrad import _core, _kernels
 from tapegrad.ops._registry import NUMERIC, primitive, tensor
 from tapegrad.ops.elementwise import (
     divide,
@@ -83,6 +83,9 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
     return out
 
 
+_core.set_operator("matmul", matmul)
+
+
 def tensordot(a, b, axes, name=None):
     a = tensor(a, op="tensordot")
     b = tensor(b, op="tensordot")
@@ -154,9 +157,12 @@ def _einsum_vjp(g, ans, *xs, equation):
 
 
 def einsum(equation, *inputs, **kwargs):
-    if kwargs.pop("name", None) is not None or kwargs:
-        if kwargs:
-            raise TypeError("einsum: unexpected arguments %s" % sorted(kwargs))
+    kwargs.pop("name", None)
+    if kwargs:
+        raise TypeError("einsum: unexpected arguments %s" % sorted(kwargs))
+    if not isinstance(equation, str):
+        raise TypeError("einsum: the equation must be a string, got %s"
+                        % type(equation).__name__)
     xs = [tensor(x, op="einsum") for x in inputs]
     ins, out = _parse_einsum(equation, len(xs))
     for s, x in zip(ins, xs):
@@ -185,6 +191,7 @@ def norm(tensor_, ord="euclidean", axis=None, keepdims=False, name=None):
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    t = tensor(t, op="clip_by_value")
     return minimum(maximum(t, clip_value_min), clip_value_max)
 
 
@@ -198,7 +205,10 @@ def clip_by_norm(t, clip_norm, axes=None, name=None):
 
 
 def global_norm(t_list, name=None):
-    parts = [reduce_sum(square(t)) for t in t_list if t is not None]
+    if not isinstance(t_list, (list, tuple)):
+        raise TypeError("global_norm: expected a list of tensors, got %s"
+                        % type(t_list).__name__)
+    parts = [reduce_sum(square(tensor(t, op="global_norm"))) for t in t_list if t is not None]
     if not parts:
         raise ValueError("global_norm: no tensors")
     from tapegrad.ops.elementwise import add_n
@@ -207,6 +217,9 @@ def global_norm(t_list, name=None):
 
 
 def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
+    if not isinstance(t_list, (list, tuple)):
+        raise TypeError("clip_by_global_norm: expected a list of tensors, got %s"
+                        % type(t_list).__name__)
     t_list = list(t_list)
     gn = global_norm(t_list) if use_norm is None else tensor(use_norm)
     scale = divide(clip_norm, maximum(gn, clip_norm))

@@ -80,6 +80,8 @@ def _axis(axis, ndim, op):
 @primitive("softmax", dtypes=FLOAT, save_inputs=False, quiet=True)
 def _softmax(x, axis):
     """exp(x) / sum(exp(x)) along ``axis``, max-shifted."""
+    if x.size == 0:
+        return np.empty_like(x)
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
@@ -92,6 +94,8 @@ def _softmax_vjp(g, ans, x, axis):
 @primitive("log_softmax", dtypes=FLOAT, save_inputs=False, quiet=True)
 def _log_softmax(x, axis):
     """x - logsumexp(x) along ``axis``, max-shifted."""
+    if x.size == 0:
+        return np.empty_like(x)
     shifted = x - np.max(x, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
@@ -119,8 +123,11 @@ def log_softmax(logits, axis=-1, name=None):
 # convolution (NHWC input, HWIO filters)
 
 def _pair(v, name, op):
-    if isinstance(v, (int, np.integer)):
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
         return (int(v), int(v))
+    if not isinstance(v, (list, tuple)) or not all(
+            isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in v):
+        raise TypeError("%s: %s must be an int or a list of ints, got %r" % (op, name, v))
     v = [int(i) for i in v]
     if len(v) == 1:
         return (v[0], v[0])
@@ -169,7 +176,7 @@ def _conv2d(x, w, strides, padding, dilations):
     oh, ow, pt, pl = _conv_geometry(x.shape, w.shape, strides, padding, dilations)
     cols = _kernels.im2col(x, kh, kw, strides[0], strides[1], dilations[0], dilations[1],
                            pt, pl, oh, ow)
-    out = _kernels.matmul(cols, np.ascontiguousarray(w).reshape(-1, o))
+    out = _kernels.matmul(cols, np.ascontiguousarray(w).reshape(kh * kw * w.shape[2], o))
     return out.reshape(x.shape[0], oh, ow, o)
 
 
@@ -186,7 +193,7 @@ def _conv2d_backprop_input(dy, w, input_shape, strides, padding, dilations):
     kh, kw, _, o = w.shape
     oh, ow, pt, pl = _conv_geometry(input_shape, w.shape, strides, padding, dilations)
     dcols = _kernels.matmul(np.ascontiguousarray(dy).reshape(-1, o),
-                            np.ascontiguousarray(w).reshape(-1, o), False, True)
+                            np.ascontiguousarray(w).reshape(kh * kw * w.shape[2], o), False, True)
     return _kernels.col2im(dcols, tuple(input_shape), kh, kw, strides[0], strides[1],
                            dilations[0], dilations[1], pt, pl, oh, ow)
 
@@ -204,7 +211,7 @@ def _conv2d_backprop_filter(x, dy, filter_shape, strides, padding, dilations):
     oh, ow, pt, pl = _conv_geometry(x.shape, filter_shape, strides, padding, dilations)
     cols = _kernels.im2col(x, kh, kw, strides[0], strides[1], dilations[0], dilations[1],
                            pt, pl, oh, ow)
-    dw = _kernels.matmul(cols, np.ascontiguousarray(dy).reshape(-1, o), True, False)
+    dw = _kernels.matmul(cols, np.ascontiguousarray(dy).reshape(cols.shape[0], o), True, False)
     return dw.reshape(filter_shape)
 
 

@@ -10,11 +10,12 @@ import numpy as np
 
 from tapegrad.ops._registry import as_dtype, norm_shape, not_differentiable
 
-_state = {"seed": None, "rng": np.random.default_rng()}
+_state = {"seed": None, "rng": np.random.default_rng(), "op_counts": {}}
 
 
 def set_seed(seed):
     """Make every later random op (and layer initializer) reproducible."""
+    _state["op_counts"] = {}
     if seed is None:
         _state["seed"] = None
         _state["rng"] = np.random.default_rng()
@@ -36,10 +37,13 @@ def numpy_rng():
 def _key(seed):
     if seed is None:
         return int(_state["rng"].integers(0, 2 ** 63))
-    # an op-level seed is combined with the global one, as in TensorFlow
+    # An op-level seed is combined with the global one and a per-seed call counter, as in
+    # TensorFlow 2: repeated calls differ, and set_seed restarts the sequence.
     base = 0 if _state["seed"] is None else _state["seed"]
-    return int(np.random.SeedSequence([int(base) & (2 ** 63 - 1), int(seed) & (2 ** 63 - 1)])
-               .generate_state(2, np.uint64)[0] >> np.uint64(1))
+    count = _state["op_counts"].get(seed, 0)
+    _state["op_counts"][seed] = count + 1
+    entropy = [int(base) & (2 ** 63 - 1), int(seed) & (2 ** 63 - 1), count]
+    return int(np.random.SeedSequence(entropy).generate_state(2, np.uint64)[0] >> np.uint64(1))
 
 
 def _gen(key):

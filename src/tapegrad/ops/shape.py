@@ -13,6 +13,7 @@ from tapegrad.ops._registry import (
     not_differentiable,
     primitive,
     tensor,
+    tensor_list,
 )
 
 
@@ -178,7 +179,7 @@ def _concat_vjp(g, ans, *xs, axis):
 
 
 def concat(values, axis, name=None):
-    values = [tensor(v, op="concat") for v in values]
+    values = tensor_list(values, "concat")
     if not values:
         raise ValueError("concat: needs at least one tensor")
     ndim = values[0].ndim
@@ -196,7 +197,7 @@ def concat(values, axis, name=None):
 
 
 def stack(values, axis=0, name=None):
-    values = [tensor(v, op="stack") for v in values]
+    values = tensor_list(values, "stack")
     if not values:
         raise ValueError("stack: needs at least one tensor")
     shape = values[0].shape
@@ -375,6 +376,10 @@ def pad(tensor_, paddings, mode="CONSTANT", constant_values=0, name=None):
     if str(mode).upper() != "CONSTANT":
         raise ValueError("pad: only mode='CONSTANT' is supported, got %r" % (mode,))
     p = np.asarray(paddings.numpy() if isinstance(paddings, _core.Tensor) else paddings)
+    if p.size == 0 and x.ndim == 0:
+        from tapegrad.ops.elementwise import identity
+
+        return identity(x)
     if p.shape != (x.ndim, 2) or p.dtype.kind not in "iu" or (p < 0).any():
         raise ValueError("pad: paddings must be a [%d, 2] array of non-negative ints, got %r"
                          % (x.ndim, paddings))

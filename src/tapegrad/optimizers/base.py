@@ -148,6 +148,11 @@ class Optimizer(tracking.Trackable):
             self._scratch[arr.dtype] = buf
         return buf[: arr.size].reshape(arr.shape)
 
+    @staticmethod
+    def _updates_in_place(var):
+        """CPU variables are updated through NumPy views; others with tapegrad ops."""
+        return var.device.startswith("/cpu")
+
     def _prepare(self, lr, step):
         """Per-step constants shared by every variable (``step`` counts from 1)."""
         return {"lr": lr}
@@ -202,7 +207,7 @@ class Optimizer(tracking.Trackable):
         hyper = self._prepare(lr, step)
         for grad, var in pairs:
             slots = self._get_or_create_slots(var)
-            if var.device.startswith("/cpu"):
+            if self._updates_in_place(var):
                 g = _host_gradient(grad, var, where)
                 self._apply_dense_numpy(g, var._inplace_array(),
                                         [slot._inplace_array() for slot in slots], hyper)

@@ -46,8 +46,10 @@ def cases():
     key_basic = _core.normalize_key((slice(None, None, -1), 1, slice(1, None, 2)))
     key_adv = _core.normalize_key((np.array([1, 0, 1]), slice(None), np.array([3, 0, 2])))
     c = {}
+    scalar = np.array(2.5, np.float32)  # a weak Python scalar reaches forwards as 0-d
     for name in ("add", "subtract", "multiply", "maximum", "minimum"):
-        c[name] = [((X, Y), {}), ((_i(2, 3), _i(1, 3, seed=4) + 1), {})]
+        c[name] = [((X, Y), {}), ((_i(2, 3), _i(1, 3, seed=4) + 1), {}), ((scalar, X), {}),
+                   ((scalar, scalar), {})]
     c["pow"] = [((P, Y), {}), ((_i(2, 3), _i(1, 3, seed=4)), {})]
     c["safe_mul"] = [((np.where(X > 0, X, 0).astype(np.float32), Y), {})]
     c["divide"] = [((X, Y + 3), {}), ((_i(4), _i(4, seed=9) + 1), {})]

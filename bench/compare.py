@@ -1,0 +1,562 @@
+"""Side-by-side timings of tapegrad, hand-written NumPy and PyTorch on the budget workloads.
+
+    python bench/compare.py                  # full run (a few minutes on 2 cores)
+    python bench/compare.py --quick          # fewer repeats and memory steps
+    python bench/compare.py --memory-steps 100000 --output bench/RESULTS.md
+
+Each framework runs in its own fresh process (one after the other, never concurrently), on
+inputs built from the same seed; the NumPy side is the floor (the same arithmetic with
+hand-derived gradients).  A time is the median over repeated samples after a warm-up; a
+sample times a loop of ``number`` calls with ``time.perf_counter`` (garbage collection on,
+as in a user's loop).  Every worker gets the same thread count (``--threads``, default
+the CPU count): OMP/OPENBLAS/MKL_NUM_THREADS for BLAS and ``torch.set_num_threads``.
+The tapegrad side uses only the public API (``tg.*``), as a user would.  PyTorch columns
+say n/a when torch is not importable.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+SEED = 0
+N_POINTS = 1000           # the guide's linear regression
+LINREG_STEPS = 200
+LEARNING_RATE = 0.01
+CNN_BATCH = 64
+MEMORY_WARMUP = 1000      # steps before the first RSS sample
+
+FRAMEWORKS = ("tapegrad", "numpy", "torch")
+
+
+# -- measuring -----------------------------------------------------------------------------
+
+class Timer:
+    """Median time per call of ``fn`` over ``repeats`` samples, after a warm-up."""
+
+    def __init__(self, quick):
+        self.repeats = 5 if quick else 15
+        self.min_sample = 0.01 if quick else 0.03
+        self.warmup = 0.1 if quick else 0.3
+        self.budget = 2.0 if quick else 6.0     # seconds of sampling per workload
+
+    def __call__(self, fn):
+        start = time.perf_counter()
+        calls = 0
+        while calls < 3 or time.perf_counter() - start < self.warmup:
+            fn()
+            calls += 1
+        per_call = (time.perf_counter() - start) / calls
+        number = max(1, int(self.min_sample / per_call))
+        repeats = max(3, min(self.repeats, int(self.budget / (per_call * number))))
+        samples = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples.append((time.perf_counter() - t0) / number)
+        return {"median": statistics.median(samples), "min": min(samples),
+                "repeats": repeats, "number": number}
+
+
+def rss_mib():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def time_import(module, quick):
+    """Median wall time of ``python -c "import <module>"`` in fresh processes."""
+    runs = 5 if quick else 15
+    cmd = [sys.executable, "-c", "import " + module]
+    subprocess.run(cmd, check=True)  # warm the OS file cache
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        samples.append(time.perf_counter() - t0)
+    return {"median": statistics.median(samples), "min": min(samples), "repeats": runs}
+
+
+# -- shared inputs (identical across frameworks) ---------------------------------------------
+
+def linreg_data():
+    rng = np.random.default_rng(SEED)
+    x = rng.standard_normal(N_POINTS).astype(np.float32)
+    noise = rng.standard_normal(N_POINTS).astype(np.float32)
+    return x, x * 3 + 2 + noise
+
+
+def mlp_data(batch):
+    rng = np.random.default_rng(SEED)
+    x = rng.random((batch, 784), dtype=np.float32)
+    y = rng.integers(0, 10, batch).astype(np.int64)
+    limit1, limit2 = np.sqrt(6 / (784 + 128)), np.sqrt(6 / (128 + 10))
+    weights = [rng.uniform(-limit1, limit1, (784, 128)).astype(np.float32),
+               np.zeros(128, np.float32),
+               rng.uniform(-limit2, limit2, (128, 10)).astype(np.float32),
+               np.zeros(10, np.float32)]
+    return x, y, weights
+
+
+def cnn_data():
+    rng = np.random.default_rng(SEED)
+    images = rng.random((CNN_BATCH, 28, 28, 1), dtype=np.float32)
+    return images, rng.integers(0, 10, CNN_BATCH).astype(np.int64)
+
+
+def matmul_data():
+    rng = np.random.default_rng(SEED)
+    return (rng.random((1000, 1000), dtype=np.float32),
+            rng.random((1000, 1000), dtype=np.float32))
+
+
+# -- tapegrad --------------------------------------------------------------------------------
+
+def tapegrad_workloads(quick, memory_steps, timer):
+    import tapegrad as tg
+
+    tg.random.set_seed(SEED)
+    out = {"version": tg.__version__}
+
+    a, b = tg.constant(np.float32([1.5])), tg.constant(np.float32([2.5]))
+    out["add1"] = timer(lambda: tg.add(a, b))
+
+    w = tg.Variable(3.0)
+
+    def scalar_step():
+        with tg.GradientTape() as tape:
+            y = w * w
+        return tape.gradient(y, w)
+    out["scalar_step"] = timer(scalar_step)
+
+    xs, ys = (tg.constant(v) for v in linreg_data())
+
+    def linreg():
+        W, B = tg.Variable(5.0), tg.Variable(10.0)
+        for _ in range(LINREG_STEPS):
+            with tg.GradientTape() as tape:
+                loss = tg.reduce_mean(tg.square(xs * W + B - ys))
+            dW, dB = tape.gradient(loss, [W, B])
+            W.assign_sub(dW * LEARNING_RATE)
+            B.assign_sub(dB * LEARNING_RATE)
+    out["linreg"] = timer(linreg)
+
+    def mlp_model(weights):
+        model = tg.Sequential([tg.layers.Dense(128, activation="relu", input_shape=(784,)),
+                               tg.layers.Dense(10)])
+        model.build((None, 784))
+        model.set_weights(weights)
+        return model
+
+    def train_step(model, optimizer, x, y):
+        with tg.GradientTape() as tape:
+            loss = tg.losses.sparse_softmax_cross_entropy(labels=y, logits=model(x))
+        variables = model.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    for batch in (32, 256):
+        xn, yn, weights = mlp_data(batch)
+        x, y = tg.constant(xn), tg.constant(yn.astype(np.int32))
+        model, sgd = mlp_model(weights), tg.optimizers.SGD(LEARNING_RATE)
+        out["mlp%d" % batch] = timer(lambda m=model, o=sgd, x=x, y=y: train_step(m, o, x, y))
+
+    ma, mb = (tg.constant(v) for v in matmul_data())
+    out["matmul"] = timer(lambda: tg.matmul(ma, mb))
+
+    x0 = tg.constant(0.5)
+
+    def tanh4():
+        with tg.GradientTape() as t1:
+            t1.watch(x0)
+            with tg.GradientTape() as t2:
+                t2.watch(x0)
+                with tg.GradientTape() as t3:
+                    t3.watch(x0)
+                    with tg.GradientTape() as t4:
+                        t4.watch(x0)
+                        y = tg.tanh(x0)
+                    d1 = t4.gradient(y, x0)
+                d2 = t3.gradient(d1, x0)
+            d3 = t2.gradient(d2, x0)
+        return t1.gradient(d3, x0)
+    out["tanh4"] = timer(tanh4)
+    out["tanh4_value"] = float(tanh4())
+
+    layers = tg.layers
+    cnn = tg.Sequential([
+        layers.Conv2D(32, 5, padding="same", activation="relu", input_shape=(28, 28, 1)),
+        layers.MaxPooling2D((2, 2), (2, 2), padding="same"),
+        layers.Conv2D(64, 5, padding="same", activation="relu"),
+        layers.MaxPooling2D((2, 2), (2, 2), padding="same"),
+        layers.Flatten(),
+        layers.Dense(1024, activation="relu"),
+        layers.Dropout(0.4),
+        layers.Dense(10),
+    ])
+    images, labels = cnn_data()
+    ci, cl = tg.constant(images), tg.constant(labels.astype(np.int32))
+    adam = tg.optimizers.Adam(1e-3)
+
+    def cnn_step():
+        with tg.GradientTape() as tape:
+            logits = cnn(ci, training=True)
+            loss = tg.losses.sparse_softmax_cross_entropy(labels=cl, logits=logits)
+        variables = cnn.trainable_variables
+        adam.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    out["cnn64"] = timer(cnn_step)
+
+    out["import"] = time_import("tapegrad", quick)
+
+    # memory: the MLP step, batch 32, RSS sampled after a warm-up and ten times after
+    xn, yn, weights = mlp_data(32)
+    x, y = tg.constant(xn), tg.constant(yn.astype(np.int32))
+    model, sgd = mlp_model(weights), tg.optimizers.SGD(LEARNING_RATE)
+    for _ in range(MEMORY_WARMUP):
+        train_step(model, sgd, x, y)
+    samples = [rss_mib()]
+    t0 = time.perf_counter()
+    chunk = max(1, memory_steps // 10)
+    done = 0
+    while done < memory_steps:
+        for _ in range(min(chunk, memory_steps - done)):
+            train_step(model, sgd, x, y)
+        done += min(chunk, memory_steps - done)
+        samples.append(rss_mib())
+    out["memory"] = {"steps": memory_steps, "rss_mib": samples,
+                     "seconds": time.perf_counter() - t0}
+    return out
+
+
+# -- NumPy: the same arithmetic with hand-derived gradients ---------------------------------
+
+def numpy_workloads(quick, memory_steps, timer):
+    out = {"version": np.__version__}
+
+    a, b = np.float32([1.5]), np.float32([2.5])
+    out["add1"] = timer(lambda: np.add(a, b))
+
+    xs, ys = linreg_data()
+
+    def linreg():
+        W, B = np.float32(5.0), np.float32(10.0)
+        for _ in range(LINREG_STEPS):
+            err = xs * W + B - ys
+            np.mean(np.square(err))  # the loss, as the tape computes it
+            dW = np.mean(2 * err * xs)
+            dB = np.mean(2 * err)
+            W = W - dW * LEARNING_RATE
+            B = B - dB * LEARNING_RATE
+    out["linreg"] = timer(linreg)
+
+    def train_step(x, y, params):
+        W1, b1, W2, b2 = params
+        n = len(y)
+        h = x @ W1 + b1
+        a1 = np.maximum(h, 0)
+        z = a1 @ W2 + b2
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        p = e / e.sum(axis=1, keepdims=True)
+        rows = np.arange(n)
+        -np.log(p[rows, y]).mean()  # the loss value
+        dz = p
+        dz[rows, y] -= 1
+        dz /= n
+        dW2 = a1.T @ dz
+        db2 = dz.sum(axis=0)
+        dh = (dz @ W2.T) * (h > 0)
+        dW1 = x.T @ dh
+        db1 = dh.sum(axis=0)
+        for p_, g in zip(params, (dW1, db1, dW2, db2)):
+            p_ -= LEARNING_RATE * g
+
+    for batch in (32, 256):
+        x, y, params = mlp_data(batch)
+        out["mlp%d" % batch] = timer(lambda x=x, y=y, p=params: train_step(x, y, p))
+
+    ma, mb = matmul_data()
+    out["matmul"] = timer(lambda: np.matmul(ma, mb))
+
+    out["import"] = time_import("numpy", quick)
+    return out
+
+
+# -- PyTorch ----------------------------------------------------------------------------------
+
+def torch_workloads(quick, memory_steps, timer, threads):
+    try:
+        import torch
+    except ImportError as e:
+        return {"available": False, "error": str(e)}
+    torch.set_num_threads(threads)
+    torch.manual_seed(SEED)
+    nn = torch.nn
+    out = {"version": torch.__version__, "threads": torch.get_num_threads()}
+
+    a, b = torch.tensor([1.5]), torch.tensor([2.5])
+    out["add1"] = timer(lambda: torch.add(a, b))
+
+    w = torch.tensor(3.0, requires_grad=True)
+    out["scalar_step"] = timer(lambda: torch.autograd.grad(w * w, w))
+
+    xs, ys = (torch.from_numpy(v) for v in linreg_data())
+
+    def linreg():
+        W = torch.tensor(5.0, requires_grad=True)
+        B = torch.tensor(10.0, requires_grad=True)
+        for _ in range(LINREG_STEPS):
+            loss = torch.mean(torch.square(xs * W + B - ys))
+            dW, dB = torch.autograd.grad(loss, [W, B])
+            with torch.no_grad():
+                W -= dW * LEARNING_RATE
+                B -= dB * LEARNING_RATE
+    out["linreg"] = timer(linreg)
+
+    def train_step(model, optimizer, x, y):
+        optimizer.zero_grad(set_to_none=True)
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+
+    for batch in (32, 256):
+        xn, yn, (W1, b1, W2, b2) = mlp_data(batch)
+        model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+        with torch.no_grad():
+            for param, value in zip(model.parameters(), (W1.T, b1, W2.T, b2)):
+                param.copy_(torch.from_numpy(np.ascontiguousarray(value)))
+        sgd = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+        x, y = torch.from_numpy(xn), torch.from_numpy(yn)
+        out["mlp%d" % batch] = timer(lambda m=model, o=sgd, x=x, y=y: train_step(m, o, x, y))
+
+    ma, mb = (torch.from_numpy(v) for v in matmul_data())
+    out["matmul"] = timer(lambda: torch.mm(ma, mb))
+
+    x0 = torch.tensor(0.5, requires_grad=True)
+
+    def tanh4():
+        y = torch.tanh(x0)
+        for _ in range(4):
+            (y,) = torch.autograd.grad(y, x0, create_graph=True)
+        return y
+    out["tanh4"] = timer(tanh4)
+    out["tanh4_value"] = float(tanh4())
+
+    cnn = nn.Sequential(
+        nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Flatten(), nn.Linear(7 * 7 * 64, 1024), nn.ReLU(), nn.Dropout(0.4),
+        nn.Linear(1024, 10))
+    cnn.train()
+    images, labels = cnn_data()
+    ci = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))  # NCHW
+    adam = torch.optim.Adam(cnn.parameters(), lr=1e-3)
+    out["cnn64"] = timer(lambda: train_step(cnn, adam, ci, torch.from_numpy(labels)))
+
+    out["import"] = time_import("torch", quick)
+    return out
+
+
+# -- the table ------------------------------------------------------------------------------
+
+def fmt_time(seconds):
+    if seconds is None:
+        return "n/a"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return "%.3g %s" % (seconds / scale, unit)
+    return "%.3g ns" % (seconds / 1e-9)
+
+
+def _median(results, fw, key):
+    entry = results.get(fw, {}).get(key)
+    return entry["median"] if isinstance(entry, dict) and "median" in entry else None
+
+
+def _ratio(num, den):
+    return None if num is None or den is None else num / den
+
+
+def _fmt_ratio(r):
+    return "n/a" if r is None else "%.2f×" % r
+
+
+def _status(ok):
+    return "n/a" if ok is None else ("OK" if ok else "MISS")
+
+
+# (key, label, budget text, check(tg, np, torch, r_np, r_torch) -> bool or None)
+WORKLOADS = [
+    ("add1", "`tg.add`, two 1-element float32 tensors, no tape", "≤ 1.0× NumPy",
+     lambda t, n, p, rn, rp: None if rn is None else rn <= 1.0),
+    ("scalar_step", "scalar tape step `y = w*w; tape.gradient(y, w)` (w a Variable)",
+     "≤ 10 µs and ≤ 0.25× PyTorch",
+     lambda t, n, p, rn, rp: t <= 10e-6 and (rp is None or rp <= 0.25)),
+    ("linreg", "guide's linear regression, 200 steps, 1000 points", "≤ 2× NumPy",
+     lambda t, n, p, rn, rp: None if rn is None else rn <= 2.0),
+    ("mlp32", "MLP 784-128-10 SGD step, batch 32", "≤ 1.2× NumPy",
+     lambda t, n, p, rn, rp: None if rn is None else rn <= 1.2),
+    ("mlp256", "MLP 784-128-10 SGD step, batch 256", "≤ 1.1× NumPy",
+     lambda t, n, p, rn, rp: None if rn is None else rn <= 1.1),
+    ("matmul", "matmul 1000×1000 float32", "≥ 0.95× NumPy's speed (≤ 1.05× time)",
+     lambda t, n, p, rn, rp: None if rn is None else rn <= 1 / 0.95),
+    ("tanh4", "4th derivative of tanh at a scalar, nested tapes", "≤ 100 µs",
+     lambda t, n, p, rn, rp: t <= 100e-6),
+    ("cnn64", "MNIST CNN training step (Adam), batch 64", "≤ 1.0× PyTorch",
+     lambda t, n, p, rn, rp: None if rp is None else rp <= 1.0),
+    ("import", "`python -c \"import <framework>\"` (fresh process, wall)",
+     "≤ NumPy + 0.1 s",
+     lambda t, n, p, rn, rp: None if n is None else t <= n + 0.1),
+]
+
+
+def table(results):
+    lines = ["| workload | tapegrad | NumPy | PyTorch | tg/NumPy | tg/PyTorch | budget | status |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+    for key, label, budget, check in WORKLOADS:
+        t, n, p = (_median(results, fw, key) for fw in FRAMEWORKS)
+        if t is None:
+            continue
+        rn, rp = _ratio(t, n), _ratio(t, p)
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            label, fmt_time(t), fmt_time(n), fmt_time(p), _fmt_ratio(rn), _fmt_ratio(rp),
+            budget, _status(check(t, n, p, rn, rp))))
+    mem = results.get("tapegrad", {}).get("memory")
+    if mem:
+        rss = mem["rss_mib"]
+        growth = rss[-1] - rss[0]
+        lines.append("| %s tape steps of the MLP (batch 32), RSS after %d warm-up steps → end "
+                     "| %.1f → %.1f MiB (%+.2f MiB) | n/a | n/a | | | flat (≤ +1 MiB) | %s |"
+                     % ("{:,}".format(mem["steps"]), MEMORY_WARMUP, rss[0], rss[-1], growth,
+                        _status(growth <= 1.0)))
+    return "\n".join(lines)
+
+
+def cpu_model():
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def report(results, args, load_before, load_after, elapsed):
+    versions = ["Python %s" % platform.python_version()]
+    for fw, name in (("tapegrad", "tapegrad"), ("numpy", "NumPy"), ("torch", "PyTorch")):
+        v = results.get(fw, {}).get("version")
+        versions.append("%s %s" % (name, v if v else "n/a"))
+    torch_threads = results.get("torch", {}).get("threads")
+    mem = results.get("tapegrad", {}).get("memory")
+    lines = [
+        "Date: %s UTC" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "Machine: %s, %d logical CPUs, %s" % (cpu_model(), os.cpu_count(), platform.platform()),
+        "Versions: %s" % ", ".join(versions),
+        "Threads: OMP/OPENBLAS/MKL_NUM_THREADS=%d in every worker; torch.set_num_threads(%d)%s"
+        % (args.threads, args.threads,
+           "" if torch_threads is None else " (torch reports %d)" % torch_threads),
+        "Load average (1 min) before/after: %.2f / %.2f; run took %.0f s%s"
+        % (load_before, load_after, elapsed, " (--quick)" if args.quick else ""),
+        "Times are medians of repeated samples after a warm-up (time.perf_counter).",
+        "",
+        table(results),
+    ]
+    t4 = [results.get(fw, {}).get("tanh4_value") for fw in ("tapegrad", "torch")]
+    if t4[0] is not None:
+        lines += ["", "4th derivative of tanh at 0.5: tapegrad %.6f, PyTorch %s (exact %.6f)"
+                  % (t4[0], "n/a" if t4[1] is None else "%.6f" % t4[1], _tanh4_exact(0.5))]
+    if mem:
+        lines += ["", "RSS samples (MiB) every %s steps: %s (%.1f s)"
+                  % ("{:,}".format(max(1, mem["steps"] // 10)),
+                     ", ".join("%.1f" % r for r in mem["rss_mib"]), mem["seconds"])]
+    return "\n".join(lines)
+
+
+def _tanh4_exact(x):
+    t = np.tanh(x)
+    return 8 * t * (1 - t * t) * (2 - 3 * t * t)
+
+
+# -- driver -----------------------------------------------------------------------------------
+
+def run_worker(args):
+    timer = Timer(args.quick)
+    if args.worker == "tapegrad":
+        out = tapegrad_workloads(args.quick, args.memory_steps, timer)
+    elif args.worker == "numpy":
+        out = numpy_workloads(args.quick, args.memory_steps, timer)
+    else:
+        out = torch_workloads(args.quick, args.memory_steps, timer, args.threads)
+    print(json.dumps(out))
+
+
+def spawn(fw, args):
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(args.threads)
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", fw,
+           "--threads", str(args.threads), "--memory-steps", str(args.memory_steps)]
+    if args.quick:
+        cmd.append("--quick")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit("compare.py: the %s worker failed (exit %d)" % (fw, proc.returncode))
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if result.get("available") is False:
+        print("compare.py: %s not available (%s); its columns say n/a" % (fw, result["error"]),
+              file=sys.stderr)
+        return {}
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer repeats and %d memory steps" % 3000)
+    parser.add_argument("--memory-steps", type=int, default=None,
+                        help="tape steps of the MLP for the RSS check (default 20000; "
+                             "the budget names 100000)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="BLAS / torch threads in every worker (default: CPU count)")
+    parser.add_argument("--frameworks", default=",".join(FRAMEWORKS),
+                        help="comma-separated subset of %s" % ", ".join(FRAMEWORKS))
+    parser.add_argument("--json", help="also write the raw results to this file")
+    parser.add_argument("--output", help="also write the Markdown report to this file")
+    parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_steps is None:
+        args.memory_steps = 3000 if args.quick else 20000
+    if args.worker:
+        return run_worker(args)
+    chosen = [fw.strip() for fw in args.frameworks.split(",") if fw.strip()]
+    unknown = sorted(set(chosen) - set(FRAMEWORKS))
+    if unknown:
+        parser.error("unknown frameworks %s; choose from %s" % (unknown, FRAMEWORKS))
+    load_before = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    results = {}
+    for fw in chosen:
+        print("compare.py: running %s ..." % fw, file=sys.stderr, flush=True)
+        results[fw] = spawn(fw, args)
+    text = report(results, args, load_before, os.getloadavg()[0], time.perf_counter() - t0)
+    print(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

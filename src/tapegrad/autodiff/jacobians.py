@@ -1,0 +1,405 @@
+"""Jacobians and Hessians: tg.jacobian / jacrev / jacfwd, tg.hessian, tg.hvp, and the
+work behind GradientTape.jacobian / batch_jacobian.
+
+Cost model.  tapegrad's ops have no batch axis to vectorise seeds over, so a general
+Jacobian costs one backward pass per output element (reverse mode) or per input
+element (forward mode) — but the function itself runs once: every pass replays the
+same recording (``_tape.imperative_grad`` on one persistent tape, or forward.py's
+``ForwardPlan`` over its records).  ``mode="auto"`` picks the side with fewer passes.
+Where the structure allows better, it is used: ``batch_jacobian`` of a per-example
+function seeds feature ``j`` of *every* example at once, so it costs one pass per
+output feature, not per (example, feature).
+
+Memory.  Rows are written into the result as they are produced.  When no tape is
+recording around the call the result is one preallocated array (result + one row
+of peak memory); under an outer tape (a Jacobian differentiated again) rows are
+stacked with tapegrad ops so the result stays differentiable.  ``max_bytes`` bounds
+the rows held at once: they are stacked in chunks of at most ``max_bytes`` and a
+single row larger than the budget is a ValueError.
+"""
+
+import functools
+
+import numpy as np
+
+from tapegrad import _core, _tape
+from tapegrad.autodiff import nest
+from tapegrad.autodiff.forward import ForwardPlan, _fresh, _tensor, zero_mode
+from tapegrad.autodiff.tape import GradientTape, _as_target
+
+
+def _fmt(shape):
+    return "(%s)" % ", ".join(str(d) for d in shape) if len(shape) != 1 else "(%d,)" % shape[0]
+
+
+def _recording():
+    """Whether an active tape would record ops run now (then results must stay
+    differentiable)."""
+    return any(t.paused == 0 for t in _core._active_tapes())
+
+
+def _backward(core, targets, seeds, source_ids):
+    core.paused += 1
+    try:
+        return _tape.imperative_grad(core, targets, seeds, source_ids)
+    finally:
+        core.paused -= 1
+
+
+def _on_device(arr, like):
+    t = _core.wrap(arr)
+    return t if like.device == "/cpu:0" else t.to(like.device)
+
+
+def _seed(target, i):
+    arr = np.zeros(target.shape, dtype=target.dtype)
+    arr.reshape(-1)[i] = 1
+    return _on_device(arr, target)
+
+
+def _feature_seed(target, j):
+    """Ones at feature ``j`` of every example: examples are independent, so one pass
+    gives row ``j`` of every per-example Jacobian."""
+    arr = np.zeros(target.shape, dtype=target.dtype)
+    arr.reshape(target.shape[0], -1)[:, j] = 1
+    return _on_device(arr, target)
+
+
+def _zeros(shape, like):
+    return _on_device(np.zeros(shape, dtype=like.dtype), like)
+
+
+def _collect(n, compute, blocks, zero, max_bytes, what):
+    """Run ``compute(i)`` for i < n; each returns, per block, a tensor of the block's row
+    shape or None.  Returns per block a tensor [n, *row_shape] (None if no row was
+    connected and ``zero`` is off).  ``blocks`` are (row_shape, like_tensor) pairs."""
+    row_bytes = sum(int(np.prod(s, dtype=np.int64)) * like.dtype.itemsize for s, like in blocks)
+    chunk = n
+    if max_bytes is not None:
+        if max_bytes <= 0:
+            raise ValueError("%s: max_bytes must be positive, got %r" % (what, max_bytes))
+        if row_bytes > max_bytes:
+            raise ValueError("%s: one Jacobian row needs %d bytes (row shapes %s) but "
+                             "max_bytes=%d; raise the budget" % (
+                                 what, row_bytes, ", ".join(_fmt(s) for s, _ in blocks),
+                                 max_bytes))
+        chunk = max(1, max_bytes // max(row_bytes, 1))
+    if _recording():
+        return _collect_tensors(n, compute, blocks, zero, chunk)
+    return _collect_arrays(n, compute, blocks, zero)
+
+
+def _collect_arrays(n, compute, blocks, zero):
+    bufs = [None] * len(blocks)
+    for i in range(n):
+        for k, r in enumerate(compute(i)):
+            if r is None:
+                continue
+            if bufs[k] is None:
+                bufs[k] = np.zeros((n,) + tuple(blocks[k][0]), dtype=r.dtype)
+            bufs[k][i] = r.numpy()
+    out = []
+    for (shape, like), buf in zip(blocks, bufs):
+        if buf is None:
+            out.append(_zeros((n,) + tuple(shape), like) if zero or n == 0 else None)
+        else:
+            out.append(_on_device(buf, like))
+    return out
+
+
+def _collect_tensors(n, compute, blocks, zero, chunk):
+    from tapegrad.ops.shape import concat, stack
+
+    pieces = [[] for _ in blocks]
+    rows = [[] for _ in blocks]
+    connected = [False] * len(blocks)
+
+    def flush():
+        for k, (shape, like) in enumerate(blocks):
+            if rows[k]:
+                pieces[k].append(stack([_zeros(shape, like) if r is None else r
+                                        for r in rows[k]]))
+                rows[k] = []
+
+    for i in range(n):
+        for k, r in enumerate(compute(i)):
+            rows[k].append(r)
+            connected[k] = connected[k] or r is not None
+        if (i + 1) % chunk == 0:
+            flush()
+    flush()
+    out = []
+    for k, (shape, like) in enumerate(blocks):
+        if not connected[k]:
+            out.append(_zeros((n,) + tuple(shape), like) if zero or n == 0 else None)
+        else:
+            out.append(pieces[k][0] if len(pieces[k]) == 1 else concat(pieces[k], 0))
+    return out
+
+
+def _source_ids(tape, sources, what):
+    ids = []
+    for s in sources:
+        if isinstance(s, _core.BaseVariable):
+            ids.append(list(tape._core.var_reads.get(s._unique_id, ())))
+        elif isinstance(s, _core.Tensor):
+            ids.append([s._id])
+        else:
+            raise TypeError("%s: sources must be tensors or variables, got %s"
+                            % (what, type(s).__name__))
+    return ids
+
+
+def _finish_tape(tape):
+    if not tape._persistent:
+        tape._used = True
+        tape._core.release()
+
+
+def tape_jacobian(tape, target, sources, unconnected_gradients="none", max_bytes=None):
+    """GradientTape.jacobian: per source, d target / d source with shape
+    target.shape + source.shape (one backward pass per target element)."""
+    from tapegrad.ops.shape import reshape
+
+    what = "GradientTape.jacobian"
+    zero = zero_mode(unconnected_gradients, what)
+    target = _as_target(target)
+    flat = nest.flatten(sources)
+    ids = _source_ids(tape, flat, what)
+    values = [_tensor(s, what) for s in flat]
+    try:
+        float_src = [k for k, v in enumerate(values) if v.dtype.kind == "f"]
+        blocks = [(values[k].shape, values[k]) for k in float_src]
+        if target.dtype.kind == "f":
+            sub_ids = [ids[k] for k in float_src]
+            got = _collect(target.size,
+                           lambda i: _backward(tape._core, [target], [_seed(target, i)],
+                                               sub_ids),
+                           blocks, zero, max_bytes, what)
+        else:
+            got = [_zeros((target.size,) + v.shape, v) if zero else None
+                   for _, v in blocks]
+    finally:
+        _finish_tape(tape)
+    out = [None] * len(values)
+    for k, g in zip(float_src, got):
+        out[k] = None if g is None else reshape(g, target.shape + values[k].shape)
+    return nest.pack_sequence_as(sources, out)
+
+
+def tape_batch_jacobian(tape, target, source, unconnected_gradients="none", max_bytes=None):
+    """GradientTape.batch_jacobian: [b, *target.shape[1:], *source.shape[1:]], assuming
+    example i of ``target`` depends only on example i of ``source`` (as TensorFlow
+    does).  One backward pass per target feature, all examples at once."""
+    from tapegrad.ops.shape import reshape, transpose
+
+    what = "GradientTape.batch_jacobian"
+    zero = zero_mode(unconnected_gradients, what)
+    target = _as_target(target)
+    ids = _source_ids(tape, [source], what)
+    src = _tensor(source, what)
+    try:
+        if target.ndim < 1 or src.ndim < 1 or target.shape[0] != src.shape[0]:
+            raise ValueError("%s: target and source need the same leading batch dimension, "
+                             "got target %s and source %s" % (what, _fmt(target.shape),
+                                                              _fmt(src.shape)))
+        if src.dtype.kind != "f":
+            raise TypeError("%s: source has dtype %s; only floating-point sources have "
+                            "gradients" % (what, src.dtype.name))
+        b = target.shape[0]
+        features = int(np.prod(target.shape[1:], dtype=np.int64))
+        if target.dtype.kind == "f" and target.size:
+            got = _collect(features,
+                           lambda j: _backward(tape._core, [target],
+                                               [_feature_seed(target, j)], ids),
+                           [(src.shape, src)], zero, max_bytes, what)[0]
+        else:
+            got = _zeros((features,) + src.shape, src) if zero or not target.size else None
+    finally:
+        _finish_tape(tape)
+    if got is None:
+        return None
+    # [features, b, *src_rest] -> [b, features, *src_rest] -> [b, *tgt_rest, *src_rest]
+    perm = (1, 0) + tuple(range(2, got.ndim))
+    return reshape(transpose(got, perm), (b,) + target.shape[1:] + src.shape[1:])
+
+
+# ---------------------------------------------------------------------------
+# function transformations
+
+def _argnums(argnums, nargs, what):
+    single = isinstance(argnums, (int, np.integer))
+    nums = (int(argnums),) if single else tuple(int(a) for a in argnums)
+    if not nums:
+        raise ValueError("%s: argnums is empty" % what)
+    for i in nums:
+        if not -nargs <= i < nargs:
+            raise ValueError("%s: argnums %d but the function got %d positional arguments"
+                             % (what, i, nargs))
+    return single, tuple(i % nargs for i in nums)
+
+
+def _prepare(args, nums, what):
+    """Fresh recorded copies of the differentiated arguments, and their flat leaves."""
+    args = list(args)
+    leaves = []
+    for i in nums:
+        arg_leaves = [_fresh(_tensor(x, what)) for x in nest.flatten(args[i])]
+        for x in arg_leaves:
+            if x.dtype.kind != "f":
+                raise TypeError("%s: argument %d has dtype %s; only floating-point "
+                                "arguments can be differentiated" % (what, i, x.dtype.name))
+        args[i] = arg_leaves[0] if not nest._is_seq(args[i]) else \
+            nest.pack_sequence_as(args[i], arg_leaves)
+        leaves.append(arg_leaves)
+    return args, leaves
+
+
+def _rev_blocks(tape, out, sources, max_bytes, what):
+    """[[d out_i / d source_k] per source] per output, each out_i.shape + source.shape."""
+    from tapegrad.ops.shape import reshape
+
+    ids = [[s._id] for s in sources]
+    blocks = [(s.shape, s) for s in sources]
+    result = []
+    for y in out:
+        if y.dtype.kind != "f":
+            got = [_zeros((y.size,) + s.shape, s) for s in sources]
+        else:
+            got = _collect(y.size,
+                           lambda i, y=y: _backward(tape._core, [y], [_seed(y, i)], ids),
+                           blocks, True, max_bytes, what)
+        result.append([reshape(g, y.shape + s.shape) for g, s in zip(got, sources)])
+    return result
+
+
+def _fwd_blocks(tape, out, sources, max_bytes, what):
+    """The same blocks, one tangent pushed over the recording per source element."""
+    from tapegrad.ops.shape import reshape, transpose
+
+    result = [[None] * len(sources) for _ in out]
+    blocks = [(y.shape, y if y.dtype.kind == "f" else sources[0]) for y in out]
+    float_out = [y if y.dtype.kind == "f" else None for y in out]
+    plan = ForwardPlan(tape._core, [y for y in float_out if y is not None])
+
+    def column(s, j):
+        tans = iter(plan.push({s._id: _seed(s, j)}))
+        return [None if y is None else next(tans) for y in float_out]
+
+    for k, s in enumerate(sources):
+        got = _collect(s.size, lambda j, s=s: column(s, j), blocks, True, max_bytes, what)
+        for i, (y, g) in enumerate(zip(out, got)):
+            # [s.size, *y.shape] -> [*y.shape, s.size] -> y.shape + s.shape
+            perm = tuple(range(1, g.ndim)) + (0,)
+            g = transpose(g, perm) if g.ndim > 1 else g
+            result[i][k] = reshape(g, y.shape + s.shape)
+    return result
+
+
+def jacobian(f, argnums=0, mode="rev", max_bytes=None, has_aux=False):
+    """JAX-style Jacobian: ``tg.jacobian(f)(x)`` has shape ``out.shape + x.shape``.
+
+    ``mode`` is "rev" (one backward pass per output element), "fwd" (one pushed tangent
+    per input element) or "auto" (whichever needs fewer passes).  Outputs may be nested
+    structures; with a tuple ``argnums`` each output's entry is a tuple of Jacobians, one
+    per argument; a nested argument gives a Jacobian per leaf in its structure.
+    Unconnected entries are zeros.  ``max_bytes`` bounds the rows held at once (see the
+    module docstring).  With ``has_aux``, ``f`` returns ``(out, aux)`` and the result is
+    ``(jacobian, aux)``.
+    """
+    if mode not in ("rev", "fwd", "auto"):
+        raise ValueError("jacobian: mode must be 'rev', 'fwd' or 'auto', got %r" % (mode,))
+    what = "jacobian(mode=%r)" % mode
+
+    @functools.wraps(f)
+    def jac_fn(*args, **kwargs):
+        single, nums = _argnums(argnums, len(args), "jacobian")
+        args, leaves = _prepare(args, nums, "jacobian")
+        sources = [x for group in leaves for x in group]
+        tape = GradientTape(persistent=True, watch_accessed_variables=False)
+        with tape:
+            tape.watch(sources)
+            res = f(*args, **kwargs)
+        if has_aux:
+            if not (isinstance(res, (tuple, list)) and len(res) == 2):
+                raise ValueError("jacobian(has_aux=True): the function must return "
+                                 "(out, aux)")
+            res, aux = res
+        out = [_tensor(y, "jacobian") for y in nest.flatten(res)]
+        use = mode
+        if mode == "auto":
+            use = "fwd" if sum(s.size for s in sources) < sum(y.size for y in out) else "rev"
+        try:
+            if use == "rev":
+                blocks = _rev_blocks(tape, out, sources, max_bytes, what)
+            else:
+                blocks = _fwd_blocks(tape, out, sources, max_bytes, what)
+        finally:
+            tape._core.release()
+        per_out = []
+        for row in blocks:
+            it = iter(row)
+            per_arg = [nest.pack_sequence_as(args[i], [next(it) for _ in group])
+                       for i, group in zip(nums, leaves)]
+            per_out.append(per_arg[0] if single else tuple(per_arg))
+        jac = nest.pack_sequence_as(res, per_out)
+        return (jac, aux) if has_aux else jac
+
+    return jac_fn
+
+
+def jacrev(f, argnums=0, max_bytes=None, has_aux=False):
+    """Reverse-mode Jacobian (``jacobian(f, argnums, mode="rev")``)."""
+    return jacobian(f, argnums, mode="rev", max_bytes=max_bytes, has_aux=has_aux)
+
+
+def jacfwd(f, argnums=0, max_bytes=None, has_aux=False):
+    """Forward-mode Jacobian (``jacobian(f, argnums, mode="fwd")``)."""
+    return jacobian(f, argnums, mode="fwd", max_bytes=max_bytes, has_aux=has_aux)
+
+
+def hessian(f, argnums=0, max_bytes=None):
+    """Hessian of a scalar function, forward-over-reverse: ``jacfwd(grad(f))``.
+
+    Shape ``x.shape + x.shape``; with a tuple ``argnums``, a tuple of tuples of blocks
+    ``d2f / dx_i dx_j``.
+    """
+    from tapegrad.autodiff.functional import grad
+
+    return jacobian(grad(f, argnums), argnums, mode="fwd", max_bytes=max_bytes)
+
+
+def hvp(f, primals, tangents):
+    """Hessian-vector product ``H(x) @ v`` of a scalar ``f`` without forming ``H``.
+
+    ``primals`` is a tensor (``f(x)``) or a list/tuple of tensors (``f(*primals)``);
+    ``tangents`` has the same structure, and so does the result.  Forward-over-reverse:
+    the tangent of ``grad f`` along ``v`` (one recorded gradient, one forward push),
+    the same scheme as ``hessian``; differentiable again under outer tapes.
+    """
+    from tapegrad.autodiff.forward import jvp
+    from tapegrad.autodiff.functional import grad
+
+    multi = isinstance(primals, (list, tuple))
+    xs = list(primals) if multi else [primals]
+    vs = list(tangents) if multi and isinstance(tangents, (list, tuple)) else [tangents]
+    if len(vs) != len(xs):
+        raise ValueError("hvp: got %d tangents for %d primals" % (len(vs), len(xs)))
+    xs = [_tensor(x, "hvp") for x in xs]
+    for k, x in enumerate(xs):
+        if x.dtype.kind != "f":
+            raise TypeError("hvp: primal %d has dtype %s; only floating-point primals can "
+                            "be differentiated" % (k, x.dtype.name))
+    _, hv = _jvp_named(jvp, grad(f, argnums=tuple(range(len(xs)))), xs, vs)
+    return list(hv) if isinstance(primals, list) else tuple(hv) if multi else hv[0]
+
+
+def _jvp_named(jvp, fn, xs, vs):
+    # errors about tangents should name hvp, not the jvp it runs
+    try:
+        return jvp(fn, xs, vs)
+    except (TypeError, ValueError) as e:
+        msg = str(e)
+        if msg.startswith("jvp:"):
+            raise type(e)("hvp:" + msg[4:]) from None
+        raise
