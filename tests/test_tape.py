@@ -520,23 +520,14 @@ def test_masked_division_forms_have_finite_gradients(f, expected):
     np.testing.assert_allclose(g.numpy(), expected, rtol=1e-6, atol=1e-12)
 
 
-SECOND_ORDER_MASK_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="core bug: the VJPs of rsqrt and reciprocal build their factor with multiplicative "
-           "ops on ans (multiply(ans, ans*ans), square(ans)); at second order a zero cotangent "
-           "meets ans = inf there and 0 * inf = NaN, so masked Hessians are NaN")
-
-
 @pytest.mark.parametrize("f, expected", [
     (lambda x: tg.where(x > 0, tg.sqrt(x), 0.0), [0, 0, 0, -0.25, -1 / 32]),
     (lambda x: tg.where(x > 0, tg.log(x), 0.0), [0, 0, 0, -1, -1 / 16]),
     (lambda x: tg.where(x != 0, 1.0 / x, 0.0), [-0.25, -2, 0, 2, 1 / 32]),
     (lambda x: tg.where(x != 0, x ** -1.0, 0.0), [-0.25, -2, 0, 2, 1 / 32]),
     (lambda x: tg.where(x > 0, x ** 0.5, 0.0), [0, 0, 0, -0.25, -1 / 32]),
-    pytest.param(lambda x: tg.where(x > 0, tg.rsqrt(x), 0.0), [0, 0, 0, 0.75, 0.75 / 32],
-                 marks=SECOND_ORDER_MASK_BUG, id="rsqrt"),
-    pytest.param(lambda x: tg.where(x != 0, tg.reciprocal(x), 0.0), [-0.25, -2, 0, 2, 1 / 32],
-                 marks=SECOND_ORDER_MASK_BUG, id="reciprocal"),
+    (lambda x: tg.where(x > 0, tg.rsqrt(x), 0.0), [0, 0, 0, 0.75, 0.75 / 32]),
+    (lambda x: tg.where(x != 0, tg.reciprocal(x), 0.0), [-0.25, -2, 0, 2, 1 / 32]),
 ])
 def test_masked_second_derivatives_are_finite(f, expected):
     x = tg.constant(_XS)
@@ -617,13 +608,7 @@ def test_zero_cotangent_gives_exact_zero(name, f, values):
     np.testing.assert_array_equal(g, np.zeros_like(g))
 
 
-def _second_order_params():
-    for name, f, values in _ZERO_COT[:12]:
-        marks = SECOND_ORDER_MASK_BUG if name in ("rsqrt", "reciprocal") else ()
-        yield pytest.param(name, f, values, id=name, marks=marks)
-
-
-@pytest.mark.parametrize("name, f, values", list(_second_order_params()))
+@pytest.mark.parametrize("name, f, values", _ZERO_COT[:12], ids=[c[0] for c in _ZERO_COT[:12]])
 def test_zero_cotangent_exact_zero_at_second_order(name, f, values):
     """The VJPs of the VJPs keep the property (safe_mul is itself safe)."""
     x = tg.constant(np.array(values, np.float64))
@@ -749,10 +734,6 @@ def test_tapes_exited_out_of_order():
     np.testing.assert_array_equal(b.gradient(z, x).numpy(), [6, 6])
 
 
-@pytest.mark.xfail(strict=True, reason="core bug (TF semantics): GradientTape.gradient pauses its "
-                   "own tape, so on a persistent tape called inside its `with` block the "
-                   "backward pass is not recorded and the second derivative is None; TF records "
-                   "it there (with an efficiency warning) and gives d2y/dx2 = 2")
 def test_persistent_tape_records_its_own_gradient_inside_context():
     x = tg.constant(3.0)
     with tg.GradientTape(persistent=True) as tape:
@@ -761,3 +742,15 @@ def test_persistent_tape_records_its_own_gradient_inside_context():
         dy = tape.gradient(y, x)
     assert float(dy) == 6.0
     assert float(tape.gradient(dy, x)) == 2.0
+
+
+def test_unread_variable_unconnected_zero():
+    v = tg.Variable([[1.0, 2.0]], dtype=tg.float64)
+    x = tg.constant(1.0)
+    with tg.GradientTape() as tape:
+        tape.watch(x)
+        y = x * 2.0
+    gx, gv = tape.gradient(y, [x, v], unconnected_gradients="zero")
+    assert float(gx) == 2.0
+    assert gv.shape == (1, 2) and gv.dtype == np.float64
+    np.testing.assert_array_equal(gv.numpy(), [[0.0, 0.0]])

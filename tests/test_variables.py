@@ -289,17 +289,17 @@ def _small_model_step(w, b, x, y):
 
 
 def test_memory_flat_over_many_tape_steps():
-    """No growth after warm-up: 3000 measured steps, compared in two halves.
+    """No growth after warm-up: 12,000 traced steps, compared in two halves of 6,000.
 
-    A leak of one small object per step (a record, a tensor, a dict entry: >= 56
-    bytes) would show up as >= 80 KB per half.
+    A leak of one small object per step (a record, a tensor, a dict entry: >= 56 bytes)
+    would add >= 330 KB per half; the bound allows allocator noise only.
     """
     rng = np.random.default_rng(0)
     w = tg.Variable(rng.standard_normal((4, 3)).astype(np.float32))
     b = tg.Variable(np.zeros(3, np.float32))
     x = tg.constant(rng.standard_normal((8, 4)).astype(np.float32))
     y = tg.constant(rng.standard_normal((8, 3)).astype(np.float32))
-    for _ in range(300):
+    for _ in range(500):
         _small_model_step(w, b, x, y)
     gc.collect()
     tracemalloc.start()
@@ -308,18 +308,19 @@ def test_memory_flat_over_many_tape_steps():
             _small_model_step(w, b, x, y)
         gc.collect()
         m0 = tracemalloc.get_traced_memory()[0]
-        for _ in range(1500):
+        for _ in range(6_000):
             _small_model_step(w, b, x, y)
         gc.collect()
         m1 = tracemalloc.get_traced_memory()[0]
-        for _ in range(1500):
+        for _ in range(6_000):
             _small_model_step(w, b, x, y)
         gc.collect()
         m2 = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
-    assert m1 - m0 < 32 * 1024, (m0, m1, m2)
+    assert m1 - m0 < 64 * 1024, (m0, m1, m2)
     assert m2 - m1 < 32 * 1024, (m0, m1, m2)
+    assert np.all(np.isfinite(w.numpy()))
 
 
 def test_many_steps_keep_no_tensors_alive():
@@ -351,3 +352,18 @@ def test_variable_storage_not_retained_by_finished_tapes():
     del y
     gc.collect()
     assert saved() is None
+
+
+def test_variables_flow_through_composite_ops():
+    v = tg.Variable([1.0, 2.0])
+    w = tg.Variable([[1.0, 2.0], [3.0, 4.0]])
+    with tg.GradientTape() as tape:
+        y = (tg.reduce_sum(tg.concat([v, v * 2.0], 0) ** 2) + tg.reduce_sum(tg.stack([v, v]))
+             + tg.reduce_sum(tg.where(v > 1, v, 0.0)) + tg.reduce_sum(tg.gather(v, [1, 1]))
+             + v[0] + tg.einsum("i,i->", v, v) + tg.reduce_sum(w @ w))
+    gv, gw = tape.gradient(y, [v, w])
+    vv, ww = v.numpy(), w.numpy()
+    expected_v = 10 * vv + 2 + np.array([0, 1]) + np.array([0, 2]) + np.array([1, 0]) + 2 * vv
+    np.testing.assert_allclose(gv.numpy(), expected_v)
+    ones = np.ones((2, 2))
+    np.testing.assert_allclose(gw.numpy(), ones @ ww.T + ww.T @ ones)

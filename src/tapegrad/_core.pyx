@@ -658,20 +658,29 @@ cdef list _tapes = []            # active TapeCore objects, innermost last
 cdef int _n_tapes = 0
 
 
-def _push_tape(TapeCore tape):
+cdef void push_tape(TapeCore tape):
     global _n_tapes
     _tapes.append(tape)
     _n_tapes = len(_tapes)
 
 
-def _pop_tape(TapeCore tape):
+cdef void pop_tape(TapeCore tape):
     global _n_tapes
+    cdef Py_ssize_t i
     # Tapes normally exit innermost-first, but a persistent tape may be exited out of order.
     for i in range(len(_tapes) - 1, -1, -1):
         if _tapes[i] is tape:
             del _tapes[i]
             break
     _n_tapes = len(_tapes)
+
+
+def _push_tape(TapeCore tape):
+    push_tape(tape)
+
+
+def _pop_tape(TapeCore tape):
+    pop_tape(tape)
 
 
 def _active_tapes():

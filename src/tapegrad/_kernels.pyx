@@ -1,4 +1,10 @@
-# CPU kernels: nogil pointer loops over fused float types, BLAS through SciPy.
+# CPU kernels: nogil pointer loops over fused float types.
+#
+# Matrix products are not here: they go through NumPy's matmul, which hands BLAS
+# transposed operands as flags (no copies) and, crucially, uses the same OpenBLAS
+# thread pool as the rest of the process.  Calling SciPy's cython_blas instead brings
+# a second OpenBLAS with its own spinning threads; alternating the two measured 170x
+# slower on 2 cores (see README, "Design notes").
 #
 # Every cpdef wrapper validates dtypes, shapes and layouts before it releases the
 # GIL; the loops below trust what the wrappers checked.  Callers pass NumPy arrays.
@@ -6,7 +12,6 @@
 cimport cython
 cimport numpy as cnp
 from libc.string cimport memcpy, memset
-from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 
 import numpy as np
 
@@ -91,155 +96,6 @@ cpdef object binary_same_shape(int code, object a, object b):
                                  <double*>cnp.PyArray_DATA(B),
                                  <double*>cnp.PyArray_DATA(out), n)
     return out
-
-
-# ---------------------------------------------------------------------------
-# matmul through BLAS gemm, transposes passed as flags (never copied)
-
-cdef inline bint _layout(Py_ssize_t r, Py_ssize_t c, Py_ssize_t s0, Py_ssize_t s1,
-                         bint* rowmajor, int* ld):
-    """Describe a 2-D block to BLAS: row- or column-major with leading dimension ld.
-
-    Returns False when the block has a layout BLAS cannot take (it is then copied).
-    """
-    if (c <= 1 or s1 == 1) and (r <= 1 or s0 >= (c if c > 1 else 1)):
-        rowmajor[0] = True
-        ld[0] = <int>(s0 if r > 1 else (c if c > 1 else 1))
-        return True
-    if (r <= 1 or s0 == 1) and (c <= 1 or s1 >= (r if r > 1 else 1)):
-        rowmajor[0] = False
-        ld[0] = <int>(s1 if c > 1 else (r if r > 1 else 1))
-        return True
-    return False
-
-
-cdef inline bint _blas_ok(cnp.ndarray x):
-    cdef int nd = cnp.PyArray_NDIM(x)
-    cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(x)
-    cdef bint rm
-    cdef int ld
-    cdef int i
-    for i in range(nd):
-        if cnp.PyArray_STRIDES(x)[i] < 0 or cnp.PyArray_STRIDES(x)[i] % item:
-            return False
-    if cnp.PyArray_DIMS(x)[nd - 2] > 2147483647 or cnp.PyArray_DIMS(x)[nd - 1] > 2147483647:
-        return False
-    return _layout(cnp.PyArray_DIMS(x)[nd - 2], cnp.PyArray_DIMS(x)[nd - 1],
-                   cnp.PyArray_STRIDES(x)[nd - 2] // item, cnp.PyArray_STRIDES(x)[nd - 1] // item,
-                   &rm, &ld)
-
-
-# BLAS comes from SciPy's cython_blas, resolved on first use through its C-API
-# capsules: cimporting it directly would import all of scipy.linalg (~0.25 s) with
-# tapegrad itself.
-ctypedef void (*sgemm_t)(char*, char*, int*, int*, int*, float*, float*, int*, float*, int*,
-                         float*, float*, int*) noexcept nogil
-ctypedef void (*dgemm_t)(char*, char*, int*, int*, int*, double*, double*, int*, double*,
-                         int*, double*, double*, int*) noexcept nogil
-cdef sgemm_t sgemm = NULL
-cdef dgemm_t dgemm = NULL
-
-
-cdef int _load_blas() except -1:
-    global sgemm, dgemm
-    from scipy.linalg import cython_blas
-
-    capi = cython_blas.__pyx_capi__
-    sgemm = <sgemm_t>PyCapsule_GetPointer(capi["sgemm"], PyCapsule_GetName(capi["sgemm"]))
-    dgemm = <dgemm_t>PyCapsule_GetPointer(capi["dgemm"], PyCapsule_GetName(capi["dgemm"]))
-    return 0
-
-
-cdef void _gemm(bint dbl, char ta, char tb, int m, int n, int k, void* a, int lda,
-                void* b, int ldb, void* c, int ldc) noexcept nogil:
-    cdef float one_f = 1.0, zero_f = 0.0
-    cdef double one_d = 1.0, zero_d = 0.0
-    if dbl:
-        dgemm(&ta, &tb, &m, &n, &k, &one_d, <double*>a, &lda, <double*>b, &ldb, &zero_d,
-              <double*>c, &ldc)
-    else:
-        sgemm(&ta, &tb, &m, &n, &k, &one_f, <float*>a, &lda, <float*>b, &ldb, &zero_f,
-              <float*>c, &ldc)
-
-
-cpdef object matmul(object a, object b, bint transpose_a=False, bint transpose_b=False):
-    """Batched a @ b for float32/float64 arrays of rank >= 2 with broadcast batch dims."""
-    cdef cnp.ndarray A = <cnp.ndarray>a
-    cdef cnp.ndarray B = <cnp.ndarray>b
-    if sgemm == NULL:
-        _load_blas()
-    if A.ndim < 2 or B.ndim < 2:
-        raise ValueError("matmul kernel needs rank >= 2 operands")
-    if A.dtype != B.dtype or A.dtype.num not in (cnp.NPY_FLOAT, cnp.NPY_DOUBLE):
-        raise TypeError("matmul kernel needs two float32 or two float64 operands")
-    if not _blas_ok(A):
-        A = np.ascontiguousarray(A)
-    if not _blas_ok(B):
-        B = np.ascontiguousarray(B)
-    cdef Py_ssize_t m = A.shape[A.ndim - 1] if transpose_a else A.shape[A.ndim - 2]
-    cdef Py_ssize_t ka = A.shape[A.ndim - 2] if transpose_a else A.shape[A.ndim - 1]
-    cdef Py_ssize_t kb = B.shape[B.ndim - 1] if transpose_b else B.shape[B.ndim - 2]
-    cdef Py_ssize_t n = B.shape[B.ndim - 2] if transpose_b else B.shape[B.ndim - 1]
-    if ka != kb:
-        raise ValueError("inner dimensions differ: %s @ %s" % (tuple(a.shape), tuple(b.shape)))
-    if m > 2147483647 or n > 2147483647 or ka > 2147483647:
-        raise ValueError("matrix dimensions exceed the BLAS int range")
-    batch = np.broadcast_shapes(_shp(A)[:A.ndim - 2], _shp(B)[:B.ndim - 2])
-    cdef cnp.ndarray out = np.empty(tuple(batch) + (m, n), dtype=A.dtype)
-    if out.size == 0:
-        return out
-    if ka == 0:
-        out.fill(0)
-        return out
-    cdef Py_ssize_t item = A.itemsize
-    cdef bint rma, rmb
-    cdef int lda, ldb
-    _layout(A.shape[A.ndim - 2], A.shape[A.ndim - 1], A.strides[A.ndim - 2] // item,
-            A.strides[A.ndim - 1] // item, &rma, &lda)
-    _layout(B.shape[B.ndim - 2], B.shape[B.ndim - 1], B.strides[B.ndim - 2] // item,
-            B.strides[B.ndim - 1] // item, &rmb, &ldb)
-    # Row-major C = opA(A) opB(B) is column-major C^T = opB(B)^T opA(A)^T.
-    # Row-major storage already reads as the transpose in column-major terms, so an
-    # operand needs BLAS's 'T' exactly when its layout and its transpose flag agree.
-    cdef char tb = b'N' if rmb != transpose_b else b'T'
-    cdef char ta = b'N' if rma != transpose_a else b'T'
-    cdef Py_ssize_t nbatch = out.size // (m * n)
-    cdef cnp.ndarray offs_a, offs_b
-    offs_a, offs_b = _batch_offsets(A, B, tuple(batch))
-    cdef Py_ssize_t[::1] oa = offs_a
-    cdef Py_ssize_t[::1] ob = offs_b
-    cdef char* pa = <char*>cnp.PyArray_DATA(A)
-    cdef char* pb = <char*>cnp.PyArray_DATA(B)
-    cdef char* pc = <char*>cnp.PyArray_DATA(out)
-    cdef Py_ssize_t i, cstride = m * n * item
-    cdef bint dbl = A.dtype.num == cnp.NPY_DOUBLE
-    cdef int im = <int>m, in_ = <int>n, ik = <int>ka
-    with nogil:
-        for i in range(nbatch):
-            _gemm(dbl, tb, ta, in_, im, ik, pb + ob[i], ldb, pa + oa[i], lda,
-                  pc + i * cstride, in_)
-    return out
-
-
-cdef tuple _batch_offsets(cnp.ndarray A, cnp.ndarray B, tuple batch):
-    # Byte offset of every batch element in each operand (stride 0 where broadcast).
-    cdef Py_ssize_t nb = 1
-    for d in batch:
-        nb *= d
-    if len(batch) == 0:
-        z = np.zeros(1, dtype=np.intp)
-        return z, z.copy()
-    idx = np.indices(batch, dtype=np.intp).reshape(len(batch), -1)
-    return _offsets(A, batch, idx), _offsets(B, batch, idx)
-
-
-cdef object _offsets(cnp.ndarray X, tuple batch, object idx):
-    cdef int lead = len(batch) - (X.ndim - 2)
-    off = np.zeros(idx.shape[1], dtype=np.intp)
-    for j in range(X.ndim - 2):
-        if X.shape[j] != 1:
-            off += idx[lead + j] * X.strides[j]
-    return np.ascontiguousarray(off)
 
 
 # ---------------------------------------------------------------------------

@@ -9,7 +9,8 @@
 # No recursion anywhere, so chains of any length work.  VJPs run through ordinary op
 # dispatch, so any other active tape records them: that is how higher order works.
 
-from tapegrad._core cimport OpRecord, Primitive, TapeCore, Tensor
+from tapegrad._core cimport (BaseVariable, OpRecord, Primitive, TapeCore, Tensor, ones_like_fast,
+                            pop_tape, push_tape)
 
 cdef object _sum_to = None
 cdef object _add_n = None
@@ -199,3 +200,78 @@ cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources
         else:
             result.append(_aggregate(parts))
     return result
+
+
+cdef class TapeBase:
+    """The hot half of tg.GradientTape (autodiff/tape.py subclasses it): entering,
+    exiting and the common gradient call (one tensor target, tensor/variable sources,
+    no output_gradients) run in C; everything else falls back to the Python class."""
+
+    cdef public TapeCore _core
+    cdef public bint _persistent
+    cdef public bint _recording
+    cdef public bint _used
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        self._core = TapeCore(bool(persistent), bool(watch_accessed_variables))
+        self._persistent = bool(persistent)
+        self._recording = False
+        self._used = False
+
+    def __enter__(self):
+        if self._recording:
+            raise RuntimeError("GradientTape is already recording (tapes are not re-entrant)")
+        if self._used and not self._persistent:
+            raise RuntimeError("GradientTape: a non-persistent tape cannot be re-entered after "
+                               "gradient() was called; create a new tape")
+        push_tape(self._core)
+        self._recording = True
+        return self
+
+    def __exit__(self, *exc):
+        if self._recording:
+            pop_tape(self._core)
+            self._recording = False
+        return False
+
+    def _check_usable(self, str what):
+        if self._used and not self._persistent:
+            raise RuntimeError(
+                "GradientTape.%s can only be called once on a non-persistent tape: its "
+                "records were released after the first call. Use "
+                "GradientTape(persistent=True) to compute several gradients." % what)
+
+    def _run(self, list targets, list seeds, list source_ids):
+        """One backward pass; releases a non-persistent tape afterwards.
+
+        A persistent tape still recording records its own backward pass, as TensorFlow
+        does (so tape.gradient(tape.gradient(y, x), x) works inside the block); a
+        one-shot tape is released right after, so recording onto it would be waste.
+        """
+        cdef bint pause = not self._persistent
+        if pause:
+            self._core.paused += 1
+        try:
+            return imperative_grad(self._core, targets, seeds, source_ids)
+        finally:
+            if pause:
+                self._core.paused -= 1
+                self._used = True
+                self._core.release()
+
+    def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
+        """d(sum of targets · output_gradients) / d(sources), in the sources' structure."""
+        cdef list ids, grads
+        if (output_gradients is None and type(target) is Tensor
+                and unconnected_gradients == "none"):
+            if type(sources) is Tensor:
+                self._check_usable("gradient")
+                grads = self._run([target], [ones_like_fast(<Tensor>target)],
+                                  [[(<Tensor>sources)._id]])
+                return grads[0]
+            if isinstance(sources, BaseVariable):
+                self._check_usable("gradient")
+                ids = self._core.var_reads.get((<BaseVariable>sources)._uid, [])
+                grads = self._run([target], [ones_like_fast(<Tensor>target)], [ids])
+                return grads[0]
+        return self._gradient_general(target, sources, output_gradients, unconnected_gradients)

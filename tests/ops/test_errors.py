@@ -43,31 +43,10 @@ PUBLIC_OPS = _public(tg, "tg.") + _public(tg.nn, "tg.nn.")
 
 _BAD_VALUES = [("None", None), ("str", "abc"), ("object", object())]
 
-# (public name, bad value) pairs whose error does not name the op yet
-_KNOWN_UNNAMED = {
-    ("add_n", "None"), ("add_n", "object"), ("einsum", "None"), ("einsum", "object"),
-    ("global_norm", "None"), ("global_norm", "object"), ("global_norm", "str"),
-    ("stack", "None"), ("stack", "object"),
-    ("clip_by_global_norm", "None"), ("clip_by_global_norm", "object"),
-    ("clip_by_global_norm", "str"), ("concat", "None"), ("concat", "object"),
-    ("clip_by_value", "None"), ("clip_by_value", "str"), ("clip_by_value", "object"),
-    ("sigmoid_cross_entropy_with_logits", "object"),
-    ("softmax_cross_entropy_with_logits", "object"),
-}
-
-UNNAMED_BUG = pytest.mark.xfail(
-    strict=True, reason="core bug (minor): these public functions iterate or parse their "
-    "first argument before validating it, so None/str/object give a bare Python error "
-    "('NoneType' object is not iterable, AttributeError 'replace', float() argument...) or "
-    "one naming an inner primitive (clip_by_value -> 'maximum', clip_by_global_norm -> "
-    "'square'), not the op called")
-
-
 def _first_arg_params():
     for label, name, fn in PUBLIC_OPS:
         for vlabel, value in _BAD_VALUES:
-            marks = UNNAMED_BUG if (name, vlabel) in _KNOWN_UNNAMED else ()
-            yield pytest.param(name, fn, value, id="%s-%s" % (label, vlabel), marks=marks)
+            yield pytest.param(name, fn, value, id="%s-%s" % (label, vlabel))
 
 
 def _call_with_first(fn, value):
@@ -217,17 +196,8 @@ CASES = [
 ]
 
 
-def _case_params():
-    for label, call, exc, pattern in CASES:
-        marks = ()
-        if label == "int overflow weak":
-            marks = pytest.mark.xfail(strict=True, raises=OverflowError,
-                                      reason="core bug (minor): an out-of-range weak Python int "
-                                      "raises OverflowError, not ValueError/TypeError")
-        yield pytest.param(call, exc, pattern, id=label, marks=marks)
-
-
-@pytest.mark.parametrize("call, exc, pattern", list(_case_params()))
+@pytest.mark.parametrize("call, exc, pattern", [pytest.param(c, e, p, id=label)
+                                                for label, c, e, p in CASES])
 def test_targeted_errors(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()

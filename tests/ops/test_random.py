@@ -41,10 +41,6 @@ def test_op_seed(name):
     assert not np.array_equal(f((5,), seed=7).numpy(), a)
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: an op-level seed makes every call return the "
-                   "same values (random._key derives the key from (global, op) seed only); "
-                   "TF2 keeps a per-op counter so repeated calls differ and set_seed restarts "
-                   "the sequence. tg.nn.dropout(x, rate, seed=s) in a loop reuses one mask")
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
 def test_op_seed_repeated_calls_differ_like_tf(name):
     f = SAMPLERS[name]

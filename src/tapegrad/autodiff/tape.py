@@ -8,37 +8,16 @@ from tapegrad.ops.elementwise import zeros_like
 from tapegrad.ops.shape import broadcast_to
 
 
-class GradientTape:
+class GradientTape(_tape.TapeBase):
     """Record operations for automatic differentiation (TensorFlow semantics).
 
     Constants are recorded only when watched; trainable variables are watched when
     read inside the tape (unless ``watch_accessed_variables=False``).  A non-persistent
     tape frees what it saved after its first ``gradient`` call.  Tapes nest: the
     backward pass of an inner tape is recorded by outer tapes, giving higher order.
+    ``__enter__``/``__exit__`` and the common ``gradient`` call live in Cython
+    (``_tape.TapeBase``).
     """
-
-    def __init__(self, persistent=False, watch_accessed_variables=True):
-        self._core = _core.TapeCore(bool(persistent), bool(watch_accessed_variables))
-        self._persistent = bool(persistent)
-        self._recording = False
-        self._used = False
-
-    # -- context -----------------------------------------------------------------
-    def __enter__(self):
-        if self._recording:
-            raise RuntimeError("GradientTape is already recording (tapes are not re-entrant)")
-        if self._used and not self._persistent:
-            raise RuntimeError("GradientTape: a non-persistent tape cannot be re-entered after "
-                               "gradient() was called; create a new tape")
-        _core._push_tape(self._core)
-        self._recording = True
-        return self
-
-    def __exit__(self, *exc):
-        if self._recording:
-            _core._pop_tape(self._core)
-            self._recording = False
-        return False
 
     @contextlib.contextmanager
     def stop_recording(self):
@@ -73,15 +52,8 @@ class GradientTape:
         return tuple(self._core.variables.values())
 
     # -- gradients ---------------------------------------------------------------
-    def _check_usable(self, what):
-        if self._used and not self._persistent:
-            raise RuntimeError(
-                "GradientTape.%s can only be called once on a non-persistent tape: its "
-                "records were released after the first call. Use "
-                "tf.GradientTape(persistent=True) to compute several gradients." % what)
-
-    def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
-        """d(sum of targets · output_gradients) / d(sources), in the sources' structure."""
+    def _gradient_general(self, target, sources, output_gradients, unconnected_gradients):
+        """GradientTape.gradient for nested targets/sources and output_gradients."""
         self._check_usable("gradient")
         zero = _zero_mode(unconnected_gradients)
         flat_targets = [_as_target(t) for t in nest.flatten(target)]
@@ -101,20 +73,7 @@ class GradientTape:
             else:
                 raise TypeError("gradient: sources must be tensors or variables, got %s"
                                 % type(s).__name__)
-        # A persistent tape still recording records its own backward pass, as TensorFlow
-        # does (so tape.gradient(tape.gradient(y, x), x) works inside the block); a
-        # one-shot tape is released right after, so recording onto it would be waste.
-        pause = not self._persistent
-        if pause:
-            self._core.paused += 1
-        try:
-            grads = _tape.imperative_grad(self._core, flat_targets, seeds, source_ids)
-        finally:
-            if pause:
-                self._core.paused -= 1
-            if not self._persistent:
-                self._used = True
-                self._core.release()
+        grads = self._run(flat_targets, seeds, source_ids)
         for i, g in enumerate(grads):
             if g is None and zero and flat_sources[i].dtype.kind == "f":
                 grads[i] = zeros_like(flat_sources[i])

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tapegrad import _core, _kernels
+from tapegrad import _core
 from tapegrad.ops._registry import NUMERIC, primitive, tensor
 from tapegrad.ops.elementwise import (
     divide,
@@ -19,10 +19,9 @@ from tapegrad.ops.shape import _fmt, broadcast_to, reshape, squeeze
 
 
 @primitive("matmul", dtypes=NUMERIC, save_output=False)
-def _matmul(a, b, transpose_a, transpose_b):
-    """Batched matrix product; float32/float64 call sgemm/dgemm with transposes as flags."""
-    if a.dtype.kind == "f" and a.dtype.itemsize >= 4:
-        return _kernels.matmul(a, b, transpose_a, transpose_b)
+def _matmul(a, b, transpose_a=False, transpose_b=False):
+    """Batched matrix product through NumPy's BLAS; transposes are strided views, which
+    NumPy passes to gemm as transpose flags rather than copying."""
     if transpose_a:
         a = np.swapaxes(a, -1, -2)
     if transpose_b:

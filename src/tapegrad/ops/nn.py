@@ -165,10 +165,6 @@ def _conv_geometry(x_shape, f_shape, strides, padding, dilations):
     return oh, ow, pt, pl
 
 
-def _as_matmul_ready(a):
-    return a if a.dtype.itemsize >= 4 else a.astype(np.float32)
-
-
 @primitive("conv2d", dtypes=FLOAT, save_output=False)
 def _conv2d(x, w, strides, padding, dilations):
     """2-D convolution (cross-correlation), NHWC x HWIO -> NHWC."""
@@ -176,7 +172,7 @@ def _conv2d(x, w, strides, padding, dilations):
     oh, ow, pt, pl = _conv_geometry(x.shape, w.shape, strides, padding, dilations)
     cols = _kernels.im2col(x, kh, kw, strides[0], strides[1], dilations[0], dilations[1],
                            pt, pl, oh, ow)
-    out = _kernels.matmul(cols, np.ascontiguousarray(w).reshape(kh * kw * w.shape[2], o))
+    out = np.matmul(cols, np.ascontiguousarray(w).reshape(kh * kw * w.shape[2], o))
     return out.reshape(x.shape[0], oh, ow, o)
 
 
@@ -192,8 +188,8 @@ def _conv2d_backprop_input(dy, w, input_shape, strides, padding, dilations):
     """Adjoint of conv2d with respect to its input."""
     kh, kw, _, o = w.shape
     oh, ow, pt, pl = _conv_geometry(input_shape, w.shape, strides, padding, dilations)
-    dcols = _kernels.matmul(np.ascontiguousarray(dy).reshape(-1, o),
-                            np.ascontiguousarray(w).reshape(kh * kw * w.shape[2], o), False, True)
+    w2 = np.ascontiguousarray(w).reshape(kh * kw * w.shape[2], o)
+    dcols = np.matmul(np.ascontiguousarray(dy).reshape(-1, o), w2.T)
     return _kernels.col2im(dcols, tuple(input_shape), kh, kw, strides[0], strides[1],
                            dilations[0], dilations[1], pt, pl, oh, ow)
 
@@ -211,7 +207,7 @@ def _conv2d_backprop_filter(x, dy, filter_shape, strides, padding, dilations):
     oh, ow, pt, pl = _conv_geometry(x.shape, filter_shape, strides, padding, dilations)
     cols = _kernels.im2col(x, kh, kw, strides[0], strides[1], dilations[0], dilations[1],
                            pt, pl, oh, ow)
-    dw = _kernels.matmul(cols, np.ascontiguousarray(dy).reshape(cols.shape[0], o), True, False)
+    dw = np.matmul(cols.T, np.ascontiguousarray(dy).reshape(cols.shape[0], o))
     return dw.reshape(filter_shape)
 
 
