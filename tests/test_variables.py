@@ -289,10 +289,10 @@ def _small_model_step(w, b, x, y):
 
 
 def test_memory_flat_over_many_tape_steps():
-    """No growth after warm-up: 12,000 traced steps, compared in two halves of 6,000.
+    """No growth after warm-up: 8,000 traced steps, compared in two halves of 4,000.
 
     A leak of one small object per step (a record, a tensor, a dict entry: >= 56 bytes)
-    would add >= 330 KB per half; the bound allows allocator noise only.
+    would add >= 220 KB per half; the bound allows allocator noise only.
     """
     rng = np.random.default_rng(0)
     w = tg.Variable(rng.standard_normal((4, 3)).astype(np.float32))
@@ -308,11 +308,11 @@ def test_memory_flat_over_many_tape_steps():
             _small_model_step(w, b, x, y)
         gc.collect()
         m0 = tracemalloc.get_traced_memory()[0]
-        for _ in range(6_000):
+        for _ in range(4_000):
             _small_model_step(w, b, x, y)
         gc.collect()
         m1 = tracemalloc.get_traced_memory()[0]
-        for _ in range(6_000):
+        for _ in range(4_000):
             _small_model_step(w, b, x, y)
         gc.collect()
         m2 = tracemalloc.get_traced_memory()[0]

@@ -795,13 +795,38 @@ cpdef object apply(Primitive prim, tuple args, dict params):
                     if _n_tapes:
                         _record(prim, (a, b), t, params)
                     return t
-            args = (x, y)
+        elif _default_device is None and (
+                (type(x) is Tensor and (type(y) is float or type(y) is int)) or
+                (type(y) is Tensor and (type(x) is float or type(x) is int))):
+            # tensor (op) Python number: the number is weakly typed, so a float tensor
+            # keeps its dtype; a kernel with the scalar avoids converting it at all
+            return _apply_scalar(prim, x, y)
+        args = (x, y)
     return _apply_general(prim, args, params)
 
 
 cdef inline bint _in(tuple same, Py_ssize_t i):
     # positions that share one dtype; None means all of them
     return same is None or i in same
+
+
+cdef object _apply_scalar(Primitive prim, object x, object y):
+    cdef bint first = type(x) is not Tensor
+    cdef Tensor a = <Tensor>(y if first else x)
+    cdef object s = x if first else y, out
+    cdef Tensor t, st
+    if type(a._data) is ndarray and (<cnp.dtype>a._data.dtype).kind == b"f" and (
+            type(s) is float or -9007199254740992 <= s <= 9007199254740992):
+        out = _kernels.binary_scalar(prim.fast_code, a._data, <double>s, first)
+        if out is not None:
+            cnp.PyArray_CLEARFLAGS(<cnp.ndarray>out, cnp.NPY_ARRAY_WRITEABLE)
+            t = _new_tensor(out)
+            if _n_tapes:
+                # the record holds the scalar as a 0-d tensor, like the general path
+                st = _new_tensor(_freeze(_np_array(s, dtype=a._data.dtype)))
+                _record(prim, (st, a) if first else (a, st), t, None)
+            return t
+    return _apply_general(prim, (x, y), None)
 
 
 cdef object _apply_general(Primitive prim, tuple args, dict params):

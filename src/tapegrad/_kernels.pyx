@@ -64,6 +64,60 @@ cdef void _binary_loop(int code, floating* a, floating* b, floating* out,
             out[i] = a[i] if (a[i] <= b[i] or a[i] != a[i]) else b[i]
 
 
+cdef void _scalar_loop(int code, floating* a, floating s, floating* out, Py_ssize_t n,
+                       bint scalar_first) noexcept nogil:
+    cdef Py_ssize_t i
+    if code == K_ADD:
+        for i in range(n):
+            out[i] = a[i] + s
+    elif code == K_MUL:
+        for i in range(n):
+            out[i] = a[i] * s
+    elif code == K_SUB:
+        if scalar_first:
+            for i in range(n):
+                out[i] = s - a[i]
+        else:
+            for i in range(n):
+                out[i] = a[i] - s
+    elif code == K_DIV:
+        if scalar_first:
+            for i in range(n):
+                out[i] = s / a[i]
+        else:
+            for i in range(n):
+                out[i] = a[i] / s
+    elif code == K_MAX:
+        for i in range(n):
+            out[i] = a[i] if (a[i] >= s or a[i] != a[i]) else s
+    elif code == K_MIN:
+        for i in range(n):
+            out[i] = a[i] if (a[i] <= s or a[i] != a[i]) else s
+
+
+cpdef object binary_scalar(int code, object a, double s, bint scalar_first):
+    """a (op) s (or s (op) a) for a C-contiguous float32/float64 array and a Python
+    number (weakly typed: it takes a's dtype), else None."""
+    cdef cnp.ndarray A = <cnp.ndarray>a
+    cdef int typenum = cnp.PyArray_TYPE(A)
+    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
+        return None
+    if not cnp.PyArray_IS_C_CONTIGUOUS(A):
+        return None
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(A), cnp.PyArray_DIMS(A),
+                                             typenum, 0)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(A)
+    if typenum == cnp.NPY_FLOAT:
+        with nogil:
+            _scalar_loop[float](code, <float*>cnp.PyArray_DATA(A), <float>s,
+                                <float*>cnp.PyArray_DATA(out), n, scalar_first)
+    else:
+        with nogil:
+            _scalar_loop[double](code, <double*>cnp.PyArray_DATA(A), s,
+                                 <double*>cnp.PyArray_DATA(out), n, scalar_first)
+    return out
+
+
 cpdef object binary_same_shape(int code, object a, object b):
     """out = a (op) b for two C-contiguous float32/float64 arrays of one shape, else None."""
     cdef cnp.ndarray A = <cnp.ndarray>a

@@ -130,18 +130,16 @@ def test_nan_and_inf_propagate():
     assert_matches(tg.reduce_logsumexp(np.array([np.inf, 1.0], np.float32)), np.float32(np.inf))
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeWarning, reason="core bug (minor): reduce_sum (and "
-                   "reduce_mean/reduce_variance built on it) emit NumPy's 'invalid value "
-                   "encountered in reduce' RuntimeWarning for inf + -inf, while elementwise "
-                   "ops, cast, softmax, matmul and reduce_prod return IEEE results quietly; "
-                   "register reduce_sum with quiet=True")
-def test_reductions_are_quiet_on_ieee_special_values():
+def test_reductions_and_matmul_are_quiet_on_ieee_special_values():
     x = np.array([[1.0, np.nan, 3.0], [np.inf, 2.0, -np.inf]], np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        for op in (tg.reduce_sum, tg.reduce_mean, tg.reduce_prod, tg.reduce_max,
-                   tg.reduce_logsumexp, tg.reduce_variance):
+        for op in (tg.reduce_prod, tg.reduce_max, tg.reduce_logsumexp, tg.reduce_sum,
+                   tg.reduce_mean, tg.reduce_variance):
             op(x, axis=1)
+        for dt in (np.float32, np.float64):
+            a = np.array([[np.inf, 1.0], [np.nan, 0.0]], dt)
+            tg.matmul(a, np.array([[0.0, 0.0], [2.0, 3.0]], dt))
 
 
 def test_logsumexp_is_stable():

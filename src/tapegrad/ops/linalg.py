@@ -18,7 +18,7 @@ from tapegrad.ops.reductions import reduce_sum
 from tapegrad.ops.shape import _fmt, broadcast_to, reshape, squeeze
 
 
-@primitive("matmul", dtypes=NUMERIC, save_output=False)
+@primitive("matmul", dtypes=NUMERIC, save_output=False, quiet=True)
 def _matmul(a, b, transpose_a=False, transpose_b=False):
     """Batched matrix product through NumPy's BLAS; transposes are strided views, which
     NumPy passes to gemm as transpose flags rather than copying."""
@@ -127,7 +127,7 @@ def _parse_einsum(equation, n):
     return ins, out
 
 
-@primitive("einsum", dtypes=NUMERIC, save_output=False)
+@primitive("einsum", dtypes=NUMERIC, save_output=False, quiet=True)
 def _einsum(*xs, equation):
     """np.einsum with an explicit output."""
     return np.einsum(equation, *xs, optimize=len(xs) > 2)

@@ -19,7 +19,7 @@ def _kept_shape(shape, axes):
     return tuple(1 if i in axes else d for i, d in enumerate(shape))
 
 
-@primitive("reduce_sum", dtypes=NUMERIC, save_inputs=False, save_output=False)
+@primitive("reduce_sum", dtypes=NUMERIC, save_inputs=False, save_output=False, quiet=True)
 def _sum(x, axes, keepdims):
     """Sum over ``axes`` (a normalised tuple)."""
     return np.sum(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
