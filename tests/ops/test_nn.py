@@ -473,3 +473,25 @@ def test_all_conv_geometries_small_exhaustive():
         w = rng.standard_normal((kh, kw, 2, 1))
         assert_matches(tg.nn.conv2d(x, w, s, p, dilations=d),
                        conv2d_ref(x, w, (s, s), p, (d, d)), rtol=1e-10, atol=1e-10)
+
+
+def test_conv2d_filter_gradient_on_tall_inputs_matches_direct_product():
+    # N*oh*ow > 2048 rows and a tiny filter take the blocked cols.T @ dy path
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((6, 20, 20, 1))
+    w = rng.standard_normal((3, 3, 1, 4))
+    xt, wt = tg.constant(x), tg.constant(w)
+    with tg.GradientTape() as tape:
+        tape.watch(wt)
+        y = tg.nn.conv2d(xt, wt, 1, "SAME")
+        loss = tg.reduce_sum(y * y)
+    gw = tape.gradient(loss, wt).numpy()
+    # direct: dL/dw[p, q, 0, o] = sum 2*y * x_shifted
+    yv = y.numpy()
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    ref = np.zeros_like(w)
+    for p in range(3):
+        for q in range(3):
+            patch = xp[:, p:p + 20, q:q + 20, 0]
+            ref[p, q, 0, :] = np.einsum("nhw,nhwo->o", patch, 2 * yv)
+    np.testing.assert_allclose(gw, ref, rtol=1e-10, atol=1e-10)
