@@ -10,12 +10,16 @@ hand-derived gradients).  A time is the median over repeated samples after a war
 sample times a loop of ``number`` calls with ``time.perf_counter`` (garbage collection on,
 as in a user's loop).  Every worker gets the same thread count (``--threads``, default
 the CPU count): OMP/OPENBLAS/MKL_NUM_THREADS for BLAS and ``torch.set_num_threads``.
+Multithreaded BLAS timings are only meaningful on an otherwise idle machine (the report
+warns when the load average says otherwise); ``--threads 1`` is robust to background load.
 The tapegrad side uses only the public API (``tg.*``), as a user would.  PyTorch columns
 say n/a when torch is not importable.
 """
 
 import argparse
+import ctypes
 import datetime
+import gc
 import json
 import os
 import platform
@@ -67,8 +71,26 @@ class Timer:
 
 
 def rss_mib():
+    """Resident memory of live data: after a full collection, and after glibc has handed
+    freed heap pages back (without the trim, RSS swings by ~10 MiB from step to step as
+    gradient buffers come and go, which would hide or fake a slow leak)."""
+    gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _load_libc():
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018  (glibc only)
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _load_libc()
 
 
 def time_import(module, quick):
@@ -125,6 +147,41 @@ def tapegrad_workloads(quick, memory_steps, timer):
     tg.random.set_seed(SEED)
     out = {"version": tg.__version__}
 
+    def mlp_model(weights):
+        model = tg.Sequential([tg.layers.Dense(128, activation="relu", input_shape=(784,)),
+                               tg.layers.Dense(10)])
+        model.build((None, 784))
+        model.set_weights(weights)
+        return model
+
+    def train_step(model, optimizer, x, y):
+        with tg.GradientTape() as tape:
+            loss = tg.losses.sparse_softmax_cross_entropy(labels=y, logits=model(x))
+        variables = model.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    # memory first, so RSS is not inflated by the buffers of the larger workloads: the MLP
+    # step, batch 32, RSS sampled before and after a warm-up and ten times while training
+    xn, yn, weights = mlp_data(32)
+    x, y = tg.constant(xn), tg.constant(yn.astype(np.int32))
+    model, sgd = mlp_model(weights), tg.optimizers.SGD(LEARNING_RATE)
+    before_warmup = rss_mib()
+    for _ in range(MEMORY_WARMUP):
+        train_step(model, sgd, x, y)
+    samples = [rss_mib()]
+    t0 = time.perf_counter()
+    chunk = max(1, memory_steps // 10)
+    done = 0
+    while done < memory_steps:
+        for _ in range(min(chunk, memory_steps - done)):
+            train_step(model, sgd, x, y)
+        done += min(chunk, memory_steps - done)
+        samples.append(rss_mib())
+    out["memory"] = {"steps": memory_steps, "rss_before_warmup_mib": before_warmup,
+                     "rss_mib": samples,
+                     "seconds": time.perf_counter() - t0}
+
     a, b = tg.constant(np.float32([1.5])), tg.constant(np.float32([2.5]))
     out["add1"] = timer(lambda: tg.add(a, b))
 
@@ -147,20 +204,6 @@ def tapegrad_workloads(quick, memory_steps, timer):
             W.assign_sub(dW * LEARNING_RATE)
             B.assign_sub(dB * LEARNING_RATE)
     out["linreg"] = timer(linreg)
-
-    def mlp_model(weights):
-        model = tg.Sequential([tg.layers.Dense(128, activation="relu", input_shape=(784,)),
-                               tg.layers.Dense(10)])
-        model.build((None, 784))
-        model.set_weights(weights)
-        return model
-
-    def train_step(model, optimizer, x, y):
-        with tg.GradientTape() as tape:
-            loss = tg.losses.sparse_softmax_cross_entropy(labels=y, logits=model(x))
-        variables = model.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
 
     for batch in (32, 256):
         xn, yn, weights = mlp_data(batch)
@@ -215,25 +258,6 @@ def tapegrad_workloads(quick, memory_steps, timer):
 
     out["import"] = time_import("tapegrad", quick)
 
-    # memory: the MLP step, batch 32, RSS sampled after a warm-up and ten times after
-    xn, yn, weights = mlp_data(32)
-    x, y = tg.constant(xn), tg.constant(yn.astype(np.int32))
-    model, sgd = mlp_model(weights), tg.optimizers.SGD(LEARNING_RATE)
-    before_warmup = rss_mib()
-    for _ in range(MEMORY_WARMUP):
-        train_step(model, sgd, x, y)
-    samples = [rss_mib()]
-    t0 = time.perf_counter()
-    chunk = max(1, memory_steps // 10)
-    done = 0
-    while done < memory_steps:
-        for _ in range(min(chunk, memory_steps - done)):
-            train_step(model, sgd, x, y)
-        done += min(chunk, memory_steps - done)
-        samples.append(rss_mib())
-    out["memory"] = {"steps": memory_steps, "rss_before_warmup_mib": before_warmup,
-                     "rss_mib": samples,
-                     "seconds": time.perf_counter() - t0}
     return out
 
 
@@ -471,15 +495,20 @@ def report(results, args, load_before, load_after, elapsed):
         "Load average (1 min) before/after: %.2f / %.2f; run took %.0f s%s"
         % (load_before, load_after, elapsed, " (--quick)" if args.quick else ""),
         "Times are medians of repeated samples after a warm-up (time.perf_counter).",
-        "",
-        table(results),
     ]
+    if args.threads > 1 and load_before > 0.5:
+        lines.append("WARNING: other processes were running (load %.2f) while BLAS used %d "
+                     "threads: a multithreaded GEMM then waits for a descheduled thread, and "
+                     "small products take milliseconds instead of microseconds. Rerun on a "
+                     "quiet machine or with --threads 1." % (load_before, args.threads))
+    lines += ["", table(results)]
     t4 = [results.get(fw, {}).get("tanh4_value") for fw in ("tapegrad", "torch")]
     if t4[0] is not None:
         lines += ["", "4th derivative of tanh at 0.5: tapegrad %.6f, PyTorch %s (exact %.6f)"
                   % (t4[0], "n/a" if t4[1] is None else "%.6f" % t4[1], _tanh4_exact(0.5))]
     if mem:
-        lines += ["", "RSS samples (MiB) every %s steps: %s (%.1f s)"
+        lines += ["", "RSS samples (MiB, after gc.collect() and malloc_trim) every %s steps: "
+                  "%s (%.1f s)"
                   % ("{:,}".format(max(1, mem["steps"] // 10)),
                      ", ".join("%.1f" % r for r in mem["rss_mib"]), mem["seconds"])]
     return "\n".join(lines)

@@ -11,7 +11,7 @@
 
 cimport cython
 cimport numpy as cnp
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy
 
 import numpy as np
 
@@ -158,8 +158,9 @@ cpdef object binary_same_shape(int code, object a, object b):
 cdef void _im2col(floating* x, floating* cols, Py_ssize_t N, Py_ssize_t H, Py_ssize_t W,
                   Py_ssize_t C, int kh, int kw, int sh, int sw, int dh, int dw,
                   int pt, int pl, int oh, int ow) noexcept nogil:
-    cdef Py_ssize_t n, i, j, p, q, hi, wi, row = 0
+    cdef Py_ssize_t n, i, j, p, q, c, hi, wi, row = 0
     cdef floating* dst
+    cdef floating* src
     cdef Py_ssize_t width = kh * kw * C
     for n in range(N):
         for i in range(oh):
@@ -170,9 +171,16 @@ cdef void _im2col(floating* x, floating* cols, Py_ssize_t N, Py_ssize_t H, Py_ss
                     for q in range(kw):
                         wi = j * sw - pl + q * dw
                         if hi < 0 or hi >= H or wi < 0 or wi >= W:
-                            memset(dst, 0, C * sizeof(floating))
-                        else:
+                            for c in range(C):
+                                dst[c] = 0
+                        elif C >= 16:
                             memcpy(dst, x + ((n * H + hi) * W + wi) * C, C * sizeof(floating))
+                        else:
+                            # few channels (a first layer): a call per pixel costs more
+                            # than the copy itself
+                            src = x + ((n * H + hi) * W + wi) * C
+                            for c in range(C):
+                                dst[c] = src[c]
                         dst += C
                 row += 1
 
