@@ -352,7 +352,7 @@ FORWARD_BACKWARD = {name: FORWARD[name] for name in (
 # Gradients of gradients (gradient penalties, Hessian-vector products): the backward of
 # the backward runs the VJPs of the adjoint primitives below.
 SECOND_ORDER = {name: FORWARD[name] for name in (
-    "getitem", "gather", "conv2d", "max_pool2d", "avg_pool2d", "divide", "tanh", "matmul",
+    "getitem", "gather", "conv2d", "max_pool2d", "avg_pool2d", "divide", "tanh", "matmul", "relu",
 )}
 
 # Adjoint primitive -> the op whose benchmarks run it: its forward runs in
@@ -366,6 +366,7 @@ ADJOINTS = {
     "max_pool2d_grad": "max_pool2d",
     "max_pool2d_select": "max_pool2d",
     "avg_pool2d_grad": "avg_pool2d",
+    "relu_grad": "relu",
 }
 
 

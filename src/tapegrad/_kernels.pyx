@@ -299,35 +299,40 @@ cdef void _max_pool(floating* x, floating* out, Py_ssize_t N, Py_ssize_t H, Py_s
 
 cdef void _max_route(floating* x, floating* g, floating* out, Py_ssize_t N, Py_ssize_t H,
                      Py_ssize_t W, Py_ssize_t C, int kh, int kw, int sh, int sw, int pt, int pl,
-                     int oh, int ow, bint scatter) noexcept nogil:
+                     int oh, int ow, bint scatter, Py_ssize_t* best,
+                     floating* bv) noexcept nogil:
     # For each window and channel find the first maximal input; scatter routes the
     # output gradient there, select reads the input-shaped cotangent from there.
-    cdef Py_ssize_t n, i, j, p, q, c, hi, wi, best, idx
-    cdef floating bv, v
+    # Channels are the innermost loop (contiguous in NHWC); best/bv hold one running
+    # argmax per channel.
+    cdef Py_ssize_t n, i, j, p, q, c, hi, wi, base, o
+    cdef floating v
     for n in range(N):
         for i in range(oh):
             for j in range(ow):
                 for c in range(C):
-                    best = -1
-                    bv = 0
-                    for p in range(kh):
-                        hi = i * sh - pt + p
-                        if hi < 0 or hi >= H:
+                    best[c] = -1
+                for p in range(kh):
+                    hi = i * sh - pt + p
+                    if hi < 0 or hi >= H:
+                        continue
+                    for q in range(kw):
+                        wi = j * sw - pl + q
+                        if wi < 0 or wi >= W:
                             continue
-                        for q in range(kw):
-                            wi = j * sw - pl + q
-                            if wi < 0 or wi >= W:
-                                continue
-                            idx = ((n * H + hi) * W + wi) * C + c
-                            v = x[idx]
-                            if best < 0 or v > bv or (v != v and bv == bv):
-                                best = idx
-                                bv = v
-                    if best >= 0:
+                        base = ((n * H + hi) * W + wi) * C
+                        for c in range(C):
+                            v = x[base + c]
+                            if best[c] < 0 or v > bv[c] or (v != v and bv[c] == bv[c]):
+                                best[c] = base + c
+                                bv[c] = v
+                o = ((n * oh + i) * ow + j) * C
+                for c in range(C):
+                    if best[c] >= 0:
                         if scatter:
-                            out[best] += g[((n * oh + i) * ow + j) * C + c]
+                            out[best[c]] += g[o + c]
                         else:
-                            out[((n * oh + i) * ow + j) * C + c] = g[best]
+                            out[o + c] = g[best[c]]
 
 
 cpdef object max_pool(object x, int kh, int kw, int sh, int sw, int pad_top, int pad_left,
@@ -366,16 +371,20 @@ cpdef object max_pool_scatter(object x, object g, int kh, int kw, int sh, int sw
     cdef cnp.ndarray out = np.zeros_like(X)
     if G.size == 0:
         return out
+    cdef cnp.ndarray best = np.empty(C, dtype=np.intp)
+    cdef cnp.ndarray bv = np.empty(C, dtype=X.dtype)
     if X.dtype.num == cnp.NPY_FLOAT:
         with nogil:
             _max_route[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(G),
                               <float*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
-                              pad_top, pad_left, oh, ow, True)
+                              pad_top, pad_left, oh, ow, True,
+                              <Py_ssize_t*>cnp.PyArray_DATA(best), <float*>cnp.PyArray_DATA(bv))
     else:
         with nogil:
             _max_route[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(G),
                                <double*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
-                               pad_top, pad_left, oh, ow, True)
+                               pad_top, pad_left, oh, ow, True,
+                               <Py_ssize_t*>cnp.PyArray_DATA(best), <double*>cnp.PyArray_DATA(bv))
     return out
 
 
@@ -391,16 +400,20 @@ cpdef object max_pool_select(object x, object g, int kh, int kw, int sh, int sw,
     cdef cnp.ndarray out = np.zeros((N, oh, ow, C), dtype=X.dtype)
     if out.size == 0:
         return out
+    cdef cnp.ndarray best = np.empty(C, dtype=np.intp)
+    cdef cnp.ndarray bv = np.empty(C, dtype=X.dtype)
     if X.dtype.num == cnp.NPY_FLOAT:
         with nogil:
             _max_route[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(G),
                               <float*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
-                              pad_top, pad_left, oh, ow, False)
+                              pad_top, pad_left, oh, ow, False,
+                              <Py_ssize_t*>cnp.PyArray_DATA(best), <float*>cnp.PyArray_DATA(bv))
     else:
         with nogil:
             _max_route[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(G),
                                <double*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
-                               pad_top, pad_left, oh, ow, False)
+                               pad_top, pad_left, oh, ow, False,
+                               <Py_ssize_t*>cnp.PyArray_DATA(best), <double*>cnp.PyArray_DATA(bv))
     return out
 
 

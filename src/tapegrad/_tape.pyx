@@ -12,6 +12,20 @@
 from tapegrad._core cimport (BaseVariable, OpRecord, Primitive, TapeCore, Tensor, ones_like_fast,
                             pop_tape, push_tape)
 
+cdef tuple _needs = None        # which inputs of the op whose VJP runs now need gradients
+
+
+def needs_input(int i):
+    """Inside a VJP: whether input ``i`` of the op is on the tape (its gradient is used).
+
+    Expensive VJPs (conv2d, matmul) skip the adjoints nobody asked for, like PyTorch's
+    needs_input_grad.  Read it before running any op in the VJP.
+    """
+    # outside the tape walk (a VJP called directly, forward mode's transpose trick)
+    # every input counts as needed
+    return _needs is None or (i < len(_needs) and _needs[i])
+
+
 cdef object _sum_to = None
 cdef object _add_n = None
 cdef object _ones_like = None
@@ -89,6 +103,7 @@ cdef object _fit(object g, tuple meta, Primitive prim, int i):
 
 
 cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources):
+    global _needs
     """Gradients of sum(targets * seeds) for each source.
 
     ``sources`` is a list of lists of tensor ids (a variable read several times
@@ -157,10 +172,14 @@ cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources
         if glist is not None and rec.prim.vjp is not None:
             g = _aggregate(glist)
             inputs = rec.inputs if rec.inputs is not None else _metas(rec)
-            if rec.params:
-                in_grads = rec.prim.vjp(g, rec.output, *inputs, **rec.params)
-            else:
-                in_grads = rec.prim.vjp(g, rec.output, *inputs)
+            _needs = tuple([iid in producers for iid in rec.input_ids])
+            try:
+                if rec.params:
+                    in_grads = rec.prim.vjp(g, rec.output, *inputs, **rec.params)
+                else:
+                    in_grads = rec.prim.vjp(g, rec.output, *inputs)
+            finally:
+                _needs = None
             if type(in_grads) is not tuple:
                 in_grads = tuple(in_grads) if type(in_grads) is list else (in_grads,)
             if len(in_grads) != n_in:

@@ -57,6 +57,7 @@ def cases():
     c["floormod"] = [((X * 3, Y + 3), {}), ((_i(6, hi=9) - 4, _i(6, seed=4) + 1), {})]
     for name in ("negative", "abs", "sign", "square", "relu"):
         c[name] = [((X,), {}), ((_i(5) - 2,), {})]
+    c["relu_grad"] = [((Y, X), {}), ((_i(5), _i(5, seed=3) - 2), {})]
     for name in ("floor", "ceil", "round", "exp", "expm1", "tanh", "sigmoid", "sin", "cos"):
         c[name] = [((X * 2,), {}), ((X.astype(np.float64),), {})]
     for name in ("log", "log1p", "sqrt", "rsqrt", "reciprocal"):

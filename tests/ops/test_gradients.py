@@ -462,6 +462,8 @@ GRAD_CASES = {
     "matmul": _matmul_cases(),
     "max_pool2d": _pool_cases(tg.nn.max_pool2d),
     "max_pool2d_grad": _pool_grad_cases(tg.nn.max_pool2d),
+    "relu_grad": [("%s" % (s,), _vjp(_named(lambda x: tg.nn.relu(x), "relu"), 0),
+                   [away_from_zero(s, "rg"), normal(s, "ct")]) for s in [(3,), (3, 4), (2, 3, 4)]],
     "max_pool2d_select": _max_pool_select_cases(),
     "maximum": _maximum_cases(tg.maximum),
     "minimum": _maximum_cases(tg.minimum),

@@ -104,6 +104,13 @@ def cast(x, dtype):
     return ew.cast(x, dtype)
 
 
+def relu_grad(g, ans):
+    """GPU g where ans > 0, else 0."""
+    zero = CudaArray.from_scalar(0, ans.dtype, ans.device_index)
+    return ew.where(ew.compare("greater", ans, zero), g,
+                    CudaArray.from_scalar(0, g.dtype, g.device_index))
+
+
 def reduce_sum(x, axes, keepdims):
     if x.dtype == np.bool_:
         raise TypeError("reduce_sum: bool tensors cannot be summed; cast them first")
@@ -225,7 +232,7 @@ IMPLS = {
     "log": _unary("log"), "log1p": _unary("log1p"), "sqrt": _unary("sqrt"),
     "rsqrt": _unary("rsqrt"), "reciprocal": _unary("reciprocal"), "tanh": _unary("tanh"),
     "sigmoid": _unary("sigmoid"), "sin": _unary("sin"), "cos": _unary("cos"),
-    "relu": _unary("relu"),
+    "relu": _unary("relu"), "relu_grad": relu_grad,
     # comparisons and logic
     "equal": _compare("equal"), "not_equal": _compare("not_equal"), "less": _compare("less"),
     "less_equal": _compare("less_equal"), "greater": _compare("greater"),

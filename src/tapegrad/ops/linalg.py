@@ -3,6 +3,7 @@
 import numpy as np
 
 from tapegrad import _core
+from tapegrad._tape import needs_input
 from tapegrad.ops._registry import NUMERIC, primitive, tensor
 from tapegrad.ops.elementwise import (
     divide,
@@ -32,18 +33,22 @@ def _matmul(a, b, transpose_a=False, transpose_b=False):
 @_matmul.defvjp
 def _matmul_vjp(g, ans, a, b, transpose_a, transpose_b):
     # TensorFlow's _MatMulGrad, all four transpose cases; batch broadcasting is undone
-    # by the engine's sum_to.
+    # by the engine's sum_to.  Adjoints nobody needs (a data batch) are skipped.
+    need_a, need_b = needs_input(0), needs_input(1)
     if not transpose_a and not transpose_b:
-        return (_matmul(g, b, transpose_a=False, transpose_b=True),
-                _matmul(a, g, transpose_a=True, transpose_b=False))
-    if not transpose_a and transpose_b:
-        return (_matmul(g, b, transpose_a=False, transpose_b=False),
-                _matmul(g, a, transpose_a=True, transpose_b=False))
-    if transpose_a and not transpose_b:
-        return (_matmul(b, g, transpose_a=False, transpose_b=True),
-                _matmul(a, g, transpose_a=False, transpose_b=False))
-    return (_matmul(b, g, transpose_a=True, transpose_b=True),
-            _matmul(g, a, transpose_a=True, transpose_b=True))
+        ga = (g, b, False, True)
+        gb = (a, g, True, False)
+    elif not transpose_a and transpose_b:
+        ga = (g, b, False, False)
+        gb = (g, a, True, False)
+    elif transpose_a and not transpose_b:
+        ga = (b, g, False, True)
+        gb = (a, g, False, False)
+    else:
+        ga = (b, g, True, True)
+        gb = (g, a, True, True)
+    return (_matmul(ga[0], ga[1], transpose_a=ga[2], transpose_b=ga[3]) if need_a else None,
+            _matmul(gb[0], gb[1], transpose_a=gb[2], transpose_b=gb[3]) if need_b else None)
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,

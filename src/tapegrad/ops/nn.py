@@ -4,6 +4,7 @@ and compositions (softplus, dropout, cross-entropies)."""
 import numpy as np
 
 from tapegrad import _kernels
+from tapegrad._tape import needs_input
 from tapegrad.ops._registry import FLOAT, INT, primitive, tensor
 from tapegrad.ops.elementwise import (
     abs,
@@ -37,8 +38,19 @@ def relu(x):
 
 @relu.defvjp
 def _relu_vjp(g, ans, x):
-    # subgradient 0 at x == 0
-    return where(greater(ans, 0), g, 0)
+    return _relu_grad(g, ans)
+
+
+@primitive("relu_grad", dtypes=FLOAT | INT, save_output=False)
+def _relu_grad(g, ans):
+    """g where ans > 0, else 0 (the subgradient at 0 is 0); one fused pass."""
+    return np.multiply(g, ans > 0, dtype=g.dtype)
+
+
+@_relu_grad.defvjp
+def _relu_grad_vjp(gg, out, g, ans):
+    # linear in g; piecewise constant in ans
+    return _relu_grad(gg, ans), None
 
 
 def relu6(features, name=None):
@@ -178,9 +190,10 @@ def _conv2d(x, w, strides, padding, dilations):
 
 @_conv2d.defvjp
 def _conv2d_vjp(g, ans, x, w, strides, padding, dilations):
+    need_x, need_w = needs_input(0), needs_input(1)
     kw_ = dict(strides=strides, padding=padding, dilations=dilations)
-    return (_conv2d_backprop_input(g, w, input_shape=x.shape, **kw_),
-            _conv2d_backprop_filter(x, g, filter_shape=w.shape, **kw_))
+    return (_conv2d_backprop_input(g, w, input_shape=x.shape, **kw_) if need_x else None,
+            _conv2d_backprop_filter(x, g, filter_shape=w.shape, **kw_) if need_w else None)
 
 
 @primitive("conv2d_backprop_input", dtypes=FLOAT, save_output=False)
