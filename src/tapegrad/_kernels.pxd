@@ -9,7 +9,7 @@ cpdef object binary_scalar(int code, object a, double s, bint scalar_first)
 cpdef object im2col(object x, int kh, int kw, int sh, int sw, int dh, int dw,
                     int pad_top, int pad_left, int oh, int ow)
 cpdef object col2im(object cols, tuple x_shape, int kh, int kw, int sh, int sw, int dh, int dw,
-                    int pad_top, int pad_left, int oh, int ow)
+                    int pad_top, int pad_left, int oh, int ow, object out=*)
 cpdef object max_pool(object x, int kh, int kw, int sh, int sw, int pad_top, int pad_left,
                       int oh, int ow)
 cpdef object max_pool_scatter(object x, object g, int kh, int kw, int sh, int sw,

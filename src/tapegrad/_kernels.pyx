@@ -239,8 +239,9 @@ cpdef object im2col(object x, int kh, int kw, int sh, int sw, int dh, int dw,
 
 
 cpdef object col2im(object cols, tuple x_shape, int kh, int kw, int sh, int sw, int dh, int dw,
-                    int pad_top, int pad_left, int oh, int ow):
-    """Adjoint of im2col: scatter-add rows of patches back into an NHWC array."""
+                    int pad_top, int pad_left, int oh, int ow, object out=None):
+    """Adjoint of im2col: scatter-add rows of patches back into an NHWC array (a new
+    zero array, or added into ``out``: C-contiguous, of ``x_shape`` and the cols' dtype)."""
     cdef cnp.ndarray K = np.ascontiguousarray(cols)
     cdef Py_ssize_t N = x_shape[0], H = x_shape[1], W = x_shape[2], C = x_shape[3]
     if K.ndim != 2 or K.shape[0] != N * oh * ow or K.shape[1] != kh * kw * C:
@@ -248,7 +249,15 @@ cpdef object col2im(object cols, tuple x_shape, int kh, int kw, int sh, int sw, 
                          % (_shp(K), x_shape))
     if K.dtype.num not in (cnp.NPY_FLOAT, cnp.NPY_DOUBLE):
         raise TypeError("col2im: expected float32 or float64, got %s" % K.dtype)
-    cdef cnp.ndarray X = np.zeros(x_shape, dtype=K.dtype)
+    cdef cnp.ndarray X
+    if out is None:
+        X = np.zeros(x_shape, dtype=K.dtype)
+    else:
+        X = <cnp.ndarray?>out
+        if (<object>X).shape != x_shape or X.dtype != K.dtype or \
+                not cnp.PyArray_IS_C_CONTIGUOUS(X) or not cnp.PyArray_ISWRITEABLE(X):
+            raise ValueError("col2im: out must be a writable C-contiguous %s array of "
+                             "shape %s" % (K.dtype, x_shape))
     if K.size == 0:
         return X
     if K.dtype.num == cnp.NPY_FLOAT:
