@@ -272,7 +272,7 @@ def test_compute_gradients_pairs():
     np.testing.assert_allclose(pairs[0][0].numpy(), [6.0])
 
 
-def test_adam_step_uses_one_scratch_buffer():
+def test_adam_step_temporaries():
     opt = tg.optimizers.Adam(0.001)
     big = tg.Variable(np.zeros(1000, dtype=np.float32))
     small = tg.Variable(np.zeros(10, dtype=np.float32))
@@ -280,9 +280,33 @@ def test_adam_step_uses_one_scratch_buffer():
     g_small = tg.constant(np.ones(10, dtype=np.float32))
     opt.apply_gradients([(g_big, big), (g_small, small)])
     opt.apply_gradients([(g_big, big), (g_small, small)])
-    # One reusable buffer per dtype, sized for the largest variable.
-    assert list(opt._scratch) == [np.dtype(np.float32)]
-    assert opt._scratch[np.dtype(np.float32)].size == 1000
+    # float32/float64 take the fused one-pass kernel: no scratch buffer at all
+    assert opt._scratch == {}
+    # other dtypes use NumPy with one reusable buffer per dtype, sized for the largest
+    half_big = tg.Variable(np.zeros(1000, dtype=np.float16))
+    half_small = tg.Variable(np.zeros(10, dtype=np.float16))
+    opt.apply_gradients([(tg.constant(np.ones(1000, np.float16)), half_big),
+                         (tg.constant(np.ones(10, np.float16)), half_small)])
+    assert list(opt._scratch) == [np.dtype(np.float16)]
+    assert opt._scratch[np.dtype(np.float16)].size == 1000
+
+
+def test_adam_fused_kernel_matches_the_numpy_formula():
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal(50)
+    opt = tg.optimizers.Adam(0.01)
+    w = tg.Variable(w0.copy())
+    m = np.zeros(50)
+    v = np.zeros(50)
+    ref = w0.copy()
+    for t in range(1, 4):
+        g = rng.standard_normal(50)
+        opt.apply_gradients([(tg.constant(g), w)])
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        lr_t = 0.01 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
+        ref = ref - lr_t * m / (np.sqrt(v) + 1e-8)
+    np.testing.assert_allclose(w.numpy(), ref, rtol=1e-12, atol=1e-14)
 
 
 def test_slot_created_hook_records_slots():

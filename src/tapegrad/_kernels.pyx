@@ -11,6 +11,7 @@
 
 cimport cython
 cimport numpy as cnp
+from libc.math cimport sqrt
 from libc.string cimport memcpy
 
 import numpy as np
@@ -513,3 +514,52 @@ cpdef object avg_pool_grad(object g, tuple x_shape, int kh, int kw, int sh, int 
             _avg_pool[double](<double*>cnp.PyArray_DATA(G), <double*>cnp.PyArray_DATA(out), N,
                               H, W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow, True)
     return out
+
+
+# ---------------------------------------------------------------------------
+# fused optimizer updates: one pass over the variable, its slots and the gradient
+
+cdef void _adam(floating* w, floating* m, floating* v, floating* g, Py_ssize_t n, double lr_t,
+                double b1, double b2, double eps) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating gi, mi, vi
+    for i in range(n):
+        gi = g[i]
+        mi = <floating>(b1 * m[i] + (1.0 - b1) * gi)
+        vi = <floating>(b2 * v[i] + (1.0 - b2) * gi * gi)
+        m[i] = mi
+        v[i] = vi
+        w[i] = <floating>(w[i] - lr_t * mi / (sqrt(vi) + eps))
+
+
+cdef int _check_update(tuple arrays, str what) except -1:
+    cdef cnp.ndarray first = arrays[0], a
+    if first.dtype.num not in (cnp.NPY_FLOAT, cnp.NPY_DOUBLE):
+        raise TypeError("%s: expected float32 or float64 arrays, got %s" % (what, first.dtype))
+    for a in arrays:
+        if a.dtype != first.dtype or cnp.PyArray_SIZE(a) != cnp.PyArray_SIZE(first):
+            raise ValueError("%s: arrays differ in dtype or size" % what)
+        if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+            raise ValueError("%s: arrays must be C-contiguous" % what)
+    for a in arrays[:len(arrays) - 1]:
+        if not cnp.PyArray_ISWRITEABLE(a):
+            raise ValueError("%s: the variable and its slots must be writable" % what)
+    return 0
+
+
+cpdef adam_update(object w, object m, object v, object g, double lr_t, double b1, double b2,
+                  double eps):
+    """In place: m, v <- moments of g; w -= lr_t * m / (sqrt(v) + eps) (TF 1.x Adam)."""
+    _check_update((w, m, v, g), "adam_update")
+    cdef cnp.ndarray W = w, M = m, V = v, G = g
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(W)
+    if W.dtype.num == cnp.NPY_FLOAT:
+        with nogil:
+            _adam[float](<float*>cnp.PyArray_DATA(W), <float*>cnp.PyArray_DATA(M),
+                         <float*>cnp.PyArray_DATA(V), <float*>cnp.PyArray_DATA(G), n, lr_t,
+                         b1, b2, eps)
+    else:
+        with nogil:
+            _adam[double](<double*>cnp.PyArray_DATA(W), <double*>cnp.PyArray_DATA(M),
+                          <double*>cnp.PyArray_DATA(V), <double*>cnp.PyArray_DATA(G), n, lr_t,
+                          b1, b2, eps)
