@@ -789,6 +789,8 @@ cpdef object apply(Primitive prim, tuple args, dict params):
             b = <Tensor>y
             if type(a._data) is ndarray and type(b._data) is ndarray and _default_device is None:
                 out = _kernels.binary_same_shape(prim.fast_code, a._data, b._data)
+                if out is None:
+                    out = _scalar_operand(prim.fast_code, a._data, b._data)
                 if out is not None:
                     cnp.PyArray_CLEARFLAGS(<cnp.ndarray>out, cnp.NPY_ARRAY_WRITEABLE)
                     t = _new_tensor(out)
@@ -808,6 +810,18 @@ cpdef object apply(Primitive prim, tuple args, dict params):
 cdef inline bint _in(tuple same, Py_ssize_t i):
     # positions that share one dtype; None means all of them
     return same is None or i in same
+
+
+cdef object _scalar_operand(int code, object a, object b):
+    # a 0-d tensor meeting an array of its dtype (a scalar weight times a batch) runs
+    # the scalar kernel; broadcasting is undone by the tape's sum_to as usual
+    if (<cnp.dtype>a.dtype) is not (<cnp.dtype>b.dtype):
+        return None
+    if cnp.PyArray_NDIM(<cnp.ndarray>b) == 0:
+        return _kernels.binary_scalar(code, a, (<cnp.ndarray>b).item(), False)
+    if cnp.PyArray_NDIM(<cnp.ndarray>a) == 0:
+        return _kernels.binary_scalar(code, b, (<cnp.ndarray>a).item(), True)
+    return None
 
 
 cdef object _apply_scalar(Primitive prim, object x, object y):

@@ -293,4 +293,23 @@ cdef class TapeBase:
                 ids = self._core.var_reads.get((<BaseVariable>sources)._uid, [])
                 grads = self._run([target], [ones_like_fast(<Tensor>target)], [ids])
                 return grads[0]
+            if type(sources) is list or type(sources) is tuple:
+                ids = _flat_source_ids(self._core, sources)
+                if ids is not None:
+                    self._check_usable("gradient")
+                    grads = self._run([target], [ones_like_fast(<Tensor>target)], ids)
+                    return grads if type(sources) is list else tuple(grads)
         return self._gradient_general(target, sources, output_gradients, unconnected_gradients)
+
+
+cdef list _flat_source_ids(TapeCore core, object sources):
+    # ids for a flat list of tensors/variables, or None for anything nested
+    cdef list out = []
+    for s in sources:
+        if type(s) is Tensor:
+            out.append([(<Tensor>s)._id])
+        elif isinstance(s, BaseVariable):
+            out.append(core.var_reads.get((<BaseVariable>s)._uid, []))
+        else:
+            return None
+    return out

@@ -12,7 +12,7 @@ from tapegrad.ops._registry import (
     tensor,
 )
 from tapegrad.ops.elementwise import cast, divide, equal, multiply, not_equal, subtract, where
-from tapegrad.ops.shape import broadcast_to, reshape
+from tapegrad.ops.shape import _broadcast_to, _reshape, reshape
 
 
 def _kept_shape(shape, axes):
@@ -27,9 +27,11 @@ def _sum(x, axes, keepdims):
 
 @_sum.defvjp
 def _sum_vjp(g, ans, x, axes, keepdims):
-    if not keepdims:
-        g = reshape(g, _kept_shape(x.shape, axes))
-    return broadcast_to(g, x.shape)
+    # straight to the primitives: the shapes are known to be consistent here
+    kept = _kept_shape(x.shape, axes)
+    if not keepdims and g.shape != kept:
+        g = _reshape(g, shape=kept)
+    return g if g.shape == x.shape else _broadcast_to(g, shape=x.shape)
 
 
 def _extremum_vjp(g, ans, x, axes, keepdims):

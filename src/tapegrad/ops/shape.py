@@ -125,6 +125,9 @@ def sum_to(x, shape):
 
     x = tensor(x, op="sum_to")
     shape = tuple(shape)
+    if not shape:
+        # a scalar source (a broadcast weight or bias): one full reduction
+        return _sum(x, axes=tuple(range(x.ndim)), keepdims=False)
     lead = x.ndim - len(shape)
     if lead < 0:
         raise ValueError("sum_to: cannot reduce shape %s to %s" % (_fmt(x.shape), _fmt(shape)))
