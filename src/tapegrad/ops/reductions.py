@@ -29,7 +29,8 @@ def _sum(x, axes, keepdims):
 def _sum_vjp(g, ans, x, axes, keepdims):
     # straight to the primitives: the shapes are known to be consistent here
     kept = _kept_shape(x.shape, axes)
-    if not keepdims and g.shape != kept:
+    if not keepdims and g.ndim and g.shape != kept:
+        # (a 0-d g, from a full reduction, broadcasts as it is)
         g = _reshape(g, shape=kept)
     return g if g.shape == x.shape else _broadcast_to(g, shape=x.shape)
 
