@@ -1,0 +1,403 @@
+# Included by _core.pyx: primitives, op dispatch (`apply`) and tape recording.
+
+# ---------------------------------------------------------------------------
+# primitives and dispatch
+
+cdef class Primitive:
+    """One registered op: forward per backend, its VJP (and JVP) beside it."""
+
+    def __init__(self, str name, cpu_forward, *, bint differentiable=True,
+                 int dtypes=K_FLOAT | K_INT | K_UINT | K_BOOL, same_dtype=None,
+                 bint save_inputs=True, bint save_output=True, int fast_code=-1,
+                 bint quiet=False):
+        self.name = name
+        self.quiet = quiet
+        self.cpu = cpu_forward
+        self.impls = {"cpu": cpu_forward}
+        self.vjp = None
+        self.jvp = None
+        self.differentiable = differentiable
+        self.dtypes = dtypes
+        self.same_dtype = tuple(same_dtype) if same_dtype is not None else None
+        self.save_inputs = save_inputs
+        self.save_output = save_output
+        self.fast_code = fast_code
+        self.doc = cpu_forward.__doc__
+
+    def defvjp(self, fn):
+        """Decorator: register ``fn(g, ans, *inputs, **params) -> grads`` as the VJP."""
+        self.vjp = fn
+        return fn
+
+    def defjvp(self, fn):
+        """Decorator: register ``fn(tangents, ans, *inputs, **params) -> tangent``."""
+        self.jvp = fn
+        return fn
+
+    def defimpl(self, str backend, fn):
+        self.impls[backend] = fn
+        if backend == "cpu":
+            self.cpu = fn
+        return fn
+
+    def __call__(self, *args, **params):
+        return apply(self, args, params)
+
+    def __repr__(self):
+        return "<tg primitive %s>" % self.name
+
+    def __reduce__(self):
+        return (_lookup, (self.name,))
+
+
+def _lookup(name):
+    return _registry[name]
+
+
+def register(Primitive prim):
+    """Add ``prim`` to the registry (and to the operator table if it backs an operator)."""
+    if prim.name in _registry:
+        raise ValueError("primitive %r is already registered" % prim.name)
+    _registry[prim.name] = prim
+    code = _OPERATOR_NAMES.get(prim.name)
+    if code is not None and _optable[code] is None:
+        _optable[code] = prim
+    return prim
+
+
+cdef class OpRecord:
+    def __repr__(self):
+        return "<OpRecord %s -> %d>" % (self.prim.name, self.output_id)
+
+
+cdef list _tapes = []            # active TapeCore objects, innermost last
+cdef int _n_tapes = 0
+
+
+cdef void push_tape(TapeCore tape):
+    global _n_tapes
+    _tapes.append(tape)
+    _n_tapes = len(_tapes)
+
+
+cdef void pop_tape(TapeCore tape):
+    global _n_tapes
+    cdef Py_ssize_t i
+    # Tapes normally exit innermost-first, but a persistent tape may be exited out of order.
+    for i in range(len(_tapes) - 1, -1, -1):
+        if _tapes[i] is tape:
+            del _tapes[i]
+            break
+    _n_tapes = len(_tapes)
+
+
+def _push_tape(TapeCore tape):
+    push_tape(tape)
+
+
+def _pop_tape(TapeCore tape):
+    pop_tape(tape)
+
+
+def _active_tapes():
+    return list(_tapes)
+
+
+cdef class TapeCore:
+    """Per-tape bookkeeping; the public GradientTape (autodiff/tape.py) owns one."""
+
+    def __init__(self, bint persistent=False, bint watch_accessed=True):
+        self.producers = {}
+        self.var_reads = {}
+        self.variables = {}
+        self.persistent = persistent
+        self.watch_accessed = watch_accessed
+        self.paused = 0
+        self.used = False
+
+    cdef void watch_tensor(self, Tensor t):
+        if t._id not in self.producers:
+            self.producers[t._id] = None
+
+    def watch(self, Tensor t):
+        if not _is_float(t._data.dtype):
+            raise TypeError("GradientTape.watch: only floating-point tensors can be "
+                            "differentiated, got dtype %s" % t._data.dtype.name)
+        self.watch_tensor(t)
+
+    def watch_variable(self, BaseVariable v):
+        cdef Tensor t = v._value
+        if not _is_float(t._data.dtype):
+            raise TypeError("GradientTape.watch: only floating-point variables can be "
+                            "differentiated, got dtype %s" % t._data.dtype.name)
+        self.note_read(v, t)
+
+    cdef void note_read(self, BaseVariable v, Tensor t):
+        cdef list reads
+        self.watch_tensor(t)
+        reads = self.var_reads.get(v._uid)
+        if reads is None:
+            self.var_reads[v._uid] = [t._id]
+            self.variables[v._uid] = v
+        elif reads[len(reads) - 1] != t._id:
+            reads.append(t._id)
+
+    cdef bint records(self, tuple args):
+        cdef dict producers = self.producers
+        for a in args:
+            if type(a) is Tensor and (<Tensor>a)._id in producers:
+                return True
+        return False
+
+    def release(self):
+        self.producers = {}
+        self.var_reads = {}
+
+
+cdef inline void _record(Primitive prim, tuple inputs, Tensor out, dict params):
+    cdef TapeCore tape
+    cdef OpRecord rec = None
+    if not prim.differentiable or not _is_float(out._data.dtype):
+        return
+    for tape in _tapes:
+        if tape.paused or not tape.records(inputs):
+            continue
+        if rec is None:
+            rec = _make_record(prim, inputs, out, params)
+        tape.producers[out._id] = rec
+
+
+cdef OpRecord _make_record(Primitive prim, tuple inputs, Tensor out, dict params):
+    cdef OpRecord rec = OpRecord.__new__(OpRecord)
+    cdef Tensor t
+    rec.prim = prim
+    rec.inputs = inputs if prim.save_inputs else None
+    rec.input_ids = tuple([(<Tensor>t)._id for t in inputs])
+    # shapes/dtypes are kept separately only when the inputs themselves are not saved
+    rec.input_meta = None if prim.save_inputs else tuple(
+        [((<Tensor>t)._data.shape, (<Tensor>t)._data.dtype) for t in inputs])
+    rec.output = out if prim.save_output else None
+    rec.output_id = out._id
+    rec.out_meta = (out._data.shape, out._data.dtype)
+    rec.params = params if params is not None else {}
+    return rec
+
+
+def _record_external(Primitive prim, tuple inputs, Tensor out, dict params):
+    """Record an op computed outside `apply` (custom gradients use it)."""
+    if _n_tapes:
+        _record(prim, inputs, out, params)
+
+
+cpdef object apply(Primitive prim, tuple args, dict params):
+    """Run ``prim`` on ``args``: convert, check, dispatch to the backend, record."""
+    cdef object x, y, out
+    cdef Tensor a, b, t
+    if prim.fast_code >= 0 and len(args) == 2 and not params:
+        x = args[0]
+        y = args[1]
+        if isinstance(x, BaseVariable):
+            x = (<BaseVariable>x).read()
+        if isinstance(y, BaseVariable):
+            y = (<BaseVariable>y).read()
+        if type(x) is Tensor and type(y) is Tensor:
+            a = <Tensor>x
+            b = <Tensor>y
+            if type(a._data) is ndarray and type(b._data) is ndarray and _default_device is None:
+                out = _kernels.binary_same_shape(prim.fast_code, a._data, b._data)
+                if out is None:
+                    out = _scalar_operand(prim.fast_code, a._data, b._data)
+                if out is not None:
+                    cnp.PyArray_CLEARFLAGS(<cnp.ndarray>out, cnp.NPY_ARRAY_WRITEABLE)
+                    t = _new_tensor(out)
+                    if _n_tapes:
+                        _record(prim, (a, b), t, params)
+                    return t
+        elif _default_device is None and (
+                (type(x) is Tensor and (type(y) is float or type(y) is int)) or
+                (type(y) is Tensor and (type(x) is float or type(x) is int))):
+            # tensor (op) Python number: the number is weakly typed, so a float tensor
+            # keeps its dtype; a kernel with the scalar avoids converting it at all
+            return _apply_scalar(prim, x, y)
+        args = (x, y)
+    return _apply_general(prim, args, params)
+
+
+cdef inline bint _in(tuple same, Py_ssize_t i):
+    # positions that share one dtype; None means all of them
+    return same is None or i in same
+
+
+cdef object _scalar_operand(int code, object a, object b):
+    # a 0-d tensor meeting an array of its dtype (a scalar weight times a batch) runs
+    # the scalar kernel; broadcasting is undone by the tape's sum_to as usual
+    if (<cnp.dtype>a.dtype) is not (<cnp.dtype>b.dtype):
+        return None
+    if cnp.PyArray_NDIM(<cnp.ndarray>b) == 0:
+        return _kernels.binary_scalar(code, a, (<cnp.ndarray>b).item(), False)
+    if cnp.PyArray_NDIM(<cnp.ndarray>a) == 0:
+        return _kernels.binary_scalar(code, b, (<cnp.ndarray>a).item(), True)
+    return None
+
+
+cdef object _apply_scalar(Primitive prim, object x, object y):
+    cdef bint first = type(x) is not Tensor
+    cdef Tensor a = <Tensor>(y if first else x)
+    cdef object s = x if first else y, out
+    cdef Tensor t, st
+    if type(a._data) is ndarray and (<cnp.dtype>a._data.dtype).kind == b"f" and (
+            type(s) is float or -9007199254740992 <= s <= 9007199254740992):
+        out = _kernels.binary_scalar(prim.fast_code, a._data, <double>s, first)
+        if out is not None:
+            cnp.PyArray_CLEARFLAGS(<cnp.ndarray>out, cnp.NPY_ARRAY_WRITEABLE)
+            t = _new_tensor(out)
+            if _n_tapes:
+                # the record holds the scalar as a 0-d tensor, like the general path
+                st = _new_tensor(_freeze(_np_array(s, dtype=a._data.dtype)))
+                _record(prim, (st, a) if first else (a, st), t, None)
+            return t
+    return _apply_general(prim, (x, y), None)
+
+
+cdef object _apply_general(Primitive prim, tuple args, dict params):
+    cdef Py_ssize_t n = len(args), i
+    cdef list tensors = [None] * n
+    cdef object common = None, arg, dev = None, d, impl, out
+    cdef bint any_weak = False, all_cpu = True
+    cdef Tensor t
+    cdef tuple same = prim.same_dtype
+    cdef list weak = None
+    # 1. strong arguments become tensors; Python scalars wait for a dtype
+    for i in range(n):
+        arg = args[i]
+        if type(arg) is Tensor:
+            t = <Tensor>arg
+        elif isinstance(arg, BaseVariable):
+            t = (<BaseVariable>arg).read()
+        elif _is_weak(arg):
+            any_weak = True
+            continue
+        else:
+            t = convert(arg, None, prim.name)
+        tensors[i] = t
+        if type(t._data) is not ndarray:
+            all_cpu = False
+        # 2. one dtype across the positions that must agree
+        if _in(same, i):
+            d = t._data.dtype
+            if common is None:
+                common = d
+            elif d is not common and d != common:
+                raise TypeError("%s: dtypes differ: %s vs %s (inputs %s); use tg.cast to "
+                                "convert" % (prim.name, common.name, d.name, _describe(args)))
+    if any_weak:
+        # weak Python scalars adopt the common dtype
+        weak = [False] * n
+        for i in range(n):
+            if tensors[i] is None:
+                arg = args[i]
+                if common is not None and _in(same, i):
+                    arr = _weak_to_array(arg, common, prim.name)
+                else:
+                    arr = _default_array_dtype(_np_array(arg))
+                    if _in(same, i):
+                        common = arr.dtype
+                tensors[i] = _new_tensor(_freeze(arr))
+                weak[i] = True
+    # 3. dtype kinds accepted by the op
+    for i in range(n):
+        t = <Tensor>tensors[i]
+        if not (_kind_of(t._data.dtype) & prim.dtypes):
+            raise TypeError("%s: expected %s input, got dtype %s (inputs %s)" % (
+                prim.name, _KIND_NAMES.get(prim.dtypes, "a supported"), t._data.dtype.name,
+                _describe(args)))
+    # 4. one device for all inputs (a tg.device scope places and moves them explicitly)
+    if all_cpu and _default_device is None:
+        impl = prim.cpu
+    else:
+        dev = _place(tensors, weak, prim.name)
+        if dev is None:
+            impl = prim.cpu
+        else:
+            impl = prim.impls.get("gpu")
+            if impl is None:
+                impl = _gpu_impl_lookup(prim.name)
+                prim.impls["gpu"] = impl
+            if n == 0:
+                params = dict(params) if params else {}
+                params["_device"] = dev
+    # 5. run the backend forward
+    arrays = [(<Tensor>t)._data for t in tensors]
+    try:
+        if prim.quiet:
+            out = _call_quiet(impl, arrays, params)
+        elif params:
+            out = impl(*arrays, **params)
+        else:
+            out = impl(*arrays)
+    except (ValueError, TypeError, IndexError) as e:
+        msg = str(e)
+        if not msg.startswith(prim.name + ":"):
+            msg = "%s: %s (inputs %s)" % (prim.name, msg, _describe(args))
+        raise type(e)(msg) from None
+    if dev is None:
+        if type(out) is not ndarray:
+            out = _np_asarray(out)
+        t = _new_tensor(_freeze(out))
+    else:
+        t = _new_tensor(out)
+    if _n_tapes:
+        _record(prim, tuple(tensors), t, params)
+    return t
+
+
+cdef object _place(list tensors, list weak, str name):
+    """Decide the device an op runs on and move inputs there when that is allowed.
+
+    Without a device scope every (non-scalar) input must already be on one device;
+    inside ``tg.device(...)`` the op runs on the scope's device and inputs are copied
+    there, as TensorFlow does.  Python scalars always follow the op.
+    """
+    cdef Py_ssize_t i, n = len(tensors)
+    cdef object dev = None, d
+    cdef bint first = True
+    if _default_device is not None:
+        dev = None if _default_device == _cpu_device else _default_device
+    else:
+        for i in range(n):
+            if weak is not None and weak[i]:
+                continue
+            d = _dev_of(<Tensor>tensors[i])
+            if first:
+                dev = d
+                first = False
+            elif d != dev:
+                raise ValueError("%s: inputs are on different devices (%s); move them with "
+                                 ".gpu()/.cpu() or run the op inside tg.device(...)"
+                                 % (name, ", ".join(sorted({_dev_name(x) for x in tensors}))))
+    for i in range(n):
+        if _dev_of(<Tensor>tensors[i]) != dev:
+            tensors[i] = _to_device_hook(tensors[i], _cpu_device if dev is None else dev)
+    return dev
+
+
+cdef object _dev_of(Tensor t):
+    return None if type(t._data) is ndarray else t._data.device
+
+
+cdef str _dev_name(object t):
+    return _cpu_device if _dev_of(<Tensor>t) is None else _dev_of(<Tensor>t)
+
+
+cdef str _describe(tuple args):
+    cdef list parts = []
+    for a in args:
+        if isinstance(a, Tensor):
+            parts.append("%s %s" % (_shape_str(a.shape), a.dtype.name))
+        elif isinstance(a, BaseVariable):
+            parts.append("Variable %s %s" % (_shape_str(a.shape), a.dtype.name))
+        elif isinstance(a, ndarray):
+            parts.append("ndarray %s %s" % (_shape_str(a.shape), a.dtype.name))
+        else:
+            parts.append(type(a).__name__)
+    return "[" + ", ".join(parts) + "]"
