@@ -281,7 +281,7 @@ cdef void _max_pool(floating* x, floating* out, Py_ssize_t N, Py_ssize_t H, Py_s
     cdef Py_ssize_t n, i, j, p, q, c, hi, wi
     cdef floating* o
     cdef floating* src
-    cdef floating v
+    cdef floating v, w
     cdef bint first
     for n in range(N):
         for i in range(oh):
@@ -301,10 +301,11 @@ cdef void _max_pool(floating* x, floating* out, Py_ssize_t N, Py_ssize_t H, Py_s
                             memcpy(o, src, C * sizeof(floating))
                             first = False
                         else:
+                            # branch-free select, so the channel loop vectorises
                             for c in range(C):
                                 v = src[c]
-                                if v > o[c] or v != v:
-                                    o[c] = v
+                                w = o[c]
+                                o[c] = v if (v > w) | (v != v) else w
 
 
 cdef void _max_route(floating* x, floating* g, floating* out, Py_ssize_t N, Py_ssize_t H,
@@ -315,11 +316,13 @@ cdef void _max_route(floating* x, floating* g, floating* out, Py_ssize_t N, Py_s
     # output gradient there, select reads the input-shaped cotangent from there.
     # Channels are the innermost loop (contiguous in NHWC); best/bv hold one running
     # argmax per channel.
-    cdef Py_ssize_t n, i, j, p, q, c, hi, wi, base, o
-    cdef floating v
+    cdef Py_ssize_t n, i, j, p, q, c, hi, wi, base, o, b
+    cdef floating v, m
+    cdef bint first, take
     for n in range(N):
         for i in range(oh):
             for j in range(ow):
+                first = True
                 for c in range(C):
                     best[c] = -1
                 for p in range(kh):
@@ -331,11 +334,21 @@ cdef void _max_route(floating* x, floating* g, floating* out, Py_ssize_t N, Py_s
                         if wi < 0 or wi >= W:
                             continue
                         base = ((n * H + hi) * W + wi) * C
+                        if first:
+                            for c in range(C):
+                                best[c] = base + c
+                                bv[c] = x[base + c]
+                            first = False
+                            continue
+                        # branch-free: a later entry wins only if strictly larger, or if
+                        # it is the first NaN
                         for c in range(C):
                             v = x[base + c]
-                            if best[c] < 0 or v > bv[c] or (v != v and bv[c] == bv[c]):
-                                best[c] = base + c
-                                bv[c] = v
+                            m = bv[c]
+                            take = (v > m) | ((v != v) & (m == m))
+                            b = best[c]
+                            best[c] = base + c if take else b
+                            bv[c] = v if take else m
                 o = ((n * oh + i) * ow + j) * C
                 for c in range(C):
                     if best[c] >= 0:
