@@ -377,6 +377,29 @@ cpdef object max_pool(object x, int kh, int kw, int sh, int sw, int pad_top, int
     return out
 
 
+cdef object _route(cnp.ndarray X, cnp.ndarray G, cnp.ndarray out, int kh, int kw, int sh,
+                   int sw, int pad_top, int pad_left, int oh, int ow, bint scatter):
+    # shared driver of max_pool_scatter / max_pool_select (shapes already checked)
+    cdef Py_ssize_t N = X.shape[0], H = X.shape[1], W = X.shape[2], C = X.shape[3]
+    cdef cnp.ndarray best = np.empty(C, dtype=np.intp)
+    cdef cnp.ndarray bv = np.empty(C, dtype=X.dtype)
+    if G.size == 0 or out.size == 0:
+        return out
+    if X.dtype.num == cnp.NPY_FLOAT:
+        with nogil:
+            _max_route[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(G),
+                              <float*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
+                              pad_top, pad_left, oh, ow, scatter,
+                              <Py_ssize_t*>cnp.PyArray_DATA(best), <float*>cnp.PyArray_DATA(bv))
+    else:
+        with nogil:
+            _max_route[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(G),
+                               <double*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
+                               pad_top, pad_left, oh, ow, scatter,
+                               <Py_ssize_t*>cnp.PyArray_DATA(best), <double*>cnp.PyArray_DATA(bv))
+    return out
+
+
 cpdef object max_pool_scatter(object x, object g, int kh, int kw, int sh, int sw,
                               int pad_top, int pad_left):
     """Route a pooled-shape gradient g to each window's (first) argmax of x."""
@@ -386,29 +409,11 @@ cpdef object max_pool_scatter(object x, object g, int kh, int kw, int sh, int sw
     _check_float4(G, "max_pool2d_grad")
     if X.dtype != G.dtype:
         raise TypeError("max_pool2d_grad: dtypes differ: %s vs %s" % (X.dtype, G.dtype))
-    cdef Py_ssize_t N = X.shape[0], H = X.shape[1], W = X.shape[2], C = X.shape[3]
-    if G.shape[0] != N or G.shape[3] != C:
+    if G.shape[0] != X.shape[0] or G.shape[3] != X.shape[3]:
         raise ValueError("max_pool2d_grad: gradient %s does not match input %s"
                          % (_shp(G), _shp(X)))
-    cdef int oh = G.shape[1], ow = G.shape[2]
-    cdef cnp.ndarray out = np.zeros_like(X)
-    if G.size == 0:
-        return out
-    cdef cnp.ndarray best = np.empty(C, dtype=np.intp)
-    cdef cnp.ndarray bv = np.empty(C, dtype=X.dtype)
-    if X.dtype.num == cnp.NPY_FLOAT:
-        with nogil:
-            _max_route[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(G),
-                              <float*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
-                              pad_top, pad_left, oh, ow, True,
-                              <Py_ssize_t*>cnp.PyArray_DATA(best), <float*>cnp.PyArray_DATA(bv))
-    else:
-        with nogil:
-            _max_route[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(G),
-                               <double*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
-                               pad_top, pad_left, oh, ow, True,
-                               <Py_ssize_t*>cnp.PyArray_DATA(best), <double*>cnp.PyArray_DATA(bv))
-    return out
+    return _route(X, G, np.zeros_like(X), kh, kw, sh, sw, pad_top, pad_left, G.shape[1],
+                  G.shape[2], True)
 
 
 cpdef object max_pool_select(object x, object g, int kh, int kw, int sh, int sw,
@@ -419,25 +424,8 @@ cpdef object max_pool_select(object x, object g, int kh, int kw, int sh, int sw,
     _check_float4(X, "max_pool2d_select")
     if _shp(G) != _shp(X) or G.dtype != X.dtype:
         raise ValueError("max_pool2d_select: %s %s vs %s %s" % (_shp(G), G.dtype, _shp(X), X.dtype))
-    cdef Py_ssize_t N = X.shape[0], H = X.shape[1], W = X.shape[2], C = X.shape[3]
-    cdef cnp.ndarray out = np.zeros((N, oh, ow, C), dtype=X.dtype)
-    if out.size == 0:
-        return out
-    cdef cnp.ndarray best = np.empty(C, dtype=np.intp)
-    cdef cnp.ndarray bv = np.empty(C, dtype=X.dtype)
-    if X.dtype.num == cnp.NPY_FLOAT:
-        with nogil:
-            _max_route[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(G),
-                              <float*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
-                              pad_top, pad_left, oh, ow, False,
-                              <Py_ssize_t*>cnp.PyArray_DATA(best), <float*>cnp.PyArray_DATA(bv))
-    else:
-        with nogil:
-            _max_route[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(G),
-                               <double*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
-                               pad_top, pad_left, oh, ow, False,
-                               <Py_ssize_t*>cnp.PyArray_DATA(best), <double*>cnp.PyArray_DATA(bv))
-    return out
+    out = np.zeros((X.shape[0], oh, ow, X.shape[3]), dtype=X.dtype)
+    return _route(X, G, out, kh, kw, sh, sw, pad_top, pad_left, oh, ow, False)
 
 
 cdef void _avg_pool(floating* x, floating* out, Py_ssize_t N, Py_ssize_t H, Py_ssize_t W,
