@@ -11,6 +11,7 @@ masked off by ``where`` never injects NaN.  Multiplicative forms keep IEEE seman
 import numpy as np
 
 from tapegrad import _kernels
+from tapegrad._tape import needs_input
 from tapegrad.ops._registry import (
     BOOL,
     FLOAT,
@@ -40,7 +41,7 @@ subtract = primitive("subtract", dtypes=NUMERIC, save_inputs=False, save_output=
 
 @subtract.defvjp
 def _subtract_vjp(g, ans, x, y):
-    return g, negative(g)
+    return g, (negative(g) if needs_input(1) else None)
 
 
 multiply = primitive("multiply", dtypes=NUMERIC, save_output=False,
@@ -49,7 +50,9 @@ multiply = primitive("multiply", dtypes=NUMERIC, save_output=False,
 
 @multiply.defvjp
 def _multiply_vjp(g, ans, x, y):
-    return multiply(g, y), multiply(g, x)
+    # a constant factor (a data batch) needs no adjoint
+    return (multiply(g, y) if needs_input(0) else None,
+            multiply(g, x) if needs_input(1) else None)
 
 
 divide = primitive("divide", dtypes=NUMERIC, fast_code=_kernels.FAST_DIV,

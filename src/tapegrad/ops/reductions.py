@@ -22,7 +22,8 @@ def _kept_shape(shape, axes):
 @primitive("reduce_sum", dtypes=NUMERIC, save_inputs=False, save_output=False, quiet=True)
 def _sum(x, axes, keepdims):
     """Sum over ``axes`` (a normalised tuple)."""
-    return np.sum(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
+    # the ufunc method directly: np.sum's Python wrapper costs more than a small sum
+    return np.add.reduce(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
 
 
 @_sum.defvjp
@@ -114,11 +115,13 @@ def reduce_prod(input_tensor, axis=None, keepdims=False, name=None):
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     """Mean over ``axis``; integer tensors use integer (truncating) division like TF."""
     x = tensor(input_tensor, op="reduce_mean")
+    if x.dtype == np.bool_:
+        raise TypeError("reduce_mean: bool tensors cannot be averaged; cast them first")
     axes = norm_axes(axis, x.ndim, "reduce_mean")
     count = 1
     for a in axes:
         count *= x.shape[a]
-    total = reduce_sum(x, axes, keepdims)
+    total = _sum(x, axes=axes, keepdims=bool(keepdims))
     if x.dtype.kind == "f":
         if count == 0:
             return divide(total, float("nan"))
