@@ -1,6 +1,8 @@
 """Shape and indexing primitives: reshape, transpose, broadcast_to, concat, tile,
 getitem, gather (and their scatter adjoints), plus compositions built on them."""
 
+import math
+
 import numpy as np
 
 from tapegrad import _core
@@ -93,7 +95,13 @@ def matrix_transpose(a, name=None):
 
 @primitive("broadcast_to", save_inputs=False, save_output=False)
 def _broadcast_to(x, shape):
-    """x broadcast to ``shape`` (a read-only view)."""
+    """x broadcast to ``shape``: materialised when small (so later ops on it take the
+    contiguous fast paths, and np.broadcast_to's Python overhead is skipped), a
+    read-only view when large (no memory blow-up)."""
+    if len(shape) and math.prod(shape) <= 65536:
+        out = np.empty(shape, dtype=x.dtype)
+        out[...] = x
+        return out
     return np.broadcast_to(x, shape)
 
 
