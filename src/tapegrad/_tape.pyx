@@ -9,8 +9,14 @@
 # No recursion anywhere, so chains of any length work.  VJPs run through ordinary op
 # dispatch, so any other active tape records them: that is how higher order works.
 
+cimport numpy as cnp
+import numpy as np
+
 from tapegrad._core cimport (BaseVariable, OpRecord, Primitive, TapeCore, Tensor, ones_like_fast,
                             pop_tape, push_tape)
+
+cnp.import_array()
+cdef object ndarray = np.ndarray
 
 cdef tuple _needs = None        # which inputs of the op whose VJP runs now need gradients
 
@@ -86,6 +92,27 @@ cdef object _aggregate(list gs):
         # two contributions (the common case): add has the same-shape fast path
         return _add(gs[0], gs[1])
     return _add_n(*gs)
+
+
+cdef inline bint _fits(object g, OpRecord rec, Py_ssize_t i):
+    # The common case, checked without building shape tuples: a CPU gradient whose
+    # shape and dtype already match the saved CPU input.
+    cdef Tensor t
+    cdef cnp.ndarray a, b
+    cdef int k
+    if type(g) is not Tensor or rec.inputs is None:
+        return False
+    t = <Tensor>rec.inputs[i]
+    if type((<Tensor>g)._data) is not ndarray or type(t._data) is not ndarray:
+        return False
+    a = <cnp.ndarray>(<Tensor>g)._data
+    b = <cnp.ndarray>t._data
+    if cnp.PyArray_TYPE(a) != cnp.PyArray_TYPE(b) or cnp.PyArray_NDIM(a) != cnp.PyArray_NDIM(b):
+        return False
+    for k in range(cnp.PyArray_NDIM(a)):
+        if cnp.PyArray_DIMS(a)[k] != cnp.PyArray_DIMS(b)[k]:
+            return False
+    return True
 
 
 cdef object _fit(object g, tuple meta, Primitive prim, int i):
@@ -194,7 +221,8 @@ cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources
             if in_grads is not None:
                 gi = in_grads[i]
                 if gi is not None:
-                    gi = _fit(gi, _meta_of(rec, i), rec.prim, i)
+                    if not _fits(gi, rec, i):
+                        gi = _fit(gi, _meta_of(rec, i), rec.prim, i)
                     glist = grads.get(iid)
                     if glist is None:
                         grads[iid] = [gi]
@@ -254,6 +282,9 @@ cdef class TapeBase:
         return False
 
     def _check_usable(self, str what):
+        self._check(what)
+
+    cdef int _check(self, str what) except -1:
         if self._used and not self._persistent:
             raise RuntimeError(
                 "GradientTape.%s can only be called once on a non-persistent tape: its "
@@ -261,6 +292,9 @@ cdef class TapeBase:
                 "GradientTape(persistent=True) to compute several gradients." % what)
 
     def _run(self, list targets, list seeds, list source_ids):
+        return self._run_c(targets, seeds, source_ids)
+
+    cdef list _run_c(self, list targets, list seeds, list source_ids):
         """One backward pass; releases a non-persistent tape afterwards.
 
         A persistent tape still recording records its own backward pass, as TensorFlow
@@ -284,20 +318,20 @@ cdef class TapeBase:
         if (output_gradients is None and type(target) is Tensor
                 and unconnected_gradients == "none"):
             if type(sources) is Tensor:
-                self._check_usable("gradient")
-                grads = self._run([target], [ones_like_fast(<Tensor>target)],
+                self._check("gradient")
+                grads = self._run_c([target], [ones_like_fast(<Tensor>target)],
                                   [[(<Tensor>sources)._id]])
                 return grads[0]
             if isinstance(sources, BaseVariable):
-                self._check_usable("gradient")
+                self._check("gradient")
                 ids = self._core.var_reads.get((<BaseVariable>sources)._uid, [])
-                grads = self._run([target], [ones_like_fast(<Tensor>target)], [ids])
+                grads = self._run_c([target], [ones_like_fast(<Tensor>target)], [ids])
                 return grads[0]
             if type(sources) is list or type(sources) is tuple:
                 ids = _flat_source_ids(self._core, sources)
                 if ids is not None:
-                    self._check_usable("gradient")
-                    grads = self._run([target], [ones_like_fast(<Tensor>target)], ids)
+                    self._check("gradient")
+                    grads = self._run_c([target], [ones_like_fast(<Tensor>target)], ids)
                     return grads if type(sources) is list else tuple(grads)
         return self._gradient_general(target, sources, output_gradients, unconnected_gradients)
 
