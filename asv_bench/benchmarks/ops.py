@@ -160,6 +160,13 @@ def _b_softmax(fn):
     return build
 
 
+def _b_sparse_xent(n, dtype, rng):
+    rows = max(1, n // 10)
+    labels = tg.constant(rng.integers(0, min(n, 10), rows).astype(np.int32))
+    return Case(lambda z: tg.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=z),
+                _uniform(rng, (rows, min(n, 10)), dtype, -3, 3))
+
+
 def _b_getitem(n, dtype, rng):
     return Case(lambda x: x[::2], _uniform(rng, _vec(n), dtype))
 
@@ -314,6 +321,7 @@ FORWARD = {
     # neural network
     "softmax": _b_softmax(tg.nn.softmax),
     "log_softmax": _b_softmax(tg.nn.log_softmax),
+    "sparse_softmax_xent": _b_sparse_xent,
     "conv2d": _b_conv2d,
     "max_pool2d": _pool(tg.nn.max_pool2d),
     "avg_pool2d": _pool(tg.nn.avg_pool2d),
@@ -345,7 +353,7 @@ FORWARD_BACKWARD = {name: FORWARD[name] for name in (
     "identity", "cast", "custom_gradient",
     "reduce_sum", "reduce_max", "reduce_min", "reduce_prod",
     "matmul", "einsum",
-    "softmax", "log_softmax", "conv2d", "max_pool2d", "avg_pool2d",
+    "softmax", "log_softmax", "sparse_softmax_xent", "conv2d", "max_pool2d", "avg_pool2d",
     "reshape", "transpose", "broadcast_to", "concat", "tile", "pad", "getitem", "gather",
 )}
 

@@ -459,6 +459,11 @@ GRAD_CASES = {
     "log": unary(tg.log, positive),
     "log1p": unary(tg.log1p, positive),
     "log_softmax": _softmax_cases(tg.nn.log_softmax),
+    "sparse_softmax_xent": [
+        ("%s" % (s,), _named(lambda z, lab=lab: tg.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=lab, logits=z), "sparse_xent"), [normal(s, "sx") * 2])
+        for s, lab in [((3, 4), np.array([0, 2, 3], np.int32)),
+                       ((2, 3, 5), np.array([[4, 0, 1], [2, 2, 3]], np.int64))]],
     "matmul": _matmul_cases(),
     "max_pool2d": _pool_cases(tg.nn.max_pool2d),
     "max_pool2d_grad": _pool_grad_cases(tg.nn.max_pool2d),

@@ -104,6 +104,17 @@ def cast(x, dtype):
     return ew.cast(x, dtype)
 
 
+def sparse_softmax_xent(logits, labels):
+    """GPU per-example -log softmax(logits)[label] (log-softmax, one-hot, masked sum)."""
+    depth = logits.shape[-1]
+    axis = logits.ndim - 1
+    ls = log_softmax(logits, axis)
+    onehot = shape.one_hot(labels, depth, 1, 0, -1, logits.dtype)
+    picked = reduce.reduce("sum", ew.binary("multiply", onehot, ls), (axis,), False,
+                           "sparse_softmax_xent")
+    return ew.unary("negative", picked)
+
+
 def relu_grad(g, ans):
     """GPU g where ans > 0, else 0."""
     zero = CudaArray.from_scalar(0, ans.dtype, ans.device_index)
@@ -232,7 +243,7 @@ IMPLS = {
     "log": _unary("log"), "log1p": _unary("log1p"), "sqrt": _unary("sqrt"),
     "rsqrt": _unary("rsqrt"), "reciprocal": _unary("reciprocal"), "tanh": _unary("tanh"),
     "sigmoid": _unary("sigmoid"), "sin": _unary("sin"), "cos": _unary("cos"),
-    "relu": _unary("relu"), "relu_grad": relu_grad,
+    "relu": _unary("relu"), "relu_grad": relu_grad, "sparse_softmax_xent": sparse_softmax_xent,
     # comparisons and logic
     "equal": _compare("equal"), "not_equal": _compare("not_equal"), "less": _compare("less"),
     "less_equal": _compare("less_equal"), "greater": _compare("greater"),

@@ -21,7 +21,7 @@ from tapegrad.ops.elementwise import (
     where,
 )
 from tapegrad.ops.reductions import _sum, reduce_mean, reduce_sum
-from tapegrad.ops.shape import _fmt, one_hot
+from tapegrad.ops.shape import _fmt, one_hot, reshape
 
 __all__ = ["relu", "relu6", "leaky_relu", "elu", "softplus", "sigmoid", "tanh", "softmax",
            "log_softmax", "conv2d", "max_pool2d", "avg_pool2d", "max_pool", "avg_pool",
@@ -448,13 +448,34 @@ def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None
         raise ValueError("sparse_softmax_cross_entropy_with_logits: labels shape %s must equal "
                          "logits shape %s without its last axis"
                          % (_fmt(labels.shape), _fmt(logits.shape)))
+    if logits.dtype.kind != "f":
+        raise TypeError("sparse_softmax_cross_entropy_with_logits: logits must be floating, "
+                        "got %s" % logits.dtype.name)
+    return _sparse_xent(logits, labels)
+
+
+@primitive("sparse_softmax_xent", dtypes=FLOAT | INT, same_dtype=(), save_output=False,
+           quiet=True)
+def _sparse_xent(logits, labels):
+    """Per-example -log softmax(logits)[label], in one max-shifted pass."""
     depth = logits.shape[-1]
-    lab = labels.numpy()
-    if lab.size and (lab.min() < 0 or lab.max() >= depth):
+    if labels.size and (labels.min() < 0 or labels.max() >= depth):
         raise ValueError("sparse_softmax_cross_entropy_with_logits: labels must be in "
-                         "[0, %d), got values in [%d, %d]" % (depth, lab.min(), lab.max()))
-    onehot = one_hot(labels, depth, dtype=logits.dtype)
-    return negative(reduce_sum(multiply(onehot, log_softmax(logits)), -1))
+                         "[0, %d), got values in [%d, %d]" % (depth, labels.min(), labels.max()))
+    if logits.size == 0:
+        return np.zeros(logits.shape[:-1], dtype=logits.dtype)
+    shifted = logits - np.max(logits, axis=-1, keepdims=True)
+    lse = np.log(np.sum(np.exp(shifted), axis=-1))
+    picked = np.take_along_axis(shifted, labels[..., None].astype(np.intp), axis=-1)[..., 0]
+    return (lse - picked).astype(logits.dtype, copy=False)
+
+
+@_sparse_xent.defvjp
+def _sparse_xent_vjp(g, ans, logits, labels):
+    # (softmax - onehot) * g, in tapegrad ops (softmax is a primitive): differentiable again
+    onehot = one_hot(labels, logits.shape[-1], dtype=logits.dtype)
+    grad = subtract(_softmax(logits, axis=logits.ndim - 1), onehot)
+    return multiply(grad, reshape(g, g.shape + (1,))), None
 
 
 def softmax_cross_entropy_with_logits(labels=None, logits=None, axis=-1, name=None):
