@@ -91,14 +91,6 @@ cdef void pop_tape(TapeCore tape):
     _n_tapes = len(_tapes)
 
 
-def _push_tape(TapeCore tape):
-    push_tape(tape)
-
-
-def _pop_tape(TapeCore tape):
-    pop_tape(tape)
-
-
 def _active_tapes():
     return list(_tapes)
 

@@ -34,19 +34,15 @@ def needs_input(int i):
 
 cdef object _sum_to = None
 cdef object _add_n = None
-cdef object _ones_like = None
-cdef object _zeros = None
 cdef object _add = None
 
 
-def _set_helpers(sum_to, add, add_n, ones_like, zeros):
+def _set_helpers(sum_to, add, add_n):
     """Installed by tapegrad.ops once the primitives they use are registered."""
-    global _sum_to, _add, _add_n, _ones_like, _zeros
+    global _sum_to, _add, _add_n
     _sum_to = sum_to
     _add = add
     _add_n = add_n
-    _ones_like = ones_like
-    _zeros = zeros
 
 
 cdef class Meta:
@@ -328,7 +324,7 @@ cdef class TapeBase:
                 grads = self._run_c([target], [ones_like_fast(<Tensor>target)], [ids])
                 return grads[0]
             if type(sources) is list or type(sources) is tuple:
-                ids = _flat_source_ids(self._core, sources)
+                ids = flat_source_ids(self._core, sources)
                 if ids is not None:
                     self._check("gradient")
                     grads = self._run_c([target], [ones_like_fast(<Tensor>target)], ids)
@@ -336,8 +332,9 @@ cdef class TapeBase:
         return self._gradient_general(target, sources, output_gradients, unconnected_gradients)
 
 
-cdef list _flat_source_ids(TapeCore core, object sources):
-    # ids for a flat list of tensors/variables, or None for anything nested
+cpdef list flat_source_ids(TapeCore core, object sources):
+    """Tensor ids per source (a variable: every read of it on the tape) for a flat list of
+    tensors/variables; None when an entry is anything else."""
     cdef list out = []
     for s in sources:
         if type(s) is Tensor:

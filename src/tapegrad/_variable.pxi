@@ -86,16 +86,11 @@ cdef class BaseVariable(Operand):
         # Private writable storage + a read-only view for the Tensor, so in-place updates
         # are possible while the Tensor stays immutable to everyone else.  The variable
         # keeps its own reference to the storage: ops never freeze a base that is shared.
-        cdef cnp.ndarray storage, view
         if type(t._data) is not ndarray:
             self._storage = None
             self._value = _new_tensor(t._data.copy())
             return
-        storage = _np_array(t._data, copy=True, order="C")
-        view = storage.view()
-        cnp.PyArray_CLEARFLAGS(view, cnp.NPY_ARRAY_WRITEABLE)
-        self._storage = storage
-        self._value = _new_tensor(view)
+        _own(self, _np_array(t._data, copy=True, order="C"))
 
     def _inplace_array(self):
         """A writable ndarray aliasing the storage, after copy-on-write if it is shared."""
@@ -113,10 +108,7 @@ cdef class BaseVariable(Operand):
             # a fresh Tensor id, so no tape confuses the new value with the old one
             self._value = _new_tensor(self._value._data)
         else:
-            self._replace(wrap(_np_array(arr, copy=True)))
-
-    def _set_value_tensor(self, Tensor t):
-        self._replace(t)
+            _own(self, _np_array(arr, copy=True, order="C"))
 
     def _check_assign(self, value, str what):
         cdef Tensor t
@@ -143,29 +135,11 @@ cdef class BaseVariable(Operand):
         return self if read_value else None
 
     def assign_add(self, delta, read_value=True):
-        cdef Tensor d = self._check_assign(delta, "Variable.assign_add")
-        if type(d._data) is ndarray and type(self._value._data) is ndarray:
-            if self._storage_is_private():
-                arr = self._storage
-                np.add(arr, d._data, out=arr, casting="unsafe")
-                self._value = _new_tensor(self._value._data)
-            else:
-                self._replace(wrap(_np_asarray(self._value._data + d._data)))
-        else:
-            self._replace(_optable[OPC_ADD](self._value, d.to(self.device)))
+        _accumulate(self, delta, "Variable.assign_add", OPC_ADD, np.add)
         return self if read_value else None
 
     def assign_sub(self, delta, read_value=True):
-        cdef Tensor d = self._check_assign(delta, "Variable.assign_sub")
-        if type(d._data) is ndarray and type(self._value._data) is ndarray:
-            if self._storage_is_private():
-                arr = self._storage
-                np.subtract(arr, d._data, out=arr, casting="unsafe")
-                self._value = _new_tensor(self._value._data)
-            else:
-                self._replace(wrap(_np_asarray(self._value._data - d._data)))
-        else:
-            self._replace(_optable[OPC_SUB](self._value, d.to(self.device)))
+        _accumulate(self, delta, "Variable.assign_sub", OPC_SUB, np.subtract)
         return self if read_value else None
 
     def __array__(self, dtype=None, copy=None):
@@ -202,6 +176,31 @@ cdef class BaseVariable(Operand):
 
     def cpu(self):
         return self.read().cpu()
+
+
+cdef void _own(BaseVariable var, cnp.ndarray storage):
+    # Adopt a fresh, writable, C-contiguous array that nothing else holds as the storage;
+    # the Tensor gets a read-only view of it.
+    cdef cnp.ndarray view = storage.view()
+    cnp.PyArray_CLEARFLAGS(view, cnp.NPY_ARRAY_WRITEABLE)
+    var._storage = storage
+    var._value = _new_tensor(view)
+
+
+cdef int _accumulate(BaseVariable var, object delta, str what, int opc, object ufunc) except -1:
+    # assign_add / assign_sub: in place when the storage is private, else into a fresh
+    # array that becomes the new storage (no second copy)
+    cdef Tensor d = var._check_assign(delta, what)
+    if type(d._data) is ndarray and type(var._value._data) is ndarray:
+        if _private(var):
+            ufunc(var._storage, d._data, out=var._storage)
+            var._value = _new_tensor(var._value._data)
+        else:
+            _own(var, ufunc(var._value._data, d._data,
+                            out=np.empty(var._value._data.shape, var._value._data.dtype)))
+    else:
+        var._replace(_optable[opc](var._value, d.to(var.device)))
+    return 0
 
 
 cdef bint _private(BaseVariable var):

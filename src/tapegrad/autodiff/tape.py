@@ -63,16 +63,12 @@ class GradientTape(_tape.TapeBase):
             seeds = [_core.ones_like_fast(t) for t in flat_targets]
         else:
             seeds = _seeds(flat_targets, nest.flatten(output_gradients))
-        var_reads = self._core.var_reads
-        source_ids = []
-        for s in flat_sources:
-            if isinstance(s, _core.Tensor):
-                source_ids.append([s._id])
-            elif isinstance(s, _core.BaseVariable):
-                source_ids.append(var_reads.get(s._unique_id, ()))
-            else:
-                raise TypeError("gradient: sources must be tensors or variables, got %s"
-                                % type(s).__name__)
+        source_ids = _tape.flat_source_ids(self._core, flat_sources)
+        if source_ids is None:
+            bad = next(s for s in flat_sources
+                       if not isinstance(s, (_core.Tensor, _core.BaseVariable)))
+            raise TypeError("gradient: sources must be tensors or variables, got %s"
+                            % type(bad).__name__)
         grads = self._run(flat_targets, seeds, source_ids)
         for i, g in enumerate(grads):
             if g is None and zero and flat_sources[i].dtype.kind == "f":
