@@ -15,19 +15,17 @@ from tapegrad.autodiff import nest
 class _CustomCall:
     """The VJP of one custom_gradient call, holding its grad_fn and variables."""
 
-    def __init__(self, name, grad_fn, n_inputs, variables, structure):
+    def __init__(self, name, grad_fn, n_inputs, variables):
         self.name = name
         self.grad_fn = grad_fn
         self.n_inputs = n_inputs
         self.variables = variables
-        self.structure = structure
 
 
 def _custom_vjp(g, ans, *inputs, call):
-    dys = g if call.structure is None else nest.pack_sequence_as(call.structure, [g])
     if call.variables:
         try:
-            out = call.grad_fn(dys, variables=call.variables)
+            out = call.grad_fn(g, variables=call.variables)
         except TypeError as e:
             if "variables" not in str(e):
                 raise
@@ -45,7 +43,7 @@ def _custom_vjp(g, ans, *inputs, call):
             raise ValueError("custom_gradient %s: grad_fn returned %d variable gradients for "
                              "%d variables" % (call.name, len(var_grads), len(call.variables)))
     else:
-        out = call.grad_fn(dys)
+        out = call.grad_fn(g)
         in_grads = list(out) if isinstance(out, (list, tuple)) else [out]
         var_grads = []
     if len(in_grads) != call.n_inputs:
@@ -110,11 +108,11 @@ def custom_gradient(f=None):
             flat_y[0], None, name)
         # a fresh Tensor over the same value, recorded as the output of one custom op
         out = _core._wrap_device(y_t._data)
-        rec_inputs = [t for t in tensors if t is not None] + [v._peek() for v in variables]
+        present = [t for t in tensors if t is not None]
+        rec_inputs = present + [v._peek() for v in variables]
         for v in variables:
             v.read_value()  # register the read with active tapes
-        call = _CustomCall(name, grad_fn, len([t for t in tensors if t is not None]),
-                           variables, None)
+        call = _CustomCall(name, grad_fn, len(present), variables)
         _core._record_external(_prim, tuple(rec_inputs), out, {"call": call})
         return nest.pack_sequence_as(y, [out]) if not isinstance(y, _core.Tensor) else out
 
