@@ -5,7 +5,9 @@ import numpy as np
 from tapegrad import _core
 from tapegrad._tape import needs_input
 from tapegrad.ops._registry import NUMERIC, primitive, tensor
+from tapegrad.ops.elementwise import abs as abs_
 from tapegrad.ops.elementwise import (
+    add_n,
     divide,
     greater,
     maximum,
@@ -15,7 +17,7 @@ from tapegrad.ops.elementwise import (
     square,
     where,
 )
-from tapegrad.ops.reductions import reduce_sum
+from tapegrad.ops.reductions import reduce_max, reduce_sum
 from tapegrad.ops.shape import _fmt, broadcast_to, reshape, squeeze
 
 
@@ -181,8 +183,6 @@ def einsum(equation, *inputs, **kwargs):
 
 def norm(tensor_, ord="euclidean", axis=None, keepdims=False, name=None):
     """Vector norms: 'euclidean'/2, 1, np.inf over ``axis`` (None = all entries)."""
-    from tapegrad.ops.elementwise import abs as abs_
-    from tapegrad.ops.reductions import reduce_max
 
     x = tensor(tensor_, op="norm")
     if ord in ("euclidean", "fro", 2, 2.0):
@@ -215,7 +215,6 @@ def global_norm(t_list, name=None):
     parts = [reduce_sum(square(tensor(t, op="global_norm"))) for t in t_list if t is not None]
     if not parts:
         raise ValueError("global_norm: no tensors")
-    from tapegrad.ops.elementwise import add_n
 
     return sqrt(add_n(parts))
 

@@ -5,23 +5,28 @@ import numpy as np
 
 from tapegrad import _kernels
 from tapegrad._tape import needs_input
+from tapegrad.ops import random as tg_random
 from tapegrad.ops._registry import FLOAT, INT, primitive, tensor
 from tapegrad.ops.elementwise import (
     abs,
     add,
     cast,
     exp,
+    expm1,
     greater,
     log1p,
     maximum,
+    minimum,
     multiply,
     negative,
     sigmoid,
+    square,
     subtract,
     where,
 )
+from tapegrad.ops.elementwise import tanh as _tanh
 from tapegrad.ops.reductions import _sum, reduce_mean, reduce_sum
-from tapegrad.ops.shape import _fmt, one_hot, reshape
+from tapegrad.ops.shape import _fmt, one_hot, reshape, squeeze
 
 __all__ = ["relu", "relu6", "leaky_relu", "elu", "softplus", "sigmoid", "tanh", "softmax",
            "log_softmax", "conv2d", "max_pool2d", "avg_pool2d", "max_pool", "avg_pool",
@@ -54,7 +59,6 @@ def _relu_grad_vjp(gg, out, g, ans):
 
 
 def relu6(features, name=None):
-    from tapegrad.ops.elementwise import minimum
 
     return minimum(relu(features), 6)
 
@@ -65,7 +69,6 @@ def leaky_relu(features, alpha=0.2, name=None):
 
 
 def elu(features, name=None):
-    from tapegrad.ops.elementwise import expm1
 
     x = tensor(features, op="elu")
     return where(greater(x, 0), x, expm1(where(greater(x, 0), 0, x)))
@@ -78,7 +81,6 @@ def softplus(features, name=None):
 
 
 def tanh(x, name=None):
-    from tapegrad.ops.elementwise import tanh as _tanh
 
     return _tanh(x)
 
@@ -401,18 +403,15 @@ def bias_add(value, bias, name=None):
 
 
 def l2_loss(t, name=None):
-    from tapegrad.ops.elementwise import square
 
     return multiply(reduce_sum(square(t)), 0.5)
 
 
 def moments(x, axes, keepdims=False, name=None):
-    from tapegrad.ops.elementwise import square
 
     mean = reduce_mean(x, axes, keepdims=True)
     var = reduce_mean(square(subtract(x, mean)), axes, keepdims=True)
     if not keepdims:
-        from tapegrad.ops.shape import squeeze
 
         mean, var = squeeze(mean, axes), squeeze(var, axes)
     return mean, var
@@ -420,7 +419,6 @@ def moments(x, axes, keepdims=False, name=None):
 
 def dropout(x, rate, noise_shape=None, seed=None, name=None):
     """Zero each entry with probability ``rate`` and scale the rest by 1 / (1 - rate)."""
-    from tapegrad.ops import random as tg_random
 
     x = tensor(x, op="dropout")
     rate = float(rate)

@@ -8,7 +8,9 @@ is reproducible under a seed and ops never share state between devices.
 
 import numpy as np
 
-from tapegrad.ops._registry import as_dtype, norm_shape, not_differentiable
+from tapegrad import _core
+from tapegrad.ops._registry import as_dtype, norm_shape, not_differentiable, tensor
+from tapegrad.ops.shape import gather
 
 _state = {"seed": None, "rng": np.random.default_rng(), "op_counts": {}}
 
@@ -115,9 +117,6 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, n
 
 
 def shuffle(value, seed=None, name=None):
-    from tapegrad import _core
-    from tapegrad.ops._registry import tensor
-    from tapegrad.ops.shape import gather
 
     x = tensor(value, op="random.shuffle")
     perm = _gen(_key(seed)).permutation(x.shape[0]) if x.ndim else None

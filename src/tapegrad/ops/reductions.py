@@ -11,7 +11,21 @@ from tapegrad.ops._registry import (
     primitive,
     tensor,
 )
-from tapegrad.ops.elementwise import cast, divide, equal, multiply, not_equal, subtract, where
+from tapegrad.ops.elementwise import (
+    add,
+    cast,
+    divide,
+    equal,
+    exp,
+    log,
+    multiply,
+    not_equal,
+    sqrt,
+    square,
+    stop_gradient,
+    subtract,
+    where,
+)
 from tapegrad.ops.shape import _broadcast_to, _reshape, reshape
 
 
@@ -133,7 +147,6 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
 
 def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     """log(sum(exp(x))) computed stably (max-shifted)."""
-    from tapegrad.ops.elementwise import add, exp, log, stop_gradient
 
     x = tensor(input_tensor, op="reduce_logsumexp")
     axes = norm_axes(axis, x.ndim, "reduce_logsumexp")
@@ -147,13 +160,11 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
 def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
     x = tensor(input_tensor, op="reduce_variance")
     mean = reduce_mean(x, axis, keepdims=True)
-    from tapegrad.ops.elementwise import square
 
     return reduce_mean(square(subtract(x, mean)), axis, keepdims)
 
 
 def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
-    from tapegrad.ops.elementwise import sqrt
 
     return sqrt(reduce_variance(input_tensor, axis, keepdims))
 
