@@ -4,6 +4,8 @@ import numpy as np
 
 from tapegrad import _core
 from tapegrad.ops._registry import as_dtype, norm_shape, not_differentiable, tensor
+from tapegrad.ops.elementwise import add, cast, multiply
+from tapegrad.ops.shape import broadcast_to, reshape
 
 
 def constant(value, dtype=None, shape=None, name=None):
@@ -12,7 +14,6 @@ def constant(value, dtype=None, shape=None, name=None):
     if isinstance(value, (_core.Tensor, _core.BaseVariable)):
         t = tensor(value, op="constant")
         if dt is not None and t.dtype != dt:
-            from tapegrad.ops.elementwise import cast
 
             t = cast(t, dt)
     else:
@@ -21,7 +22,6 @@ def constant(value, dtype=None, shape=None, name=None):
         shape = norm_shape(shape, "constant")
         if t.size == 1:
             return fill(shape, t.numpy().reshape(()).item(), dtype=t.dtype)
-        from tapegrad.ops.shape import reshape
 
         return reshape(t, shape)
     return t
@@ -77,7 +77,6 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype=np.float32, name=Non
         raise ValueError("eye: sizes must be >= 0, got %d x %d" % (n, m))
     out = _eye(num_rows=n, num_columns=m, dtype=as_dtype(dtype, "eye"))
     if batch_shape:
-        from tapegrad.ops.shape import broadcast_to
 
         out = broadcast_to(out, tuple(batch_shape) + (n, m))
     return out
@@ -101,7 +100,6 @@ def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001
 
 
 def linspace(start, stop, num, name=None):
-    from tapegrad.ops.elementwise import add, multiply
 
     num = int(num)
     if num < 1:
