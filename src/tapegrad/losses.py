@@ -16,6 +16,8 @@ inputs; the softmax and sigmoid losses use log-sum-exp forms that stay finite fo
 logits of any size.
 """
 
+import math
+
 import numpy as np
 
 import tapegrad as tg
@@ -94,17 +96,20 @@ def compute_weighted_loss(losses, weights=1.0, reduction=Reduction.SUM_BY_NONZER
     Reduction.validate(reduction, where)
     losses = _float_tensor(losses)
     loss_shape = tuple(losses.shape)
-    weight_shape = tuple(_weights_array_shape(weights))
-    try:
-        broadcast = np.broadcast_shapes(weight_shape, loss_shape)
-    except ValueError:
-        broadcast = None
-    if broadcast != loss_shape:
-        raise ValueError(
-            f"{where}: weights of shape {weight_shape} cannot be broadcast to the loss "
-            f"shape {loss_shape}"
-        )
-    scalar_weight = not isinstance(weights, (tg.Tensor, tg.Variable)) and np.ndim(weights) == 0
+    # a Python number (the default 1.0) broadcasts to anything: no shape check needed
+    scalar_weight = isinstance(weights, (int, float)) or (
+        not isinstance(weights, (tg.Tensor, tg.Variable)) and np.ndim(weights) == 0)
+    if not scalar_weight:
+        weight_shape = tuple(_weights_array_shape(weights))
+        try:
+            broadcast = np.broadcast_shapes(weight_shape, loss_shape)
+        except ValueError:
+            broadcast = None
+        if broadcast != loss_shape:
+            raise ValueError(
+                f"{where}: weights of shape {weight_shape} cannot be broadcast to the loss "
+                f"shape {loss_shape}"
+            )
     if scalar_weight:
         weights = float(weights)
         weighted = losses if weights == 1.0 else losses * weights
@@ -116,7 +121,7 @@ def compute_weighted_loss(losses, weights=1.0, reduction=Reduction.SUM_BY_NONZER
     total = tg.reduce_sum(weighted)
     if reduction == Reduction.SUM:
         return total
-    size = int(np.prod(loss_shape, dtype=np.int64))
+    size = math.prod(loss_shape)
     if reduction == Reduction.SUM_OVER_BATCH_SIZE:
         return _safe_divide(total, size)
     if reduction == Reduction.MEAN:

@@ -104,6 +104,9 @@ def cases():
         c[name] = [((X,), {"axis": 2}), ((X,), {"axis": 0})]
     c["sparse_softmax_xent"] = [((_r(3, 5), np.array([0, 4, 2], np.int32)), {}),
                                 ((_r(2, 3, 4), np.array([[0, 3, 1], [2, 2, 0]], np.int64)), {})]
+    c["sparse_softmax_xent_grad"] = [
+        ((_r(3, 5), np.array([0, 4, 2], np.int32), _r(3)), {}),
+        ((_r(2, 3, 4), np.array([[0, 3, 1], [2, 2, 0]], np.int64), _r(2, 3)), {})]
     c["reshape"] = [((X,), {"shape": (4, -1)})]
     c["transpose"] = [((X,), {"perm": (2, 0, 1)})]
     c["broadcast_to"] = [((Y,), {"shape": (2, 3, 4)})]

@@ -464,6 +464,12 @@ GRAD_CASES = {
             labels=lab, logits=z), "sparse_xent"), [normal(s, "sx") * 2])
         for s, lab in [((3, 4), np.array([0, 2, 3], np.int32)),
                        ((2, 3, 5), np.array([[4, 0, 1], [2, 2, 3]], np.int64))]],
+    "sparse_softmax_xent_grad": [
+        ("%s" % (s,), _vjp(_named(lambda z, lab=lab: tg.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=lab, logits=z), "sparse_xent"), 0), [normal(s, "sxg") * 2,
+                                                         normal(s[:-1], "sxc")])
+        for s, lab in [((3, 4), np.array([0, 2, 3], np.int32)),
+                       ((2, 3, 5), np.array([[4, 0, 1], [2, 2, 3]], np.int64))]],
     "matmul": _matmul_cases(),
     "max_pool2d": _pool_cases(tg.nn.max_pool2d),
     "max_pool2d_grad": _pool_grad_cases(tg.nn.max_pool2d),

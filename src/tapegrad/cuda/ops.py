@@ -115,6 +115,14 @@ def sparse_softmax_xent(logits, labels):
     return ew.unary("negative", picked)
 
 
+def sparse_softmax_xent_grad(logits, labels, g):
+    """GPU (softmax(logits) - onehot(labels)) * g[..., None]."""
+    axis = logits.ndim - 1
+    onehot = shape.one_hot(labels, logits.shape[-1], 1, 0, -1, logits.dtype)
+    diff = ew.binary("subtract", softmax(logits, axis), onehot)
+    return ew.binary("multiply", diff, g.reshape(tuple(g.shape) + (1,)))
+
+
 def relu_grad(g, ans):
     """GPU g where ans > 0, else 0."""
     zero = CudaArray.from_scalar(0, ans.dtype, ans.device_index)
@@ -244,6 +252,7 @@ IMPLS = {
     "rsqrt": _unary("rsqrt"), "reciprocal": _unary("reciprocal"), "tanh": _unary("tanh"),
     "sigmoid": _unary("sigmoid"), "sin": _unary("sin"), "cos": _unary("cos"),
     "relu": _unary("relu"), "relu_grad": relu_grad, "sparse_softmax_xent": sparse_softmax_xent,
+    "sparse_softmax_xent_grad": sparse_softmax_xent_grad,
     # comparisons and logic
     "equal": _compare("equal"), "not_equal": _compare("not_equal"), "less": _compare("less"),
     "less_equal": _compare("less_equal"), "greater": _compare("greater"),

@@ -78,11 +78,12 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
     if ka != kb:
         raise ValueError("matmul: inner dimensions differ: %s%s @ %s%s" % (
             _fmt(a.shape), ".T" if ta else "", _fmt(b.shape), ".T" if tb else ""))
-    try:
-        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    except ValueError:
-        raise ValueError("matmul: batch dimensions do not broadcast: %s @ %s"
-                         % (_fmt(a.shape), _fmt(b.shape))) from None
+    if a.ndim > 2 or b.ndim > 2:
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError("matmul: batch dimensions do not broadcast: %s @ %s"
+                             % (_fmt(a.shape), _fmt(b.shape))) from None
     out = _matmul(a, b, transpose_a=ta, transpose_b=tb)
     if squeeze_axes:
         out = squeeze(out, [out.ndim + ax for ax in squeeze_axes])

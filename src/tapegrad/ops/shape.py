@@ -127,27 +127,41 @@ def broadcast_to(input, shape, name=None):
     return _broadcast_to(x, shape=shape)
 
 
+# (x.shape, target) -> (axes, keepdims, reshape): the plan is pure shape arithmetic, and
+# a training loop asks for the same few (every bias gradient) on every step.
+_SUM_TO_PLANS = {}
+
+
+def _sum_to_plan(xshape, shape):
+    lead = len(xshape) - len(shape)
+    if lead < 0 or any(d != 1 and xshape[lead + i] != d for i, d in enumerate(shape)):
+        raise ValueError("sum_to: cannot reduce shape %s to %s" % (_fmt(xshape), _fmt(shape)))
+    kept = tuple(lead + i for i, d in enumerate(shape) if d == 1 and xshape[lead + i] != 1)
+    axes = tuple(range(lead)) + kept
+    # only leading axes to drop: a plain reduction lands on the target shape directly
+    keepdims = bool(kept)
+    if axes:
+        out = tuple(1 if i in axes else d for i, d in enumerate(xshape)) if keepdims else \
+            xshape[lead:]
+    else:
+        out = xshape
+    plan = (axes, keepdims, out != shape)
+    if len(_SUM_TO_PLANS) < 4096:
+        _SUM_TO_PLANS[(xshape, shape)] = plan
+    return plan
+
+
 def sum_to(x, shape):
     """Sum ``x`` down to ``shape`` (the inverse of broadcasting): the engine's unbroadcast."""
     from tapegrad.ops.reductions import _sum
 
     x = tensor(x, op="sum_to")
     shape = tuple(shape)
-    if not shape:
-        # a scalar source (a broadcast weight or bias): one full reduction
-        return _sum(x, axes=tuple(range(x.ndim)), keepdims=False)
-    lead = x.ndim - len(shape)
-    if lead < 0:
-        raise ValueError("sum_to: cannot reduce shape %s to %s" % (_fmt(x.shape), _fmt(shape)))
-    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape)
-                                      if d == 1 and x.shape[lead + i] != 1)
-    for i, d in enumerate(shape):
-        if d != 1 and x.shape[lead + i] != d:
-            raise ValueError("sum_to: cannot reduce shape %s to %s"
-                             % (_fmt(x.shape), _fmt(shape)))
+    plan = _SUM_TO_PLANS.get((x.shape, shape))
+    axes, keepdims, reshape_after = plan if plan is not None else _sum_to_plan(x.shape, shape)
     if axes:
-        x = _sum(x, axes=axes, keepdims=True)
-    if x.shape != shape:
+        x = _sum(x, axes=axes, keepdims=keepdims)
+    if reshape_after:
         x = _reshape(x, shape=shape)
     return x
 
