@@ -184,6 +184,44 @@ cpdef object relu_grad(object g, object y):
     return out
 
 
+cdef void _sum_rows(floating* x, floating* out, Py_ssize_t R, Py_ssize_t C) noexcept nogil:
+    # row after row, the order of NumPy's own reduction over a leading axis
+    cdef Py_ssize_t r, c
+    cdef floating* row
+    memcpy(out, x, C * sizeof(floating))
+    for r in range(1, R):
+        row = x + r * C
+        for c in range(C):
+            out[c] = out[c] + row[c]
+
+
+cpdef object sum_rows(object x, Py_ssize_t rows):
+    """Sum of a C-contiguous float array over its first ``rows``-sized block of axes:
+    (R, C) -> (C,).  NumPy's reduction over leading axes of a narrow (bias-sized) inner
+    block spends its time in iterator bookkeeping (1.26 ms against 0.2 ms for a
+    50176 x 32 conv gradient).  Returns None when it does not apply."""
+    cdef cnp.ndarray X = <cnp.ndarray>x
+    cdef int typenum = cnp.PyArray_TYPE(X)
+    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
+        return None
+    if not cnp.PyArray_IS_C_CONTIGUOUS(X):
+        return None
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(X)
+    if rows < 1 or n == 0 or n % rows:
+        return None
+    cdef Py_ssize_t C = n // rows
+    cdef cnp.npy_intp dim = C
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(1, &dim, typenum, 0)
+    if typenum == cnp.NPY_FLOAT:
+        with nogil:
+            _sum_rows[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(out), rows, C)
+    else:
+        with nogil:
+            _sum_rows[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(out), rows,
+                              C)
+    return out
+
+
 # ---------------------------------------------------------------------------
 # convolution helpers (NHWC): im2col / col2im
 
@@ -368,10 +406,12 @@ cdef void _max_pool(floating* x, floating* out, Py_ssize_t N, Py_ssize_t H, Py_s
 
 cdef void _max_route(floating* x, floating* g, floating* out, Py_ssize_t N, Py_ssize_t H,
                      Py_ssize_t W, Py_ssize_t C, int kh, int kw, int sh, int sw, int pt, int pl,
-                     int oh, int ow, bint scatter, floating* m,
+                     int oh, int ow, bint scatter, bint tiled, floating* m,
                      floating* left) noexcept nogil:
     # For each window and channel find the first maximal input; scatter routes the
     # output gradient there, select reads the input-shaped cotangent from there.
+    # ``tiled``: the windows cover every input exactly once, so scatter writes each
+    # element instead of adding into a zeroed array.
     # Two passes over the window (which sits in L1): its max m, then the first tap
     # equal to m (or the first NaN, as the forward lets NaN win).  Channels are the
     # innermost loop and every per-channel temporary has the element's width, so both
@@ -428,7 +468,10 @@ cdef void _max_route(floating* x, floating* g, floating* out, Py_ssize_t N, Py_s
                                 take = lc if (v == mc) | ((v != v) & (mc != mc)) else 0
                                 left[c] = lc - take
                                 gv = g[o + c]
-                                out[base + c] = out[base + c] + (gv if take != 0 else 0)
+                                if tiled:
+                                    out[base + c] = gv if take != 0 else 0
+                                else:
+                                    out[base + c] = out[base + c] + (gv if take != 0 else 0)
                         else:
                             for c in range(C):
                                 v = x[base + c]
@@ -460,7 +503,8 @@ cpdef object max_pool(object x, int kh, int kw, int sh, int sw, int pad_top, int
 
 
 cdef object _route(cnp.ndarray X, cnp.ndarray G, cnp.ndarray out, int kh, int kw, int sh,
-                   int sw, int pad_top, int pad_left, int oh, int ow, bint scatter):
+                   int sw, int pad_top, int pad_left, int oh, int ow, bint scatter,
+                   bint tiled=False):
     # shared driver of max_pool_scatter / max_pool_select (shapes already checked)
     cdef Py_ssize_t N = X.shape[0], H = X.shape[1], W = X.shape[2], C = X.shape[3]
     cdef cnp.ndarray m = np.empty(C, dtype=X.dtype)
@@ -471,13 +515,13 @@ cdef object _route(cnp.ndarray X, cnp.ndarray G, cnp.ndarray out, int kh, int kw
         with nogil:
             _max_route[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(G),
                               <float*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
-                              pad_top, pad_left, oh, ow, scatter,
+                              pad_top, pad_left, oh, ow, scatter, tiled,
                               <float*>cnp.PyArray_DATA(m), <float*>cnp.PyArray_DATA(left))
     else:
         with nogil:
             _max_route[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(G),
                                <double*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
-                               pad_top, pad_left, oh, ow, scatter,
+                               pad_top, pad_left, oh, ow, scatter, tiled,
                                <double*>cnp.PyArray_DATA(m), <double*>cnp.PyArray_DATA(left))
     return out
 
@@ -494,8 +538,11 @@ cpdef object max_pool_scatter(object x, object g, int kh, int kw, int sh, int sw
     if G.shape[0] != X.shape[0] or G.shape[3] != X.shape[3]:
         raise ValueError("max_pool2d_grad: gradient %s does not match input %s"
                          % (_shp(G), _shp(X)))
-    return _route(X, G, np.zeros_like(X), kh, kw, sh, sw, pad_top, pad_left, G.shape[1],
-                  G.shape[2], True)
+    cdef int oh = G.shape[1], ow = G.shape[2]
+    cdef bint tiled = (kh == sh and kw == sw and pad_top == 0 and pad_left == 0
+                       and oh * sh == X.shape[1] and ow * sw == X.shape[2])
+    out = np.empty_like(X) if tiled else np.zeros_like(X)
+    return _route(X, G, out, kh, kw, sh, sw, pad_top, pad_left, oh, ow, True, tiled)
 
 
 cpdef object max_pool_select(object x, object g, int kh, int kw, int sh, int sw,

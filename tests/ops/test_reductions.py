@@ -226,3 +226,23 @@ def test_axis_as_tensor():
 def test_bool_sum_raises():
     with pytest.raises(TypeError, match="reduce_sum"):
         tg.reduce_sum(tg.constant([True, False]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,axis", [((64, 28, 28, 8), (0, 1, 2)), ((4096, 3), 0),
+                                        ((300, 20, 2), (0, 1)), ((5000, 1), 0)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_sum_over_leading_axes_of_large_arrays_matches_numpy_bitwise(dtype, shape, axis,
+                                                                     keepdims):
+    # bias gradients take a row-accumulating kernel; it must give NumPy's exact bits
+    x = (np.random.default_rng(3).standard_normal(shape) * 1e3).astype(dtype)
+    got = tg.reduce_sum(x, axis=axis, keepdims=keepdims).numpy()
+    want = np.add.reduce(x, axis=axis, keepdims=keepdims)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_sum_over_leading_axes_of_a_non_contiguous_array():
+    x = np.random.default_rng(4).standard_normal((80, 70, 6))[:, ::2]
+    np.testing.assert_allclose(tg.reduce_sum(x, axis=(0, 1)).numpy(), x.sum(axis=(0, 1)),
+                               rtol=1e-12)
