@@ -24,3 +24,4 @@ cpdef object avg_pool_grad(object g, tuple x_shape, int kh, int kw, int sh, int 
                            int pad_top, int pad_left)
 cpdef adam_update(object w, object m, object v, object g, double lr_t, double b1, double b2,
                   double eps)
+cpdef sgd_update(object w, object g, double lr)

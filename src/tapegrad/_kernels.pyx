@@ -670,6 +670,14 @@ cdef void _adam(floating* w, floating* m, floating* v, floating* g, Py_ssize_t n
             w[i] = w[i] - flr * mi / (sqrt(vi) + feps)
 
 
+cdef void _sgd(floating* w, floating* g, Py_ssize_t n, double lr) noexcept nogil:
+    # w - lr * g rounded twice, exactly as NumPy's `w -= lr * g` (no FMA contraction)
+    cdef Py_ssize_t i
+    cdef floating flr = <floating>lr
+    for i in range(n):
+        w[i] = w[i] - flr * g[i]
+
+
 cdef int _check_update(tuple arrays, str what) except -1:
     cdef cnp.ndarray first = arrays[0], a
     if first.dtype.num not in (cnp.NPY_FLOAT, cnp.NPY_DOUBLE):
@@ -701,3 +709,16 @@ cpdef adam_update(object w, object m, object v, object g, double lr_t, double b1
             _adam[double](<double*>cnp.PyArray_DATA(W), <double*>cnp.PyArray_DATA(M),
                           <double*>cnp.PyArray_DATA(V), <double*>cnp.PyArray_DATA(G), n, lr_t,
                           b1, b2, eps)
+
+
+cpdef sgd_update(object w, object g, double lr):
+    """In place: w -= lr * g, one pass, no temporary."""
+    _check_update((w, g), "sgd_update")
+    cdef cnp.ndarray W = w, G = g
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(W)
+    if W.dtype.num == cnp.NPY_FLOAT:
+        with nogil:
+            _sgd[float](<float*>cnp.PyArray_DATA(W), <float*>cnp.PyArray_DATA(G), n, lr)
+    else:
+        with nogil:
+            _sgd[double](<double*>cnp.PyArray_DATA(W), <double*>cnp.PyArray_DATA(G), n, lr)

@@ -36,6 +36,14 @@ def _host_gradient(grad, variable, where):
     return arr
 
 
+def _fused(var, *arrays):
+    """Whether the fused update kernels apply: float32/float64 C-contiguous arrays of
+    the variable's dtype (the gradient has its dtype and shape already)."""
+    if var.dtype.char not in "fd" or not var.flags.c_contiguous:
+        return False
+    return all(a.dtype == var.dtype and a.flags.c_contiguous for a in arrays)
+
+
 class Optimizer(tracking.Trackable):
     """Base class of the optimizers (TF 1.x ``tf.train.Optimizer`` semantics).
 
@@ -148,6 +156,13 @@ class Optimizer(tracking.Trackable):
             self._scratch[arr.dtype] = buf
         return buf[: arr.size].reshape(arr.shape)
 
+    def _count_step(self, counter, step):
+        # the step counter in place (an int64 assign_add costs more than a small update)
+        if self._updates_in_place(counter):
+            counter._inplace_array()[...] = step
+        else:
+            counter.assign(step)
+
     @staticmethod
     def _updates_in_place(var):
         """CPU variables are updated through NumPy views; others with tapegrad ops."""
@@ -205,12 +220,13 @@ class Optimizer(tracking.Trackable):
         lr = self._current_learning_rate()
         step = int(self.iterations.numpy()) + 1
         hyper = self._prepare(lr, step)
+        apply_numpy = self._apply_dense_numpy
         for grad, var in pairs:
-            slots = self._get_or_create_slots(var)
+            slots = self._get_or_create_slots(var) if self._slot_names else ()
             if self._updates_in_place(var):
                 g = _host_gradient(grad, var, where)
-                self._apply_dense_numpy(g, var._inplace_array(),
-                                        [slot._inplace_array() for slot in slots], hyper)
+                apply_numpy(g, var._inplace_array(), [slot._inplace_array() for slot in slots],
+                            hyper)
             else:
                 if not isinstance(grad, (tg.Tensor, tg.Variable)):
                     grad = tg.convert_to_tensor(np.asarray(grad))
@@ -222,7 +238,7 @@ class Optimizer(tracking.Trackable):
                         f"{var.name!r} of shape {tuple(var.shape)}"
                     )
                 self._apply_dense_tensor(grad, var, slots, hyper)
-        self.iterations.assign_add(1)
+        self._count_step(self.iterations, step)
         if global_step is not None:
             global_step.assign_add(1)
 

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from tapegrad.optimizers.base import Optimizer
+from tapegrad import _kernels
+from tapegrad.optimizers.base import Optimizer, _fused
 
 __all__ = ["SGD", "GradientDescent"]
 
@@ -14,6 +15,9 @@ class SGD(Optimizer):
         super().__init__(learning_rate, name)
 
     def _apply_dense_numpy(self, grad, var, slots, hyper):
+        if _fused(var, grad):
+            _kernels.sgd_update(var, grad, hyper["lr"])
+            return
         step = self._scratch_like(var)
         np.multiply(grad, hyper["lr"], out=step)
         var -= step
