@@ -309,6 +309,40 @@ def test_adam_fused_kernel_matches_the_numpy_formula():
     np.testing.assert_allclose(w.numpy(), ref, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_fused_kernel_is_bitwise_numpy(dtype):
+    # one pass, no contraction into an FMA: exactly NumPy's `w -= lr * g`
+    rng = np.random.default_rng(5)
+    w0 = rng.standard_normal((64, 33)).astype(dtype)
+    g = rng.standard_normal((64, 33)).astype(dtype)
+    w = tg.Variable(w0.copy())
+    tg.optimizers.SGD(0.0137).apply_gradients([(tg.constant(g), w)])
+    ref = w0.copy()
+    ref -= 0.0137 * g
+    np.testing.assert_array_equal(w.numpy(), ref)
+
+
+def test_adam_float32_kernel_matches_the_float32_formula():
+    # the fused kernel computes in the variable's precision, as TF's does
+    rng = np.random.default_rng(6)
+    w0 = rng.standard_normal(4097).astype(np.float32)
+    opt = tg.optimizers.Adam(0.01)
+    w = tg.Variable(w0.copy())
+    m = np.zeros(4097, np.float32)
+    v = np.zeros(4097, np.float32)
+    ref = w0.copy()
+    f = np.float32
+    for t in range(1, 4):
+        g = rng.standard_normal(4097).astype(np.float32)
+        opt.apply_gradients([(tg.constant(g), w)])
+        m = f(0.9) * m + f(0.1) * g
+        v = f(0.999) * v + f(1 - 0.999) * (g * g)
+        lr_t = f(0.01 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t))
+        ref = ref - lr_t * m / (np.sqrt(v) + f(1e-8))
+    assert w.numpy().dtype == np.float32
+    np.testing.assert_allclose(w.numpy(), ref, rtol=2e-6, atol=1e-7)
+
+
 def test_slot_created_hook_records_slots():
     opt = tg.optimizers.RMSProp(0.01, centered=True)
     w = tg.Variable([1.0])

@@ -495,3 +495,69 @@ def test_conv2d_filter_gradient_on_tall_inputs_matches_direct_product():
             patch = xp[:, p:p + 20, q:q + 20, 0]
             ref[p, q, 0, :] = np.einsum("nhw,nhwo->o", patch, 2 * yv)
     np.testing.assert_allclose(gw, ref, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_softmax_cross_entropy_gradient_matches_softmax_minus_onehot(dtype):
+    # the fused adjoint: (softmax - onehot) * g, batched, stable for huge logits
+    rng = np.random.default_rng(8)
+    logits = (rng.standard_normal((2, 3, 5)) * 4).astype(dtype)
+    logits[0, 0] = [1e4, -1e4, 0, 3e3, -2]
+    labels = rng.integers(0, 5, (2, 3)).astype(np.int32)
+    weights = rng.uniform(0.5, 2.0, (2, 3)).astype(dtype)
+    z = tg.Variable(logits)
+    with tg.GradientTape() as tape:
+        loss = tg.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=z)
+    grad = tape.gradient(loss, z, output_gradients=tg.constant(weights)).numpy()
+    e = np.exp(logits.astype(np.float64) - logits.max(-1, keepdims=True))
+    want = e / e.sum(-1, keepdims=True) - np.eye(5)[labels]
+    want *= weights[..., None]
+    assert grad.dtype == dtype and np.isfinite(grad).all()
+    np.testing.assert_allclose(grad, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_relu_gradient_is_a_select(contiguous):
+    # an infinite cotangent where the unit is off contributes 0, not inf * 0 = NaN,
+    # on the fused kernel and on the NumPy fallback (non-contiguous) alike
+    x = tg.Variable(np.array([[-1.0, 2.0, 0.0, 3.0], [4.0, -5.0, 6.0, -7.0]], np.float32))
+    ct = np.array([[np.inf, 1.0, np.nan, 2.0], [3.0, np.inf, -np.inf, np.nan]], np.float32)
+    if not contiguous:
+        ct = np.asfortranarray(ct)
+    with tg.GradientTape() as tape:
+        y = tg.nn.relu(x)
+    g = tape.gradient(y, x, output_gradients=tg.constant(ct)).numpy()
+    np.testing.assert_array_equal(g, [[0, 1, 0, 2], [3, 0, -np.inf, 0]])
+
+
+@pytest.mark.parametrize("ksize,strides,padding,hw", [
+    (2, 2, "VALID", (4, 6)),    # windows tile the input: the gradient is written, not added
+    (2, 2, "SAME", (5, 5)),     # padded edge windows
+    (3, 2, "VALID", (7, 7)),    # overlapping windows accumulate
+    (2, 3, "VALID", (7, 7)),    # gaps: inputs in no window get 0
+])
+def test_max_pool_gradient_routes_to_the_first_maximum(ksize, strides, padding, hw):
+    rng = np.random.default_rng(9)
+    # few distinct values, so windows have ties; one NaN wins its window
+    x = rng.integers(0, 3, (2,) + hw + (19,)).astype(np.float32)
+    x[1, 0, 0, 3] = np.nan
+    xv = tg.Variable(x)
+    with tg.GradientTape() as tape:
+        y = tg.nn.max_pool2d(xv, ksize, strides, padding)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    got = tape.gradient(y, xv, output_gradients=tg.constant(g)).numpy()
+    want = np.zeros_like(x)
+    oh, ow = y.shape[1:3]
+    pt = max((oh - 1) * strides + ksize - hw[0], 0) // 2 if padding == "SAME" else 0
+    pl = max((ow - 1) * strides + ksize - hw[1], 0) // 2 if padding == "SAME" else 0
+    for n, i, j, c in itertools.product(range(2), range(oh), range(ow), range(19)):
+        best, where = None, None
+        for p, q in itertools.product(range(ksize), range(ksize)):
+            hi, wi = i * strides - pt + p, j * strides - pl + q
+            if 0 <= hi < hw[0] and 0 <= wi < hw[1]:
+                v = x[n, hi, wi, c]
+                if best is None or v > best or (np.isnan(v) and not np.isnan(best)):
+                    best, where = v, (hi, wi)
+        want[n, where[0], where[1], c] += g[n, i, j, c]
+    np.testing.assert_allclose(got, want, rtol=1e-6)

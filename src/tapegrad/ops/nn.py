@@ -49,9 +49,14 @@ def _relu_vjp(g, ans, x):
 
 @primitive("relu_grad", dtypes=FLOAT | INT, save_output=False)
 def _relu_grad(g, ans):
-    """g where ans > 0, else 0 (the subgradient at 0 is 0); one fused pass."""
+    """g where ans > 0, else 0 (the subgradient at 0 is 0); one fused pass.
+
+    A select, not a product: an infinite or NaN cotangent where the unit is off gives
+    0, as in PyTorch (``g * (ans > 0)`` would give NaN there)."""
     out = _kernels.relu_grad(g, ans)
-    return np.multiply(g, ans > 0, dtype=g.dtype) if out is None else out
+    if out is None:
+        out = np.where(ans > 0, g, np.zeros((), dtype=g.dtype))
+    return out
 
 
 @_relu_grad.defvjp
