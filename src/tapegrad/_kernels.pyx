@@ -11,7 +11,7 @@
 
 cimport cython
 cimport numpy as cnp
-from libc.math cimport sqrt, sqrtf
+from libc.math cimport exp, expf, log, sqrt, sqrtf
 from libc.string cimport memcpy
 
 import numpy as np
@@ -219,6 +219,147 @@ cpdef object sum_rows(object x, Py_ssize_t rows):
         with nogil:
             _sum_rows[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(out), rows,
                               C)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# sparse softmax cross entropy, row by row: NumPy's reductions along a short class axis
+# cost ~19 us each for a 256 x 10 batch, four times the whole fused pass
+
+ctypedef fused label_t:
+    int
+    long long
+
+
+cdef inline double _row_lse(floating* row, Py_ssize_t K, double* m_out) noexcept nogil:
+    # log(sum(exp(row - m))) with m = max(row) (NaN if the row has one); sums in double
+    cdef Py_ssize_t k
+    cdef double m = row[0], v, total = 0
+    for k in range(1, K):
+        v = row[k]
+        if v > m or v != v:
+            m = v
+    for k in range(K):
+        total += exp(row[k] - m)
+    m_out[0] = m
+    return log(total)
+
+
+cdef Py_ssize_t _xent_rows(floating* z, label_t* labels, floating* loss, Py_ssize_t R,
+                           Py_ssize_t K) noexcept nogil:
+    # returns the first row whose label is out of range, or -1
+    cdef Py_ssize_t r
+    cdef label_t lab
+    cdef double m, lse
+    for r in range(R):
+        lab = labels[r]
+        if lab < 0 or lab >= K:
+            return r
+        lse = _row_lse(z + r * K, K, &m)
+        loss[r] = <floating>(lse - (z[r * K + lab] - m))
+    return -1
+
+
+cdef void _xent_grad_rows(floating* z, label_t* labels, floating* g, floating* out,
+                          Py_ssize_t R, Py_ssize_t K) noexcept nogil:
+    # (softmax(z) - onehot(label)) * g, per row
+    cdef Py_ssize_t r, k
+    cdef double m, lse, gr
+    cdef floating* row
+    cdef floating* o
+    for r in range(R):
+        row = z + r * K
+        o = out + r * K
+        lse = _row_lse(row, K, &m)
+        gr = g[r]
+        for k in range(K):
+            o[k] = <floating>(exp(row[k] - m - lse) * gr)
+        o[labels[r]] = <floating>((exp(row[labels[r]] - m - lse) - 1.0) * gr)
+
+
+cdef int _xent_layout(cnp.ndarray Z, cnp.ndarray L) except -1:
+    # 1: fused kernels apply; 0: they do not (the caller uses NumPy)
+    cdef int zt = cnp.PyArray_TYPE(Z), lt = cnp.PyArray_TYPE(L)
+    if zt != cnp.NPY_FLOAT and zt != cnp.NPY_DOUBLE:
+        return 0
+    if lt != cnp.NPY_INT32 and lt != cnp.NPY_INT64:
+        return 0
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(Z) and cnp.PyArray_IS_C_CONTIGUOUS(L)):
+        return 0
+    if cnp.PyArray_NDIM(Z) < 1 or cnp.PyArray_SIZE(Z) == 0:
+        return 0
+    if cnp.PyArray_SIZE(L) * Z.shape[Z.ndim - 1] != cnp.PyArray_SIZE(Z):
+        raise ValueError("sparse_softmax_cross_entropy_with_logits: labels %s do not match "
+                         "logits %s" % (_shp(L), _shp(Z)))
+    return 1
+
+
+cpdef object xent_forward(object logits, object labels):
+    """Per-row -log softmax(logits)[label] of C-contiguous float logits (..., K) and int32/
+    int64 labels (...); None when the layout does not apply.  Raises ValueError naming
+    the op for a label outside [0, K)."""
+    cdef cnp.ndarray Z = <cnp.ndarray>logits, L = <cnp.ndarray>labels
+    if not _xent_layout(Z, L):
+        return None
+    cdef Py_ssize_t K = Z.shape[Z.ndim - 1], R = cnp.PyArray_SIZE(L), bad
+    cdef cnp.ndarray out = np.empty(_shp(L), dtype=Z.dtype)
+    cdef bint f32 = cnp.PyArray_TYPE(Z) == cnp.NPY_FLOAT
+    cdef bint i32 = cnp.PyArray_TYPE(L) == cnp.NPY_INT32
+    with nogil:
+        if f32 and i32:
+            bad = _xent_rows[float, int](<float*>cnp.PyArray_DATA(Z), <int*>cnp.PyArray_DATA(L),
+                                         <float*>cnp.PyArray_DATA(out), R, K)
+        elif f32:
+            bad = _xent_rows[float, longlong](<float*>cnp.PyArray_DATA(Z),
+                                              <long long*>cnp.PyArray_DATA(L),
+                                              <float*>cnp.PyArray_DATA(out), R, K)
+        elif i32:
+            bad = _xent_rows[double, int](<double*>cnp.PyArray_DATA(Z),
+                                          <int*>cnp.PyArray_DATA(L),
+                                          <double*>cnp.PyArray_DATA(out), R, K)
+        else:
+            bad = _xent_rows[double, longlong](<double*>cnp.PyArray_DATA(Z),
+                                               <long long*>cnp.PyArray_DATA(L),
+                                               <double*>cnp.PyArray_DATA(out), R, K)
+    if bad >= 0:
+        raise ValueError("sparse_softmax_cross_entropy_with_logits: labels must be in [0, %d), "
+                         "got values in [%d, %d]" % (K, L.min(), L.max()))
+    return out
+
+
+cpdef object xent_grad(object logits, object labels, object g):
+    """(softmax(logits) - onehot(labels)) * g[..., None] for the layouts xent_forward
+    takes (labels already checked by it); None when the layout does not apply."""
+    cdef cnp.ndarray Z = <cnp.ndarray>logits, L = <cnp.ndarray>labels, G = <cnp.ndarray>g
+    if not _xent_layout(Z, L):
+        return None
+    if cnp.PyArray_TYPE(G) != cnp.PyArray_TYPE(Z) or not cnp.PyArray_IS_C_CONTIGUOUS(G) \
+            or cnp.PyArray_SIZE(G) != cnp.PyArray_SIZE(L):
+        return None
+    cdef Py_ssize_t K = Z.shape[Z.ndim - 1], R = cnp.PyArray_SIZE(L)
+    cdef cnp.ndarray out = np.empty(_shp(Z), dtype=Z.dtype)
+    cdef bint f32 = cnp.PyArray_TYPE(Z) == cnp.NPY_FLOAT
+    cdef bint i32 = cnp.PyArray_TYPE(L) == cnp.NPY_INT32
+    with nogil:
+        if f32 and i32:
+            _xent_grad_rows[float, int](<float*>cnp.PyArray_DATA(Z), <int*>cnp.PyArray_DATA(L),
+                                        <float*>cnp.PyArray_DATA(G),
+                                        <float*>cnp.PyArray_DATA(out), R, K)
+        elif f32:
+            _xent_grad_rows[float, longlong](<float*>cnp.PyArray_DATA(Z),
+                                             <long long*>cnp.PyArray_DATA(L),
+                                             <float*>cnp.PyArray_DATA(G),
+                                             <float*>cnp.PyArray_DATA(out), R, K)
+        elif i32:
+            _xent_grad_rows[double, int](<double*>cnp.PyArray_DATA(Z),
+                                         <int*>cnp.PyArray_DATA(L),
+                                         <double*>cnp.PyArray_DATA(G),
+                                         <double*>cnp.PyArray_DATA(out), R, K)
+        else:
+            _xent_grad_rows[double, longlong](<double*>cnp.PyArray_DATA(Z),
+                                              <long long*>cnp.PyArray_DATA(L),
+                                              <double*>cnp.PyArray_DATA(G),
+                                              <double*>cnp.PyArray_DATA(out), R, K)
     return out
 
 

@@ -561,3 +561,36 @@ def test_max_pool_gradient_routes_to_the_first_maximum(ksize, strides, padding, 
                     best, where = v, (hi, wi)
         want[n, where[0], where[1], c] += g[n, i, j, c]
     np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("label_dtype", [np.int32, np.int64, np.uint8])
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_sparse_xent_kernel_and_numpy_paths_agree(dtype, label_dtype, contiguous):
+    # C-contiguous float logits with int32/int64 labels take the fused row kernel; other
+    # layouts and label dtypes take NumPy: same values, gradients and errors either way
+    rng = np.random.default_rng(10)
+    logits = (rng.standard_normal((4, 3, 7)) * 3).astype(dtype)
+    logits[0, 0] = [2e3, -2e3, 0, 5, 1, 2e3, -1]
+    if not contiguous:
+        logits = np.asfortranarray(logits)
+    labels = rng.integers(0, 7, (4, 3)).astype(label_dtype)
+    z64 = logits.astype(np.float64)
+    shifted = z64 - z64.max(-1, keepdims=True)
+    want = np.log(np.exp(shifted).sum(-1)) - np.take_along_axis(
+        shifted, labels[..., None].astype(np.intp), -1)[..., 0]
+    z = tg.Variable(logits)
+    ct = rng.uniform(0.5, 2.0, (4, 3)).astype(dtype)
+    with tg.GradientTape() as tape:
+        loss = tg.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=z)
+    grad = tape.gradient(loss, z, output_gradients=tg.constant(ct)).numpy()
+    p = np.exp(shifted) / np.exp(shifted).sum(-1, keepdims=True)
+    want_grad = (p - np.eye(7)[labels]) * ct[..., None]
+    tol = dict(rtol=2e-6, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-11)
+    assert loss.dtype == dtype and grad.dtype == dtype
+    np.testing.assert_allclose(loss.numpy(), want, **tol)
+    np.testing.assert_allclose(grad, want_grad, **tol)
+    bad = labels.copy()
+    bad[2, 1] = 7
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 7\)"):
+        tg.nn.sparse_softmax_cross_entropy_with_logits(labels=bad, logits=logits)
