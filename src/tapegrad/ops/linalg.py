@@ -25,10 +25,11 @@ from tapegrad.ops.shape import _fmt, broadcast_to, reshape, squeeze
 def _matmul(a, b, transpose_a=False, transpose_b=False):
     """Batched matrix product through NumPy's BLAS; transposes are strided views, which
     NumPy passes to gemm as transpose flags rather than copying."""
+    # the ndarray method: np.swapaxes' dispatch wrapper costs a microsecond a call
     if transpose_a:
-        a = np.swapaxes(a, -1, -2)
+        a = a.swapaxes(-1, -2)
     if transpose_b:
-        b = np.swapaxes(b, -1, -2)
+        b = b.swapaxes(-1, -2)
     return np.matmul(a, b)
 
 
@@ -58,6 +59,11 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
     """a @ b over the last two axes, batch axes broadcast; 1-D operands as in NumPy."""
     a = tensor(a, op="matmul")
     b = tensor(b, op="matmul")
+    if a.ndim == 2 and b.ndim == 2 and not (transpose_a or transpose_b or adjoint_a or
+                                            adjoint_b) and a.shape[1] == b.shape[0]:
+        # the common case (a layer's product), checked in two comparisons; the
+        # primitive names the op if the dtypes differ
+        return _matmul(a, b, transpose_a=False, transpose_b=False)
     ta = bool(transpose_a or adjoint_a)
     tb = bool(transpose_b or adjoint_b)
     if a.ndim == 0 or b.ndim == 0:

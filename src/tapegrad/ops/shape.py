@@ -151,16 +151,26 @@ def _sum_to_plan(xshape, shape):
     return plan
 
 
+_SUM = None
+
+
+def _reduce_sum():
+    # reductions imports this module, so its primitive is fetched on first use (once:
+    # a function-level import on every call cost a microsecond per bias gradient)
+    global _SUM
+    if _SUM is None:
+        from tapegrad.ops.reductions import _sum as _SUM
+    return _SUM
+
+
 def sum_to(x, shape):
     """Sum ``x`` down to ``shape`` (the inverse of broadcasting): the engine's unbroadcast."""
-    from tapegrad.ops.reductions import _sum
-
     x = tensor(x, op="sum_to")
     shape = tuple(shape)
     plan = _SUM_TO_PLANS.get((x.shape, shape))
     axes, keepdims, reshape_after = plan if plan is not None else _sum_to_plan(x.shape, shape)
     if axes:
-        x = _sum(x, axes=axes, keepdims=keepdims)
+        x = _reduce_sum()(x, axes=axes, keepdims=keepdims)
     if reshape_after:
         x = _reshape(x, shape=shape)
     return x
