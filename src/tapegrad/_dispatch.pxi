@@ -199,6 +199,8 @@ cpdef object apply(Primitive prim, tuple args, dict params):
                 out = _kernels.binary_same_shape(prim.fast_code, a._data, b._data)
                 if out is None:
                     out = _scalar_operand(prim.fast_code, a._data, b._data)
+                if out is None:
+                    out = _kernels.binary_rows(prim.fast_code, a._data, b._data)
                 if out is not None:
                     cnp.PyArray_CLEARFLAGS(<cnp.ndarray>out, cnp.NPY_ARRAY_WRITEABLE)
                     t = _new_tensor(out)
