@@ -25,6 +25,6 @@ cpdef object avg_pool(object x, int kh, int kw, int sh, int sw, int pad_top, int
                       int oh, int ow)
 cpdef object avg_pool_grad(object g, tuple x_shape, int kh, int kw, int sh, int sw,
                            int pad_top, int pad_left)
-cpdef adam_update(object w, object m, object v, object g, double lr_t, double b1, double b2,
-                  double eps)
-cpdef sgd_update(object w, object g, double lr)
+cpdef bint adam_update(object w, object m, object v, object g, double lr_t, double b1,
+                       double b2, double eps) except -1
+cpdef bint sgd_update(object w, object g, double lr) except -1

@@ -886,25 +886,33 @@ cdef void _sgd(floating* w, floating* g, Py_ssize_t n, double lr) noexcept nogil
         w[i] = w[i] - flr * g[i]
 
 
-cdef int _check_update(tuple arrays, str what) except -1:
+cdef bint _updatable(tuple arrays):
+    # float32/float64 arrays of one dtype and size, C-contiguous; all but the last
+    # (the gradient) writable.  Checked without building NumPy flags objects: this
+    # runs once per variable per step.
     cdef cnp.ndarray first = arrays[0], a
-    if first.dtype.num not in (cnp.NPY_FLOAT, cnp.NPY_DOUBLE):
-        raise TypeError("%s: expected float32 or float64 arrays, got %s" % (what, first.dtype))
-    for a in arrays:
-        if a.dtype != first.dtype or cnp.PyArray_SIZE(a) != cnp.PyArray_SIZE(first):
-            raise ValueError("%s: arrays differ in dtype or size" % what)
+    cdef int typenum = cnp.PyArray_TYPE(first)
+    cdef Py_ssize_t i, n = len(arrays)
+    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
+        return False
+    for i in range(n):
+        a = arrays[i]
+        if cnp.PyArray_TYPE(a) != typenum or cnp.PyArray_SIZE(a) != cnp.PyArray_SIZE(first):
+            return False
         if not cnp.PyArray_IS_C_CONTIGUOUS(a):
-            raise ValueError("%s: arrays must be C-contiguous" % what)
-    for a in arrays[:len(arrays) - 1]:
-        if not cnp.PyArray_ISWRITEABLE(a):
-            raise ValueError("%s: the variable and its slots must be writable" % what)
-    return 0
+            return False
+        if i < n - 1 and not cnp.PyArray_ISWRITEABLE(a):
+            return False
+    return True
 
 
-cpdef adam_update(object w, object m, object v, object g, double lr_t, double b1, double b2,
-                  double eps):
-    """In place: m, v <- moments of g; w -= lr_t * m / (sqrt(v) + eps) (TF 1.x Adam)."""
-    _check_update((w, m, v, g), "adam_update")
+cpdef bint adam_update(object w, object m, object v, object g, double lr_t, double b1,
+                       double b2, double eps) except -1:
+    """In place: m, v <- moments of g; w -= lr_t * m / (sqrt(v) + eps) (TF 1.x Adam).
+    False (nothing done) unless every array is float32/float64 of one dtype and size and
+    C-contiguous, and w, m, v are writable: the caller then updates with NumPy."""
+    if not _updatable((w, m, v, g)):
+        return False
     cdef cnp.ndarray W = w, M = m, V = v, G = g
     cdef Py_ssize_t n = cnp.PyArray_SIZE(W)
     if W.dtype.num == cnp.NPY_FLOAT:
@@ -917,11 +925,14 @@ cpdef adam_update(object w, object m, object v, object g, double lr_t, double b1
             _adam[double](<double*>cnp.PyArray_DATA(W), <double*>cnp.PyArray_DATA(M),
                           <double*>cnp.PyArray_DATA(V), <double*>cnp.PyArray_DATA(G), n, lr_t,
                           b1, b2, eps)
+    return True
 
 
-cpdef sgd_update(object w, object g, double lr):
-    """In place: w -= lr * g, one pass, no temporary."""
-    _check_update((w, g), "sgd_update")
+cpdef bint sgd_update(object w, object g, double lr) except -1:
+    """In place: w -= lr * g, one pass, no temporary; False (nothing done) for layouts
+    adam_update rejects."""
+    if not _updatable((w, g)):
+        return False
     cdef cnp.ndarray W = w, G = g
     cdef Py_ssize_t n = cnp.PyArray_SIZE(W)
     if W.dtype.num == cnp.NPY_FLOAT:
@@ -930,3 +941,4 @@ cpdef sgd_update(object w, object g, double lr):
     else:
         with nogil:
             _sgd[double](<double*>cnp.PyArray_DATA(W), <double*>cnp.PyArray_DATA(G), n, lr)
+    return True

@@ -142,7 +142,9 @@ cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources
     cdef list glist, result
     cdef OpRecord rec, prod
     cdef Tensor t
-    cdef long long tid, iid
+    # ids stay Python ints: they only ever serve as dict/set keys, and a C integer
+    # would be boxed again on every lookup
+    cdef object tid, iid, oid
     cdef Py_ssize_t i, n_in
     cdef object g, gi, in_grads, cnt
     cdef tuple inputs
@@ -184,12 +186,13 @@ cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources
 
     while ready:
         rec = ready.pop()
-        if rec.output_id in keep:
-            glist = grads.get(rec.output_id)
+        oid = rec.output_id
+        if oid in keep:
+            glist = grads.get(oid)
             if glist is not None and len(glist) > 1:
-                grads[rec.output_id] = glist = [_aggregate(glist)]
+                grads[oid] = glist = [_aggregate(glist)]
         else:
-            glist = grads.pop(rec.output_id, None)
+            glist = grads.pop(oid, None)
         n_in = len(rec.input_ids)
         in_grads = None
         if glist is not None and rec.prim.vjp is not None:

@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 import tapegrad as tg
+from tapegrad.ops.reductions import _sum
 
 __all__ = [
     "Reduction",
@@ -118,7 +119,8 @@ def compute_weighted_loss(losses, weights=1.0, reduction=Reduction.SUM_BY_NONZER
         weighted = losses * weights
     if reduction == Reduction.NONE:
         return weighted
-    total = tg.reduce_sum(weighted)
+    # the reduction primitive over every axis, without reduce_sum's argument parsing
+    total = _sum(weighted, axes=tuple(range(len(weighted.shape))), keepdims=False)
     if reduction == Reduction.SUM:
         return total
     size = math.prod(loss_shape)

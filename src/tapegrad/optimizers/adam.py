@@ -6,7 +6,7 @@ import numpy as np
 
 import tapegrad as tg
 from tapegrad import _kernels
-from tapegrad.optimizers.base import Optimizer, _fused
+from tapegrad.optimizers.base import Optimizer
 
 __all__ = ["Adam"]
 
@@ -39,9 +39,8 @@ class Adam(Optimizer):
     def _apply_dense_numpy(self, grad, var, slots, hyper):
         m, v = slots
         b1, b2 = self.beta1, self.beta2
-        if _fused(var, grad, m, v):
-            # one fused pass instead of a dozen array-wide NumPy operations
-            _kernels.adam_update(var, m, v, grad, hyper["lr_t"], b1, b2, self.epsilon)
+        # one fused pass instead of a dozen array-wide NumPy operations
+        if _kernels.adam_update(var, m, v, grad, hyper["lr_t"], b1, b2, self.epsilon):
             return
         tmp = self._scratch_like(var)
         m *= b1

@@ -36,14 +36,6 @@ def _host_gradient(grad, variable, where):
     return arr
 
 
-def _fused(var, *arrays):
-    """Whether the fused update kernels apply: float32/float64 C-contiguous arrays of
-    the variable's dtype (the gradient has its dtype and shape already)."""
-    if var.dtype.char not in "fd" or not var.flags.c_contiguous:
-        return False
-    return all(a.dtype == var.dtype and a.flags.c_contiguous for a in arrays)
-
-
 class Optimizer(tracking.Trackable):
     """Base class of the optimizers (TF 1.x ``tf.train.Optimizer`` semantics).
 

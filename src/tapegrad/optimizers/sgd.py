@@ -3,7 +3,7 @@
 import numpy as np
 
 from tapegrad import _kernels
-from tapegrad.optimizers.base import Optimizer, _fused
+from tapegrad.optimizers.base import Optimizer
 
 __all__ = ["SGD", "GradientDescent"]
 
@@ -15,8 +15,7 @@ class SGD(Optimizer):
         super().__init__(learning_rate, name)
 
     def _apply_dense_numpy(self, grad, var, slots, hyper):
-        if _fused(var, grad):
-            _kernels.sgd_update(var, grad, hyper["lr"])
+        if _kernels.sgd_update(var, grad, hyper["lr"]):
             return
         step = self._scratch_like(var)
         np.multiply(grad, hyper["lr"], out=step)
