@@ -448,16 +448,18 @@ cdef inline void _taps(Py_ssize_t wi0, int kw, int dw, Py_ssize_t W, Py_ssize_t*
     hi[0] = b
 
 
-cdef void _im2col(floating* x, floating* cols, Py_ssize_t N, Py_ssize_t H, Py_ssize_t W,
-                  Py_ssize_t C, int kh, int kw, int sh, int sw, int dh, int dw,
-                  int pt, int pl, int oh, int ow) noexcept nogil:
-    # One window row (kw taps) at a time: with dw == 1 its in-image taps are one
-    # contiguous run of the input, copied in a single pass instead of kw small ones
-    # (a 1-channel first layer spent its time in per-pixel bookkeeping).
+cdef inline void _patches(floating* x, floating* cols, Py_ssize_t N, Py_ssize_t H,
+                          Py_ssize_t W, Py_ssize_t C, int kh, int kw, int sh, int sw, int dh,
+                          int dw, int pt, int pl, int oh, int ow, bint adjoint) noexcept nogil:
+    # (inline: each call site passes a constant ``adjoint``, so the branches fold away)
+    # im2col (x -> cols), or its adjoint col2im (cols added back into x), one window row
+    # (kw taps) at a time: with dw == 1 its in-image taps are one contiguous run of the
+    # input, copied in a single pass instead of kw small ones (a 1-channel first layer
+    # spent its time in per-pixel bookkeeping).  Padding taps are zeros in cols.
     cdef Py_ssize_t n, i, j, p, q, k, hi, wi0, lo, up
     cdef Py_ssize_t rowlen = kw * C
-    cdef floating* dst = cols
-    cdef floating* src
+    cdef floating* row = cols
+    cdef floating* img
     for n in range(N):
         for i in range(oh):
             for j in range(ow):
@@ -466,51 +468,35 @@ cdef void _im2col(floating* x, floating* cols, Py_ssize_t N, Py_ssize_t H, Py_ss
                 for p in range(kh):
                     hi = i * sh - pt + p * dh
                     if hi < 0 or hi >= H or lo == up:
-                        for k in range(rowlen):
-                            dst[k] = 0
-                        dst += rowlen
+                        if not adjoint:
+                            for k in range(rowlen):
+                                row[k] = 0
+                        row += rowlen
                         continue
-                    for k in range(lo * C):
-                        dst[k] = 0
-                    src = x + ((n * H + hi) * W + wi0) * C
-                    if dw == 1:
-                        # memcpy beats a loop even for a 5-float run: vectorised short
-                        # loops spend their time in prologue/epilogue checks
-                        memcpy(dst + lo * C, src + lo * C, (up - lo) * C * sizeof(floating))
-                    else:
-                        for q in range(lo, up):
-                            for k in range(C):
-                                dst[q * C + k] = src[q * dw * C + k]
-                    for k in range(up * C, rowlen):
-                        dst[k] = 0
-                    dst += rowlen
-
-
-cdef void _col2im(floating* cols, floating* x, Py_ssize_t N, Py_ssize_t H, Py_ssize_t W,
-                  Py_ssize_t C, int kh, int kw, int sh, int sw, int dh, int dw,
-                  int pt, int pl, int oh, int ow) noexcept nogil:
-    # the adjoint of _im2col, window row by window row in the same order
-    cdef Py_ssize_t n, i, j, p, q, k, hi, wi0, lo, up
-    cdef Py_ssize_t rowlen = kw * C
-    cdef floating* src = cols
-    cdef floating* dst
-    for n in range(N):
-        for i in range(oh):
-            for j in range(ow):
-                wi0 = j * sw - pl
-                _taps(wi0, kw, dw, W, &lo, &up)
-                for p in range(kh):
-                    hi = i * sh - pt + p * dh
-                    if 0 <= hi < H and lo < up:
-                        dst = x + ((n * H + hi) * W + wi0) * C
+                    img = x + ((n * H + hi) * W + wi0) * C
+                    if adjoint:
                         if dw == 1:
                             for k in range(lo * C, up * C):
-                                dst[k] += src[k]
+                                img[k] += row[k]
                         else:
                             for q in range(lo, up):
                                 for k in range(C):
-                                    dst[q * dw * C + k] += src[q * C + k]
-                    src += rowlen
+                                    img[q * dw * C + k] += row[q * C + k]
+                        row += rowlen
+                        continue
+                    for k in range(lo * C):
+                        row[k] = 0
+                    if dw == 1:
+                        # memcpy beats a loop even for a 5-float run: vectorised short
+                        # loops spend their time in prologue/epilogue checks
+                        memcpy(row + lo * C, img + lo * C, (up - lo) * C * sizeof(floating))
+                    else:
+                        for q in range(lo, up):
+                            for k in range(C):
+                                row[q * C + k] = img[q * dw * C + k]
+                    for k in range(up * C, rowlen):
+                        row[k] = 0
+                    row += rowlen
 
 
 cdef int _check_float4(cnp.ndarray x, str what) except -1:
@@ -534,12 +520,12 @@ cpdef object im2col(object x, int kh, int kw, int sh, int sw, int dh, int dw,
         return cols
     if X.dtype.num == cnp.NPY_FLOAT:
         with nogil:
-            _im2col[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(cols), N, H, W,
-                           C, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow)
+            _patches[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(cols), N, H,
+                            W, C, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, False)
     else:
         with nogil:
-            _im2col[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(cols), N, H,
-                            W, C, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow)
+            _patches[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(cols), N,
+                             H, W, C, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, False)
     return cols
 
 
@@ -567,12 +553,12 @@ cpdef object col2im(object cols, tuple x_shape, int kh, int kw, int sh, int sw, 
         return X
     if K.dtype.num == cnp.NPY_FLOAT:
         with nogil:
-            _col2im[float](<float*>cnp.PyArray_DATA(K), <float*>cnp.PyArray_DATA(X), N, H, W, C,
-                           kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow)
+            _patches[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(K), N, H, W,
+                            C, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, True)
     else:
         with nogil:
-            _col2im[double](<double*>cnp.PyArray_DATA(K), <double*>cnp.PyArray_DATA(X), N, H, W,
-                            C, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow)
+            _patches[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(K), N, H,
+                             W, C, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, True)
     return X
 
 
