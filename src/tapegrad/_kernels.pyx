@@ -565,37 +565,46 @@ cpdef object col2im(object cols, tuple x_shape, int kh, int kw, int sh, int sw, 
 # ---------------------------------------------------------------------------
 # pooling (NHWC); windows never read padding
 
+cdef inline bint _window_max(floating* x, floating* m, Py_ssize_t n, Py_ssize_t i,
+                             Py_ssize_t j, Py_ssize_t H, Py_ssize_t W, Py_ssize_t C, int kh,
+                             int kw, int sh, int sw, int pt, int pl) noexcept nogil:
+    # m[c] = max over window (i, j)'s in-image taps, NaN winning as in np.max; False
+    # (m untouched) when the window holds no input at all
+    cdef Py_ssize_t p, q, c, hi, wi
+    cdef floating* src
+    cdef floating v, w
+    cdef bint first = True
+    for p in range(kh):
+        hi = i * sh - pt + p
+        if hi < 0 or hi >= H:
+            continue
+        for q in range(kw):
+            wi = j * sw - pl + q
+            if wi < 0 or wi >= W:
+                continue
+            src = x + ((n * H + hi) * W + wi) * C
+            if first:
+                memcpy(m, src, C * sizeof(floating))
+                first = False
+            else:
+                # branch-free select, so the channel loop vectorises
+                for c in range(C):
+                    v = src[c]
+                    w = m[c]
+                    m[c] = v if (v > w) | (v != v) else w
+    return not first
+
+
 cdef void _max_pool(floating* x, floating* out, Py_ssize_t N, Py_ssize_t H, Py_ssize_t W,
                     Py_ssize_t C, int kh, int kw, int sh, int sw, int pt, int pl,
                     int oh, int ow) noexcept nogil:
-    cdef Py_ssize_t n, i, j, p, q, c, hi, wi
-    cdef floating* o
-    cdef floating* src
-    cdef floating v, w
-    cdef bint first
+    # (SAME/VALID geometry never yields an all-padding window, so every output is set)
+    cdef Py_ssize_t n, i, j
     for n in range(N):
         for i in range(oh):
             for j in range(ow):
-                o = out + ((n * oh + i) * ow + j) * C
-                first = True
-                for p in range(kh):
-                    hi = i * sh - pt + p
-                    if hi < 0 or hi >= H:
-                        continue
-                    for q in range(kw):
-                        wi = j * sw - pl + q
-                        if wi < 0 or wi >= W:
-                            continue
-                        src = x + ((n * H + hi) * W + wi) * C
-                        if first:
-                            memcpy(o, src, C * sizeof(floating))
-                            first = False
-                        else:
-                            # branch-free select, so the channel loop vectorises
-                            for c in range(C):
-                                v = src[c]
-                                w = o[c]
-                                o[c] = v if (v > w) | (v != v) else w
+                _window_max(x, out + ((n * oh + i) * ow + j) * C, n, i, j, H, W, C, kh, kw,
+                            sh, sw, pt, pl)
 
 
 cdef void _max_route(floating* x, floating* g, floating* out, Py_ssize_t N, Py_ssize_t H,
@@ -612,32 +621,13 @@ cdef void _max_route(floating* x, floating* g, floating* out, Py_ssize_t N, Py_s
     # passes vectorise; a running argmax of integer indices did not (3x slower).
     cdef Py_ssize_t n, i, j, p, q, c, hi, wi, base, o
     cdef floating v, mc, lc, take, gv
-    cdef bint first
     for n in range(N):
         for i in range(oh):
             for j in range(ow):
-                first = True
-                for p in range(kh):
-                    hi = i * sh - pt + p
-                    if hi < 0 or hi >= H:
-                        continue
-                    for q in range(kw):
-                        wi = j * sw - pl + q
-                        if wi < 0 or wi >= W:
-                            continue
-                        base = ((n * H + hi) * W + wi) * C
-                        if first:
-                            for c in range(C):
-                                m[c] = x[base + c]
-                                left[c] = 1
-                            first = False
-                        else:
-                            for c in range(C):
-                                v = x[base + c]
-                                mc = m[c]
-                                m[c] = v if (v > mc) | (v != v) else mc
-                if first:
+                if not _window_max(x, m, n, i, j, H, W, C, kh, kw, sh, sw, pt, pl):
                     continue    # an all-padding window routes nothing
+                for c in range(C):
+                    left[c] = 1
                 o = ((n * oh + i) * ow + j) * C
                 if not scatter:
                     for c in range(C):
