@@ -153,6 +153,17 @@ cpdef object binary_same_shape(int code, object a, object b):
     return out
 
 
+cdef void _rows(int code, floating* a, floating* v, floating* out, Py_ssize_t R, Py_ssize_t C,
+               bint vec_first) noexcept nogil:
+    # each row of a (op) the vector v, or v (op) each row
+    cdef Py_ssize_t r
+    for r in range(R):
+        if vec_first:
+            _binary_loop(code, v, a + r * C, out + r * C, C)
+        else:
+            _binary_loop(code, a + r * C, v, out + r * C, C)
+
+
 cpdef object binary_rows(int code, object a, object b):
     """out = a (op) b where one operand is a C-contiguous float array (..., C) and the
     other a vector (C,) of its dtype, broadcast over the rows (a bias add); else None.
@@ -177,29 +188,15 @@ cpdef object binary_rows(int code, object a, object b):
         return None
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(A), cnp.PyArray_DIMS(A),
                                              typenum, 0)
-    cdef Py_ssize_t r, R = cnp.PyArray_SIZE(A) // C
+    cdef Py_ssize_t R = cnp.PyArray_SIZE(A) // C
     if typenum == cnp.NPY_FLOAT:
         with nogil:
-            for r in range(R):
-                if vec_first:
-                    _binary_loop[float](code, <float*>cnp.PyArray_DATA(B),
-                                        <float*>cnp.PyArray_DATA(A) + r * C,
-                                        <float*>cnp.PyArray_DATA(out) + r * C, C)
-                else:
-                    _binary_loop[float](code, <float*>cnp.PyArray_DATA(A) + r * C,
-                                        <float*>cnp.PyArray_DATA(B),
-                                        <float*>cnp.PyArray_DATA(out) + r * C, C)
+            _rows[float](code, <float*>cnp.PyArray_DATA(A), <float*>cnp.PyArray_DATA(B),
+                         <float*>cnp.PyArray_DATA(out), R, C, vec_first)
     else:
         with nogil:
-            for r in range(R):
-                if vec_first:
-                    _binary_loop[double](code, <double*>cnp.PyArray_DATA(B),
-                                         <double*>cnp.PyArray_DATA(A) + r * C,
-                                         <double*>cnp.PyArray_DATA(out) + r * C, C)
-                else:
-                    _binary_loop[double](code, <double*>cnp.PyArray_DATA(A) + r * C,
-                                         <double*>cnp.PyArray_DATA(B),
-                                         <double*>cnp.PyArray_DATA(out) + r * C, C)
+            _rows[double](code, <double*>cnp.PyArray_DATA(A), <double*>cnp.PyArray_DATA(B),
+                          <double*>cnp.PyArray_DATA(out), R, C, vec_first)
     return out
 
 
@@ -669,21 +666,7 @@ cdef void _max_route(floating* x, floating* g, floating* out, Py_ssize_t N, Py_s
 
 cpdef object max_pool(object x, int kh, int kw, int sh, int sw, int pad_top, int pad_left,
                       int oh, int ow):
-    cdef cnp.ndarray X = np.ascontiguousarray(x)
-    _check_float4(X, "max_pool2d")
-    cdef Py_ssize_t N = X.shape[0], H = X.shape[1], W = X.shape[2], C = X.shape[3]
-    cdef cnp.ndarray out = np.empty((N, oh, ow, C), dtype=X.dtype)
-    if out.size == 0:
-        return out
-    if X.dtype.num == cnp.NPY_FLOAT:
-        with nogil:
-            _max_pool[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(out), N, H,
-                             W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow)
-    else:
-        with nogil:
-            _max_pool[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(out), N,
-                              H, W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow)
-    return out
+    return _pool(x, kh, kw, sh, sw, pad_top, pad_left, oh, ow, False)
 
 
 cdef object _route(cnp.ndarray X, cnp.ndarray G, cnp.ndarray out, int kh, int kw, int sh,
@@ -790,20 +773,34 @@ cdef void _avg_pool(floating* x, floating* out, Py_ssize_t N, Py_ssize_t H, Py_s
 
 cpdef object avg_pool(object x, int kh, int kw, int sh, int sw, int pad_top, int pad_left,
                       int oh, int ow):
+    return _pool(x, kh, kw, sh, sw, pad_top, pad_left, oh, ow, True)
+
+
+cdef object _pool(object x, int kh, int kw, int sh, int sw, int pad_top, int pad_left, int oh,
+                  int ow, bint average):
     cdef cnp.ndarray X = np.ascontiguousarray(x)
-    _check_float4(X, "avg_pool2d")
+    _check_float4(X, "avg_pool2d" if average else "max_pool2d")
     cdef Py_ssize_t N = X.shape[0], H = X.shape[1], W = X.shape[2], C = X.shape[3]
-    cdef cnp.ndarray out = np.zeros((N, oh, ow, C), dtype=X.dtype)
+    # the average accumulates into zeros; the max writes every output
+    cdef cnp.ndarray out = (np.zeros if average else np.empty)((N, oh, ow, C), dtype=X.dtype)
     if out.size == 0:
         return out
     if X.dtype.num == cnp.NPY_FLOAT:
         with nogil:
-            _avg_pool[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(out), N, H,
-                             W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow, False)
+            if average:
+                _avg_pool[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(out), N,
+                                 H, W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow, False)
+            else:
+                _max_pool[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(out), N,
+                                 H, W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow)
     else:
         with nogil:
-            _avg_pool[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(out), N,
-                              H, W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow, False)
+            if average:
+                _avg_pool[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(out),
+                                  N, H, W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow, False)
+            else:
+                _max_pool[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(out),
+                                  N, H, W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow)
     return out
 
 

@@ -394,3 +394,29 @@ def test_property_unary_roundtrip(arr):
     assert_matches(tg.negative(tg.negative(t)), arr)
     assert_matches(tg.abs(t), np.abs(arr))
     assert_matches(tg.square(t), np.square(arr))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["add", "subtract", "multiply", "divide", "maximum", "minimum"])
+def test_vector_broadcast_over_rows_matches_numpy_bitwise(dtype, name):
+    # (..., C) (op) (C,) and (C,) (op) (..., C) take a row kernel in the dispatcher
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((6, 5, 7)).astype(dtype)
+    v = rng.standard_normal(7).astype(dtype)
+    v[2] = np.nan
+    a[1, 1, 4] = np.nan
+    op, ref = getattr(tg, name), getattr(np, name)
+    for x, y in [(a, v), (v, a)]:
+        got = op(tg.constant(x), tg.constant(y)).numpy()
+        assert got.dtype == dtype and got.shape == a.shape
+        np.testing.assert_array_equal(got, ref(x, y))
+
+
+def test_bias_gradient_through_the_row_kernel():
+    x = tg.constant(np.random.default_rng(12).standard_normal((9, 4)))
+    b = tg.Variable(np.arange(4.0))
+    with tg.GradientTape() as tape:
+        y = tg.reduce_sum((x + b) * (b - x))
+    gx = tape.gradient(y, b).numpy()
+    xn = x.numpy()
+    np.testing.assert_allclose(gx, ((xn + np.arange(4.0)) + (np.arange(4.0) - xn)).sum(0))
