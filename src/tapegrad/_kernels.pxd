@@ -7,6 +7,7 @@ ctypedef fused floating:
 cpdef object binary_same_shape(int code, object a, object b)
 cpdef object binary_scalar(int code, object a, double s, bint scalar_first)
 cpdef object binary_rows(int code, object a, object b)
+cpdef object relu(object x)
 cpdef object relu_grad(object g, object y)
 cpdef object sum_rows(object x, Py_ssize_t rows)
 cpdef object xent_forward(object logits, object labels)

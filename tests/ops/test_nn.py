@@ -594,3 +594,13 @@ def test_sparse_xent_kernel_and_numpy_paths_agree(dtype, label_dtype, contiguous
     bad[2, 1] = 7
     with pytest.raises(ValueError, match=r"labels must be in \[0, 7\)"):
         tg.nn.sparse_softmax_cross_entropy_with_logits(labels=bad, logits=logits)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_kernel_is_np_maximum_bitwise(dtype):
+    x = np.array([[-1.0, -0.0, 0.0, 2.0], [np.nan, -np.inf, np.inf, 1e-300]]).astype(dtype)
+    for arr in (x, np.asfortranarray(x)):   # the kernel and the NumPy fallback
+        got = tg.nn.relu(arr).numpy()
+        want = np.maximum(arr, 0, dtype=dtype)
+        np.testing.assert_array_equal(got, want)
+        assert np.signbit(got).tolist() == np.signbit(want).tolist()

@@ -39,7 +39,8 @@ __all__ = ["relu", "relu6", "leaky_relu", "elu", "softplus", "sigmoid", "tanh", 
 @primitive("relu", dtypes=FLOAT | INT, save_inputs=False)
 def relu(x):
     """max(x, 0)."""
-    return np.maximum(x, 0, dtype=x.dtype)
+    out = _kernels.relu(x)
+    return np.maximum(x, 0, dtype=x.dtype) if out is None else out
 
 
 @relu.defvjp
