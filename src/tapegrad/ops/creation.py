@@ -77,7 +77,6 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype=np.float32, name=Non
         raise ValueError("eye: sizes must be >= 0, got %d x %d" % (n, m))
     out = _eye(num_rows=n, num_columns=m, dtype=as_dtype(dtype, "eye"))
     if batch_shape:
-
         out = broadcast_to(out, tuple(batch_shape) + (n, m))
     return out
 
@@ -100,7 +99,6 @@ def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001
 
 
 def linspace(start, stop, num, name=None):
-
     num = int(num)
     if num < 1:
         raise ValueError("linspace: num must be >= 1")

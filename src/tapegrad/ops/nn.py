@@ -67,7 +67,6 @@ def _relu_grad_vjp(gg, out, g, ans):
 
 
 def relu6(features, name=None):
-
     return minimum(relu(features), 6)
 
 
@@ -77,7 +76,6 @@ def leaky_relu(features, alpha=0.2, name=None):
 
 
 def elu(features, name=None):
-
     x = tensor(features, op="elu")
     return where(greater(x, 0), x, expm1(where(greater(x, 0), 0, x)))
 
@@ -89,7 +87,6 @@ def softplus(features, name=None):
 
 
 def tanh(x, name=None):
-
     return _tanh(x)
 
 
@@ -411,16 +408,13 @@ def bias_add(value, bias, name=None):
 
 
 def l2_loss(t, name=None):
-
     return multiply(reduce_sum(square(t)), 0.5)
 
 
 def moments(x, axes, keepdims=False, name=None):
-
     mean = reduce_mean(x, axes, keepdims=True)
     var = reduce_mean(square(subtract(x, mean)), axes, keepdims=True)
     if not keepdims:
-
         mean, var = squeeze(mean, axes), squeeze(var, axes)
     return mean, var
 

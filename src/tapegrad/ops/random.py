@@ -117,7 +117,6 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, n
 
 
 def shuffle(value, seed=None, name=None):
-
     x = tensor(value, op="random.shuffle")
     perm = _gen(_key(seed)).permutation(x.shape[0]) if x.ndim else None
     if perm is None:

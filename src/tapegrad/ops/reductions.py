@@ -177,7 +177,6 @@ def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
 
 
 def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
-
     return sqrt(reduce_variance(input_tensor, axis, keepdims))
 
 
