@@ -85,14 +85,20 @@ class BuildExtKernels(build_ext):
         if sys.platform != "win32" and not DEBUG and march not in ("", "none"):
             # -ffp-contract=off: no FMA contraction, so results match NumPy's
             # separately rounded operations whatever the machine
-            flags = ["-march=" + march, "-ffp-contract=off"]
-            if self._accepts(flags):
-                for e in self.extensions:
-                    if e.name == "tapegrad._kernels":
-                        e.extra_compile_args = list(e.extra_compile_args) + flags
+            candidates = [["-march=" + march]]
+            if march == "x86-64-v3":
+                # compilers older than GCC 11 / Clang 12 do not know the level names
+                candidates.append(["-mavx2", "-mfma"])
+            for arch in candidates:
+                flags = arch + ["-ffp-contract=off"]
+                if self._accepts(flags):
+                    for e in self.extensions:
+                        if e.name == "tapegrad._kernels":
+                            e.extra_compile_args = list(e.extra_compile_args) + flags
+                    break
             else:
                 print("warning: the compiler rejects %s; building for its default target"
-                      % " ".join(flags))
+                      % " ".join(candidates[0]))
         super().build_extensions()
 
     def _accepts(self, flags):
