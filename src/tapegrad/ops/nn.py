@@ -517,9 +517,7 @@ def _sparse_xent_grad_vjp(u, ans, logits, labels, g):
     grad_logits = grad_g = None
     if needs_input(0):
         ug = multiply(u, reshape(g, g.shape + (1,)))
-        p = _softmax(logits, axis=axis)
-        grad_logits = multiply(p, subtract(ug, _sum(multiply(ug, p), axes=(axis,),
-                                                    keepdims=True)))
+        grad_logits = _softmax_vjp(ug, _softmax(logits, axis=axis), logits, axis)
     if needs_input(2):
         grad_g = _sum(multiply(_sparse_xent_grad(logits, labels, ones_like(g)), u),
                       axes=(axis,), keepdims=False)
