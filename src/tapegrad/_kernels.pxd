@@ -10,8 +10,7 @@ cpdef object binary_rows(int code, object a, object b)
 cpdef object relu(object x)
 cpdef object relu_grad(object g, object y)
 cpdef object sum_rows(object x, Py_ssize_t rows)
-cpdef object xent_forward(object logits, object labels)
-cpdef object xent_grad(object logits, object labels, object g)
+cpdef object softmax_xent(object logits, object labels, object g=*)
 cpdef object im2col(object x, int kh, int kw, int sh, int sw, int dh, int dw,
                     int pad_top, int pad_left, int oh, int ow)
 cpdef object col2im(object cols, tuple x_shape, int kh, int kw, int sh, int sw, int dh, int dw,

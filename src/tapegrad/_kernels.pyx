@@ -325,14 +325,17 @@ cdef inline floating _exp(floating v) noexcept nogil:
         return exp(v)
 
 
-cdef Py_ssize_t _xent_rows(floating* z, label_t* labels, floating* loss, Py_ssize_t R,
-                           Py_ssize_t K) noexcept nogil:
-    # returns the first row whose label is out of range, or -1; exponentials in the
-    # logits' precision, their sum and logarithm in double
+cdef Py_ssize_t _xent_rows(floating* z, label_t* labels, floating* g, floating* out,
+                           Py_ssize_t R, Py_ssize_t K) noexcept nogil:
+    # g NULL: out[r] = -log softmax(z_r)[label_r]; else row r of out is
+    # (softmax(z_r) - onehot(label_r)) * g[r].  One exponential per element, in the
+    # logits' precision; their sum and logarithm in double.  Returns the first row
+    # whose label lies outside [0, K), before anything is written at it, or -1.
     cdef Py_ssize_t r, k
     cdef label_t lab
-    cdef floating m
+    cdef floating m, e, scale
     cdef floating* row
+    cdef floating* o
     cdef double total
     for r in range(R):
         lab = labels[r]
@@ -341,25 +344,12 @@ cdef Py_ssize_t _xent_rows(floating* z, label_t* labels, floating* loss, Py_ssiz
         row = z + r * K
         m = <floating>_row_max(row, K)
         total = 0
-        for k in range(K):
-            total += _exp(row[k] - m)
-        loss[r] = <floating>(log(total) - (row[lab] - m))
-    return -1
-
-
-cdef void _xent_grad_rows(floating* z, label_t* labels, floating* g, floating* out,
-                          Py_ssize_t R, Py_ssize_t K) noexcept nogil:
-    # (softmax(z) - onehot(label)) * g, per row, one exponential per element
-    cdef Py_ssize_t r, k
-    cdef floating m, e, scale
-    cdef double total
-    cdef floating* row
-    cdef floating* o
-    for r in range(R):
-        row = z + r * K
+        if g == NULL:
+            for k in range(K):
+                total += _exp(row[k] - m)
+            out[r] = <floating>(log(total) - (row[lab] - m))
+            continue
         o = out + r * K
-        m = <floating>_row_max(row, K)
-        total = 0
         for k in range(K):
             e = _exp(row[k] - m)
             o[k] = e
@@ -367,93 +357,56 @@ cdef void _xent_grad_rows(floating* z, label_t* labels, floating* g, floating* o
         scale = <floating>(g[r] / total)
         for k in range(K):
             o[k] = o[k] * scale
-        o[labels[r]] -= g[r]
+        o[lab] -= g[r]
+    return -1
 
 
-cdef int _xent_layout(cnp.ndarray Z, cnp.ndarray L) except -1:
-    # 1: fused kernels apply; 0: they do not (the caller uses NumPy)
+cpdef object softmax_xent(object logits, object labels, object g=None):
+    """Sparse softmax cross entropy of C-contiguous float logits (..., K) against int32/
+    int64 labels (...): the per-row loss, or with ``g`` (the loss's cotangent, of the
+    logits' dtype) its logits adjoint (softmax - onehot) * g[..., None].
+
+    None when the layout does not apply or a label lies outside [0, K): the caller's
+    NumPy path then checks the labels and raises its one error message."""
+    cdef cnp.ndarray Z = <cnp.ndarray>logits, L = <cnp.ndarray>labels, G = None, out
     cdef int zt = cnp.PyArray_TYPE(Z), lt = cnp.PyArray_TYPE(L)
     if zt != cnp.NPY_FLOAT and zt != cnp.NPY_DOUBLE:
-        return 0
+        return None
     if lt != cnp.NPY_INT32 and lt != cnp.NPY_INT64:
-        return 0
+        return None
     if not (cnp.PyArray_IS_C_CONTIGUOUS(Z) and cnp.PyArray_IS_C_CONTIGUOUS(L)):
-        return 0
+        return None
     if cnp.PyArray_NDIM(Z) < 1 or cnp.PyArray_SIZE(Z) == 0:
-        return 0
-    if cnp.PyArray_SIZE(L) * Z.shape[Z.ndim - 1] != cnp.PyArray_SIZE(Z):
-        raise ValueError("sparse_softmax_cross_entropy_with_logits: labels %s do not match "
-                         "logits %s" % (_shp(L), _shp(Z)))
-    return 1
-
-
-cpdef object xent_forward(object logits, object labels):
-    """Per-row -log softmax(logits)[label] of C-contiguous float logits (..., K) and int32/
-    int64 labels (...); None when the layout does not apply.  Raises ValueError naming
-    the op for a label outside [0, K)."""
-    cdef cnp.ndarray Z = <cnp.ndarray>logits, L = <cnp.ndarray>labels
-    if not _xent_layout(Z, L):
         return None
     cdef Py_ssize_t K = Z.shape[Z.ndim - 1], R = cnp.PyArray_SIZE(L), bad
-    cdef cnp.ndarray out = np.empty(_shp(L), dtype=Z.dtype)
-    cdef bint f32 = cnp.PyArray_TYPE(Z) == cnp.NPY_FLOAT
-    cdef bint i32 = cnp.PyArray_TYPE(L) == cnp.NPY_INT32
+    if R * K != cnp.PyArray_SIZE(Z):
+        raise ValueError("sparse_softmax_cross_entropy_with_logits: labels %s do not match "
+                         "logits %s" % (_shp(L), _shp(Z)))
+    if g is None:
+        out = np.empty(_shp(L), dtype=Z.dtype)
+    else:
+        G = <cnp.ndarray>g
+        if cnp.PyArray_TYPE(G) != zt or not cnp.PyArray_IS_C_CONTIGUOUS(G) \
+                or cnp.PyArray_SIZE(G) != R:
+            return None
+        out = np.empty(_shp(Z), dtype=Z.dtype)
+    cdef void* zp = cnp.PyArray_DATA(Z)
+    cdef void* lp = cnp.PyArray_DATA(L)
+    cdef void* gp = NULL if G is None else cnp.PyArray_DATA(G)
+    cdef void* op = cnp.PyArray_DATA(out)
     with nogil:
-        if f32 and i32:
-            bad = _xent_rows[float, int](<float*>cnp.PyArray_DATA(Z), <int*>cnp.PyArray_DATA(L),
-                                         <float*>cnp.PyArray_DATA(out), R, K)
-        elif f32:
-            bad = _xent_rows[float, longlong](<float*>cnp.PyArray_DATA(Z),
-                                              <long long*>cnp.PyArray_DATA(L),
-                                              <float*>cnp.PyArray_DATA(out), R, K)
-        elif i32:
-            bad = _xent_rows[double, int](<double*>cnp.PyArray_DATA(Z),
-                                          <int*>cnp.PyArray_DATA(L),
-                                          <double*>cnp.PyArray_DATA(out), R, K)
+        if zt == cnp.NPY_FLOAT and lt == cnp.NPY_INT32:
+            bad = _xent_rows[float, int](<float*>zp, <int*>lp, <float*>gp, <float*>op, R, K)
+        elif zt == cnp.NPY_FLOAT:
+            bad = _xent_rows[float, longlong](<float*>zp, <long long*>lp, <float*>gp,
+                                              <float*>op, R, K)
+        elif lt == cnp.NPY_INT32:
+            bad = _xent_rows[double, int](<double*>zp, <int*>lp, <double*>gp, <double*>op, R,
+                                          K)
         else:
-            bad = _xent_rows[double, longlong](<double*>cnp.PyArray_DATA(Z),
-                                               <long long*>cnp.PyArray_DATA(L),
-                                               <double*>cnp.PyArray_DATA(out), R, K)
-    if bad >= 0:
-        raise ValueError("sparse_softmax_cross_entropy_with_logits: labels must be in [0, %d), "
-                         "got values in [%d, %d]" % (K, L.min(), L.max()))
-    return out
-
-
-cpdef object xent_grad(object logits, object labels, object g):
-    """(softmax(logits) - onehot(labels)) * g[..., None] for the layouts xent_forward
-    takes (labels already checked by it); None when the layout does not apply."""
-    cdef cnp.ndarray Z = <cnp.ndarray>logits, L = <cnp.ndarray>labels, G = <cnp.ndarray>g
-    if not _xent_layout(Z, L):
-        return None
-    if cnp.PyArray_TYPE(G) != cnp.PyArray_TYPE(Z) or not cnp.PyArray_IS_C_CONTIGUOUS(G) \
-            or cnp.PyArray_SIZE(G) != cnp.PyArray_SIZE(L):
-        return None
-    cdef Py_ssize_t K = Z.shape[Z.ndim - 1], R = cnp.PyArray_SIZE(L)
-    cdef cnp.ndarray out = np.empty(_shp(Z), dtype=Z.dtype)
-    cdef bint f32 = cnp.PyArray_TYPE(Z) == cnp.NPY_FLOAT
-    cdef bint i32 = cnp.PyArray_TYPE(L) == cnp.NPY_INT32
-    with nogil:
-        if f32 and i32:
-            _xent_grad_rows[float, int](<float*>cnp.PyArray_DATA(Z), <int*>cnp.PyArray_DATA(L),
-                                        <float*>cnp.PyArray_DATA(G),
-                                        <float*>cnp.PyArray_DATA(out), R, K)
-        elif f32:
-            _xent_grad_rows[float, longlong](<float*>cnp.PyArray_DATA(Z),
-                                             <long long*>cnp.PyArray_DATA(L),
-                                             <float*>cnp.PyArray_DATA(G),
-                                             <float*>cnp.PyArray_DATA(out), R, K)
-        elif i32:
-            _xent_grad_rows[double, int](<double*>cnp.PyArray_DATA(Z),
-                                         <int*>cnp.PyArray_DATA(L),
-                                         <double*>cnp.PyArray_DATA(G),
-                                         <double*>cnp.PyArray_DATA(out), R, K)
-        else:
-            _xent_grad_rows[double, longlong](<double*>cnp.PyArray_DATA(Z),
-                                              <long long*>cnp.PyArray_DATA(L),
-                                              <double*>cnp.PyArray_DATA(G),
-                                              <double*>cnp.PyArray_DATA(out), R, K)
-    return out
+            bad = _xent_rows[double, longlong](<double*>zp, <long long*>lp, <double*>gp,
+                                               <double*>op, R, K)
+    return None if bad >= 0 else out
 
 
 # ---------------------------------------------------------------------------

@@ -604,3 +604,17 @@ def test_relu_kernel_is_np_maximum_bitwise(dtype):
         want = np.maximum(arr, 0, dtype=dtype)
         np.testing.assert_array_equal(got, want)
         assert np.signbit(got).tolist() == np.signbit(want).tolist()
+
+
+@pytest.mark.parametrize("label_dtype", [np.int32, np.uint8])
+def test_sparse_xent_adjoint_checks_labels_itself(label_dtype):
+    # the adjoint primitive must not trust its forward to have checked the labels: a
+    # direct call with one out of range raises instead of writing outside its rows
+    from tapegrad.ops.nn import _sparse_xent_grad
+
+    logits = tg.constant(np.zeros((3, 4), np.float32))
+    g = tg.constant(np.ones(3, np.float32))
+    for bad in (4, 200):
+        labels = tg.constant(np.array([0, bad, 1], label_dtype))
+        with pytest.raises(ValueError, match=r"labels must be in \[0, 4\)"):
+            _sparse_xent_grad(logits, labels, g)

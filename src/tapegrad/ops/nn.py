@@ -472,7 +472,7 @@ def _label_index(labels, depth):
            quiet=True)
 def _sparse_xent(logits, labels):
     """Per-example -log softmax(logits)[label], in one max-shifted pass."""
-    out = _kernels.xent_forward(logits, labels)
+    out = _kernels.softmax_xent(logits, labels)
     if out is not None:
         return out
     depth = logits.shape[-1]
@@ -495,10 +495,11 @@ def _sparse_xent_vjp(g, ans, logits, labels):
 def _sparse_xent_grad(logits, labels, g):
     """(softmax(logits) - onehot(labels)) * g[..., None]: the logits adjoint of
     sparse_softmax_xent in one pass, instead of five dispatched ops."""
-    out = _kernels.xent_grad(logits, labels, g)
+    out = _kernels.softmax_xent(logits, labels, g)
     if out is not None:
         return out
     depth = logits.shape[-1]
+    _check_labels(labels, depth)
     if logits.size == 0:
         return np.zeros(logits.shape, dtype=logits.dtype)
     e = np.exp(logits - np.maximum.reduce(logits, axis=-1, keepdims=True))
