@@ -1,0 +1,90 @@
+# Included by _kernels.pyx: fused optimizer updates.
+
+# ---------------------------------------------------------------------------
+# fused optimizer updates: one pass over the variable, its slots and the gradient
+
+cdef void _adam(floating* w, floating* m, floating* v, floating* g, Py_ssize_t n, double lr_t,
+                double b1, double b2, double eps) noexcept nogil:
+    # Arithmetic in the variable's own precision, as TF's kernel does: double
+    # coefficients would promote every float32 element to a scalar double divide and
+    # square root (measured 13.5 ms against 2.6 ms for 3.3M parameters).
+    cdef Py_ssize_t i
+    cdef floating gi, mi, vi
+    cdef floating fb1 = <floating>b1, fb2 = <floating>b2, fc1 = <floating>(1.0 - b1)
+    cdef floating fc2 = <floating>(1.0 - b2), flr = <floating>lr_t, feps = <floating>eps
+    for i in range(n):
+        gi = g[i]
+        mi = fb1 * m[i] + fc1 * gi
+        vi = fb2 * v[i] + fc2 * (gi * gi)
+        m[i] = mi
+        v[i] = vi
+        if floating is float:
+            w[i] = w[i] - flr * mi / (sqrtf(vi) + feps)
+        else:
+            w[i] = w[i] - flr * mi / (sqrt(vi) + feps)
+
+
+cdef void _sgd(floating* w, floating* g, Py_ssize_t n, double lr) noexcept nogil:
+    # w - lr * g rounded twice, exactly as NumPy's `w -= lr * g` (no FMA contraction)
+    cdef Py_ssize_t i
+    cdef floating flr = <floating>lr
+    for i in range(n):
+        w[i] = w[i] - flr * g[i]
+
+
+cdef bint _updatable(tuple arrays):
+    # float32/float64 arrays of one dtype and size, C-contiguous; all but the last
+    # (the gradient) writable.  Checked without building NumPy flags objects: this
+    # runs once per variable per step.
+    cdef cnp.ndarray first = arrays[0], a
+    cdef int typenum = cnp.PyArray_TYPE(first)
+    cdef Py_ssize_t i, n = len(arrays)
+    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
+        return False
+    for i in range(n):
+        a = arrays[i]
+        if cnp.PyArray_TYPE(a) != typenum or cnp.PyArray_SIZE(a) != cnp.PyArray_SIZE(first):
+            return False
+        if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+            return False
+        if i < n - 1 and not cnp.PyArray_ISWRITEABLE(a):
+            return False
+    return True
+
+
+cpdef bint adam_update(object w, object m, object v, object g, double lr_t, double b1,
+                       double b2, double eps) except -1:
+    """In place: m, v <- moments of g; w -= lr_t * m / (sqrt(v) + eps) (TF 1.x Adam).
+    False (nothing done) unless every array is float32/float64 of one dtype and size and
+    C-contiguous, and w, m, v are writable: the caller then updates with NumPy."""
+    if not _updatable((w, m, v, g)):
+        return False
+    cdef cnp.ndarray W = w, M = m, V = v, G = g
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(W)
+    if W.dtype.num == cnp.NPY_FLOAT:
+        with nogil:
+            _adam[float](<float*>cnp.PyArray_DATA(W), <float*>cnp.PyArray_DATA(M),
+                         <float*>cnp.PyArray_DATA(V), <float*>cnp.PyArray_DATA(G), n, lr_t,
+                         b1, b2, eps)
+    else:
+        with nogil:
+            _adam[double](<double*>cnp.PyArray_DATA(W), <double*>cnp.PyArray_DATA(M),
+                          <double*>cnp.PyArray_DATA(V), <double*>cnp.PyArray_DATA(G), n, lr_t,
+                          b1, b2, eps)
+    return True
+
+
+cpdef bint sgd_update(object w, object g, double lr) except -1:
+    """In place: w -= lr * g, one pass, no temporary; False (nothing done) for layouts
+    adam_update rejects."""
+    if not _updatable((w, g)):
+        return False
+    cdef cnp.ndarray W = w, G = g
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(W)
+    if W.dtype.num == cnp.NPY_FLOAT:
+        with nogil:
+            _sgd[float](<float*>cnp.PyArray_DATA(W), <float*>cnp.PyArray_DATA(G), n, lr)
+    else:
+        with nogil:
+            _sgd[double](<double*>cnp.PyArray_DATA(W), <double*>cnp.PyArray_DATA(G), n, lr)
+    return True
