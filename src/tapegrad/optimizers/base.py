@@ -214,7 +214,7 @@ class Optimizer(tracking.Trackable):
         hyper = self._prepare(lr, step)
         apply_numpy = self._apply_dense_numpy
         for grad, var in pairs:
-            slots = self._get_or_create_slots(var) if self._slot_names else ()
+            slots = self._get_or_create_slots(var)
             if self._updates_in_place(var):
                 g = _host_gradient(grad, var, where)
                 apply_numpy(g, var._inplace_array(), [slot._inplace_array() for slot in slots],
