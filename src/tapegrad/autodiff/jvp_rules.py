@@ -268,34 +268,18 @@ def _extremum(ts, ans, x, axes, keepdims):
 # ---------------------------------------------------------------------------
 # shape and indexing: all linear, the tangent goes through the same op
 
-@rule("reshape")
-def _reshape(ts, ans, x, shape):
-    return S._reshape(ts[0], shape=shape)
+def _same_op(prim):
+    """The rule of an op linear in its only array input: the op itself, on the tangent."""
+    def jvp(ts, ans, x, **params):
+        return prim(ts[0], **params)
+
+    jvp.__name__ = "_%s_jvp" % prim.name
+    return jvp
 
 
-@rule("transpose")
-def _transpose(ts, ans, x, perm):
-    return S._transpose(ts[0], perm=perm)
-
-
-@rule("broadcast_to")
-def _broadcast(ts, ans, x, shape):
-    return S._broadcast_to(ts[0], shape=shape)
-
-
-@rule("tile")
-def _tile(ts, ans, x, multiples):
-    return S._tile(ts[0], multiples=multiples)
-
-
-@rule("getitem")
-def _getitem(ts, ans, x, key):
-    return S._getitem(ts[0], key=key)
-
-
-@rule("getitem_grad")
-def _getitem_grad(ts, ans, g, shape, key):
-    return S._getitem_grad(ts[0], shape=shape, key=key)
+for _prim in (S._reshape, S._transpose, S._broadcast_to, S._tile, S._getitem,
+              S._getitem_grad):
+    rule(_prim.name)(_same_op(_prim))
 
 
 @rule("gather")
