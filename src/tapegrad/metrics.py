@@ -164,6 +164,15 @@ class Mean(Metric):
         return tg.constant(np.asarray(value, dtype=self._dtype))
 
 
+def _labels_and_predictions(metric, labels, predictions):
+    """Both as checked numeric host arrays, with the name their errors carry."""
+    where = f"{type(metric).__name__}.update_state"
+    labels = _check_numeric(_host(labels, where, "labels"), where, "labels")
+    predictions = _check_numeric(_host(predictions, where, "predictions"), where,
+                                 "predictions")
+    return where, labels, predictions
+
+
 class Accuracy(Mean):
     """Fraction of positions where ``labels == predictions`` (both class ids)."""
 
@@ -171,10 +180,7 @@ class Accuracy(Mean):
         super().__init__(name, dtype)
 
     def update_state(self, labels, predictions, weights=None):
-        where = f"{type(self).__name__}.update_state"
-        labels = _check_numeric(_host(labels, where, "labels"), where, "labels")
-        predictions = _check_numeric(_host(predictions, where, "predictions"), where,
-                                     "predictions")
+        where, labels, predictions = _labels_and_predictions(self, labels, predictions)
         if labels.shape != predictions.shape:
             raise ValueError(
                 f"{where}: labels shape {labels.shape} must equal predictions shape "
@@ -194,10 +200,7 @@ class SparseCategoricalAccuracy(Mean):
         super().__init__(name, dtype)
 
     def update_state(self, labels, predictions, weights=None):
-        where = f"{type(self).__name__}.update_state"
-        labels = _check_numeric(_host(labels, where, "labels"), where, "labels")
-        predictions = _check_numeric(_host(predictions, where, "predictions"), where,
-                                     "predictions")
+        where, labels, predictions = _labels_and_predictions(self, labels, predictions)
         if predictions.ndim < 1:
             raise ValueError(f"{where}: predictions need a class axis, got a scalar")
         if labels.ndim == predictions.ndim and labels.shape[-1:] == (1,):
@@ -217,10 +220,7 @@ class CategoricalAccuracy(Mean):
         super().__init__(name, dtype)
 
     def update_state(self, labels, predictions, weights=None):
-        where = f"{type(self).__name__}.update_state"
-        labels = _check_numeric(_host(labels, where, "labels"), where, "labels")
-        predictions = _check_numeric(_host(predictions, where, "predictions"), where,
-                                     "predictions")
+        where, labels, predictions = _labels_and_predictions(self, labels, predictions)
         if labels.shape != predictions.shape or predictions.ndim < 1:
             raise ValueError(
                 f"{where}: labels shape {labels.shape} must equal predictions shape "
