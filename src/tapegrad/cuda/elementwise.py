@@ -61,29 +61,32 @@ def _broadcast_meta(out_shape, operands, what):
 
 
 # ---------------------------------------------------------------- generic maps
+def _map(dev, kernel, what, operands, dtype, *lead):
+    """Launch an elementwise kernel over the broadcast of ``operands`` (all on ``dev``)
+    into a new array of ``dtype``; ``lead``: scalar arguments before the metadata (the
+    op code)."""
+    shape = launch.broadcast_shapes(*[o.shape for o in operands], what=what)
+    out = CudaArray.empty(shape, dtype, operands[0].device_index)
+    if out.size:
+        m = _broadcast_meta(shape, operands, what)
+        run_ew(dev, kernel, out.size, [*lead, m, *[ptr(o) for o in operands], ptr(out)])
+    return out
+
+
 def unary(op, x, what=None):
     """``op`` (a name of `UNARY`) applied elementwise; same dtype and shape."""
     what = what or op
     s = launch.suffix(x.dtype, what)
     if op in _FLOAT_ONLY_UNARY and x.dtype.kind != "f":
         raise TypeError(f"{what}: expected a floating-point input, got {x.dtype}")
-    out = CudaArray.empty(x.shape, x.dtype, x.device_index)
-    if out.size:
-        m = _broadcast_meta(x.shape, [x], what)
-        run_ew(x.dev, f"unary_{s}", out.size, [c_int(UNARY[op]), m, ptr(x), ptr(out)])
-    return out
+    return _map(x.dev, f"unary_{s}", what, [x], x.dtype, c_int(UNARY[op]))
 
 
 def predicate(op, x):
     """is_nan / is_inf / is_finite: bool result."""
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating-point input, got {x.dtype}")
-    out = CudaArray.empty(x.shape, BOOL, x.device_index)
-    if out.size:
-        m = _broadcast_meta(x.shape, [x], op)
-        run_ew(x.dev, f"pred_{launch.suffix(x.dtype)}", out.size,
-               [c_int(PRED[op]), m, ptr(x), ptr(out)])
-    return out
+    return _map(x.dev, f"pred_{launch.suffix(x.dtype)}", op, [x], BOOL, c_int(PRED[op]))
 
 
 def _check_pair(what, a, b):
@@ -97,12 +100,7 @@ def binary(op, a, b, what=None):
     what = what or op
     dev = _check_pair(what, a, b)
     s = launch.suffix(a.dtype, what)
-    shape = launch.broadcast_shapes(a.shape, b.shape, what=what)
-    out = CudaArray.empty(shape, a.dtype, a.device_index)
-    if out.size:
-        m = _broadcast_meta(shape, [a, b], what)
-        run_ew(dev, f"binary_{s}", out.size, [c_int(BINARY[op]), m, ptr(a), ptr(b), ptr(out)])
-    return out
+    return _map(dev, f"binary_{s}", what, [a, b], a.dtype, c_int(BINARY[op]))
 
 
 def true_divide(a, b):
@@ -115,12 +113,7 @@ def true_divide(a, b):
 def compare(op, a, b):
     dev = _check_pair(op, a, b)
     s = launch.suffix(a.dtype, op)
-    shape = launch.broadcast_shapes(a.shape, b.shape, what=op)
-    out = CudaArray.empty(shape, BOOL, a.device_index)
-    if out.size:
-        m = _broadcast_meta(shape, [a, b], op)
-        run_ew(dev, f"compare_{s}", out.size, [c_int(COMPARE[op]), m, ptr(a), ptr(b), ptr(out)])
-    return out
+    return _map(dev, f"compare_{s}", op, [a, b], BOOL, c_int(COMPARE[op]))
 
 
 def where(cond, x, y):
@@ -128,26 +121,16 @@ def where(cond, x, y):
         raise TypeError(f"where: condition must be bool, got {cond.dtype}")
     dev = _check_pair("where", x, y)
     same_device("where", cond, x)
-    shape = launch.broadcast_shapes(cond.shape, x.shape, y.shape, what="where")
-    out = CudaArray.empty(shape, x.dtype, x.device_index)
-    if out.size:
-        m = _broadcast_meta(shape, [cond, x, y], "where")
-        run_ew(dev, f"where_{launch.suffix(x.dtype, 'where')}", out.size,
-               [m, ptr(cond), ptr(x), ptr(y), ptr(out)])
-    return out
+    return _map(dev, f"where_{launch.suffix(x.dtype, 'where')}", "where", [cond, x, y],
+                x.dtype)
 
 
 def clip(x, lo, hi):
     """min(max(x, lo), hi) with broadcasting; NaN stays NaN."""
     dev = _check_pair("clip_by_value", x, lo)
     _check_pair("clip_by_value", x, hi)
-    shape = launch.broadcast_shapes(x.shape, lo.shape, hi.shape, what="clip_by_value")
-    out = CudaArray.empty(shape, x.dtype, x.device_index)
-    if out.size:
-        m = _broadcast_meta(shape, [x, lo, hi], "clip_by_value")
-        run_ew(dev, f"clip_{launch.suffix(x.dtype, 'clip_by_value')}", out.size,
-               [m, ptr(x), ptr(lo), ptr(hi), ptr(out)])
-    return out
+    return _map(dev, f"clip_{launch.suffix(x.dtype, 'clip_by_value')}", "clip_by_value",
+                [x, lo, hi], x.dtype)
 
 
 def cast(x, dtype):
