@@ -24,6 +24,7 @@ cdef class Primitive:
     cdef public int fast_code            # >= 0: same-shape float fast path in _kernels
     cdef public bint quiet               # silence NumPy floating-point warnings in the forward
     cdef public str doc
+    cdef public dict rules               # transform name -> rule ('taylor', 'batch', 'onnx', ...)
 
 
 cdef class OpRecord:

@@ -23,6 +23,7 @@ cdef class Primitive:
         self.save_output = save_output
         self.fast_code = fast_code
         self.doc = cpu_forward.__doc__
+        self.rules = {}
 
     def defvjp(self, fn):
         """Decorator: register ``fn(g, ans, *inputs, **params) -> grads`` as the VJP."""
@@ -33,6 +34,23 @@ cdef class Primitive:
         """Decorator: register ``fn(tangents, ans, *inputs, **params) -> tangent``."""
         self.jvp = fn
         return fn
+
+    def defrule(self, str kind, fn=None):
+        """Register the rule of transform ``kind`` ('taylor', 'batch', 'onnx', ...) beside
+        the forward; usable as ``@prim.defrule("taylor")``.  A ``NotSupported(reason)``
+        marker (ops/_registry.py) declares the transform unsupported on purpose, so the
+        registry meta-tests can tell "not yet" from "never" (ARCHITECTURE §8)."""
+        if fn is None:
+            def deco(f):
+                self.rules[kind] = f
+                return f
+            return deco
+        self.rules[kind] = fn
+        return fn
+
+    def rule(self, str kind):
+        """The rule registered for ``kind``, or None."""
+        return self.rules.get(kind)
 
     def defimpl(self, str backend, fn):
         self.impls[backend] = fn

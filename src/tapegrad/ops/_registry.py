@@ -12,6 +12,18 @@ INT = KIND_INT
 BOOL = KIND_BOOL
 
 
+class NotSupported:
+    """A rule slot filled on purpose with "this transform does not apply", and why."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def __repr__(self):
+        return "NotSupported(%r)" % self.reason
+
+
 def primitive(name, *, differentiable=True, dtypes=ANY, same_dtype=None, save_inputs=True,
               save_output=True, fast_code=-1, quiet=False):
     """Register ``fn`` (the CPU forward on ndarrays) as primitive ``name``.
