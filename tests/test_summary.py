@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import warnings
 import zlib
 
 import numpy as np
@@ -524,3 +525,42 @@ def test_guide_usage_records_every_100_steps(tmp_path):
     assert sum(recorded) == 3
     events = _load(tmp_path).Scalars("loss")
     assert [(e.step, e.value) for e in events] == [(100, 0.25), (200, 0.25), (300, 0.25)]
+
+
+# ---------------------------------------------------------------- extreme values (issue 16)
+
+
+@pytest.mark.parametrize("buckets", [None, 1, 3])
+@pytest.mark.parametrize("values", [
+    [np.finfo(np.float64).max],
+    [-np.finfo(np.float64).max, np.finfo(np.float64).max],
+    [1.0, np.finfo(np.float64).max],
+    [np.finfo(np.float32).max, 0.0],
+    [1e300],
+])
+def test_histogram_of_the_largest_floats(tmp_path, values, buckets):
+    from tapegrad.summary.encoding import histogram_buckets
+
+    data = np.array(values, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warnings either
+        lo, hi, num, total, _, limits, counts = histogram_buckets(data, buckets)
+    assert (lo, hi, num) == (data.min(), data.max(), data.size)
+    assert counts.sum() == data.size and limits.size == counts.size
+    assert np.all(np.isfinite(limits)) and np.all(np.diff(limits) >= 0)
+    # every value lies in its bucket: [previous limit, limit), or the last bucket
+    index = np.searchsorted(limits, data, side="right").clip(max=limits.size - 1)
+    np.testing.assert_array_equal(np.bincount(index, minlength=limits.size), counts)
+    writer = summary.create_file_writer(str(tmp_path))
+    with writer.as_default():
+        assert summary.histogram("big", data, step=1, buckets=buckets)
+    writer.close()
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_histogram_rejects_non_finite_values_clearly(tmp_path, bad):
+    writer = summary.create_file_writer(str(tmp_path))
+    with writer.as_default():
+        with pytest.raises(ValueError, match=r"histogram: 'h' contains NaN or Inf"):
+            summary.histogram("h", np.array([1.0, bad]), step=1)
+    writer.close()

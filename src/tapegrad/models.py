@@ -135,6 +135,7 @@ class Sequential(Model):
         if self._built:
             shape = self._output_shapes[-1] if self._output_shapes else self._build_input_shape
             self._build_layer(layer, shape)
+            self._sync_output_shape()
         elif len(self._layers) == 1 and layer._batch_input_shape is not None:
             self.build(layer._batch_input_shape)
 
@@ -142,9 +143,28 @@ class Sequential(Model):
         """Remove and return the last layer."""
         if not self._layers:
             raise IndexError("Sequential.pop: the model has no layers")
-        if self._output_shapes:
+        if len(self._output_shapes) == len(self._layers):
             self._output_shapes.pop()
-        return self._layers.pop()
+        layer = self._layers.pop()
+        self._sync_output_shape()
+        return layer
+
+    def _sync_output_shape(self):
+        # The model's output shape is the last layer's, kept current through add/pop
+        # (an enclosing model's summary reads _build_output_shape directly).
+        if self._built:
+            shapes = self._output_shapes
+            self.__dict__["_build_output_shape"] = (
+                shapes[-1] if shapes else self._build_input_shape if not self._layers else None)
+
+    @property
+    def output_shape(self):
+        """The last layer's output shape (batch dimension ``None``), current after add/pop."""
+        if not self._built or len(self._output_shapes) != len(self._layers):
+            raise AttributeError(f"model {self.name!r} has not been called or built yet")
+        if not self._layers:
+            raise AttributeError(f"model {self.name!r} has no layers, hence no output shape")
+        return self._output_shapes[-1]
 
     def __getitem__(self, index):
         return self._layers[index]

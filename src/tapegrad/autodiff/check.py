@@ -55,6 +55,10 @@ def check_grads(f, args, order=2, modes=("rev",), eps=None, rtol=None, atol=None
     _check(scalar_f, args, diff, order, modes, eps, rtol, atol, rng, _describe(f, args))
 
 
+# ``_check`` recurses from the first derivative upwards: ``level`` is the order of the
+# derivative being compared, ``order`` the highest one asked for.
+
+
 def _numeric(fn, args, diff, vs, eps):
     from tapegrad.ops.creation import constant
 
@@ -66,10 +70,10 @@ def _numeric(fn, args, diff, vs, eps):
     return (float(fn(*plus)) - float(fn(*minus))) / (2 * eps)
 
 
-def _check(fn, args, diff, order, modes, eps, rtol, atol, rng, what):
+def _check(fn, args, diff, order, modes, eps, rtol, atol, rng, what, level=1):
     from tapegrad.ops.creation import constant
 
-    if order < 1:
+    if level > order:
         return
     vs = [rng.standard_normal(args[i].shape) for i in diff]
     numeric = _numeric(fn, args, diff, vs, eps)
@@ -80,7 +84,7 @@ def _check(fn, args, diff, order, modes, eps, rtol, atol, rng, what):
             y = fn(*args)
         grads = tape.gradient(y, [args[i] for i in diff], unconnected_gradients="zero")
         analytic = sum(float(np.sum(g.numpy() * v)) for g, v in zip(grads, vs))
-        _compare("reverse", what, order, analytic, numeric, rtol, atol)
+        _compare("reverse", what, level, analytic, numeric, rtol, atol)
     if "fwd" in modes:
         from tapegrad.autodiff.forward import jvp
 
@@ -91,8 +95,8 @@ def _check(fn, args, diff, order, modes, eps, rtol, atol, rng, what):
             return fn(*full)
 
         _, tangent = jvp(fixed, [args[i] for i in diff], [constant(v) for v in vs])
-        _compare("forward", what, order, float(tangent), numeric, rtol, atol)
-    if order > 1:
+        _compare("forward", what, level, float(tangent), numeric, rtol, atol)
+    if level < order:
         # next order: the directional derivative, computed by the tape, is itself a
         # differentiable function of the inputs
         vts = [constant(v) for v in vs]
@@ -108,12 +112,12 @@ def _check(fn, args, diff, order, modes, eps, rtol, atol, rng, what):
             gs = t.gradient(y, [xs[i] for i in diff], unconnected_gradients="zero")
             return add_n([reduce_sum(multiply(g, v)) for g, v in zip(gs, vts)])
 
-        _check(directional, args, diff, order - 1, modes, eps, rtol, atol, rng, what)
+        _check(directional, args, diff, order, modes, eps, rtol, atol, rng, what, level + 1)
 
 
-def _compare(mode, what, order, analytic, numeric, rtol, atol):
+def _compare(mode, what, level, analytic, numeric, rtol, atol):
     if not np.isfinite(analytic) or abs(analytic - numeric) > atol + rtol * abs(numeric):
         raise AssertionError(
             "check_grads: %s-mode derivative of order %d of %s differs from central "
             "differences: autodiff %.12g vs numeric %.12g (abs err %.3g)"
-            % (mode, order, what, analytic, numeric, abs(analytic - numeric)))
+            % (mode, level, what, analytic, numeric, abs(analytic - numeric)))

@@ -8,14 +8,12 @@ from tapegrad._tape import needs_input
 from tapegrad.ops import random as tg_random
 from tapegrad.ops._registry import FLOAT, INT, primitive, tensor
 from tapegrad.ops.elementwise import (
-    abs,
     add,
     cast,
     exp,
     expm1,
     greater,
     log1p,
-    maximum,
     minimum,
     multiply,
     negative,
@@ -81,9 +79,23 @@ def elu(features, name=None):
 
 
 def softplus(features, name=None):
-    """log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|))."""
+    """log(1 + exp(x)) without overflow, with every derivative right at 0.
+
+    ``max(x, 0) + log1p(exp(-|x|))`` is the same function, but the derivatives of
+    ``max`` and ``abs`` disagree at the tie (its gradient at 0 came out 1, not 1/2).
+    Instead each side is a smooth expression, evaluated only on its own side:
+    ``log1p(exp(x))`` for x <= 0 and ``x + log1p(exp(-x))`` for x > 0; the other side's
+    input is replaced by 0 so that neither overflows nor feeds NaN into the gradient.
+    """
     x = tensor(features, op="softplus")
-    return add(maximum(x, 0), log1p(exp(negative(abs(x)))))
+    return _softplus(x)
+
+
+def _softplus(x):
+    positive = greater(x, 0)
+    x_neg = where(positive, 0, x)
+    x_pos = where(positive, x, 0)
+    return where(positive, add(x_pos, log1p(exp(negative(x_pos)))), log1p(exp(x_neg)))
 
 
 def tanh(x, name=None):
@@ -538,7 +550,7 @@ def softmax_cross_entropy_with_logits(labels=None, logits=None, axis=-1, name=No
 
 
 def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
-    """max(x, 0) - x * z + log1p(exp(-|x|)): stable for large |logits|."""
+    """softplus(x) - x * z, stable for large |logits|."""
     if labels is None or logits is None:
         raise ValueError("sigmoid_cross_entropy_with_logits: pass labels= and logits=")
     x = tensor(logits, op="sigmoid_cross_entropy_with_logits")
@@ -546,7 +558,9 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
     if z.shape != x.shape:
         raise ValueError("sigmoid_cross_entropy_with_logits: labels %s and logits %s differ"
                          % (_fmt(z.shape), _fmt(x.shape)))
-    return add(subtract(maximum(x, 0), multiply(x, z)), log1p(exp(negative(abs(x)))))
+    # softplus(x) - x z; softplus is exact (every derivative) at x = 0, where logits
+    # often sit at initialization
+    return subtract(_softplus(x), multiply(x, z))
 
 
 

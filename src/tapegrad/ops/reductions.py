@@ -20,6 +20,7 @@ from tapegrad.ops.elementwise import (
     divide,
     equal,
     exp,
+    greater,
     log,
     multiply,
     not_equal,
@@ -177,7 +178,18 @@ def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
 
 
 def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
-    return sqrt(reduce_variance(input_tensor, axis, keepdims))
+    """sqrt(reduce_variance(x)); where the variance is 0 the gradient is the subgradient 0.
+
+    sqrt's derivative is infinite at 0, and times the variance's zero gradient it gave
+    NaN for a constant input.  As in PyTorch, a zero standard deviation passes no
+    gradient; the square root only ever sees positive variances, so every higher
+    derivative is finite too.
+    """
+    var = reduce_variance(input_tensor, axis, keepdims)
+    if var.dtype.kind != "f":
+        return sqrt(var)
+    positive = greater(var, 0)
+    return where(positive, sqrt(where(positive, var, 1)), 0)
 
 
 @not_differentiable("reduce_any", dtypes=BOOL)

@@ -99,12 +99,15 @@ def histogram_buckets(values, buckets=None):
         return 0.0, 0.0, 0, 0.0, 0.0, np.array([_DBL_MAX]), np.zeros(1)
     lo = float(values.min())
     hi = float(values.max())
-    total = float(values.sum())
-    sum_squares = float(np.dot(values, values))
+    with np.errstate(over="ignore"):
+        # Sums of values near the largest float overflow to inf, as TensorFlow's do.
+        total = float(values.sum())
+        sum_squares = float(np.dot(values, values))
     if buckets is None:
         limits = default_bucket_limits()
-        # upper_bound: the first edge strictly greater than the value.
-        index = np.searchsorted(limits, values, side="right")
+        # upper_bound: the first edge strictly greater than the value.  The last edge is
+        # the largest float itself, so a value equal to it belongs to the last bucket.
+        index = np.minimum(np.searchsorted(limits, values, side="right"), limits.size - 1)
         counts = np.bincount(index, minlength=limits.size).astype(np.float64)
         # Within a run of empty buckets keep only the last one, so the run
         # becomes a single empty bucket ending where the run ends.
@@ -113,10 +116,23 @@ def histogram_buckets(values, buckets=None):
         keep[:-1] |= nonzero[1:]
         keep[-1] = True
         return lo, hi, num, total, sum_squares, limits[keep], counts[keep]
-    left, right = (lo - 0.5, hi + 0.5) if lo == hi else (lo, hi)
-    counts, edges = np.histogram(values, bins=buckets, range=(left, right))
-    limits = edges[1:].copy()
-    # np.histogram closes its last bin on the right; the half-open proto
-    # semantics need the last edge just above the maximum.
-    limits[-1] = np.nextafter(limits[-1], np.inf)
-    return lo, hi, num, total, sum_squares, limits, counts.astype(np.float64)
+    left, right = lo, hi
+    if lo == hi:
+        left, right = lo - 0.5, hi + 0.5
+        if left == right:  # |lo| so large that 0.5 is below its spacing
+            with np.errstate(over="ignore"):
+                left = max(float(np.nextafter(lo, -np.inf)), -_DBL_MAX)
+                right = min(float(np.nextafter(hi, np.inf)), _DBL_MAX)
+    # Edges as convex combinations of the ends: right - left may overflow, these cannot.
+    t = np.arange(1, buckets + 1, dtype=np.float64) / buckets
+    limits = left * (1.0 - t) + right * t
+    limits[-1] = right
+    # rounding can break monotonicity when the ends are a few ulps apart
+    limits = np.maximum.accumulate(np.clip(limits, left, right))
+    # Half-open buckets [limit[i-1], limit[i]); the last edge just above the maximum (or
+    # the maximum itself when it is the largest float, which the last bucket then holds).
+    if limits[-1] < _DBL_MAX:
+        limits[-1] = np.nextafter(limits[-1], np.inf)
+    index = np.minimum(np.searchsorted(limits, values, side="right"), buckets - 1)
+    counts = np.bincount(index, minlength=buckets).astype(np.float64)
+    return lo, hi, num, total, sum_squares, limits, counts
