@@ -27,6 +27,9 @@ class Model(Layer):
     sublayers build on the first call.
     """
 
+    # ``call`` is the user's: it may take objects a built-in layer would reject.
+    _accepts_any_input = True
+
     def build(self, input_shape):
         """Create every variable by running ``call`` once on zeros of ``input_shape``.
 
@@ -112,6 +115,7 @@ class Sequential(Model):
     """
 
     _tracked_private = ("_layers",)
+    _accepts_any_input = False
 
     def __init__(self, layers=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)

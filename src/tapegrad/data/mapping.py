@@ -136,11 +136,22 @@ class Map(Unary):
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _call_group(self, group):
-        return [self._call(flat, index) for index, flat in group]
+        # An exception on element k must not swallow the group's elements before k:
+        # they are returned with it and yielded first, as the sequential map does.
+        results = []
+        for index, flat in group:
+            try:
+                results.append(self._call(flat, index))
+            except BaseException as error:
+                return results, error
+        return results, None
 
     def _converted(self, first_index, future):
-        for offset, result in enumerate(future.result()):
+        results, error = future.result()
+        for offset, result in enumerate(results):
             yield self._convert(result, first_index + offset)
+        if error is not None:
+            raise error
 
     def specs(self):
         return Node.specs(self)

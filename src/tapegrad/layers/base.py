@@ -60,6 +60,18 @@ def _shape_of(inputs):
     return tuple(np.shape(inputs))
 
 
+def _is_number_tree(value):
+    """True for a number or a (possibly empty, nested) list/tuple of only numbers."""
+    if isinstance(value, (list, tuple)):
+        return all(_is_number_tree(item) for item in value)
+    return isinstance(value, (bool, int, float, np.number, np.bool_))
+
+
+def _describe_input(value):
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
 def _normalize_shape(shape, where):
     if shape is None:
         raise ValueError(f"{where}: shape must be given, got None")
@@ -330,19 +342,44 @@ class Layer(tracking.Trackable):
     def call(self, inputs):
         return inputs
 
+    # A layer whose ``call`` is user code (Model) may take any Python object; built-in
+    # layers only take tensors, arrays and (nested) lists of numbers.
+    _accepts_any_input = False
+
     def _convert_input(self, inputs):
-        """Tensors for array-like inputs; floating inputs cast to a floating layer dtype."""
+        """Tensors for array-like inputs; floating inputs cast to a floating layer dtype.
+
+        As in TF: NumPy arrays, numbers and (nested) lists of numbers become one tensor;
+        lists, tuples and dicts holding tensors or arrays keep their structure with each
+        item converted (multi-input layers).  Anything else (None, a string...) raises a
+        TypeError naming the layer, not an AttributeError from deep inside ``call``.
+        """
         cast_to = self._dtype if self._dtype.kind == "f" else None
         if isinstance(inputs, (tg.Tensor, tg.Variable)):
             if cast_to is not None and inputs.dtype.kind == "f" and inputs.dtype != cast_to:
                 return tg.cast(inputs, cast_to)
             return inputs
-        if isinstance(inputs, (np.ndarray, int, float, np.number)) or (
-                isinstance(inputs, list) and inputs and isinstance(inputs[0], (list, int, float))):
-            arr = np.asarray(inputs)
-            return tg.convert_to_tensor(arr, dtype=cast_to if arr.dtype.kind == "f" else None)
-        # Lists of tensors, dicts...: a multi-input layer's call handles them.
-        return inputs
+        if isinstance(inputs, (np.ndarray, np.number, np.bool_, bool, int, float)) or (
+                isinstance(inputs, (list, tuple)) and _is_number_tree(inputs)):
+            try:
+                arr = np.asarray(inputs)
+                if arr.dtype.kind not in "biuf":
+                    raise TypeError(f"dtype {arr.dtype} is not numeric")
+                return tg.convert_to_tensor(arr,
+                                            dtype=cast_to if arr.dtype.kind == "f" else None)
+            except (TypeError, ValueError) as error:
+                raise TypeError(
+                    f"{self.name} ({type(self).__name__}): cannot convert the input "
+                    f"{_describe_input(inputs)} to a tensor: {error}") from None
+        if isinstance(inputs, (list, tuple)):
+            return type(inputs)(self._convert_input(item) for item in inputs)
+        if isinstance(inputs, dict):
+            return {key: self._convert_input(item) for key, item in inputs.items()}
+        if self._accepts_any_input:
+            return inputs
+        raise TypeError(
+            f"{self.name} ({type(self).__name__}): expected a tensor, a NumPy array, a "
+            f"number or a (nested) list of numbers as input, got {_describe_input(inputs)}")
 
     def _build_for_shape(self, input_shape):
         """Build once; ``input_shape`` is a tuple (or a list of them for list inputs)."""

@@ -90,6 +90,9 @@ class Conv2D(Layer):
         self.built = True
 
     def call(self, inputs):
+        if inputs.dtype.kind in "biu":
+            # integer data (a list of ints, uint8 images) is cast as TF's Conv2D casts it
+            inputs = tg.cast(inputs, self.dtype)
         shape = inputs.shape
         if len(shape) != 4 or shape[-1] != self.kernel.shape[2]:
             raise ValueError(

@@ -5,7 +5,7 @@ import numpy as np
 import tapegrad as tg
 from tapegrad import initializers
 from tapegrad.layers import activations
-from tapegrad.layers.base import Layer
+from tapegrad.layers.base import Layer, _describe_input, _is_number_tree
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Embedding"]
 
@@ -45,6 +45,9 @@ class Dense(Layer):
         self.built = True
 
     def call(self, inputs):
+        if inputs.dtype.kind in "biu":
+            # integer data (a list of ints, uint8 images) is cast as TF's Dense casts it
+            inputs = tg.cast(inputs, self.dtype)
         shape = inputs.shape
         if len(shape) == 0 or shape[-1] != self.kernel.shape[0]:
             raise ValueError(
@@ -204,7 +207,14 @@ class Embedding(Layer):
     def _convert_input(self, inputs):
         # Ids stay integers: the base class would cast float ids to the layer's dtype.
         if not isinstance(inputs, (tg.Tensor, tg.Variable)):
-            inputs = tg.convert_to_tensor(np.asarray(inputs))
+            if not (isinstance(inputs, (np.ndarray, np.number, int))
+                    or isinstance(inputs, (list, tuple)) and _is_number_tree(inputs)):
+                return super()._convert_input(inputs)  # the same TypeError as other layers
+            try:
+                inputs = tg.convert_to_tensor(np.asarray(inputs))
+            except (TypeError, ValueError) as error:
+                raise TypeError(f"{self.name} (Embedding): cannot convert the ids "
+                                f"{_describe_input(inputs)} to a tensor: {error}") from None
         if inputs.dtype.kind not in "iu":
             if inputs.dtype.kind == "f":
                 return tg.cast(inputs, tg.int32)
