@@ -33,10 +33,10 @@ class Adagrad(Optimizer):
         tmp *= hyper["lr"]
         var -= tmp
 
-    def _apply_dense_tensor(self, grad, var, slots, hyper):
+    def _dense_tensor_update(self, grad, var, slots, hyper):
         (accum,) = slots
-        accum.assign(accum.read_value() + tg.square(grad))
-        var.assign_sub(grad * hyper["lr"] / tg.sqrt(accum.read_value()))
+        accum = accum + tg.square(grad)
+        return var - grad * hyper["lr"] / tg.sqrt(accum), [accum]
 
     def get_config(self):
         config = super().get_config()

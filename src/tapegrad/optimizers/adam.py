@@ -6,7 +6,7 @@ import numpy as np
 
 import tapegrad as tg
 from tapegrad import _kernels
-from tapegrad.optimizers.base import Optimizer
+from tapegrad.optimizers.base import Optimizer, _Hyper
 
 __all__ = ["Adam"]
 
@@ -21,26 +21,33 @@ class Adam(Optimizer):
     """
 
     _slot_names = ("m", "v")
+    _uses_scratch = False
+    _hyper_bounds = {"beta1": (0.0, 1.0, False), "beta2": (0.0, 1.0, False),
+                     "epsilon": (0.0, None, False)}
+    beta1 = _Hyper("beta1")
+    beta2 = _Hyper("beta2")
+    epsilon = _Hyper("epsilon")
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
                  name="Adam"):
         super().__init__(learning_rate, name)
-        self.beta1 = self._check_hyper("beta1", beta1, low=0.0, high=1.0)
-        self.beta2 = self._check_hyper("beta2", beta2, low=0.0, high=1.0)
-        self.epsilon = self._check_hyper("epsilon", epsilon, low=0.0)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
 
-    def _prepare(self, lr, step):
+    def _prepare_step(self, hyper, step):
         # Computed in float64 from the integer step: no drift from multiplied powers.
-        bias1 = 1.0 - self.beta1 ** step
-        bias2 = 1.0 - self.beta2 ** step
+        lr = hyper["learning_rate"]
+        bias1 = 1.0 - hyper["beta1"] ** step
+        bias2 = 1.0 - hyper["beta2"] ** step
         lr_t = lr * math.sqrt(bias2) / bias1 if bias1 > 0.0 else 0.0
-        return {"lr": lr, "lr_t": lr_t}
+        return dict(hyper, lr=lr, lr_t=lr_t)
 
     def _apply_dense_numpy(self, grad, var, slots, hyper):
         m, v = slots
-        b1, b2 = self.beta1, self.beta2
+        b1, b2, eps = hyper["beta1"], hyper["beta2"], hyper["epsilon"]
         # one fused pass instead of a dozen array-wide NumPy operations
-        if _kernels.adam_update(var, m, v, grad, hyper["lr_t"], b1, b2, self.epsilon):
+        if _kernels.adam_update(var, m, v, grad, hyper["lr_t"], b1, b2, eps):
             return
         tmp = self._scratch_like(var)
         m *= b1
@@ -51,19 +58,19 @@ class Adam(Optimizer):
         tmp *= 1.0 - b2
         v += tmp
         np.sqrt(v, out=tmp)
-        tmp += self.epsilon
+        tmp += eps
         np.divide(m, tmp, out=tmp)
         tmp *= hyper["lr_t"]
         var -= tmp
 
-    def _apply_dense_tensor(self, grad, var, slots, hyper):
+    def _dense_tensor_update(self, grad, var, slots, hyper):
         m, v = slots
-        b1, b2 = self.beta1, self.beta2
-        m.assign(m.read_value() * b1 + grad * (1.0 - b1))
-        v.assign(v.read_value() * b2 + tg.square(grad) * (1.0 - b2))
-        var.assign_sub(m.read_value() * hyper["lr_t"] / (tg.sqrt(v.read_value()) + self.epsilon))
+        b1, b2 = hyper["beta1"], hyper["beta2"]
+        m = m * b1 + grad * (1.0 - b1)
+        v = v * b2 + tg.square(grad) * (1.0 - b2)
+        return var - m * hyper["lr_t"] / (tg.sqrt(v) + hyper["epsilon"]), [m, v]
 
     def get_config(self):
         config = super().get_config()
-        config.update(beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon)
+        config.update({k: self._hyper_config(k) for k in ("beta1", "beta2", "epsilon")})
         return config

@@ -2,58 +2,171 @@
 
 Subclasses give the update rule twice: ``_apply_dense_numpy`` updates a CPU variable's
 storage in place with NumPy ufuncs (``out=``, into one reusable scratch buffer), and
-``_apply_dense_tensor`` writes the same rule in tapegrad ops for variables on a GPU.
+``_dense_tensor_update`` writes the same rule in tapegrad ops for variables on a GPU,
+returning the new values (the base class writes them, all variables at once).  Both
+read hyperparameters from the per-step ``hyper`` dict, never from attributes: an
+attribute holds what the user gave (maybe a Variable or a schedule).
 In-place writes go through ``Variable._inplace_array()``, which gives the variable a
 private copy first if a tape or a user still holds its current value, so a saved
 forward value never changes under a tape.
 """
 
+import signal
+import threading
+
 import numpy as np
 
 import tapegrad as tg
 from tapegrad import tracking
+from tapegrad.optimizers import schedules
 
 __all__ = ["Optimizer"]
 
 
-def _host_gradient(grad, variable, where):
-    """``grad`` as a NumPy array of the variable's dtype and shape (a view when possible)."""
+def _host_gradient(grad, dtype, variable, where):
+    """``grad`` as a C-contiguous NumPy array of ``dtype`` and the variable's shape."""
     if isinstance(grad, (tg.Tensor, tg.Variable)):
         arr = grad.numpy()
     else:
         arr = np.asarray(grad)
-    if arr.dtype != variable.dtype:
+    if arr.dtype != dtype:
         if arr.dtype.kind not in "biuf":
             raise TypeError(
                 f"{where}: gradient for {variable.name!r} has non-numeric dtype {arr.dtype}"
             )
-        arr = arr.astype(variable.dtype)
+        arr = arr.astype(dtype)
     if arr.shape != tuple(variable.shape):
         raise ValueError(
             f"{where}: gradient shape {arr.shape} does not match variable {variable.name!r} "
             f"of shape {tuple(variable.shape)}"
         )
-    return arr
+    # the fused kernels take C-contiguous arrays only; NumPy's fallback would be slower
+    return np.ascontiguousarray(arr)
+
+
+# Half-precision variables (and their slots) are updated in float32 and stored back:
+# in float16, Adam's epsilon (1e-8) rounds to 0 and g**2 underflows, so a zero or tiny
+# gradient gave 0/0 = NaN or x/0 = inf (TF and PyTorch compute in float32 too).
+_COMPUTE_DTYPE = {np.dtype(np.float16): np.dtype(np.float32)}
+
+
+# SIGINT deferral.  Swapping the handler around every step costs two sigaction calls
+# (about 20 us, more than a small model's whole update), so the first step replaces
+# Python's default handler, once, with one that behaves the same (raises
+# KeyboardInterrupt) except inside an optimizer's commit block, where it only records
+# the signal.  A handler the user installed is left alone and swapped per step instead.
+_commit_depth = 0
+_deferred_signals = []
+
+
+def _sigint_handler(signum, frame):
+    if _commit_depth:
+        _deferred_signals.append(frame)
+    else:
+        signal.default_int_handler(signum, frame)
+
+
+class _SignalsDeferred:
+    """``with _SignalsDeferred():`` runs the block with SIGINT recorded, not raised, and
+    re-delivers it after the block.
+
+    A KeyboardInterrupt between two variables' updates would leave the optimizer torn
+    (some variables and slots stepped, ``iterations`` not).  Signal handlers only run in
+    the main thread, and only there can KeyboardInterrupt arrive.  A class, not a
+    generator context manager: this runs at every step.
+    """
+
+    __slots__ = ("active", "swapped")
+
+    def __enter__(self):
+        global _commit_depth
+        self.active = False
+        self.swapped = None
+        if threading.current_thread() is not _main_thread:
+            return self
+        current = _getsignal(signal.SIGINT)
+        if current is not _sigint_handler:
+            try:
+                if current is not signal.default_int_handler:
+                    if not callable(current):  # SIG_IGN / SIG_DFL: nothing to defer
+                        return self
+                    self.swapped = current
+                signal.signal(signal.SIGINT, _sigint_handler)
+            except (ValueError, OSError):  # no signal support here
+                return self
+        self.active = True
+        _commit_depth += 1
+        return self
+
+    def __exit__(self, *exc_info):
+        global _commit_depth
+        if not self.active:
+            return False
+        _commit_depth -= 1
+        if self.swapped is not None:
+            signal.signal(signal.SIGINT, self.swapped)
+        if _deferred_signals and not _commit_depth:
+            frame = _deferred_signals[-1]
+            _deferred_signals.clear()
+            (self.swapped or signal.default_int_handler)(signal.SIGINT, frame)
+        return False
+
+
+# The C-level getsignal: signal.getsignal wraps the handler in an enum lookup that
+# costs more than the rest of this check.
+_getsignal = getattr(getattr(signal, "_signal", None), "getsignal", signal.getsignal)
+_main_thread = threading.main_thread()
+
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
+
+
+class _Hyper:
+    """A hyperparameter attribute: reads give what was set (a number, tensor, Variable,
+    callable or schedule); the optimizer resolves it to a number at every step."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        return self if obj is None else obj._hyper[self.name]
+
+    def __set__(self, obj, value):
+        obj._set_hyper(self.name, value)
 
 
 class Optimizer(tracking.Trackable):
     """Base class of the optimizers (TF 1.x ``tf.train.Optimizer`` semantics).
 
-    ``learning_rate`` is a number or a zero-argument callable returning one (a
-    schedule); it is evaluated once per ``apply_gradients``.  ``iterations`` is an
-    int64 variable counting the applied steps: it drives Adam's bias correction and is
-    saved by checkpoints, so a restored optimizer continues exactly.
+    Hyperparameters (``learning_rate``, Adam's ``beta1``...) may be given, as in
+    TensorFlow, as a Python number, a scalar tensor, a ``tg.Variable`` (changed with
+    ``assign`` between steps), a zero-argument callable, or a
+    ``tg.optimizers.schedules.LearningRateSchedule`` (called with ``iterations``).  Each
+    is read at every ``apply_gradients`` and checked then; the attribute returns what
+    was given.  ``iterations`` is an int64 variable counting the applied steps: it
+    drives Adam's bias correction and is saved by checkpoints, so a restored optimizer
+    continues exactly.
+
+    A step is all-or-nothing as seen from Python: everything that can fail (gradients,
+    hyperparameters, slots, half-precision updates) is computed first, and the writes
+    then run in a block that a KeyboardInterrupt cannot cut (it is delivered after).
     """
 
     # Slot names in creation order, e.g. ("m", "v").
     _slot_names = ()
     # Initial value of each slot, by name (default 0).
     _slot_init = {}
+    # {hyperparameter: (low, high, low_open)}, merged over the MRO by _bounds().
+    _hyper_bounds = {"learning_rate": (0.0, None, False)}
+    # False for rules whose float32/float64 update is one fused kernel (no scratch)
+    _uses_scratch = True
+
+    learning_rate = _Hyper("learning_rate")
 
     def __init__(self, learning_rate, name):
-        if not callable(learning_rate):
-            learning_rate = self._check_hyper("learning_rate", learning_rate, low=0.0)
-        self.__dict__["_learning_rate"] = learning_rate
+        self.__dict__["_hyper"] = {}
+        self.learning_rate = learning_rate
         self.__dict__["_name"] = name
         # {slot_name: {id(variable): (variable, slot)}}; the tuple's strong reference
         # keeps id(variable) from being reused while the entry lives.
@@ -74,33 +187,49 @@ class Optimizer(tracking.Trackable):
             raise ValueError(f"{where}: {what} must be in {bounds}, got {value}")
         return value
 
+    def _bounds(self, name):
+        for klass in type(self).__mro__:
+            bounds = klass.__dict__.get("_hyper_bounds", {}).get(name)
+            if bounds is not None:
+                return bounds
+        return (None, None, False)
+
+    def _set_hyper(self, name, value):
+        """Store ``value`` as given; a plain number is checked (and made a float) now."""
+        if _is_number(value):
+            value = self._check_hyper(name, value, *self._bounds(name))
+        elif isinstance(value, (bool, np.bool_, str, bytes)) or value is None or not (
+                isinstance(value, (tg.Tensor, tg.Variable, np.ndarray)) or callable(value)):
+            raise TypeError(
+                f"{type(self).__name__}: {name} must be a number, a scalar tensor or "
+                f"Variable, a callable or a schedule, got {value!r}")
+        self._hyper[name] = value
+
+    def _resolve_hyper(self, name, iterations):
+        """The value of hyperparameter ``name`` for the step after ``iterations`` steps."""
+        value = self._hyper[name]
+        if type(value) is float:  # checked when it was set
+            return value
+        given = value
+        if isinstance(value, schedules.LearningRateSchedule):
+            value = value(iterations)
+        elif callable(value) and not isinstance(value, (tg.Tensor, tg.Variable)):
+            value = value()
+        if isinstance(value, (tg.Tensor, tg.Variable)):
+            value = value.numpy()
+        where = type(self).__name__
+        arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
+        if arr.size != 1 or arr.dtype.kind not in "iuf":
+            raise TypeError(f"{where}: {name} must be a real scalar at each step; {given!r} "
+                            f"gave {value!r}")
+        return self._check_hyper(name, arr.reshape(()).item(), *self._bounds(name))
+
     @property
     def name(self):
         return self._name
 
-    @property
-    def learning_rate(self):
-        """The learning rate as given: a number or a callable schedule."""
-        return self._learning_rate
-
-    @learning_rate.setter
-    def learning_rate(self, value):
-        if not callable(value):
-            value = self._check_hyper("learning_rate", value, low=0.0)
-        self.__dict__["_learning_rate"] = value
-
     def _current_learning_rate(self):
-        lr = self._learning_rate
-        if callable(lr):
-            lr = lr()
-            try:
-                lr = float(np.asarray(lr))
-            except (TypeError, ValueError):
-                raise TypeError(
-                    f"{type(self).__name__}: the learning_rate schedule must return a number, "
-                    f"got {lr!r}"
-                ) from None
-        return lr
+        return self._resolve_hyper("learning_rate", int(self.iterations.numpy()))
 
     # ------------------------------------------------------------------ slots
 
@@ -164,11 +293,27 @@ class Optimizer(tracking.Trackable):
         """Per-step constants shared by every variable (``step`` counts from 1)."""
         return {"lr": lr}
 
+    def _prepare_step(self, hyper, step):
+        """Per-step constants from the resolved hyperparameters ``hyper`` (by name)."""
+        prepared = dict(hyper)
+        prepared.update(self._prepare(hyper["learning_rate"], step))
+        return prepared
+
     def _apply_dense_numpy(self, grad, var_arr, slots, hyper):
         raise TypeError(f"{type(self).__name__} does not define a CPU update rule")
 
-    def _apply_dense_tensor(self, grad, var, slots, hyper):
+    def _dense_tensor_update(self, grad, var, slots, hyper):
+        """The tensor (GPU) rule: ``(new variable value, [new slot values])``, no writes."""
         raise TypeError(f"{type(self).__name__} does not define a tensor update rule")
+
+    def _has_tensor_update(self):
+        return type(self)._dense_tensor_update is not Optimizer._dense_tensor_update
+
+    def _apply_dense_tensor(self, grad, var, slots, hyper):
+        new_var, new_slots = self._dense_tensor_update(grad, var, slots, hyper)
+        for slot, value in zip(slots, new_slots):
+            slot.assign(value)
+        var.assign(new_var)
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
         """Apply one update to each variable from its gradient.
@@ -179,6 +324,9 @@ class Optimizer(tracking.Trackable):
         a warning, as in TensorFlow; if every gradient is ``None`` this raises
         ``ValueError``, since nothing could be trained.  ``iterations`` and, if given,
         ``global_step`` are incremented by one.
+
+        All or nothing: if this raises (a bad gradient, a hyperparameter out of range),
+        no variable, slot or counter has changed.
         """
         where = f"{type(self).__name__}.apply_gradients"
         pairs = []
@@ -209,30 +357,77 @@ class Optimizer(tracking.Trackable):
                 f"{where}: no gradients provided for any variable ({skipped or 'empty list'}); "
                 "check that the loss depends on the variables"
             )
-        lr = self._current_learning_rate()
-        step = int(self.iterations.numpy()) + 1
-        hyper = self._prepare(lr, step)
-        apply_numpy = self._apply_dense_numpy
+        if global_step is not None and not isinstance(global_step, tg.Variable):
+            raise TypeError(f"{where}: global_step must be a tg.Variable, got "
+                            f"{type(global_step).__name__}")
+
+        # Phase 1: everything that can fail, without changing any value.
+        done = int(self.iterations.numpy())
+        step = done + 1
+        hyper = self._prepare_step({name: self._resolve_hyper(name, done)
+                                    for name in self._hyper}, step)
+        in_place, copied, tensor_updates, legacy = [], [], [], []
         for grad, var in pairs:
             slots = self._get_or_create_slots(var)
             if self._updates_in_place(var):
-                g = _host_gradient(grad, var, where)
-                apply_numpy(g, var._inplace_array(), [slot._inplace_array() for slot in slots],
-                            hyper)
+                compute = _COMPUTE_DTYPE.get(var.dtype)
+                if compute is None:
+                    g = _host_gradient(grad, var.dtype, var, where)
+                    in_place.append((g, var._inplace_array(),
+                                     [slot._inplace_array() for slot in slots]))
+                    if self._uses_scratch:
+                        self._scratch_like(g)  # allocated now, not during the writes
+                else:
+                    # the whole update, in float32 copies; stored back in phase 2
+                    g = _host_gradient(grad, compute, var, where)
+                    w = var.numpy().astype(compute)
+                    slot_arrays = [slot.numpy().astype(compute) for slot in slots]
+                    with np.errstate(all="ignore"):
+                        self._apply_dense_numpy(g, w, slot_arrays, hyper)
+                    copied.append(((var, *slots), (w, *slot_arrays)))
             else:
                 if not isinstance(grad, (tg.Tensor, tg.Variable)):
                     grad = tg.convert_to_tensor(np.asarray(grad))
-                if grad.dtype != var.dtype:
-                    grad = tg.cast(grad, var.dtype)
                 if tuple(grad.shape) != tuple(var.shape):
                     raise ValueError(
                         f"{where}: gradient shape {tuple(grad.shape)} does not match variable "
                         f"{var.name!r} of shape {tuple(var.shape)}"
                     )
+                compute = _COMPUTE_DTYPE.get(var.dtype, var.dtype)
+                if grad.dtype != compute:
+                    grad = tg.cast(grad, compute)
+                if not self._has_tensor_update():
+                    if type(self)._apply_dense_tensor is Optimizer._apply_dense_tensor:
+                        raise TypeError(f"{type(self).__name__} does not define a tensor "
+                                        "update rule")
+                    legacy.append((grad, var, slots))  # a subclass that assigns itself
+                    continue
+                values = [var.read_value()] + [slot.read_value() for slot in slots]
+                if compute != var.dtype:
+                    values = [tg.cast(v, compute) for v in values]
+                new_var, new_slots = self._dense_tensor_update(grad, values[0], values[1:],
+                                                               hyper)
+                news = [new_var, *new_slots]
+                if compute != var.dtype:
+                    news = [tg.cast(v, var.dtype) for v in news]
+                tensor_updates.append(((var, *slots), news))
+
+        # Phase 2: the writes, which cannot fail on checked inputs, uninterrupted.
+        apply_numpy = self._apply_dense_numpy
+        with _SignalsDeferred(), np.errstate(all="ignore"):
+            for g, w, slot_arrays in in_place:
+                apply_numpy(g, w, slot_arrays, hyper)
+            for targets, values in copied:
+                for target, value in zip(targets, values):
+                    np.copyto(target._inplace_array(), value, casting="same_kind")
+            for targets, values in tensor_updates:
+                for target, value in zip(targets, values):
+                    target.assign(value)
+            for grad, var, slots in legacy:
                 self._apply_dense_tensor(grad, var, slots, hyper)
-        self._count_step(self.iterations, step)
-        if global_step is not None:
-            global_step.assign_add(1)
+            self._count_step(self.iterations, step)
+            if global_step is not None:
+                global_step.assign_add(1)
 
     def _gradients(self, loss_fn, var_list, where):
         if not callable(loss_fn):
@@ -268,9 +463,12 @@ class Optimizer(tracking.Trackable):
         self.apply_gradients(grads_and_vars, global_step=global_step)
         return loss
 
+    def _hyper_config(self, name):
+        value = self._hyper[name]
+        return value if type(value) is float else repr(value)
+
     def get_config(self):
-        lr = self._learning_rate
-        return {"name": self._name, "learning_rate": lr if not callable(lr) else repr(lr)}
+        return {"name": self._name, "learning_rate": self._hyper_config("learning_rate")}
 
     def __repr__(self):
-        return f"<{type(self).__name__} learning_rate={self._learning_rate!r}>"
+        return f"<{type(self).__name__} learning_rate={self.learning_rate!r}>"

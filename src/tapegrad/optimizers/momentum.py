@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tapegrad.optimizers.base import Optimizer
+from tapegrad.optimizers.base import Optimizer, _Hyper
 
 __all__ = ["Momentum"]
 
@@ -15,15 +15,17 @@ class Momentum(Optimizer):
     """
 
     _slot_names = ("momentum",)
+    _hyper_bounds = {"momentum": (0.0, None, False)}
+    momentum = _Hyper("momentum")
 
     def __init__(self, learning_rate=0.01, momentum=0.9, use_nesterov=False, name="Momentum"):
         super().__init__(learning_rate, name)
-        self.momentum = self._check_hyper("momentum", momentum, low=0.0)
+        self.momentum = momentum
         self.use_nesterov = bool(use_nesterov)
 
     def _apply_dense_numpy(self, grad, var, slots, hyper):
         (accum,) = slots
-        lr, momentum = hyper["lr"], self.momentum
+        lr, momentum = hyper["lr"], hyper["momentum"]
         accum *= momentum
         accum += grad
         step = self._scratch_like(var)
@@ -35,16 +37,15 @@ class Momentum(Optimizer):
             np.multiply(accum, lr, out=step)
         var -= step
 
-    def _apply_dense_tensor(self, grad, var, slots, hyper):
+    def _dense_tensor_update(self, grad, var, slots, hyper):
         (accum,) = slots
-        lr, momentum = hyper["lr"], self.momentum
-        accum.assign(accum.read_value() * momentum + grad)
+        lr, momentum = hyper["lr"], hyper["momentum"]
+        accum = accum * momentum + grad
         if self.use_nesterov:
-            var.assign_sub((grad + accum.read_value() * momentum) * lr)
-        else:
-            var.assign_sub(accum.read_value() * lr)
+            return var - (grad + accum * momentum) * lr, [accum]
+        return var - accum * lr, [accum]
 
     def get_config(self):
         config = super().get_config()
-        config.update(momentum=self.momentum, use_nesterov=self.use_nesterov)
+        config.update(momentum=self._hyper_config("momentum"), use_nesterov=self.use_nesterov)
         return config

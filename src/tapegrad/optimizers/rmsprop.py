@@ -3,7 +3,7 @@
 import numpy as np
 
 import tapegrad as tg
-from tapegrad.optimizers.base import Optimizer
+from tapegrad.optimizers.base import Optimizer, _Hyper
 
 __all__ = ["RMSProp"]
 
@@ -18,20 +18,25 @@ class RMSProp(Optimizer):
     """
 
     _slot_init = {"rms": 1.0}
+    _hyper_bounds = {"decay": (0.0, 1.0, False), "momentum": (0.0, None, False),
+                     "epsilon": (0.0, None, False)}
+    decay = _Hyper("decay")
+    momentum = _Hyper("momentum")
+    epsilon = _Hyper("epsilon")
 
     def __init__(self, learning_rate=0.001, decay=0.9, momentum=0.0, epsilon=1e-10,
                  centered=False, name="RMSProp"):
         super().__init__(learning_rate, name)
-        self.decay = self._check_hyper("decay", decay, low=0.0, high=1.0)
-        self.momentum = self._check_hyper("momentum", momentum, low=0.0)
-        self.epsilon = self._check_hyper("epsilon", epsilon, low=0.0)
+        self.decay = decay
+        self.momentum = momentum
+        self.epsilon = epsilon
         self.centered = bool(centered)
         self.__dict__["_slot_names"] = ("rms", "momentum", "mg") if centered else (
             "rms", "momentum")
 
     def _apply_dense_numpy(self, grad, var, slots, hyper):
         ms, mom = slots[0], slots[1]
-        rho = self.decay
+        rho, eps = hyper["decay"], hyper["epsilon"]
         tmp = self._scratch_like(var)
         ms *= rho
         np.multiply(grad, grad, out=tmp)
@@ -44,30 +49,32 @@ class RMSProp(Optimizer):
             mg += tmp
             np.multiply(mg, mg, out=tmp)
             np.subtract(ms, tmp, out=tmp)
-            tmp += self.epsilon
+            tmp += eps
         else:
-            np.add(ms, self.epsilon, out=tmp)
+            np.add(ms, eps, out=tmp)
         np.sqrt(tmp, out=tmp)
         np.divide(grad, tmp, out=tmp)
         tmp *= hyper["lr"]
-        mom *= self.momentum
+        mom *= hyper["momentum"]
         mom += tmp
         var -= mom
 
-    def _apply_dense_tensor(self, grad, var, slots, hyper):
+    def _dense_tensor_update(self, grad, var, slots, hyper):
         ms, mom = slots[0], slots[1]
-        rho = self.decay
-        ms.assign(ms.read_value() * rho + tg.square(grad) * (1.0 - rho))
-        denom = ms.read_value() + self.epsilon
+        rho = hyper["decay"]
+        ms = ms * rho + tg.square(grad) * (1.0 - rho)
+        denom = ms + hyper["epsilon"]
+        new_slots = [ms, None]
         if self.centered:
-            mg = slots[2]
-            mg.assign(mg.read_value() * rho + grad * (1.0 - rho))
-            denom = denom - tg.square(mg.read_value())
-        mom.assign(mom.read_value() * self.momentum + grad * hyper["lr"] / tg.sqrt(denom))
-        var.assign_sub(mom.read_value())
+            mg = slots[2] * rho + grad * (1.0 - rho)
+            denom = denom - tg.square(mg)
+            new_slots.append(mg)
+        mom = mom * hyper["momentum"] + grad * hyper["lr"] / tg.sqrt(denom)
+        new_slots[1] = mom
+        return var - mom, new_slots
 
     def get_config(self):
         config = super().get_config()
-        config.update(decay=self.decay, momentum=self.momentum, epsilon=self.epsilon,
-                      centered=self.centered)
+        config.update({k: self._hyper_config(k) for k in ("decay", "momentum", "epsilon")})
+        config["centered"] = self.centered
         return config

@@ -11,6 +11,8 @@ __all__ = ["SGD", "GradientDescent"]
 class SGD(Optimizer):
     """``var -= learning_rate * grad``."""
 
+    _uses_scratch = False
+
     def __init__(self, learning_rate=0.01, name="GradientDescent"):
         super().__init__(learning_rate, name)
 
@@ -21,8 +23,8 @@ class SGD(Optimizer):
         np.multiply(grad, hyper["lr"], out=step)
         var -= step
 
-    def _apply_dense_tensor(self, grad, var, slots, hyper):
-        var.assign_sub(grad * hyper["lr"])
+    def _dense_tensor_update(self, grad, var, slots, hyper):
+        return var - grad * hyper["lr"], []
 
 
 GradientDescent = SGD
