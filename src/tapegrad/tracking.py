@@ -9,9 +9,13 @@ creation order.
 Contract for the classes built on top of this module:
 
 * Subclass :class:`Trackable`.  Public attributes holding Trackables, Variables, or
-  lists/tuples/dicts of them (nested freely, str/int dict keys) are children.  Private
+  lists/tuples/dicts of them (nested freely; dict keys that are str, int, or other
+  values with a stable repr: float, bool, None, tuples of such) are children.  Private
   attributes (leading ``_``) are ignored unless the class lists their names in a
-  ``_tracked_private`` tuple (tuples of every class in the MRO are merged).
+  ``_tracked_private`` tuple (tuples of every class in the MRO are merged).  Layers
+  track their private attributes too (``self._inner = Dense(2)``): see ``Layer``.
+* :func:`children` is the one definition of an object's edges; checkpoints and
+  ``Layer.variables`` (through :func:`walk_variables`) both use it.
 * Right after creating a variable lazily (``add_weight`` in ``build``...), call
   ``tracking.variable_created(owner, name, variable)``.  The variable becomes a child
   of ``owner`` under ``name`` immediately, so a checkpoint restored before the variable
@@ -52,6 +56,8 @@ def _variable_type():
 
 def escape_name(name):
     """Make ``name`` usable as one edge of a ``/``-separated checkpoint path."""
+    if type(name) is str and name and name[0] != "." and "%" not in name and "/" not in name:
+        return name  # the common case, on the path of every Layer.variables
     name = str(name).replace("%", "%25").replace("/", "%2F")
     if name.startswith("."):
         # Leading dots are reserved for synthetic edges such as ``.slots``.
@@ -72,9 +78,26 @@ def _tracked_private_names(cls):
     return names
 
 
+def _key_name(key):
+    """The edge spelling of a dict key, or None for keys without a stable one."""
+    if isinstance(key, str) or (isinstance(key, int) and not isinstance(key, bool)):
+        return key
+    if _stable_key(key):
+        # bools, floats, None and tuples of such: their repr is the same in every run
+        return repr(key)
+    return None
+
+
+def _stable_key(key):
+    if key is None or isinstance(key, (str, int, float)):
+        return True
+    return isinstance(key, tuple) and all(_stable_key(item) for item in key)
+
+
 def _collect(prefix, value, out, seen_containers, variable_type):
     if isinstance(value, (variable_type, Trackable)):
-        out.setdefault(prefix, value)
+        if prefix not in out:
+            out[prefix] = value
         return
     if isinstance(value, (list, tuple, dict)):
         # A container that (indirectly) contains itself would otherwise recurse forever.
@@ -82,12 +105,12 @@ def _collect(prefix, value, out, seen_containers, variable_type):
             return
         seen_containers.add(id(value))
         if isinstance(value, dict):
-            items = [
-                (key, item)
-                for key, item in value.items()
-                # Other key types (tuples, objects) have no stable, readable spelling.
-                if isinstance(key, (str, int)) and not isinstance(key, bool)
-            ]
+            items = []
+            for key, item in value.items():
+                name = _key_name(key)
+                # Keys like arbitrary objects have no spelling that survives a restart.
+                if name is not None:
+                    items.append((name, item))
         else:
             items = enumerate(value)
         for key, item in items:
@@ -96,17 +119,27 @@ def _collect(prefix, value, out, seen_containers, variable_type):
 
 def attribute_children(obj, names=None):
     """``{path: child}`` found in ``obj``'s attributes (all, or only those in ``names``)."""
-    variable_type = _variable_type()
     allowed_private = _tracked_private_names(type(obj))
+    attrs = getattr(obj, "__dict__", None) or {}
+    return children_of_values(
+        (attr, value) for attr, value in list(attrs.items())
+        if (names is None or attr in names)
+        and (not attr.startswith("_") or attr in allowed_private))
+
+
+def children_of_values(items):
+    """``{path: child}`` from ``(name, value)`` pairs (values: Trackables, Variables,
+    containers of them; anything else is not a child)."""
+    variable_type = _variable_type()
     out = {}
     seen_containers = set()
-    attrs = getattr(obj, "__dict__", None) or {}
-    for attr, value in list(attrs.items()):
-        if names is not None and attr not in names:
-            continue
-        if attr.startswith("_") and attr not in allowed_private:
-            continue
-        _collect(escape_name(attr), value, out, seen_containers, variable_type)
+    for name, value in items:
+        if isinstance(value, (variable_type, Trackable)):  # the common case, inline
+            name = escape_name(name)
+            if name not in out:
+                out[name] = value
+        else:
+            _collect(escape_name(name), value, out, seen_containers, variable_type)
     return out
 
 
@@ -145,10 +178,85 @@ class Trackable:
 
     def __setattr__(self, name, value):
         object.__setattr__(self, name, value)
-        # Lets a pending restore reach variables/objects attached after restore() ran.
-        if _pending_restores:
-            for state in list(_pending_restores):
-                state.on_attribute_set(self, name)
+        attribute_set(self, name)
+
+    def _tracks_attribute(self, name):
+        """Whether attribute ``name`` is an edge of the object graph (see the contract)."""
+        return not name.startswith("_") or name in _tracked_private_names(type(self))
+
+
+def attribute_set(obj, name):
+    """Lets a pending restore reach variables/objects attached after restore() ran."""
+    if _pending_restores:
+        for state in list(_pending_restores):
+            state.on_attribute_set(obj, name)
+
+
+def children(obj):
+    """``{edge name: child}`` of a Trackable: THE definition of the object graph.
+
+    Checkpoints save and match along these edges, and ``Layer.variables`` walks the
+    same ones (:func:`walk_variables`), so a variable a model trains is a variable its
+    checkpoint holds.  Edges: the variables the object created lazily
+    (``variable_created``, in creation order), then what ``_checkpoint_children``
+    reports (attributes by default).  An attribute holding another object under a
+    created variable's name keeps the name; the variable gets a suffixed one.
+    """
+    reported = obj._checkpoint_children()
+    if not isinstance(reported, dict):
+        return reported  # train.graph reports the type error with its context
+    attrs = getattr(obj, "__dict__", None)
+    named = attrs.get(_NAMED_VARIABLES_ATTR) if attrs is not None else None
+    if not named:
+        return reported
+    if len(reported) >= len(named):
+        # Common case (Dense: ``self.kernel = self.add_weight("kernel")``): the created
+        # variables are the first attributes, under their own names, in creation order.
+        for (name, variable), (attr, child) in zip(named.items(), reported.items()):
+            if name != attr or child is not variable:
+                break
+        else:
+            return reported
+    out = {}
+    for name, variable in named.items():
+        child = reported.get(name)
+        if child is not None and child is not variable:
+            suffix = 1
+            while "%s_%d" % (name, suffix) in reported or "%s_%d" % (name, suffix) in named:
+                suffix += 1
+            name = "%s_%d" % (name, suffix)
+        out[name] = variable
+    for name, child in reported.items():
+        out[name] = child
+    return out
+
+
+def walk_variables(root, descend, trainable=None):
+    """``[(variable, flag), ...]`` reachable from ``root`` along :func:`children` edges.
+
+    Depth-first in edge order, each variable once (the first path wins).  ``descend``
+    says which Trackables to enter (a layer's ``variables`` enters layers, not an
+    optimizer it may hold); ``trainable(obj, flag)`` gives the flag of ``obj``'s
+    children from its parent's (``root``'s parent flag is True); a variable's own flag
+    is ``flag and variable.trainable``.
+    """
+    out = []
+    _walk(root, True, descend, trainable, {id(root)}, _variable_type(), out)
+    return out
+
+
+def _walk(obj, flag, descend, trainable, seen, variable_type, out):
+    if trainable is not None:
+        flag = trainable(obj, flag)
+    for child in children(obj).values():
+        key = id(child)
+        if key in seen:
+            continue
+        seen.add(key)
+        if isinstance(child, variable_type):
+            out.append((child, flag and child.trainable))
+        elif isinstance(child, Trackable) and descend(child):
+            _walk(child, flag, descend, trainable, seen, variable_type, out)
 
 
 def named_variables(owner):

@@ -45,7 +45,15 @@ def _reset_name_counters():
 
 
 def _is_tracked_value(value, variable_type):
-    return isinstance(value, (Layer, variable_type, list, tuple, dict))
+    return isinstance(value, (tracking.Trackable, variable_type, list, tuple, dict))
+
+
+def _is_layer(obj):
+    return isinstance(obj, Layer)
+
+
+def _layer_trainable(obj, parent_flag):
+    return parent_flag and obj._trainable
 
 
 def _shape_of(inputs):
@@ -153,16 +161,28 @@ class Layer(tracking.Trackable):
         if "_tracked" not in d:
             # A subclass assigned attributes before calling Layer.__init__.
             self._init_internal()
-        super().__setattr__(name, value)
+        object.__setattr__(self, name, value)
+        # Every attribute set through here is tracked, private ones included: a sublayer
+        # in ``self._inner`` is trained, so it must be checkpointed too.  (Internal
+        # state is written to __dict__ directly and never passes here.)
         tracked = d["_tracked"]
         if _is_tracked_value(value, tg.Variable):
             tracked[name] = value
         else:
             tracked.pop(name, None)
+        tracking.attribute_set(self, name)
 
     def __delattr__(self, name):
         object.__delattr__(self, name)
         self.__dict__.get("_tracked", {}).pop(name, None)
+
+    def _tracks_attribute(self, name):
+        return name in self.__dict__.get("_tracked", {})
+
+    def _checkpoint_children(self):
+        """The attributes holding layers, variables, other Trackables or containers of
+        them, in assignment order (``tracking.children`` adds ``add_weight``'s)."""
+        return tracking.children_of_values(self.__dict__.get("_tracked", {}).items())
 
     @property
     def name(self):
@@ -234,37 +254,11 @@ class Layer(tracking.Trackable):
     # The guide's (TF 1.x) spelling.
     add_variable = add_weight
 
-    def _walk(self, out, seen, trainable_parent):
-        """Append ``(variable, effectively_trainable)`` pairs once each, in stable order."""
-        if id(self) in seen:
-            return
-        seen.add(id(self))
-        trainable_here = trainable_parent and self._trainable
-        for variable in self._weights:
-            if id(variable) not in seen:
-                seen.add(id(variable))
-                out.append((variable, trainable_here and variable.trainable))
-        variable_type = tg.Variable
-        stack = list(reversed(list(self._tracked.values())))
-        while stack:
-            value = stack.pop()
-            if isinstance(value, Layer):
-                value._walk(out, seen, trainable_here)
-            elif isinstance(value, variable_type):
-                if id(value) not in seen:
-                    seen.add(id(value))
-                    out.append((value, trainable_here and value.trainable))
-            elif isinstance(value, (list, tuple, dict)):
-                if id(value) in seen:
-                    continue
-                seen.add(id(value))
-                items = value.values() if isinstance(value, dict) else value
-                stack.extend(reversed(list(items)))
-
     def _variables_with_flags(self):
-        out = []
-        self._walk(out, set(), True)
-        return out
+        # The checkpoint's own walker: what a layer trains is what its checkpoint holds.
+        # Sublayers are entered (a frozen one freezes its variables); other Trackables
+        # a layer may hold (an optimizer, a metric) keep their variables to themselves.
+        return tracking.walk_variables(self, _is_layer, _layer_trainable)
 
     @property
     def variables(self):

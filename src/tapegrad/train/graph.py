@@ -42,15 +42,14 @@ def _is_variable(obj):
 
 
 def children_of(obj, where):
-    """``{name: child}`` of a Trackable: its own report plus ``variable_created`` names."""
-    children = obj._checkpoint_children()
+    """``{name: child}`` of a Trackable (``tracking.children``), checked."""
+    children = tracking.children(obj)
     if not isinstance(children, dict):
         raise TypeError(
             "%s._checkpoint_children() must return a dict, got %s"
             % (type(obj).__name__, type(children).__name__)
         )
     variable_type = tracking._variable_type()
-    result = {}
     for name, child in children.items():
         if not isinstance(name, str) or not name:
             raise TypeError("%s: child name %r of %s is not a non-empty str"
@@ -60,12 +59,7 @@ def children_of(obj, where):
                 "%s: child %r of %s is a %s; checkpoints hold only Variables and Trackables"
                 % (where, name, type(obj).__name__, type(child).__name__)
             )
-        result[name] = child
-    for name, variable in tracking.named_variables(obj).items():
-        # An attribute of the same name holding another object wins: it is what a
-        # reader of the class sees.
-        result.setdefault(name, variable)
-    return result
+    return children
 
 
 def slot_variables_of(obj):

@@ -43,6 +43,10 @@ class RestoreState:
         self.obj_of = {0: root}
         self.node_of = {id(root): 0}
         self.restored = set()
+        # {node: (live object, (path, saved, live))}: mismatches already found.  Each is
+        # raised once, by the code that concerns it, and reported by assert_*; it never
+        # makes an unrelated variable or slot creation fail later.
+        self.mismatched = {}
         self.partial_expected = False
         self.active = False
 
@@ -124,19 +128,38 @@ class RestoreState:
 
     # ------------------------------------------------------------------ acting
 
-    def extend(self, starts):
-        """Match what is reachable from ``starts``; assign all of it or raise and assign none."""
-        pairs = self._plan(starts)
+    def extend(self, starts, trigger=None):
+        """Match what is reachable from ``starts``; assign all of it or raise and assign none.
+
+        ``trigger`` is the object whose creation or attachment called a hook when the walk
+        had to start from the root (the object is not known to belong to this
+        checkpoint): a mismatch then raises only if it concerns ``trigger``; others are
+        recorded for the ``assert_*`` methods, and the values that fit are assigned.
+        """
+        pairs = [
+            (node, obj) for node, obj in self._plan(starts)
+            if self.mismatched.get(node, (None,))[0] is not obj
+        ]
         if not pairs:
             return
         assignments, mismatched = self._check(pairs)
         if mismatched:
-            report = self.report(extra=dict(pairs), extra_mismatched=mismatched)
-            raise CheckpointMismatchError(
-                "Checkpoint.restore: %s does not fit the live objects; nothing was assigned"
-                % self.saved.where,
-                report,
-            )
+            objects = dict(pairs)
+            by_path = {self.saved.path[node]: node for node in objects}
+            concerns_trigger = trigger is None or any(
+                objects[by_path[path]] is trigger for path, _, _ in mismatched)
+            for entry in mismatched:
+                node = by_path[entry[0]]
+                self.mismatched[node] = (objects[node], entry)
+            if concerns_trigger:
+                report = self.report(extra=objects, extra_mismatched=mismatched)
+                raise CheckpointMismatchError(
+                    "Checkpoint.restore: %s does not fit the live objects; nothing was "
+                    "assigned" % self.saved.where,
+                    report,
+                )
+            bad = {by_path[path] for path, _, _ in mismatched}
+            pairs = [(node, obj) for node, obj in pairs if node not in bad]
         for _node, obj, array in assignments:
             obj.assign(array)
         for node, obj in pairs:
@@ -181,7 +204,8 @@ class RestoreState:
                 holders.append(self)
 
     def pending_nodes(self):
-        return [node for node in self.saved.variable_nodes() if node not in self.restored]
+        return [node for node in self.saved.variable_nodes()
+                if node not in self.restored and node not in self.mismatched]
 
     def refresh(self):
         """Catch objects attached in ways no hook saw (``list.append`` ...)."""
@@ -193,10 +217,14 @@ class RestoreState:
         extra = extra or {}
         matched_ids = set(self.node_of)
         matched_ids.update(id(obj) for obj in extra.values())
+        matched_ids.update(id(obj) for obj, _ in self.mismatched.values())
         _, live_variables = build_graph(self.root)
         missing = [path for path, var in live_variables if id(var) not in matched_ids]
         mismatched = list(extra_mismatched)
         mismatched_paths = {path for path, _, _ in mismatched}
+        mismatched += [entry for _, entry in self.mismatched.values()
+                       if entry[0] not in mismatched_paths]
+        mismatched_paths.update(path for path, _, _ in mismatched)
         unexpected = [
             self.saved.path[node]
             for node in self.pending_nodes()
@@ -208,7 +236,10 @@ class RestoreState:
 
     def on_variable_created(self, owner, name, variable):
         node = self.node_of.get(id(owner))
-        self.extend([(owner, node)] if node is not None else [(self.root, 0)])
+        if node is not None:
+            self.extend([(owner, node)])
+        else:
+            self.extend([(self.root, 0)], trigger=variable)
 
     def on_slot_created(self, optimizer, variable, slot_name, slot_variable):
         if id(optimizer) in self.node_of and id(variable) in self.node_of:
@@ -216,13 +247,14 @@ class RestoreState:
             # optimizer (whose subtree is usually small) finds it.
             self.extend([(optimizer, self.node_of[id(optimizer)])])
         else:
-            self.extend([(self.root, 0)])
+            self.extend([(self.root, 0)], trigger=slot_variable)
 
     def on_attribute_set(self, obj, name):
         node = self.node_of.get(id(obj))
         if node is None or _is_variable(obj):
             return
-        if name.startswith("_") and name not in tracking._tracked_private_names(type(obj)):
+        tracks = getattr(obj, "_tracks_attribute", None)
+        if tracks is not None and not tracks(name):
             return
         self.extend([(obj, node)])
 
