@@ -204,17 +204,11 @@ def _check_tensor_entry(entry, index, expected_offset, where):
     return dtype, tuple(shape)
 
 
-def decode(buffer, where="<buffer>"):
-    """Verify a whole checkpoint image and return ``(graph, [(name, array), ...])``.
-
-    Arrays are read-only NumPy arrays in native byte order viewing ``buffer`` where
-    possible.  Any defect raises ``CheckpointCorruptError`` before anything is returned.
-    """
-    data = memoryview(buffer).cast("B")
-    size = data.nbytes
-    if size < _PREAMBLE_SIZE + _TRAILER_SIZE:
+def _check_preamble(preamble, size, where):
+    """Check magic, version and header length against a file of ``size`` bytes."""
+    if size < _PREAMBLE_SIZE + _TRAILER_SIZE or len(preamble) < _PREAMBLE_SIZE:
         raise _corrupt(where, "file is %d bytes, too short to be a checkpoint" % size)
-    magic, version, header_len = _PREAMBLE.unpack_from(data, 0)
+    magic, version, header_len = _PREAMBLE.unpack_from(preamble, 0)
     if magic != MAGIC:
         raise _corrupt(where, "not a tapegrad checkpoint (bad magic %r)" % bytes(magic))
     if version != FORMAT_VERSION:
@@ -224,14 +218,30 @@ def decode(buffer, where="<buffer>"):
         )
     if not 2 <= header_len <= MAX_HEADER_BYTES:
         raise _corrupt(where, "header length %d is out of bounds" % header_len)
-    data_start = _PREAMBLE_SIZE + header_len
-    if data_start + _TRAILER_SIZE > size:
+    if _PREAMBLE_SIZE + header_len + _TRAILER_SIZE > size:
         raise _corrupt(where, "file is truncated (%d bytes, header alone needs %d)"
-                       % (size, data_start + _TRAILER_SIZE))
-    (header_crc,) = struct.unpack_from("<I", data, _PREAMBLE.size)
-    header_bytes = data[_PREAMBLE_SIZE:data_start]
-    if _crc(header_bytes, _crc(data[: _PREAMBLE.size])) != header_crc:
+                       % (size, _PREAMBLE_SIZE + header_len + _TRAILER_SIZE))
+    return header_len
+
+
+def _check_header_crc(preamble, header_bytes, where):
+    (header_crc,) = struct.unpack_from("<I", preamble, _PREAMBLE.size)
+    if _crc(header_bytes, _crc(preamble[: _PREAMBLE.size])) != header_crc:
         raise _corrupt(where, "header checksum mismatch")
+
+
+def decode(buffer, where="<buffer>"):
+    """Verify a whole checkpoint image and return ``(graph, [(name, array), ...])``.
+
+    Arrays are read-only NumPy arrays in native byte order viewing ``buffer`` where
+    possible.  Any defect raises ``CheckpointCorruptError`` before anything is returned.
+    """
+    data = memoryview(buffer).cast("B")
+    size = data.nbytes
+    header_len = _check_preamble(data, size, where)
+    data_start = _PREAMBLE_SIZE + header_len
+    header_bytes = data[_PREAMBLE_SIZE:data_start]
+    _check_header_crc(data[:_PREAMBLE_SIZE], header_bytes, where)
     body_end = size - _TRAILER_SIZE
     if hashlib.sha256(data[:body_end]).digest() != bytes(data[body_end:]):
         raise _corrupt(where, "SHA-256 of the file does not match (truncated or altered)")
@@ -264,19 +274,41 @@ def decode(buffer, where="<buffer>"):
 
 
 def read_file(filename):
-    """Read and fully verify the checkpoint file ``filename``; see :func:`decode`."""
+    """Read and fully verify the checkpoint file ``filename``; see :func:`decode`.
+
+    The preamble (magic, version, header length) and the header (checksum, schema,
+    declared data size against the file size) are checked before the body is read, so
+    a file that is not a checkpoint, or lies about its size, costs a few bytes of
+    reading, not the whole file.
+    """
+    where = repr(filename)
     try:
         with open(filename, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
+            preamble = handle.read(_PREAMBLE_SIZE)
+            header_len = _check_preamble(preamble, size, where)
+            header_bytes = handle.read(header_len)
+            if len(header_bytes) != header_len:
+                raise _corrupt(where, "file changed size while being read")
+            _check_header_crc(preamble, header_bytes, where)
+            header = _parse_header(header_bytes, where)
+            data_bytes = _require_int(header["data_bytes"], where, "data_bytes")
+            expected = _PREAMBLE_SIZE + header_len + data_bytes + _TRAILER_SIZE
+            if expected != size:
+                raise _corrupt(where, "file is %d bytes, its header declares %d"
+                               % (size, expected))
             buffer = bytearray(size)
-            got = handle.readinto(buffer)
+            start = _PREAMBLE_SIZE + header_len
+            buffer[:_PREAMBLE_SIZE] = preamble
+            buffer[_PREAMBLE_SIZE:start] = header_bytes
+            got = handle.readinto(memoryview(buffer)[start:])
     except FileNotFoundError:
         raise CheckpointNotFoundError("checkpoint file %r does not exist" % filename) from None
     except IsADirectoryError:
         raise CheckpointNotFoundError("checkpoint path %r is a directory" % filename) from None
-    if got != size:
-        raise _corrupt(repr(filename), "file changed size while being read")
-    return decode(buffer, repr(filename))
+    if got != size - start:
+        raise _corrupt(where, "file changed size while being read")
+    return decode(buffer, where)
 
 
 _umask_lock = threading.Lock()

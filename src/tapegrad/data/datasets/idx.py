@@ -25,8 +25,8 @@ _CODES = {d.newbyteorder("="): code for code, d in IDX_DTYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def parse_idx(data, name="<bytes>"):
-    """Decode the bytes of one (uncompressed) IDX file into a native-endian ndarray."""
+def _check_prefix(data, name):
+    """Magic number, dtype code and rank from the first 4 bytes of ``data``."""
     if len(data) < 4:
         raise ValueError(f"{name}: not an IDX file: {len(data)} bytes is shorter than the "
                          "4-byte magic number")
@@ -40,21 +40,71 @@ def parse_idx(data, name="<bytes>"):
                          f"{', '.join(f'0x{c:02x}' for c in IDX_DTYPES)})")
     if ndim == 0:
         raise ValueError(f"{name}: IDX header declares 0 dimensions")
+    return IDX_DTYPES[code], ndim
+
+
+def _check_dims(dims, ndim, available, name):
+    """The shape and the data size it declares, from the ``4 * ndim`` dimension bytes."""
     header = 4 + 4 * ndim
-    if len(data) < header:
+    if len(dims) < 4 * ndim:
         raise ValueError(f"{name}: truncated IDX header: {ndim} dimensions need {header} "
-                         f"bytes, the file has {len(data)}")
-    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    dtype = IDX_DTYPES[code]
+                         f"bytes, the file has {available}")
+    return tuple(int(d) for d in np.frombuffer(dims, dtype=">u4", count=ndim)), header
+
+
+def _size_error(name, shape, dtype, expected, actual):
+    if actual < expected:
+        return ValueError(f"{name}: truncated IDX data: shape {shape} of {dtype.name} needs "
+                          f"{expected} bytes after the header, the file has {actual}")
+    return ValueError(f"{name}: malformed IDX file: {actual - expected} unexpected bytes "
+                      f"after the {expected} bytes of data for shape {shape}")
+
+
+def parse_idx(data, name="<bytes>"):
+    """Decode the bytes of one (uncompressed) IDX file into a native-endian ndarray."""
+    dtype, ndim = _check_prefix(data, name)
+    shape, header = _check_dims(bytes(data[4:4 + 4 * ndim]), ndim, len(data), name)
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     actual = len(data) - header
-    if actual < expected:
-        raise ValueError(f"{name}: truncated IDX data: shape {shape} of {dtype.name} needs "
-                         f"{expected} bytes after the header, the file has {actual}")
-    if actual > expected:
-        raise ValueError(f"{name}: malformed IDX file: {actual - expected} unexpected bytes "
-                         f"after the {expected} bytes of data for shape {shape}")
+    if actual != expected:
+        raise _size_error(name, shape, dtype, expected, actual)
     array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
+    return array.astype(dtype.newbyteorder("="), copy=True)
+
+
+# Reads are chunked so that memory follows the data actually present, not a size a
+# damaged or hostile header declares.
+_CHUNK = 1 << 20
+
+
+def _read_stream(stream, name, size):
+    """Read one IDX file from ``stream``: header first, then exactly the declared body.
+
+    ``size`` is the file's length when known (uncompressed files): the declared size
+    is then checked before any of the body is read.  A gzip stream is decompressed
+    only up to the declared size (plus one byte, to detect trailing data), so a small
+    compressed file cannot make this inflate gigabytes.
+    """
+    head = stream.read(4)
+    dtype, ndim = _check_prefix(head, name)
+    dims = stream.read(4 * ndim)
+    shape, header = _check_dims(dims, ndim, 4 + len(dims), name)
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if size is not None and size - header != expected:
+        raise _size_error(name, shape, dtype, expected, size - header)
+    chunks, got = [], 0
+    while got < expected:
+        chunk = stream.read(min(_CHUNK, expected - got))
+        if not chunk:
+            raise _size_error(name, shape, dtype, expected, got)
+        chunks.append(chunk)
+        got += len(chunk)
+    if stream.read(1):
+        raise ValueError(f"{name}: malformed IDX file: unexpected bytes after the "
+                         f"{expected} bytes of data for shape {shape}")
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    del chunks
+    array = np.frombuffer(body, dtype=dtype).reshape(shape)
     return array.astype(dtype.newbyteorder("="), copy=True)
 
 
@@ -71,8 +121,24 @@ def read_bytes(filename):
 
 
 def read_idx(filename):
-    """Read an IDX file, gzipped or not."""
-    return parse_idx(read_bytes(filename), os.fspath(filename))
+    """Read an IDX file, gzipped or not (recognised by its content).
+
+    Magic number and header are checked before the body is read, and no more than the
+    header's declared size is read or decompressed; a damaged file raises ValueError
+    naming it and returns nothing.
+    """
+    name = os.fspath(filename)
+    with open(filename, "rb") as raw:
+        size = os.fstat(raw.fileno()).st_size
+        compressed = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        if not compressed:
+            return _read_stream(raw, name, size)
+        try:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                return _read_stream(stream, name, None)
+        except (OSError, EOFError, zlib.error) as e:
+            raise ValueError(f"{name}: corrupt or truncated gzip data: {e}") from e
 
 
 def encode_idx(array):
