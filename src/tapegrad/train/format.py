@@ -26,9 +26,12 @@ import hashlib
 import json
 import math
 import os
+import re
+import socket
 import struct
 import tempfile
 import threading
+import time
 import zlib
 
 import numpy as np
@@ -339,6 +342,70 @@ def fsync_directory(directory):
         os.close(fd)
 
 
+def _host_tag():
+    host = re.sub(r"[^A-Za-z0-9.-]", "", socket.gethostname())[:32]
+    return host or "host"
+
+
+def temp_prefix(basename):
+    """Name prefix of ``atomic_write``'s temp file for ``basename``.
+
+    ``.<basename>.p<pid>@<host>.`` (then mkstemp's random part and ``.tmp``): a crash
+    leaves the temp file behind, and the writer's process id and host let
+    :func:`stale_temporaries` tell a dead writer's leftovers from a live write.
+    """
+    return ".%s.p%d@%s." % (basename, os.getpid(), _host_tag())
+
+
+# Temp files older than this are stale whoever wrote them (a write takes seconds).
+STALE_TEMP_SECONDS = 3600.0
+
+
+def stale_temporaries(directory, basename_pattern, now=None):
+    """Paths of ``atomic_write`` temp files in ``directory`` whose writer is gone.
+
+    ``basename_pattern`` is a regular expression the target file's name must match in
+    full.  A temp file is stale when its writer process (same host) no longer runs, or
+    when it is older than ``STALE_TEMP_SECONDS`` (other hosts, older name formats).
+    """
+    pattern = re.compile(
+        r"\.(?:%s)\.(?:p(?P<pid>\d+)@(?P<host>[A-Za-z0-9.-]*)\.)?[A-Za-z0-9_]+\.tmp"
+        % basename_pattern)
+    now = time.time() if now is None else now
+    host = _host_tag()
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    stale = []
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match is None:
+            continue
+        path = os.path.join(directory, name)
+        try:
+            age = now - os.lstat(path).st_mtime
+        except OSError:
+            continue  # removed meanwhile
+        pid = match.group("pid")
+        if age > STALE_TEMP_SECONDS or (
+                pid is not None and match.group("host") == host and not _running(int(pid))):
+            stale.append(path)
+    return stale
+
+
+def _running(pid):
+    if pid == os.getpid():
+        return True  # another thread of this process may be writing it now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True  # exists (another user's) or unknown: not provably gone
+    return True
+
+
 def atomic_write(filename, chunks):
     """Write the byte ``chunks`` to ``filename`` so readers see the old file or the new one.
 
@@ -349,7 +416,7 @@ def atomic_write(filename, chunks):
     filename = os.fspath(filename)
     directory = os.path.dirname(os.path.abspath(filename))
     fd, tmp = tempfile.mkstemp(
-        prefix="." + os.path.basename(filename) + ".", suffix=".tmp", dir=directory
+        prefix=temp_prefix(os.path.basename(filename)), suffix=".tmp", dir=directory
     )
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -2,6 +2,7 @@
 
 import numbers
 import os
+import re
 import time
 from collections import OrderedDict
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from . import index
 from .checkpoint import Checkpoint
-from .format import FILE_SUFFIX
+from .format import FILE_SUFFIX, stale_temporaries
 
 __all__ = ["CheckpointManager"]
 
@@ -91,9 +92,22 @@ class CheckpointManager:
         self._maybe_delete = OrderedDict()
         self._latest_checkpoint = None
         self._last_preserved = _now()
+        self._remove_stale_temporaries()
         state = index.read_state(self._directory)
         if state is not None:
             self._recover(state)
+
+    def _remove_stale_temporaries(self):
+        # A save killed mid-write leaves its temp file (the real file is untouched).
+        # Only this manager's own kinds of files: its prefix's checkpoints and the
+        # directory's index, and only those whose writer is gone.
+        name = re.escape(os.path.basename(self._prefix))
+        pattern = r"%s-\d+%s|%s" % (name, re.escape(FILE_SUFFIX), re.escape(index.INDEX_FILENAME))
+        for path in stale_temporaries(self._directory, pattern):
+            try:
+                os.remove(path)
+            except OSError:
+                pass  # already gone, or not ours to remove after all
 
     def _recover(self, state):
         paths = state.all_model_checkpoint_paths
