@@ -50,25 +50,14 @@ def _host_gradient(grad, dtype, variable, where):
 _COMPUTE_DTYPE = {np.dtype(np.float16): np.dtype(np.float32)}
 
 
-# SIGINT deferral.  Swapping the handler around every step costs two sigaction calls
-# (about 20 us, more than a small model's whole update), so the first step replaces
-# Python's default handler, once, with one that behaves the same (raises
-# KeyboardInterrupt) except inside an optimizer's commit block, where it only records
-# the signal.  A handler the user installed is left alone and swapped per step instead.
-_commit_depth = 0
-_deferred_signals = []
-
-
-def _sigint_handler(signum, frame):
-    if _commit_depth:
-        _deferred_signals.append(frame)
-    else:
-        signal.default_int_handler(signum, frame)
+# The C-level signal functions: signal.signal/getsignal wrap handlers in enum lookups
+# that cost ~15 us a swap, more than a small model's whole update; these cost ~1 us.
+_signal_impl = getattr(signal, "_signal", signal)
 
 
 class _SignalsDeferred:
     """``with _SignalsDeferred():`` runs the block with SIGINT recorded, not raised, and
-    re-delivers it after the block.
+    re-delivers it (to the handler that was installed) after the block.
 
     A KeyboardInterrupt between two variables' updates would leave the optimizer torn
     (some variables and slots stepped, ``iterations`` not).  Signal handlers only run in
@@ -76,45 +65,35 @@ class _SignalsDeferred:
     generator context manager: this runs at every step.
     """
 
-    __slots__ = ("active", "swapped")
+    __slots__ = ("previous", "received")
 
     def __enter__(self):
-        global _commit_depth
-        self.active = False
-        self.swapped = None
+        self.previous = None
         if threading.current_thread() is not _main_thread:
             return self
-        current = _getsignal(signal.SIGINT)
-        if current is not _sigint_handler:
-            try:
-                if current is not signal.default_int_handler:
-                    if not callable(current):  # SIG_IGN / SIG_DFL: nothing to defer
-                        return self
-                    self.swapped = current
-                signal.signal(signal.SIGINT, _sigint_handler)
-            except (ValueError, OSError):  # no signal support here
-                return self
-        self.active = True
-        _commit_depth += 1
+        try:
+            if _signal_impl.getsignal(signal.SIGINT) is None:
+                return self  # installed from C: it could not be put back
+            received = self.received = []
+            self.previous = _signal_impl.signal(
+                signal.SIGINT, lambda signum, frame: received.append(frame))
+        except (ValueError, OSError, TypeError):  # no signal support here
+            self.previous = None
         return self
 
     def __exit__(self, *exc_info):
-        global _commit_depth
-        if not self.active:
+        previous = self.previous
+        if previous is None:
             return False
-        _commit_depth -= 1
-        if self.swapped is not None:
-            signal.signal(signal.SIGINT, self.swapped)
-        if _deferred_signals and not _commit_depth:
-            frame = _deferred_signals[-1]
-            _deferred_signals.clear()
-            (self.swapped or signal.default_int_handler)(signal.SIGINT, frame)
+        _signal_impl.signal(signal.SIGINT, previous)
+        if self.received:
+            if callable(previous):
+                previous(signal.SIGINT, self.received[-1])  # default: KeyboardInterrupt
+            elif previous == signal.SIG_DFL:
+                signal.raise_signal(signal.SIGINT)
         return False
 
 
-# The C-level getsignal: signal.getsignal wraps the handler in an enum lookup that
-# costs more than the rest of this check.
-_getsignal = getattr(getattr(signal, "_signal", None), "getsignal", signal.getsignal)
 _main_thread = threading.main_thread()
 
 
@@ -166,6 +145,8 @@ class Optimizer(tracking.Trackable):
 
     def __init__(self, learning_rate, name):
         self.__dict__["_hyper"] = {}
+        # the checked float of each hyperparameter given as a plain number
+        self.__dict__["_hyper_numbers"] = {}
         self.learning_rate = learning_rate
         self.__dict__["_name"] = name
         # {slot_name: {id(variable): (variable, slot)}}; the tuple's strong reference
@@ -197,20 +178,23 @@ class Optimizer(tracking.Trackable):
     def _set_hyper(self, name, value):
         """Store ``value`` as given; a plain number is checked (and made a float) now."""
         if _is_number(value):
-            value = self._check_hyper(name, value, *self._bounds(name))
+            self._hyper_numbers[name] = self._check_hyper(name, value, *self._bounds(name))
+            self._hyper[name] = value  # returned as given (an int stays an int)
+            return
         elif isinstance(value, (bool, np.bool_, str, bytes)) or value is None or not (
                 isinstance(value, (tg.Tensor, tg.Variable, np.ndarray)) or callable(value)):
             raise TypeError(
                 f"{type(self).__name__}: {name} must be a number, a scalar tensor or "
                 f"Variable, a callable or a schedule, got {value!r}")
+        self._hyper_numbers.pop(name, None)
         self._hyper[name] = value
 
     def _resolve_hyper(self, name, iterations):
         """The value of hyperparameter ``name`` for the step after ``iterations`` steps."""
-        value = self._hyper[name]
-        if type(value) is float:  # checked when it was set
-            return value
-        given = value
+        number = self._hyper_numbers.get(name)
+        if number is not None:  # checked when it was set
+            return number
+        given = value = self._hyper[name]
         if isinstance(value, schedules.LearningRateSchedule):
             value = value(iterations)
         elif callable(value) and not isinstance(value, (tg.Tensor, tg.Variable)):
@@ -464,8 +448,8 @@ class Optimizer(tracking.Trackable):
         return loss
 
     def _hyper_config(self, name):
-        value = self._hyper[name]
-        return value if type(value) is float else repr(value)
+        number = self._hyper_numbers.get(name)
+        return number if number is not None else repr(self._hyper[name])
 
     def get_config(self):
         return {"name": self._name, "learning_rate": self._hyper_config("learning_rate")}
