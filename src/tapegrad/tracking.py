@@ -56,8 +56,11 @@ def _variable_type():
 
 def escape_name(name):
     """Make ``name`` usable as one edge of a ``/``-separated checkpoint path."""
+    # the common cases first: they are on the path of every Layer.variables
     if type(name) is str and name and name[0] != "." and "%" not in name and "/" not in name:
-        return name  # the common case, on the path of every Layer.variables
+        return name
+    if type(name) is int:
+        return str(name)
     name = str(name).replace("%", "%25").replace("/", "%2F")
     if name.startswith("."):
         # Leading dots are reserved for synthetic edges such as ``.slots``.
@@ -113,8 +116,14 @@ def _collect(prefix, value, out, seen_containers, variable_type):
                     items.append((name, item))
         else:
             items = enumerate(value)
+        prefix += "/"
         for key, item in items:
-            _collect(prefix + "/" + escape_name(key), item, out, seen_containers, variable_type)
+            path = prefix + escape_name(key)
+            if isinstance(item, (variable_type, Trackable)):  # the leaf case, inline
+                if path not in out:
+                    out[path] = item
+            else:
+                _collect(path, item, out, seen_containers, variable_type)
 
 
 def attribute_children(obj, names=None):
@@ -205,14 +214,18 @@ def children(obj):
     reported = obj._checkpoint_children()
     if not isinstance(reported, dict):
         return reported  # train.graph reports the type error with its context
-    attrs = getattr(obj, "__dict__", None)
-    named = attrs.get(_NAMED_VARIABLES_ATTR) if attrs is not None else None
+    try:
+        named = obj.__dict__.get(_NAMED_VARIABLES_ATTR)
+    except AttributeError:
+        return reported
     if not named:
         return reported
     if len(reported) >= len(named):
         # Common case (Dense: ``self.kernel = self.add_weight("kernel")``): the created
         # variables are the first attributes, under their own names, in creation order.
-        for (name, variable), (attr, child) in zip(named.items(), reported.items()):
+        reported_items = iter(reported.items())
+        for name, variable in named.items():
+            attr, child = next(reported_items)
             if name != attr or child is not variable:
                 break
         else:
