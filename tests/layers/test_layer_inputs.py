@@ -46,6 +46,20 @@ def test_junk_raises_a_type_error_naming_the_layer(make, bad):
     assert not layer.built
 
 
+@pytest.mark.parametrize("index", range(len(_layers())))
+@pytest.mark.parametrize("structure", [
+    lambda: [tg.ones((1, 3))],
+    lambda: (tg.ones((1, 3)), tg.ones((1, 3))),
+    lambda: {"a": tg.ones((1, 3))},
+    lambda: [np.ones((1, 3)), np.ones((1, 3))],
+])
+def test_single_input_layers_refuse_several_tensors_clearly(index, structure):
+    layer, _ = _layers()[index]
+    with pytest.raises(TypeError, match=rf"{layer.name} \({type(layer).__name__}\): takes one "
+                                        "tensor"):
+        layer(structure())
+
+
 def test_a_model_passes_other_objects_to_its_call():
     class Scaled(Model):
         def __init__(self):

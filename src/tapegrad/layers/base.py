@@ -339,6 +339,9 @@ class Layer(tracking.Trackable):
     # A layer whose ``call`` is user code (Model) may take any Python object; built-in
     # layers only take tensors, arrays and (nested) lists of numbers.
     _accepts_any_input = False
+    # True for layers whose call takes exactly one tensor (every built-in layer): a list,
+    # tuple or dict of tensors is then refused up front instead of failing inside call.
+    _single_input = False
 
     def _convert_input(self, inputs):
         """Tensors for array-like inputs; floating inputs cast to a floating layer dtype.
@@ -365,6 +368,11 @@ class Layer(tracking.Trackable):
                 raise TypeError(
                     f"{self.name} ({type(self).__name__}): cannot convert the input "
                     f"{_describe_input(inputs)} to a tensor: {error}") from None
+        if self._single_input and isinstance(inputs, (list, tuple, dict)):
+            raise TypeError(
+                f"{self.name} ({type(self).__name__}): takes one tensor, got a "
+                f"{type(inputs).__name__} of {len(inputs)} item(s) that are not all numbers; "
+                "stack or concatenate them first (tg.stack, tg.concat)")
         if isinstance(inputs, (list, tuple)):
             return type(inputs)(self._convert_input(item) for item in inputs)
         if isinstance(inputs, dict):

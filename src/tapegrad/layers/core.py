@@ -23,6 +23,8 @@ class Dense(Layer):
     (``(1, 1, 784)`` -> ``(1, 1, units)``, as in the guide).
     """
 
+    _single_input = True
+
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
@@ -84,6 +86,8 @@ class Dense(Layer):
 class Activation(Layer):
     """Applies an activation function (a name such as ``"relu"`` or a callable)."""
 
+    _single_input = True
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -103,6 +107,8 @@ class Activation(Layer):
 class Flatten(Layer):
     """Collapses every axis but the first: ``(batch, d1, d2, ...)`` -> ``(batch, d1*d2*...)``."""
 
+    _single_input = True
+
     def call(self, inputs):
         shape = inputs.shape
         if len(shape) == 0:
@@ -118,6 +124,8 @@ class Flatten(Layer):
 
 class Reshape(Layer):
     """Reshapes each example to ``target_shape`` (one entry may be -1)."""
+
+    _single_input = True
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
@@ -172,6 +180,8 @@ class Dropout(Layer):
     it returns its input unchanged.
     """
 
+    _single_input = True
+
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
         rate = float(rate)
@@ -196,6 +206,8 @@ class Dropout(Layer):
 
 class Embedding(Layer):
     """Maps integer ids in ``[0, input_dim)`` to trainable vectors of size ``output_dim``."""
+
+    _single_input = True
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="random_uniform",
                  **kwargs):

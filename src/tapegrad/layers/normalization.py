@@ -19,6 +19,8 @@ class BatchNormalization(Layer):
     for both the normalization and the moving average.
     """
 
+    _single_input = True
+
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones", **kwargs):

@@ -14,6 +14,7 @@ __all__ = ["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "Global
 
 class _Pooling2D(Layer):
     _op_name = ""
+    _single_input = True
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
                  **kwargs):
@@ -69,6 +70,8 @@ class AveragePooling2D(_Pooling2D):
 
 
 class _GlobalPooling2D(Layer):
+    _single_input = True
+
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.data_format = check_data_format(data_format, type(self).__name__)
