@@ -130,6 +130,9 @@ class Optimizer(tracking.Trackable):
     A step is all-or-nothing as seen from Python: everything that can fail (gradients,
     hyperparameters, slots, half-precision updates) is computed first, and the writes
     then run in a block that a KeyboardInterrupt cannot cut (it is delivered after).
+    The writes are not journaled (a backup would cost more than Adam's update itself):
+    an update rule that raises during them (a bug in a subclass's rule) is not rolled
+    back; the built-in rules only do arithmetic on checked, preallocated arrays there.
     """
 
     # Slot names in creation order, e.g. ("m", "v").
@@ -368,7 +371,9 @@ class Optimizer(tracking.Trackable):
                     slot_arrays = [slot.numpy().astype(compute) for slot in slots]
                     with np.errstate(all="ignore"):
                         self._apply_dense_numpy(g, w, slot_arrays, hyper)
-                    copied.append(((var, *slots), (w, *slot_arrays)))
+                    # the storage views now: a copy-on-write allocation cannot fail later
+                    targets = [v._inplace_array() for v in (var, *slots)]
+                    copied.append((targets, (w, *slot_arrays)))
             else:
                 if not isinstance(grad, (tg.Tensor, tg.Variable)):
                     grad = tg.convert_to_tensor(np.asarray(grad))
@@ -403,7 +408,7 @@ class Optimizer(tracking.Trackable):
                 apply_numpy(g, w, slot_arrays, hyper)
             for targets, values in copied:
                 for target, value in zip(targets, values):
-                    np.copyto(target._inplace_array(), value, casting="same_kind")
+                    np.copyto(target, value, casting="same_kind")
             for targets, values in tensor_updates:
                 for target, value in zip(targets, values):
                     target.assign(value)
