@@ -84,6 +84,22 @@ def _accepts_kwarg(fn, name):
     return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
+def _training_param(fn):
+    """How ``fn`` (a bound ``call``) takes ``training``: False (not at all), True (with a
+    default, or through ``**kwargs``), or, when it is required, its position among the
+    parameters after ``inputs`` plus one (a large number when keyword-only)."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    for i, p in enumerate(params):
+        if p.name == "training" and p.kind is not inspect.Parameter.VAR_POSITIONAL:
+            if p.default is not inspect.Parameter.empty:
+                return True
+            return i if p.kind is not inspect.Parameter.KEYWORD_ONLY else 1 << 30
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
 class Layer(tracking.Trackable):
     """Base class of layers and models (Keras' ``Layer``).
 
@@ -363,10 +379,16 @@ class Layer(tracking.Trackable):
             training = outer
         takes_training = self._call_takes_training
         if takes_training is None:
-            takes_training = _accepts_kwarg(self.call, "training")
+            takes_training = _training_param(self.call)
             self.__dict__["_call_takes_training"] = takes_training
-        if training is not None and takes_training:
-            kwargs["training"] = training
+        if takes_training:
+            if training is not None:
+                kwargs["training"] = training
+            elif takes_training is not True and len(args) < takes_training and \
+                    "training" not in kwargs:
+                # call(self, x, training) without a default: Keras passes False
+                # (inference) unless the caller or an enclosing layer says otherwise.
+                kwargs["training"] = False
         _call_context.training = training
         try:
             outputs = self.call(inputs, *args, **kwargs)
