@@ -578,3 +578,17 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
 
 
 
+
+
+# More activations, l2_normalize, embedding_lookup, in_top_k (compositions).
+from tapegrad.ops.nn_extra import (  # noqa: E402
+    embedding_lookup,
+    gelu,
+    in_top_k,
+    l2_normalize,
+    selu,
+    silu,
+    swish,
+)
+
+__all__ += ["selu", "gelu", "swish", "silu", "l2_normalize", "embedding_lookup", "in_top_k"]
