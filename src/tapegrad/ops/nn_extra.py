@@ -79,13 +79,17 @@ def _erf():
 
 def swish(features, beta=1.0, name=None):
     """x * sigmoid(beta * x) (SiLU when beta = 1)."""
-    x = _float(features, "swish")
-    return multiply(x, sigmoid(x if beta == 1.0 else multiply(x, beta)))
+    return _swish(features, beta, "swish")
 
 
 def silu(features, beta=1.0, name=None):
-    """Alias of :func:`swish`."""
-    return swish(features, beta)
+    """x * sigmoid(beta * x): :func:`swish` under PyTorch's and Keras' name."""
+    return _swish(features, beta, "silu")
+
+
+def _swish(features, beta, op):
+    x = _float(features, op)
+    return multiply(x, sigmoid(x if beta == 1.0 else multiply(x, beta)))
 
 
 def l2_normalize(x, axis=None, epsilon=1e-12, name=None):
