@@ -45,6 +45,9 @@ cdef object _call_quiet(object impl, list arrays, dict params):
     finally:
         PyContextVar_Reset(_errstate_var, token)
 cdef object _np_asarray = np.asarray
+# Tensor.shape / get_shape() return a TensorShape (a tuple subclass with TF's methods).
+from tapegrad.tensor_shape import TensorShape as _TensorShape
+cdef object _tuple_new = tuple.__new__
 cdef object _np_array = np.array
 cdef object _float32 = np.dtype(np.float32)
 cdef object _float64 = np.dtype(np.float64)

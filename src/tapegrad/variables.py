@@ -5,6 +5,7 @@ import itertools
 import numpy as np
 
 from tapegrad import _core
+from tapegrad.scopes import scoped_name
 
 _names = itertools.count()
 
@@ -32,7 +33,8 @@ class Variable(_core.BaseVariable):
 
                 initial_value = cast(initial_value, dtype)
         super().__init__(initial_value, trainable=trainable, dtype=dtype)
-        self._name = "Variable" if name is None else str(name)
+        # Inside tg.name_scope("s") (or compat's variable_scope) the name is "s/<name>".
+        self._name = scoped_name("Variable" if name is None else str(name))
         self._handle_name = self._name + ":0"
 
     @property
