@@ -12,9 +12,7 @@
 import contextvars
 import sys
 
-import numpy as np
-
-from tapegrad import _core
+from tapegrad.printing import _format, print_  # noqa: F401  (tf.print)
 from tapegrad.scopes import name_scope
 
 __all__ = ["AUTO_REUSE", "VariableScope", "variable_scope", "get_variable_scope",
@@ -108,33 +106,6 @@ class control_dependencies:  # noqa: N801
 
     def __exit__(self, exc_type, exc, tb):
         return False
-
-
-def _format(x, summarize):
-    if isinstance(x, (_core.Tensor, _core.BaseVariable)):
-        arr = np.asarray(x.numpy())
-        if summarize is None or summarize < 0:
-            threshold = sys.maxsize
-        else:
-            threshold = max(int(summarize), 1)
-        with np.printoptions(threshold=threshold, edgeitems=max(int(summarize or 3), 1)):
-            return np.array2string(arr, separator=" ")
-    if isinstance(x, (list, tuple, dict)):
-        return repr(type(x)(_format(v, summarize) for v in x)) if not isinstance(x, dict) \
-            else "{%s}" % ", ".join("%r: %s" % (k, _format(v, summarize)) for k, v in x.items())
-    return str(x)
-
-
-def print_(*inputs, output_stream=sys.stderr, summarize=3, sep=" ", end="\n", name=None):
-    """``tf.print``: write the values (tensors as their NumPy values) to ``output_stream``
-    (stderr by default, as in TF; ``sys.stdout`` works too).  ``summarize`` is how many
-    items per axis are shown at each end (``None`` or -1: all)."""
-    stream = output_stream
-    if stream is None:
-        stream = sys.stderr
-    text = sep.join(_format(x, summarize) for x in inputs) + end
-    stream.write(text)
-    return None
 
 
 def Print(input_, data, message=None, first_n=None, summarize=None, name=None):  # noqa: N802

@@ -30,8 +30,6 @@ from tapegrad import (
     abs,
     add,
     add_n,
-    argmax,
-    argmin,
     bool,
     cast,
     ceil,
@@ -50,7 +48,6 @@ from tapegrad import (
     equal,
     executing_eagerly,
     exp,
-    expand_dims,
     expm1,
     eye,
     fill,
@@ -88,7 +85,6 @@ from tapegrad import (
     minimum,
     multiply,
     negative,
-    nn,
     norm,
     not_equal,
     num_gpus,
@@ -101,14 +97,6 @@ from tapegrad import (
     range,
     rank,
     reciprocal,
-    reduce_all,
-    reduce_any,
-    reduce_logsumexp,
-    reduce_max,
-    reduce_mean,
-    reduce_min,
-    reduce_prod,
-    reduce_sum,
     reshape,
     round,
     rsqrt,
@@ -120,7 +108,6 @@ from tapegrad import (
     split,
     sqrt,
     square,
-    squeeze,
     stack,
     stop_gradient,
     subtract,
@@ -134,9 +121,50 @@ from tapegrad import (
     zeros,
     zeros_like,
 )
+
+# --- TF 1.x signatures and idioms (issue 16): v1 adapters where the signature differs
+# from tapegrad's, eager versions of the TF 1.x control flow and scope helpers.
+from tapegrad.compat import _v1_nn as nn  # noqa: E402,I001
+from tapegrad.compat._graph_only import missing as _missing
 from tapegrad.compat._shims import enable_eager_execution
+from tapegrad.compat._v1_control import foldl, foldr, map_fn, scan
+from tapegrad.compat._v1_ops import (
+    argmax,
+    argmin,
+    assign,
+    assign_add,
+    assign_sub,
+    count_nonzero,
+    expand_dims,
+    reduce_all,
+    reduce_any,
+    reduce_logsumexp,
+    reduce_max,
+    reduce_mean,
+    reduce_min,
+    reduce_prod,
+    reduce_sum,
+    squeeze,
+    to_double,
+    to_float,
+    to_int32,
+    to_int64,
+)
+from tapegrad.compat._v1_scopes import (
+    AUTO_REUSE,
+    Print,
+    VariableScope,
+    control_dependencies,
+    get_variable_scope,
+    print_,
+    variable_scope,
+)
 from tapegrad.compat.py_func import py_func
 from tapegrad.dtypes import DType, as_dtype
+from tapegrad.scopes import name_scope
+from tapegrad.tensor_shape import Dimension, TensorShape, dimension_value
+
+print = print_  # noqa: A001  (tf.print)
 
 __all__ = ["abs", "add", "add_n", "argmax", "argmin", "as_dtype", "bool", "cast", "ceil",
            "clip_by_global_norm", "clip_by_norm", "clip_by_value", "concat", "constant",
@@ -157,6 +185,11 @@ __all__ = ["abs", "add", "add_n", "argmax", "argmin", "as_dtype", "bool", "cast"
            "stop_gradient", "sub", "subtract", "tanh", "Tensor", "tensordot", "test", "tile",
            "train", "transpose", "truediv", "truncated_normal", "uint8", "unstack", "Variable",
            "where", "zeros", "zeros_like"]
+__all__ += ["assign", "assign_add", "assign_sub", "AUTO_REUSE", "control_dependencies",
+            "count_nonzero", "Dimension", "dimension_value", "foldl", "foldr",
+            "get_variable_scope", "map_fn", "name_scope", "print", "Print", "scan",
+            "TensorShape", "to_double", "to_float", "to_int32", "to_int64", "variable_scope",
+            "VariableScope"]
 
 # TF 1.x spellings of core ops.
 random_normal = random.normal
@@ -186,12 +219,10 @@ class _Aliases:
         try:
             target = self._targets[attr]
         except KeyError:
-            raise AttributeError(
-                "%s has no attribute %r (tapegrad.compat.tf1 maps the TF 1.x eager names "
-                "listed in the README; the native tapegrad API may have it)"
-                % (self._name, attr)) from None
+            raise _missing(self._name, attr) from None
         value = _resolve(target)
-        self.__dict__[attr] = value
+        if not isinstance(target, _Pending):
+            self.__dict__[attr] = value
         return value
 
     def __setattr__(self, attr, value):
@@ -205,11 +236,44 @@ class _Aliases:
 
 
 def _resolve(target):
+    if isinstance(target, _Pending):
+        try:
+            return importlib.import_module(target.module)
+        except ModuleNotFoundError as e:
+            if e.name != target.module:
+                raise
+            raise AttributeError(
+                "%s is not available yet: it maps to %s, which this tapegrad build does not "
+                "have" % (target.name, target.module)) from None
+    if callable(target) and getattr(target, "__name__", "").startswith("_keras_"):
+        return target()
     if not isinstance(target, str):
         return target
     module_name, _, attr = target.partition(":")
     module = importlib.import_module(module_name)
     return getattr(module, attr) if attr else module
+
+
+class _Pending:
+    """A namespace another module will provide: resolved by name on each access, with a
+    clear error until that module exists."""
+
+    def __init__(self, name, module):
+        self.name, self.module = name, module
+
+
+def _keras_losses():
+    from tapegrad.compat import _v1_keras as k
+
+    targets = dict(k.LOSSES)
+    targets["get"] = k.get_loss
+    return _Aliases("tf.keras.losses", targets)
+
+
+def _keras_activations():
+    from tapegrad.compat import _v1_keras as k
+
+    return _Aliases("tf.keras.activations", k._activations())
 
 
 keras = _Aliases("tf.keras", {
@@ -218,16 +282,32 @@ keras = _Aliases("tf.keras", {
     "Model": "tapegrad.models:Model",
     "metrics": "tapegrad.metrics",
     "initializers": "tapegrad.initializers",
-    "activations": "tapegrad.layers.activations",
+    # issue 16: the rest of the tf.keras namespaces TF 1.x code reaches for.
+    "activations": _keras_activations,
+    "backend": "tapegrad.backend",
+    "losses": _keras_losses,
+    "optimizers": _Aliases("tf.keras.optimizers", {
+        "SGD": "tapegrad.compat._v1_keras:SGD",
+        "Adam": "tapegrad.compat._v1_keras:Adam",
+        "RMSprop": "tapegrad.compat._v1_keras:RMSprop",
+        "Adagrad": "tapegrad.compat._v1_keras:Adagrad",
+        "Optimizer": "tapegrad.optimizers:Optimizer",
+        "schedules": "tapegrad.optimizers.schedules",
+    }),
+    # Being written beside this module (h21): resolve once tapegrad.callbacks,
+    # tapegrad.regularizers and tapegrad.constraints exist.
+    "callbacks": _Pending("tf.keras.callbacks", "tapegrad.callbacks"),
+    "regularizers": _Pending("tf.keras.regularizers", "tapegrad.regularizers"),
+    "constraints": _Pending("tf.keras.constraints", "tapegrad.constraints"),
 })
 
 train = _Aliases("tf.train", {
     "Optimizer": "tapegrad.optimizers:Optimizer",
-    "GradientDescentOptimizer": "tapegrad.optimizers:GradientDescent",
-    "MomentumOptimizer": "tapegrad.optimizers:Momentum",
-    "AdamOptimizer": "tapegrad.optimizers:Adam",
-    "RMSPropOptimizer": "tapegrad.optimizers:RMSProp",
-    "AdagradOptimizer": "tapegrad.optimizers:Adagrad",
+    "GradientDescentOptimizer": "tapegrad.compat._v1_train:GradientDescentOptimizer",
+    "MomentumOptimizer": "tapegrad.compat._v1_train:MomentumOptimizer",
+    "AdamOptimizer": "tapegrad.compat._v1_train:AdamOptimizer",
+    "RMSPropOptimizer": "tapegrad.compat._v1_train:RMSPropOptimizer",
+    "AdagradOptimizer": "tapegrad.compat._v1_train:AdagradOptimizer",
     "exponential_decay": "tapegrad.optimizers.schedules:exponential_decay",
     "inverse_time_decay": "tapegrad.optimizers.schedules:inverse_time_decay",
     "piecewise_constant": "tapegrad.optimizers.schedules:piecewise_constant",
@@ -259,7 +339,7 @@ _eager = _Aliases("tf.contrib.eager", {
 
 contrib = _Aliases("tf.contrib", {
     "eager": _eager,
-    "summary": "tapegrad.summary",
+    "summary": "tapegrad.compat._v1_summary",
 })
 
 test = _Aliases("tf.test", {
@@ -268,9 +348,9 @@ test = _Aliases("tf.test", {
 
 # Whole tapegrad modules under their TF 1.x names, imported on first access.
 _MODULES = {
-    "losses": "tapegrad.losses",
+    "losses": "tapegrad.compat._v1_losses",
     "data": "tapegrad.data",
-    "layers": "tapegrad.layers",
+    "layers": "tapegrad.compat._v1_layers",
     "initializers": "tapegrad.initializers",
     "errors": "tapegrad.errors",
 }
@@ -281,10 +361,7 @@ def __getattr__(name):
         module = importlib.import_module(_MODULES[name])
         globals()[name] = module
         return module
-    raise AttributeError(
-        "module 'tapegrad.compat.tf1' has no attribute %r (it maps the TF 1.x eager names "
-        "listed in the README; graph-mode APIs such as Session have no tapegrad "
-        "counterpart)" % name)
+    raise _missing("tf", name, module_style=True)
 
 
 def __dir__():

@@ -13,6 +13,7 @@ import threading
 import numpy as np
 
 import tapegrad as tg
+from tapegrad import backend as _backend
 from tapegrad import initializers, tracking
 
 __all__ = ["Layer"]
@@ -130,7 +131,8 @@ class Layer(tracking.Trackable):
         d = self.__dict__
         d["_name"] = name
         d["_trainable"] = bool(trainable)
-        d["_dtype"] = np.dtype(tg.float32 if dtype is None else dtype)
+        # tf.keras.backend.set_floatx changes the default.
+        d["_dtype"] = np.dtype(_backend._floatx_dtype() if dtype is None else dtype)
         if batch_input_shape is not None:
             d["_batch_input_shape"] = _normalize_shape(batch_input_shape, type(self).__name__)
         elif input_shape is not None:
