@@ -155,3 +155,9 @@ def _clear():
 
 # tf.keras.backend.clear_session() forgets the functional layers too.
 _backend._session_hooks.append(_clear)
+
+
+def __getattr__(name):
+    from tapegrad.compat._graph_only import missing
+
+    raise missing("tf.layers", name)

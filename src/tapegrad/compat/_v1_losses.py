@@ -64,3 +64,9 @@ def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing=0,
 def sparse_softmax_cross_entropy(labels, logits, weights=1.0, scope=None,
                                  loss_collection=None, reduction=_SBNZW):
     return _losses.sparse_softmax_cross_entropy(labels, logits, weights, reduction=reduction)
+
+
+def __getattr__(name):
+    from tapegrad.compat._graph_only import missing
+
+    raise missing("tf.losses", name)

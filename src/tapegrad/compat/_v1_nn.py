@@ -160,3 +160,9 @@ def in_top_k(predictions, targets, k, name=None):
 def embedding_lookup(params, ids, partition_strategy="mod", name=None,
                      validate_indices=True, max_norm=None):
     return _embedding_lookup(params, ids, partition_strategy, max_norm, "embedding_lookup")
+
+
+def __getattr__(name):
+    from tapegrad.compat._graph_only import missing
+
+    raise missing("tf.nn", name)

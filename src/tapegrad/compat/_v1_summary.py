@@ -99,3 +99,9 @@ def text(name, tensor, step=None):
     if not _depth.value:
         return False
     return _summary.text(name, tensor, step=step)
+
+
+def __getattr__(name):
+    from tapegrad.compat._graph_only import missing
+
+    raise missing("tf.contrib.summary", name)
