@@ -1,4 +1,4 @@
-"""The TensorFlow 1.x eager-execution names, mapped onto tapegrad (aliases only).
+"""The TensorFlow 1.x eager-execution names, mapped onto tapegrad.
 
     import tapegrad.compat.tf1 as tf        # instead of: import tensorflow as tf
 
@@ -16,9 +16,16 @@ data, checkpoint or summary packages (``keras``, ``train``, ``losses``, ``data``
 ``contrib``, ``test``) resolve their members on first access, so this module imports
 only tapegrad's core.
 
+Where a TF 1.x signature differs from tapegrad's (TF 2) one, the name is a thin adapter
+with the TF 1.x signature instead of an alias (``tf.nn.dropout(x, keep_prob)``,
+``tf.argmax(x, axis, name, dimension)``, ``tf.train.AdamOptimizer(..., use_locking,
+name)``, ``tf.losses.*(..., scope, loss_collection, reduction)``, ...): see the
+``_v1_*`` modules beside this one, whose docstrings list each difference.
+
 Graph-mode names (``Session``, ``placeholder``, ``global_variables_initializer``) have
-no counterpart: tapegrad has no graphs.  ``tfe.py_func`` calls its function at once
-(see ``tapegrad.compat.py_func``).
+no counterpart: tapegrad has no graphs, and accessing one raises an AttributeError that
+says so (``_graph_only.py``); other missing names say they are not implemented yet.
+``tfe.py_func`` calls its function at once (see ``tapegrad.compat.py_func``).
 """
 
 import importlib
