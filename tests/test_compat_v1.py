@@ -463,3 +463,20 @@ def test_contrib_summary_records_only_inside_a_record_scope(tmp_path):
         assert tg.summary.scalar("default", 1.0, step=0)
     native.close()
     assert _scalars(tmp_path / "v2") == {"default": [0]}
+
+
+def test_ops_whose_tf1_positional_name_comes_early():
+    x = tf.constant(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(tf.transpose(x, [1, 0], "t").numpy(), x.numpy().T)
+    # TF 1.x: gather's third positional is validate_indices, not axis
+    np.testing.assert_array_equal(tf.gather(x, [1], True).numpy(), x.numpy()[[1]])
+    np.testing.assert_array_equal(tf.gather(x, [2], axis=1).numpy(), x.numpy()[:, [2]])
+    padded = tf.pad(x, [[1, 0], [0, 0]], "CONSTANT", "p", constant_values=7.0).numpy()
+    np.testing.assert_array_equal(padded[0], [7.0, 7.0, 7.0])
+    np.testing.assert_array_equal(tf.shape(x, "s").numpy(), [2, 3])
+    assert tf.shape(x, out_type=tf.int64).dtype == np.int64
+    assert int(tf.size(x, "n")) == 6
+    np.testing.assert_allclose(tf.norm(x, axis=1, keep_dims=True).numpy(),
+                               np.linalg.norm(x.numpy(), axis=1, keepdims=True))
+    lr = tf.train.exponential_decay(0.1, 10, 5, 0.5, True, name="decay")
+    assert abs(float(lr()) - 0.025) < 1e-9

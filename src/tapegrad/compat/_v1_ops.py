@@ -119,3 +119,43 @@ def assign_add(ref, value, use_locking=None, name=None):
 
 def assign_sub(ref, value, use_locking=None, name=None):
     return _variable(ref, "assign_sub").assign_sub(value)
+
+
+# ---------------------------------------------------------------------------------------
+# Ops whose TF 1.x third (or later) positional argument is ``name`` or another v1-only
+# parameter, where tapegrad (TF 2) has a different one: a positional call written for
+# TF 1.x would otherwise land on the wrong parameter.
+
+def transpose(a, perm=None, name="transpose", conjugate=False):
+    """TF 1.x order: ``name`` before ``conjugate``."""
+    return _s.transpose(a, perm, conjugate=conjugate)
+
+
+def gather(params, indices, validate_indices=None, name=None, axis=0):
+    """TF 1.x order: ``validate_indices`` (ignored: indices are always checked) third."""
+    return _s.gather(params, indices, axis=axis)
+
+
+def pad(tensor, paddings, mode="CONSTANT", name=None, constant_values=0):
+    """TF 1.x order: ``name`` before ``constant_values``."""
+    return _s.pad(tensor, paddings, mode=mode, constant_values=constant_values)
+
+
+def shape(input, name=None, out_type=np.int32):
+    """TF 1.x order: ``name`` before ``out_type``."""
+    return _s.shape(input, out_type=out_type)
+
+
+def size(input, name=None, out_type=np.int32):
+    """TF 1.x order: ``name`` before ``out_type``."""
+    return _s.size(input, out_type=out_type)
+
+
+def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None, keep_dims=None):
+    from tapegrad.ops.linalg import norm as _norm
+
+    keepdims = alias("norm", "keepdims", keepdims, "keep_dims", keep_dims, False)
+    return _norm(tensor, ord=ord, axis=axis, keepdims=bool(keepdims))
+
+
+__all__ += ["transpose", "gather", "pad", "shape", "size", "norm"]

@@ -55,3 +55,30 @@ class AdagradOptimizer(Adagrad):
     def __init__(self, learning_rate, initial_accumulator_value=0.1, use_locking=False,
                  name="Adagrad"):
         super().__init__(learning_rate, initial_accumulator_value, name=name)
+
+
+# The learning-rate decays take a trailing ``name`` in TF 1.x.
+
+def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, staircase=False,
+                      name=None):
+    from tapegrad.optimizers import schedules
+
+    return schedules.exponential_decay(learning_rate, global_step, decay_steps, decay_rate,
+                                       staircase)
+
+
+def inverse_time_decay(learning_rate, global_step, decay_steps, decay_rate, staircase=False,
+                       name=None):
+    from tapegrad.optimizers import schedules
+
+    return schedules.inverse_time_decay(learning_rate, global_step, decay_steps, decay_rate,
+                                        staircase)
+
+
+def piecewise_constant(x, boundaries, values, name=None):
+    from tapegrad.optimizers import schedules
+
+    return schedules.piecewise_constant(x, boundaries, values)
+
+
+__all__ += ["exponential_decay", "inverse_time_decay", "piecewise_constant"]
