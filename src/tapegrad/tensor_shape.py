@@ -31,6 +31,12 @@ class Dimension(int):
         return self
 
 
+_N_CACHED = 1025
+_DIMS = tuple(Dimension(i) for i in range(_N_CACHED))
+_tuple_getitem = tuple.__getitem__
+_tuple_new = tuple.__new__
+
+
 def dimension_value(d):
     """``d`` as an int or None (a Dimension, int, None, or an object with ``.value``)."""
     if d is None:
@@ -67,10 +73,14 @@ class TensorShape(tuple):
         return tuple.__new__(cls, out)
 
     def __getitem__(self, key):
-        item = tuple.__getitem__(self, key)
-        if isinstance(key, slice):
-            return tuple.__new__(TensorShape, item)
-        return None if item is None else Dimension(item)
+        # On the path of every ``x.shape[i]`` in the library: one tuple lookup, and a
+        # cached Dimension for the usual sizes (making an int subclass costs ~200 ns).
+        item = _tuple_getitem(self, key)
+        if item.__class__ is int:
+            return _DIMS[item] if item < _N_CACHED else Dimension(item)
+        if item is None:
+            return None
+        return _tuple_new(TensorShape, item)
 
     def __getnewargs__(self):
         return (tuple(self),)
