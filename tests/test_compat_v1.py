@@ -233,6 +233,14 @@ def test_dtype_objects():
     assert tg.float32 is tf.float32 and tf.DType is tg.DType
     with pytest.raises(TypeError, match="not a dtype"):
         tf.as_dtype("nonsense")
+    with pytest.raises(TypeError, match="None is not a dtype"):
+        tf.as_dtype(None)
+    with pytest.raises(TypeError, match="not a tapegrad dtype"):
+        tf.as_dtype(object)
+    import copy
+    import pickle
+    assert copy.deepcopy(tf.float32) is tf.float32
+    assert pickle.loads(pickle.dumps(tf.int64)) is tf.int64
 
 
 def test_tensor_shape_idioms():
@@ -480,3 +488,17 @@ def test_ops_whose_tf1_positional_name_comes_early():
                                np.linalg.norm(x.numpy(), axis=1, keepdims=True))
     lr = tf.train.exponential_decay(0.1, 10, 5, 0.5, True, name="decay")
     assert abs(float(lr()) - 0.025) < 1e-9
+
+
+def test_functional_batch_normalization_and_layer_classes():
+    x = tf.constant(np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32) * 3 + 1)
+    train = tf.layers.batch_normalization(x, training=True, name="bn_test").numpy()
+    np.testing.assert_allclose(train.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(train.std(0), 1, atol=1e-2)
+    layer = tf.layers.get_layer("bn_test")
+    assert not np.allclose(np.asarray(layer.moving_mean), 0)   # the training call updated it
+    infer = tf.layers.batch_normalization(x, name="bn_test").numpy()   # same layer, inference
+    assert not np.allclose(infer, train)
+    with pytest.raises(NotImplementedError, match="kernel_regularizer"):
+        tf.layers.dense(x, 2, kernel_regularizer=lambda w: w)
+    assert tf.layers.Dense is tg.layers.Dense and tf.layers.Conv2D is tg.layers.Conv2D

@@ -139,10 +139,16 @@ def as_dtype(value):
     (``"float32"``), or a tensor's ``.dtype``."""
     if isinstance(value, DType):
         return value
+    if value is None:
+        # np.dtype(None) is float64; TF (and an explicit API) says "no dtype given".
+        raise TypeError("as_dtype: None is not a dtype")
     try:
         np_dtype = np.dtype(value)
     except TypeError:
         raise TypeError("as_dtype: %r is not a dtype" % (value,)) from None
+    if np_dtype.kind not in "biufc":
+        raise TypeError("as_dtype: %s is not a tapegrad dtype (bool, integer, floating or "
+                        "complex)" % np_dtype)
     out = _cache.get(np_dtype)
     if out is None:
         out = _cache.setdefault(np_dtype, DType(np_dtype))
