@@ -387,6 +387,19 @@ def test_keras_namespaces():
         k.losses.binary_crossentropy(y_true, y_pred).numpy(),
         -np.mean(y_true * np.log(y_pred) + (1 - y_true) * np.log(1 - y_pred), -1), rtol=1e-5)
     assert k.losses.get("mse") is k.losses.mean_squared_error
+    per_example = -np.log([0.8, 0.6])
+    scce = k.losses.SparseCategoricalCrossentropy()
+    np.testing.assert_allclose(float(scce([1, 0], y_pred)), per_example.mean(), rtol=1e-5)
+    np.testing.assert_allclose(float(scce([1, 0], y_pred, sample_weight=[1.0, 0.0])),
+                               per_example[0] / 2, rtol=1e-5)
+    logits = np.log(y_pred)
+    np.testing.assert_allclose(
+        k.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="none")(
+            [1, 0], logits).numpy(), per_example, rtol=1e-5)
+    np.testing.assert_allclose(float(k.losses.MeanSquaredError(reduction="sum")(y_true, y_pred)),
+                               np.sum(np.mean((y_true - y_pred) ** 2, -1)), rtol=1e-6)
+    with pytest.raises(ValueError, match="reduction"):
+        k.losses.MeanSquaredError(reduction="mean")
     np.testing.assert_array_equal(k.activations.relu(tf.constant([-1.0, 2.0])).numpy(), [0, 2])
     assert k.activations.get("selu") is not None
     b = k.backend

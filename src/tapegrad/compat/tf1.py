@@ -273,6 +273,7 @@ def _keras_losses():
     from tapegrad.compat import _v1_keras as k
 
     targets = dict(k.LOSSES)
+    targets.update(k.LOSS_CLASSES)
     targets["get"] = k.get_loss
     return _Aliases("tf.keras.losses", targets)
 
