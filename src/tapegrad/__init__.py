@@ -137,6 +137,11 @@ from tapegrad.ops.shape import (
     transpose,
     unstack,
 )
+
+# TF 2 idioms that ported TF 1.x code uses (issue 16).
+from tapegrad.printing import print_ as print  # noqa: A001,E402
+from tapegrad.scopes import name_scope  # noqa: E402
+from tapegrad.tensor_shape import Dimension, TensorShape  # noqa: E402
 from tapegrad.variables import Variable
 
 mod = floormod
@@ -158,7 +163,7 @@ _LAZY = {
     "layers": "layers", "optimizers": "optimizers", "losses": "losses", "metrics": "metrics",
     "initializers": "initializers", "data": "data", "datasets": "data.datasets",
     "train": "train", "summary": "summary", "cuda": "cuda", "errors": "errors",
-    "compat": "compat", "tracking": "tracking",
+    "compat": "compat", "tracking": "tracking", "backend": "backend",
 }
 
 

@@ -52,6 +52,18 @@ cdef object _int32 = np.dtype(np.int32)
 cdef object _int64 = np.dtype(np.int64)
 cdef object _bool = np.dtype(np.bool_)
 
+# Tensor.shape / get_shape() return a TensorShape (a tuple subclass with TF's methods),
+# made by tuple's tp_new directly, without the Python-level call of tuple.__new__.
+from cpython.object cimport PyTypeObject
+from tapegrad.tensor_shape import TensorShape as _TensorShape_py
+cdef type _TensorShape = _TensorShape_py
+
+
+cdef inline object _tuple_new(type cls, object dims):  # any tuple (a GPU array's too)
+    cdef tuple args = (dims,)
+    return (<PyTypeObject*>tuple).tp_new(cls, <PyObject*>args, NULL)
+
+
 # ---------------------------------------------------------------------------
 # dtype kinds, as bits so a primitive's accepted dtypes are one mask test
 

@@ -125,7 +125,7 @@ cdef class Tensor(Operand):
 
     @property
     def shape(self):
-        return self._data.shape
+        return _tuple_new(_TensorShape, self._data.shape)
 
     @property
     def dtype(self):
@@ -146,7 +146,7 @@ cdef class Tensor(Operand):
         return self._data.device
 
     def get_shape(self):
-        return self._data.shape
+        return _tuple_new(_TensorShape, self._data.shape)
 
     def numpy(self):
         """The value as a read-only NumPy array (zero copy on CPU; a GPU tensor copies)."""
@@ -258,7 +258,7 @@ def _rebuild(arr):
     return wrap(_np_array(arr))
 
 
-cdef str _shape_str(tuple shape):
+cdef str _shape_str(object shape):  # a tuple or a TensorShape
     if len(shape) == 1:
         return "(%d,)" % shape[0]
     return "(" + ", ".join([str(d) for d in shape]) + ")"

@@ -47,7 +47,7 @@ cdef class BaseVariable(Operand):
 
     @property
     def shape(self):
-        return self._value._data.shape
+        return _tuple_new(_TensorShape, self._value._data.shape)
 
     @property
     def dtype(self):

@@ -5,6 +5,7 @@ import itertools
 import numpy as np
 
 from tapegrad import _core
+from tapegrad.scopes import scoped_name
 
 _names = itertools.count()
 
@@ -32,12 +33,24 @@ class Variable(_core.BaseVariable):
 
                 initial_value = cast(initial_value, dtype)
         super().__init__(initial_value, trainable=trainable, dtype=dtype)
-        self._name = "Variable" if name is None else str(name)
+        # Inside tg.name_scope("s") (or compat's variable_scope) the name is "s/<name>".
+        self._name = scoped_name("Variable" if name is None else str(name))
         self._handle_name = self._name + ":0"
 
     @property
     def name(self):
         return self._handle_name
+
+    # TF's signatures (TF 1.x and 2): use_locking comes before read_value.  It has no
+    # effect here: an assignment is atomic as seen from Python.
+    def assign(self, value, use_locking=None, name=None, read_value=True):
+        return _core.BaseVariable.assign(self, value, read_value)
+
+    def assign_add(self, delta, use_locking=None, name=None, read_value=True):
+        return _core.BaseVariable.assign_add(self, delta, read_value)
+
+    def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
+        return _core.BaseVariable.assign_sub(self, delta, read_value)
 
     def __repr__(self):
         return "<tg.Variable '%s' shape=%s dtype=%s, numpy=%s>" % (

@@ -1,4 +1,4 @@
-"""The TensorFlow 1.x eager-execution names, mapped onto tapegrad (aliases only).
+"""The TensorFlow 1.x eager-execution names, mapped onto tapegrad.
 
     import tapegrad.compat.tf1 as tf        # instead of: import tensorflow as tf
 
@@ -16,9 +16,16 @@ data, checkpoint or summary packages (``keras``, ``train``, ``losses``, ``data``
 ``contrib``, ``test``) resolve their members on first access, so this module imports
 only tapegrad's core.
 
+Where a TF 1.x signature differs from tapegrad's (TF 2) one, the name is a thin adapter
+with the TF 1.x signature instead of an alias (``tf.nn.dropout(x, keep_prob)``,
+``tf.argmax(x, axis, name, dimension)``, ``tf.train.AdamOptimizer(..., use_locking,
+name)``, ``tf.losses.*(..., scope, loss_collection, reduction)``, ...): see the
+``_v1_*`` modules beside this one, whose docstrings list each difference.
+
 Graph-mode names (``Session``, ``placeholder``, ``global_variables_initializer``) have
-no counterpart: tapegrad has no graphs.  ``tfe.py_func`` calls its function at once
-(see ``tapegrad.compat.py_func``).
+no counterpart: tapegrad has no graphs, and accessing one raises an AttributeError that
+says so (``_graph_only.py``); other missing names say they are not implemented yet.
+``tfe.py_func`` calls its function at once (see ``tapegrad.compat.py_func``).
 """
 
 import importlib
@@ -30,8 +37,6 @@ from tapegrad import (
     abs,
     add,
     add_n,
-    argmax,
-    argmin,
     bool,
     cast,
     ceil,
@@ -50,7 +55,6 @@ from tapegrad import (
     equal,
     executing_eagerly,
     exp,
-    expand_dims,
     expm1,
     eye,
     fill,
@@ -60,7 +64,6 @@ from tapegrad import (
     floor,
     floordiv,
     floormod,
-    gather,
     global_norm,
     greater,
     greater_equal,
@@ -88,19 +91,55 @@ from tapegrad import (
     minimum,
     multiply,
     negative,
-    nn,
-    norm,
     not_equal,
     num_gpus,
     one_hot,
     ones,
     ones_like,
-    pad,
     pow,
     random,
     range,
     rank,
     reciprocal,
+    reshape,
+    round,
+    rsqrt,
+    sigmoid,
+    sign,
+    sin,
+    split,
+    sqrt,
+    square,
+    stack,
+    stop_gradient,
+    subtract,
+    tanh,
+    tensordot,
+    tile,
+    uint8,
+    unstack,
+    where,
+    zeros,
+    zeros_like,
+)
+
+# --- TF 1.x signatures and idioms (issue 16): v1 adapters where the signature differs
+# from tapegrad's, eager versions of the TF 1.x control flow and scope helpers.
+from tapegrad.compat import _v1_nn as nn  # noqa: E402,I001
+from tapegrad.compat._graph_only import missing as _missing
+from tapegrad.compat._shims import enable_eager_execution
+from tapegrad.compat._v1_control import foldl, foldr, map_fn, scan
+from tapegrad.compat._v1_ops import (
+    argmax,
+    argmin,
+    assign,
+    assign_add,
+    assign_sub,
+    count_nonzero,
+    expand_dims,
+    gather,
+    norm,
+    pad,
     reduce_all,
     reduce_any,
     reduce_logsumexp,
@@ -109,34 +148,30 @@ from tapegrad import (
     reduce_min,
     reduce_prod,
     reduce_sum,
-    reshape,
-    round,
-    rsqrt,
     shape,
-    sigmoid,
-    sign,
-    sin,
     size,
-    split,
-    sqrt,
-    square,
     squeeze,
-    stack,
-    stop_gradient,
-    subtract,
-    tanh,
-    tensordot,
-    tile,
+    to_double,
+    to_float,
+    to_int32,
+    to_int64,
     transpose,
-    uint8,
-    unstack,
-    where,
-    zeros,
-    zeros_like,
 )
-from tapegrad.compat._shims import enable_eager_execution
+from tapegrad.compat._v1_scopes import (
+    AUTO_REUSE,
+    Print,
+    VariableScope,
+    control_dependencies,
+    get_variable_scope,
+    print_,
+    variable_scope,
+)
 from tapegrad.compat.py_func import py_func
 from tapegrad.dtypes import DType, as_dtype
+from tapegrad.scopes import name_scope
+from tapegrad.tensor_shape import Dimension, TensorShape, dimension_value
+
+print = print_  # noqa: A001  (tf.print)
 
 __all__ = ["abs", "add", "add_n", "argmax", "argmin", "as_dtype", "bool", "cast", "ceil",
            "clip_by_global_norm", "clip_by_norm", "clip_by_value", "concat", "constant",
@@ -157,6 +192,11 @@ __all__ = ["abs", "add", "add_n", "argmax", "argmin", "as_dtype", "bool", "cast"
            "stop_gradient", "sub", "subtract", "tanh", "Tensor", "tensordot", "test", "tile",
            "train", "transpose", "truediv", "truncated_normal", "uint8", "unstack", "Variable",
            "where", "zeros", "zeros_like"]
+__all__ += ["assign", "assign_add", "assign_sub", "AUTO_REUSE", "control_dependencies",
+            "count_nonzero", "Dimension", "dimension_value", "foldl", "foldr",
+            "get_variable_scope", "map_fn", "name_scope", "print", "Print", "scan",
+            "TensorShape", "to_double", "to_float", "to_int32", "to_int64", "variable_scope",
+            "VariableScope"]
 
 # TF 1.x spellings of core ops.
 random_normal = random.normal
@@ -186,12 +226,10 @@ class _Aliases:
         try:
             target = self._targets[attr]
         except KeyError:
-            raise AttributeError(
-                "%s has no attribute %r (tapegrad.compat.tf1 maps the TF 1.x eager names "
-                "listed in the README; the native tapegrad API may have it)"
-                % (self._name, attr)) from None
+            raise _missing(self._name, attr) from None
         value = _resolve(target)
-        self.__dict__[attr] = value
+        if not isinstance(target, _Pending):
+            self.__dict__[attr] = value
         return value
 
     def __setattr__(self, attr, value):
@@ -205,11 +243,45 @@ class _Aliases:
 
 
 def _resolve(target):
+    if isinstance(target, _Pending):
+        try:
+            return importlib.import_module(target.module)
+        except ModuleNotFoundError as e:
+            if e.name != target.module:
+                raise
+            raise AttributeError(
+                "%s is not available yet: it maps to %s, which this tapegrad build does not "
+                "have" % (target.name, target.module)) from None
+    if callable(target) and getattr(target, "__name__", "").startswith("_keras_"):
+        return target()
     if not isinstance(target, str):
         return target
     module_name, _, attr = target.partition(":")
     module = importlib.import_module(module_name)
     return getattr(module, attr) if attr else module
+
+
+class _Pending:
+    """A namespace another module will provide: resolved by name on each access, with a
+    clear error until that module exists."""
+
+    def __init__(self, name, module):
+        self.name, self.module = name, module
+
+
+def _keras_losses():
+    from tapegrad.compat import _v1_keras as k
+
+    targets = dict(k.LOSSES)
+    targets.update(k.LOSS_CLASSES)
+    targets["get"] = k.get_loss
+    return _Aliases("tf.keras.losses", targets)
+
+
+def _keras_activations():
+    from tapegrad.compat import _v1_keras as k
+
+    return _Aliases("tf.keras.activations", k._activations())
 
 
 keras = _Aliases("tf.keras", {
@@ -218,19 +290,35 @@ keras = _Aliases("tf.keras", {
     "Model": "tapegrad.models:Model",
     "metrics": "tapegrad.metrics",
     "initializers": "tapegrad.initializers",
-    "activations": "tapegrad.layers.activations",
+    # issue 16: the rest of the tf.keras namespaces TF 1.x code reaches for.
+    "activations": _keras_activations,
+    "backend": "tapegrad.backend",
+    "losses": _keras_losses,
+    "optimizers": _Aliases("tf.keras.optimizers", {
+        "SGD": "tapegrad.compat._v1_keras:SGD",
+        "Adam": "tapegrad.compat._v1_keras:Adam",
+        "RMSprop": "tapegrad.compat._v1_keras:RMSprop",
+        "Adagrad": "tapegrad.compat._v1_keras:Adagrad",
+        "Optimizer": "tapegrad.optimizers:Optimizer",
+        "schedules": "tapegrad.optimizers.schedules",
+    }),
+    # Being written beside this module (h21): resolve once tapegrad.callbacks,
+    # tapegrad.regularizers and tapegrad.constraints exist.
+    "callbacks": _Pending("tf.keras.callbacks", "tapegrad.callbacks"),
+    "regularizers": _Pending("tf.keras.regularizers", "tapegrad.regularizers"),
+    "constraints": _Pending("tf.keras.constraints", "tapegrad.constraints"),
 })
 
 train = _Aliases("tf.train", {
     "Optimizer": "tapegrad.optimizers:Optimizer",
-    "GradientDescentOptimizer": "tapegrad.optimizers:GradientDescent",
-    "MomentumOptimizer": "tapegrad.optimizers:Momentum",
-    "AdamOptimizer": "tapegrad.optimizers:Adam",
-    "RMSPropOptimizer": "tapegrad.optimizers:RMSProp",
-    "AdagradOptimizer": "tapegrad.optimizers:Adagrad",
-    "exponential_decay": "tapegrad.optimizers.schedules:exponential_decay",
-    "inverse_time_decay": "tapegrad.optimizers.schedules:inverse_time_decay",
-    "piecewise_constant": "tapegrad.optimizers.schedules:piecewise_constant",
+    "GradientDescentOptimizer": "tapegrad.compat._v1_train:GradientDescentOptimizer",
+    "MomentumOptimizer": "tapegrad.compat._v1_train:MomentumOptimizer",
+    "AdamOptimizer": "tapegrad.compat._v1_train:AdamOptimizer",
+    "RMSPropOptimizer": "tapegrad.compat._v1_train:RMSPropOptimizer",
+    "AdagradOptimizer": "tapegrad.compat._v1_train:AdagradOptimizer",
+    "exponential_decay": "tapegrad.compat._v1_train:exponential_decay",
+    "inverse_time_decay": "tapegrad.compat._v1_train:inverse_time_decay",
+    "piecewise_constant": "tapegrad.compat._v1_train:piecewise_constant",
     "Checkpoint": "tapegrad.train:Checkpoint",
     "CheckpointManager": "tapegrad.train:CheckpointManager",
     "latest_checkpoint": "tapegrad.train:latest_checkpoint",
@@ -259,7 +347,7 @@ _eager = _Aliases("tf.contrib.eager", {
 
 contrib = _Aliases("tf.contrib", {
     "eager": _eager,
-    "summary": "tapegrad.summary",
+    "summary": "tapegrad.compat._v1_summary",
 })
 
 test = _Aliases("tf.test", {
@@ -268,9 +356,9 @@ test = _Aliases("tf.test", {
 
 # Whole tapegrad modules under their TF 1.x names, imported on first access.
 _MODULES = {
-    "losses": "tapegrad.losses",
+    "losses": "tapegrad.compat._v1_losses",
     "data": "tapegrad.data",
-    "layers": "tapegrad.layers",
+    "layers": "tapegrad.compat._v1_layers",
     "initializers": "tapegrad.initializers",
     "errors": "tapegrad.errors",
 }
@@ -281,10 +369,7 @@ def __getattr__(name):
         module = importlib.import_module(_MODULES[name])
         globals()[name] = module
         return module
-    raise AttributeError(
-        "module 'tapegrad.compat.tf1' has no attribute %r (it maps the TF 1.x eager names "
-        "listed in the README; graph-mode APIs such as Session have no tapegrad "
-        "counterpart)" % name)
+    raise _missing("tf", name, module_style=True)
 
 
 def __dir__():

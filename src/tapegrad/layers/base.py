@@ -13,6 +13,7 @@ import threading
 import numpy as np
 
 import tapegrad as tg
+from tapegrad import backend as _backend
 from tapegrad import initializers, tracking
 
 __all__ = ["Layer"]
@@ -104,6 +105,22 @@ def _accepts_kwarg(fn, name):
     return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
+def _training_param(fn):
+    """How ``fn`` (a bound ``call``) takes ``training``: False (not at all), True (with a
+    default, or through ``**kwargs``), or, when it is required, its position among the
+    parameters after ``inputs`` plus one (a large number when keyword-only)."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    for i, p in enumerate(params):
+        if p.name == "training" and p.kind is not inspect.Parameter.VAR_POSITIONAL:
+            if p.default is not inspect.Parameter.empty:
+                return True
+            return i if p.kind is not inspect.Parameter.KEYWORD_ONLY else 1 << 30
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
 class Layer(tracking.Trackable):
     """Base class of layers and models (Keras' ``Layer``).
 
@@ -134,7 +151,8 @@ class Layer(tracking.Trackable):
         d = self.__dict__
         d["_name"] = name
         d["_trainable"] = bool(trainable)
-        d["_dtype"] = np.dtype(tg.float32 if dtype is None else dtype)
+        # tf.keras.backend.set_floatx changes the default.
+        d["_dtype"] = np.dtype(_backend._floatx_dtype() if dtype is None else dtype)
         if batch_input_shape is not None:
             d["_batch_input_shape"] = _normalize_shape(batch_input_shape, type(self).__name__)
         elif input_shape is not None:
@@ -402,10 +420,16 @@ class Layer(tracking.Trackable):
             training = outer
         takes_training = self._call_takes_training
         if takes_training is None:
-            takes_training = _accepts_kwarg(self.call, "training")
+            takes_training = _training_param(self.call)
             self.__dict__["_call_takes_training"] = takes_training
-        if training is not None and takes_training:
-            kwargs["training"] = training
+        if takes_training:
+            if training is not None:
+                kwargs["training"] = training
+            elif takes_training is not True and len(args) < takes_training and \
+                    "training" not in kwargs:
+                # call(self, x, training) without a default: Keras passes False
+                # (inference) unless the caller or an enclosing layer says otherwise.
+                kwargs["training"] = False
         _call_context.training = training
         try:
             outputs = self.call(inputs, *args, **kwargs)

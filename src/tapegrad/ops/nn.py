@@ -1,6 +1,8 @@
 """Neural-network primitives: relu, softmax/log_softmax, conv2d (im2col + BLAS), pooling,
 and compositions (softplus, dropout, cross-entropies)."""
 
+import functools
+
 import numpy as np
 
 from tapegrad import _kernels
@@ -151,6 +153,24 @@ def log_softmax(logits, axis=-1, name=None):
 
 
 # ---------------------------------------------------------------------------
+# float16 convolution and pooling: the kernels and BLAS have float32/float64 loops only,
+# so half-precision inputs are widened, computed in float32 and rounded back once (as
+# TF's and PyTorch's CPU kernels do); rounding each partial sum to float16 would lose
+# the accumulation.
+
+def _half_via_float32(forward):
+    @functools.wraps(forward)
+    def wrapped(*args, **params):
+        if not any(type(a) is np.ndarray and a.dtype == np.float16 for a in args):
+            return forward(*args, **params)
+        wide = [a.astype(np.float32) if type(a) is np.ndarray and a.dtype == np.float16
+                else a for a in args]
+        return forward(*wide, **params).astype(np.float16)
+
+    return wrapped
+
+
+# ---------------------------------------------------------------------------
 # convolution (NHWC input, HWIO filters)
 
 def _pair(v, name, op):
@@ -213,6 +233,7 @@ def _im2col(x, kh, kw, strides, dilations, pt, pl, oh, ow):
 
 
 @primitive("conv2d", dtypes=FLOAT, save_output=False)
+@_half_via_float32
 def _conv2d(x, w, strides, padding, dilations):
     """2-D convolution (cross-correlation), NHWC x HWIO -> NHWC."""
     kh, kw, c, o = w.shape
@@ -234,6 +255,7 @@ def _conv2d_vjp(g, ans, x, w, strides, padding, dilations):
 
 
 @primitive("conv2d_backprop_input", dtypes=FLOAT, save_output=False)
+@_half_via_float32
 def _conv2d_backprop_input(dy, w, input_shape, strides, padding, dilations):
     """Adjoint of conv2d with respect to its input."""
     kh, kw, c, o = w.shape
@@ -256,6 +278,7 @@ def _conv2d_backprop_input_vjp(g, ans, dy, w, input_shape, strides, padding, dil
 
 
 @primitive("conv2d_backprop_filter", dtypes=FLOAT, save_output=False)
+@_half_via_float32
 def _conv2d_backprop_filter(x, dy, filter_shape, strides, padding, dilations):
     """Adjoint of conv2d with respect to its filter."""
     kh, kw, c, o = filter_shape
@@ -332,6 +355,7 @@ def _pool_args(x, ksize, strides, padding, op):
 
 
 @primitive("max_pool2d", dtypes=FLOAT, save_output=False)
+@_half_via_float32
 def _max_pool2d(x, ksize, strides, pads, out_hw):
     """Max over each window (padding never wins)."""
     return _kernels.max_pool(x, ksize[0], ksize[1], strides[0], strides[1], pads[0], pads[1],
@@ -344,6 +368,7 @@ def _max_pool2d_vjp(g, ans, x, ksize, strides, pads, out_hw):
 
 
 @primitive("max_pool2d_grad", dtypes=FLOAT, save_output=False)
+@_half_via_float32
 def _max_pool2d_grad(x, g, ksize, strides, pads, out_hw):
     """Route pooled gradients to each window's first maximum."""
     return _kernels.max_pool_scatter(x, g, ksize[0], ksize[1], strides[0], strides[1],
@@ -358,6 +383,7 @@ def _max_pool2d_grad_vjp(gg, ans, x, g, ksize, strides, pads, out_hw):
 
 
 @primitive("max_pool2d_select", dtypes=FLOAT, save_output=False)
+@_half_via_float32
 def _max_pool2d_select(x, h, ksize, strides, pads, out_hw):
     """Read an input-shaped h at each window's first maximum of x."""
     return _kernels.max_pool_select(x, h, ksize[0], ksize[1], strides[0], strides[1],
@@ -371,6 +397,7 @@ def _max_pool2d_select_vjp(gg, ans, x, h, ksize, strides, pads, out_hw):
 
 
 @primitive("avg_pool2d", dtypes=FLOAT, save_inputs=False, save_output=False)
+@_half_via_float32
 def _avg_pool2d(x, ksize, strides, pads, out_hw):
     """Mean over each window's valid (unpadded) inputs, as TF does."""
     return _kernels.avg_pool(x, ksize[0], ksize[1], strides[0], strides[1], pads[0], pads[1],
@@ -383,6 +410,7 @@ def _avg_pool2d_vjp(g, ans, x, ksize, strides, pads, out_hw):
 
 
 @primitive("avg_pool2d_grad", dtypes=FLOAT, save_inputs=False, save_output=False)
+@_half_via_float32
 def _avg_pool2d_grad(g, input_shape, ksize, strides, pads):
     """Adjoint of avg_pool2d."""
     return _kernels.avg_pool_grad(g, tuple(input_shape), ksize[0], ksize[1], strides[0],
@@ -564,3 +592,17 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
 
 
 
+
+
+# More activations, l2_normalize, embedding_lookup, in_top_k (compositions).
+from tapegrad.ops.nn_extra import (  # noqa: E402
+    embedding_lookup,
+    gelu,
+    in_top_k,
+    l2_normalize,
+    selu,
+    silu,
+    swish,
+)
+
+__all__ += ["selu", "gelu", "swish", "silu", "l2_normalize", "embedding_lookup", "in_top_k"]
