@@ -143,7 +143,7 @@ def case_training():
         for t in range(steps):
             rows = slice(t * batch * n + r * batch, t * batch * n + (r + 1) * batch)
             x, y = tg.constant(X[rows]), tg.constant(Y[rows])
-            opt.minimize(lambda x=x, y=y: _loss(params, x, y), var_list=params)
+            opt.minimize(lambda p=params, x=x, y=y: _loss(p, x, y), var_list=params)
         for a, b in zip(params, ref):
             close(a.numpy(), b, 1e-6)
         assert int(opt.iterations.numpy()) == steps
