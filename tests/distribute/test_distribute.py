@@ -129,3 +129,18 @@ def test_launcher_command_line():
     assert cmd[-3:] == ["-m", "tapegrad.demo", "--distributed"]
     with pytest.raises(SystemExit):
         build_command(["-n", "0", "x.py"])
+
+
+@needs_mpi
+def test_demo_trains_the_cnn_on_two_processes():
+    cmd = [_mpiexec(), "-n", "2", sys.executable, "-m", "tapegrad.demo", "--distributed",
+           "--quick", "--no-progress"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    # one report for the job, from rank 0, and a model that learned something
+    assert out.count("test accuracy:") == 1, out
+    assert "distributed: 2 MPI processes, 32 images per step on each" in out
+    accuracy = float(out.split("test accuracy:")[1].split()[0])
+    assert accuracy > 0.3, out
