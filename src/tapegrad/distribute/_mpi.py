@@ -137,15 +137,18 @@ def wait(requests, what):
     if limit <= 0:
         MPI.Request.Waitall(requests)
         return
-    deadline = time.monotonic() + limit
-    pause = 0.0
-    while not MPI.Request.Testall(requests):
-        if time.monotonic() > deadline:
+    start = time.monotonic()
+    deadline = start + limit
+    spin_until = start + 0.05
+    test = MPI.Request.Testall
+    # Spin first: a collective on a few MiB ends within milliseconds, and a sleep
+    # (tens of microseconds at best) would dominate it.  Past 50 ms, back off to 1 ms
+    # naps so a long wait does not burn the core the other ranks need.
+    while not test(requests):
+        now = time.monotonic()
+        if now > deadline:
             raise DistributedTimeoutError(
                 "%s: not all %d ranks joined within %g s (TAPEGRAD_MPI_TIMEOUT); a rank "
                 "died, raised, or took a different code path" % (what, size(), limit))
-        # spin briefly (small messages finish in microseconds), then back off so a long
-        # wait does not burn the core the other ranks need
-        if pause:
-            time.sleep(pause)
-        pause = min(0.001, pause * 2 if pause else 1e-5)
+        if now > spin_until:
+            time.sleep(0.001)

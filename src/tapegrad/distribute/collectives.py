@@ -83,35 +83,37 @@ def check_same(what, arr, op_code=0, vary_dim0=False):
     """Allgather a description of ``arr``; raise on every rank if the ranks disagree.
 
     Returns the per-rank first dimensions (allgather sizes its output from them).
+    One 96-byte allgather: the price of a clear error instead of a hang or a
+    corrupted buffer when ranks diverge.
     """
     comm = _mpi.comm()
-    meta = np.full(_META, -1, dtype=np.int64)
-    meta[0] = arr.dtype.num
-    meta[1] = arr.ndim
-    meta[2] = op_code
     shape = arr.shape
-    if shape:
-        meta[3] = shape[0]
-        for i, d in enumerate(shape[1:8]):
-            meta[4 + i] = d
-        if len(shape) > 8:
-            meta[11] = _crc(tuple(shape[8:]))
+    nd = len(shape)
+    meta = [arr.dtype.num, nd, op_code, shape[0] if nd else -1]
+    meta += list(shape[1:8]) + [-1] * (7 - len(shape[1:8]))
+    meta.append(_crc(tuple(shape[8:])) if nd > 8 else -1)
+    meta = np.array(meta, dtype=np.int64)
     table = np.empty((comm.Get_size(), _META), dtype=np.int64)
     comm.Allgather(meta, table)
+    if vary_dim0:
+        same = (table[:, :3] == meta[:3]).all() and (table[:, 4:] == meta[4:]).all()
+    else:
+        same = (table == meta).all()
+    if not same:
+        _mismatch(what, table, vary_dim0)
+    return table[:, 3].tolist() if nd else [1] * table.shape[0]
+
+
+def _mismatch(what, table, vary_dim0):
     cols = [c for c in range(_META) if not (vary_dim0 and c == 3)]
-    ref = table[0, cols]
-    bad = [r for r in range(table.shape[0]) if not np.array_equal(table[r, cols], ref)]
-    if bad:
-        groups = {}
-        for r in range(table.shape[0]):
-            key = tuple(table[r, cols])
-            groups.setdefault(key, []).append(r)
-        parts = ["ranks %s have %s" % (ranks, _describe(table[ranks[0]]))
-                 for ranks in groups.values()]
-        extra = "" if not np.any(table[:, 2] != table[0, 2]) else " (different operations)"
-        raise DistributedError("%s: the ranks called it with different tensors%s: %s"
-                               % (what, extra, "; ".join(parts)))
-    return [int(d) for d in table[:, 3]] if arr.ndim else [1] * table.shape[0]
+    groups = {}
+    for r in range(table.shape[0]):
+        groups.setdefault(tuple(table[r, cols]), []).append(r)
+    parts = ["ranks %s have %s" % (ranks, _describe(table[ranks[0]]))
+             for ranks in groups.values()]
+    extra = " (different operations)" if np.any(table[:, 2] != table[0, 2]) else ""
+    raise DistributedError("%s: the ranks called it with different tensors%s: %s"
+                           % (what, extra, "; ".join(parts)))
 
 
 def _host(x, what):
