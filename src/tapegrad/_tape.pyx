@@ -125,12 +125,16 @@ cdef object _fit(object g, tuple meta, Primitive prim, int i):
     return g
 
 
-cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources):
+cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources,
+                           object on_ready=None):
     global _needs
     """Gradients of sum(targets * seeds) for each source.
 
     ``sources`` is a list of lists of tensor ids (a variable read several times
-    contributes every read); returns one Tensor or None per source.
+    contributes every read); returns one Tensor or None per source.  ``on_ready(id, g)``,
+    when given, is called as soon as the gradient of a watched source tensor is final,
+    while the rest of the walk goes on: data-parallel training starts reducing those
+    gradients then, overlapping communication with the backward pass.
     """
     cdef dict producers = tape.producers
     cdef dict usage = {}
@@ -233,6 +237,12 @@ cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources
                 prod = producers.get(iid)
                 if prod is not None:
                     ready.append(prod)
+                elif on_ready is not None and iid in keep:
+                    glist = grads.get(iid)
+                    if glist:
+                        if len(glist) > 1:
+                            grads[iid] = glist = [_aggregate(glist)]
+                        on_ready(iid, glist[0])
 
     result = []
     for ids in sources:
@@ -290,10 +300,10 @@ cdef class TapeBase:
                 "records were released after the first call. Use "
                 "GradientTape(persistent=True) to compute several gradients." % what)
 
-    def _run(self, list targets, list seeds, list source_ids):
-        return self._run_c(targets, seeds, source_ids)
+    def _run(self, list targets, list seeds, list source_ids, on_ready=None):
+        return self._run_c(targets, seeds, source_ids, on_ready)
 
-    cdef list _run_c(self, list targets, list seeds, list source_ids):
+    cdef list _run_c(self, list targets, list seeds, list source_ids, object on_ready=None):
         """One backward pass; releases a non-persistent tape afterwards.
 
         A persistent tape still recording records its own backward pass, as TensorFlow
@@ -304,7 +314,7 @@ cdef class TapeBase:
         if pause:
             self._core.paused += 1
         try:
-            return imperative_grad(self._core, targets, seeds, source_ids)
+            return imperative_grad(self._core, targets, seeds, source_ids, on_ready)
         finally:
             if pause:
                 self._core.paused -= 1

@@ -251,12 +251,29 @@ def evaluate(model, images, labels, batch_size=500):
     return correct / max(len(images), 1)
 
 
-def train_mnist(model, train, test, epochs, batch_size, learning_rate, seed, progress):
-    """Train with Adam; one line per epoch with loss, train and test accuracy."""
+def train_mnist(model, train, test, epochs, batch_size, learning_rate, seed, progress,
+                distributed=False):
+    """Train with Adam; one line per epoch with loss, train and test accuracy.
+
+    ``distributed``: data-parallel over the MPI job (tapegrad.distribute): each rank
+    trains on every size()-th image with batch_size // size() images a step, so the
+    global batch and the schedule are those of one process; gradients are averaged
+    over the ranks and rank 0 reports.
+    """
     from tqdm import tqdm
 
     x_train, y_train = train
     x_test, y_test = test
+    dist = None
+    if distributed:
+        import tapegrad.distribute as dist
+
+        model(x_train[:1])                      # build the variables, then align them
+        dist.broadcast_variables(model.variables, root_rank=0)
+        x_train = x_train[dist.rank()::dist.size()]
+        y_train = y_train[dist.rank()::dist.size()]
+        batch_size = max(1, batch_size // dist.size())
+        progress = progress and dist.rank() == 0
     dataset = (tg.data.Dataset.from_tensor_slices((x_train, y_train))
                .shuffle(len(x_train), seed=seed).batch(batch_size))
     optimizer = tg.optimizers.Adam(learning_rate)
@@ -274,6 +291,8 @@ def train_mnist(model, train, test, epochs, batch_size, learning_rate, seed, pro
                 loss_value = tg.losses.sparse_softmax_cross_entropy(labels=labels,
                                                                     logits=logits)
             variables = model.trainable_variables
+            if dist is not None:
+                tape = dist.DistributedGradientTape(tape)
             grads = tape.gradient(loss_value, variables)
             optimizer.apply_gradients(zip(grads, variables))
             loss_metric(loss_value)
@@ -288,10 +307,18 @@ def train_mnist(model, train, test, epochs, batch_size, learning_rate, seed, pro
         record = {"epoch": epoch, "loss": float(loss_metric.result()),
                   "train_accuracy": float(accuracy.result()), "test_accuracy": test_accuracy,
                   "seconds": seconds}
+        images = len(x_train)
+        if dist is not None:
+            # every rank saw its shard: average the metrics, add up the images
+            for key in ("loss", "train_accuracy"):
+                record[key] = float(dist.allreduce(np.array(record[key])))
+            images = int(dist.allreduce(np.array(images), dist.Sum))
         history.append(record)
+        if dist is not None and dist.rank() != 0:
+            continue
         print("epoch %d: loss %.4f, train accuracy %.4f, test accuracy %.4f (%.1f s, "
               "%.0f images/s)" % (epoch, record["loss"], record["train_accuracy"],
-                                  test_accuracy, seconds, len(x_train) / seconds), flush=True)
+                                  test_accuracy, seconds, images / seconds), flush=True)
     return history
 
 
@@ -324,6 +351,10 @@ def parse_args(argv):
                         help="tiny MNIST budget (one epoch on %d images): a smoke test"
                              % QUICK_TRAIN_SIZE)
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel training over the MPI job: run as "
+                             "`mpiexec -n 2 python -m tapegrad.demo --distributed` "
+                             "(needs pip install 'tapegrad[mpi]')")
     args = parser.parse_args(argv)
     if args.epochs is None:
         args.epochs = 1 if args.quick else 3
@@ -349,7 +380,21 @@ def main(argv=None):
     results = {}
     # Load the digits first so that a bad --data-dir fails before the tour runs.
     train, test, source = load_mnist(args.data_dir, args.train_size, args.test_size)
+    if args.distributed:
+        import contextlib
+        import io
 
+        import tapegrad.distribute as dist
+
+        dist.init()
+        if dist.rank() != 0:
+            # one report for the job: the other ranks run the tour silently
+            with contextlib.redirect_stdout(io.StringIO()):
+                return _run(args, start, results, train, test, source)
+    return _run(args, start, results, train, test, source)
+
+
+def _run(args, start, results, train, test, source):
     section("Tensors and NumPy")
     results["hello"] = tour_tensors().numpy()
     section("Dynamic control flow: fizzbuzz(15)")
@@ -365,8 +410,14 @@ def main(argv=None):
     print("data: %s: %d training, %d test images" % (source, len(train[0]), len(test[0])))
     model = create_model(args.model)
     print("model: %s, %d parameters" % (args.model, model.count_params()))
+    if args.distributed:
+        import tapegrad.distribute as dist
+
+        print("distributed: %d MPI processes, %d images per step on each"
+              % (dist.size(), max(1, args.batch_size // dist.size())))
     history = train_mnist(model, train, test, args.epochs, args.batch_size,
-                          args.learning_rate, args.seed, not args.no_progress)
+                          args.learning_rate, args.seed, not args.no_progress,
+                          distributed=args.distributed)
     results["mnist"] = {"source": source, "history": history,
                         "test_accuracy": history[-1]["test_accuracy"] if history else None}
     if history:
