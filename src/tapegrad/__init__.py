@@ -139,6 +139,9 @@ from tapegrad.ops.shape import (
 )
 from tapegrad.variables import Variable
 
+# tape debugging (explain, stats, check_numerics): installs its hooks in the engine
+from tapegrad import debugging  # noqa: E402  isort: skip
+
 mod = floormod
 truediv = divide
 sub = subtract

@@ -11,6 +11,7 @@ forward value never changes under a tape.
 import numpy as np
 
 import tapegrad as tg
+from tapegrad import _core
 from tapegrad import tracking
 
 __all__ = ["Optimizer"]
@@ -233,6 +234,11 @@ class Optimizer(tracking.Trackable):
         self._count_step(self.iterations, step)
         if global_step is not None:
             global_step.assign_add(1)
+        if _core._numerics_enabled():
+            # the fused update kernels bypass the op dispatcher's check
+            from tapegrad.debugging.numerics import check_update
+
+            check_update(self, [var for _, var in pairs])
 
     def _gradients(self, loss_fn, var_list, where):
         if not callable(loss_fn):
