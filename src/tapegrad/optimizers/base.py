@@ -11,8 +11,7 @@ forward value never changes under a tape.
 import numpy as np
 
 import tapegrad as tg
-from tapegrad import _core
-from tapegrad import tracking
+from tapegrad import _core, tracking
 
 __all__ = ["Optimizer"]
 
