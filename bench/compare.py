@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -256,6 +257,18 @@ def tapegrad_workloads(quick, memory_steps, timer):
         adam.apply_gradients(zip(tape.gradient(loss, variables), variables))
     out["cnn64"] = timer(cnn_step)
 
+    # tg.debugging.enable_check_numerics(): every op's output checked (issue: <= 5% on the
+    # MLP step, <= 10% on the CNN step); the unchecked steps are timed again right
+    # before, so load drift does not count as overhead
+    xn, yn, weights = mlp_data(32)
+    x, y = tg.constant(xn), tg.constant(yn.astype(np.int32))
+    model, sgd = mlp_model(weights), tg.optimizers.SGD(LEARNING_RATE)
+    out["mlp32_plain"] = timer(lambda: train_step(model, sgd, x, y))
+    out["cnn64_plain"] = timer(cnn_step)
+    with tg.debugging.enable_check_numerics():
+        out["mlp32_checked"] = timer(lambda: train_step(model, sgd, x, y))
+        out["cnn64_checked"] = timer(cnn_step)
+
     out["import"] = time_import("tapegrad", quick)
 
     return out
@@ -386,6 +399,20 @@ def torch_workloads(quick, memory_steps, timer, threads):
     adam = torch.optim.Adam(cnn.parameters(), lr=1e-3)
     out["cnn64"] = timer(lambda: train_step(cnn, adam, ci, torch.from_numpy(labels)))
 
+    # PyTorch's NaN finder for the same steps: autograd.detect_anomaly
+    xn, yn, (W1, b1, W2, b2) = mlp_data(32)
+    mlp = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+    sgd = torch.optim.SGD(mlp.parameters(), lr=LEARNING_RATE)
+    x, y = torch.from_numpy(xn), torch.from_numpy(yn)
+    cl = torch.from_numpy(labels)
+    out["mlp32_plain"] = timer(lambda: train_step(mlp, sgd, x, y))
+    out["cnn64_plain"] = timer(lambda: train_step(cnn, adam, ci, cl))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # "anomaly detection is enabled"
+        with torch.autograd.detect_anomaly():
+            out["mlp32_checked"] = timer(lambda: train_step(mlp, sgd, x, y))
+            out["cnn64_checked"] = timer(lambda: train_step(cnn, adam, ci, cl))
+
     out["import"] = time_import("torch", quick)
     return out
 
@@ -502,6 +529,8 @@ def report(results, args, load_before, load_after, elapsed):
                      "small products take milliseconds instead of microseconds. Rerun on a "
                      "quiet machine or with --threads 1." % (load_before, args.threads))
     lines += ["", table(results)]
+    if _median(results, "tapegrad", "mlp32_checked") is not None:
+        lines += ["", numerics_overheads(results)]
     t4 = [results.get(fw, {}).get("tanh4_value") for fw in ("tapegrad", "torch")]
     if t4[0] is not None:
         lines += ["", "4th derivative of tanh at 0.5: tapegrad %.6f, PyTorch %s (exact %.6f)"
@@ -511,6 +540,22 @@ def report(results, args, load_before, load_after, elapsed):
                   "%s (%.1f s)"
                   % ("{:,}".format(max(1, mem["steps"] // 10)),
                      ", ".join("%.1f" % r for r in mem["rss_mib"]), mem["seconds"])]
+    return "\n".join(lines)
+
+
+def numerics_overheads(results):
+    """tg.debugging.enable_check_numerics() against torch.autograd.detect_anomaly()."""
+    lines = ["| NaN/Inf checking on | tapegrad off / on | overhead | PyTorch off / "
+             "detect_anomaly | overhead | budget |", "| --- | --- | ---: | --- | ---: | --- |"]
+    for key, label, budget in (("mlp32", "MLP SGD step, batch 32", "≤ 5%"),
+                               ("cnn64", "MNIST CNN Adam step, batch 64", "≤ 10%")):
+        cells = []
+        for fw in ("tapegrad", "torch"):
+            off = _median(results, fw, key + "_plain")
+            on = _median(results, fw, key + "_checked")
+            cells.append("n/a" if off is None else "%s / %s" % (fmt_time(off), fmt_time(on)))
+            cells.append("n/a" if off is None else "%+.1f%%" % (100 * (on / off - 1)))
+        lines.append("| %s | %s | %s | %s | %s | %s |" % ((label,) + tuple(cells) + (budget,)))
     return "\n".join(lines)
 
 

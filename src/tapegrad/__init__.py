@@ -144,6 +144,9 @@ from tapegrad.scopes import name_scope  # noqa: E402
 from tapegrad.tensor_shape import Dimension, TensorShape  # noqa: E402
 from tapegrad.variables import Variable
 
+# tape debugging (explain, stats, check_numerics): installs its hooks in the engine
+from tapegrad import debugging  # noqa: E402  isort: skip
+
 mod = floormod
 truediv = divide
 sub = subtract

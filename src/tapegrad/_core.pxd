@@ -8,6 +8,7 @@ cdef class Tensor(Operand):
     cdef readonly object _data          # np.ndarray (CPU, read-only) or cuda.array.CudaArray
     cdef readonly long long _id         # unique for the process; tapes key on it, never on id()
     cdef object __weakref__
+    cdef object _view(self)
 
 
 cdef class Primitive:
@@ -46,6 +47,7 @@ cdef class TapeCore:
     cdef public bint watch_accessed
     cdef public int paused               # > 0 while stop_recording() or its own backward runs
     cdef public bint used
+    cdef public object debug             # None, or a debugging.TapeDebug (sites, cuts, bytes)
     cdef void watch_tensor(self, Tensor t)
     cdef bint records(self, tuple args)
     cdef void note_read(self, BaseVariable v, Tensor t)

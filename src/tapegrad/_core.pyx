@@ -226,4 +226,5 @@ def set_operator(str name, fn):
 include "_tensor.pxi"
 include "_convert.pxi"
 include "_dispatch.pxi"
+include "_debug.pxi"
 include "_variable.pxi"

@@ -124,6 +124,7 @@ cdef class TapeCore:
         self.watch_accessed = watch_accessed
         self.paused = 0
         self.used = False
+        self.debug = None
 
     cdef void watch_tensor(self, Tensor t):
         if t._id not in self.producers:
@@ -164,17 +165,23 @@ cdef class TapeCore:
         self.var_reads = {}
 
 
-cdef inline void _record(Primitive prim, tuple inputs, Tensor out, dict params):
+cdef inline int _record(Primitive prim, tuple inputs, Tensor out, dict params) except -1:
     cdef TapeCore tape
     cdef OpRecord rec = None
     if not prim.differentiable or not _is_float(out._data.dtype):
-        return
+        if _any_debug:
+            _note_cut(prim, inputs, out)
+        return 0
     for tape in _tapes:
         if tape.paused or not tape.records(inputs):
             continue
         if rec is None:
             rec = _make_record(prim, inputs, out, params)
         tape.producers[out._id] = rec
+        if tape.debug is not None:
+            # call sites, byte accounting and max_bytes (may raise, undoing the record)
+            tape.debug.on_record(tape, rec, inputs, out)
+    return 0
 
 
 cdef OpRecord _make_record(Primitive prim, tuple inputs, Tensor out, dict params):
@@ -201,6 +208,14 @@ def _record_external(Primitive prim, tuple inputs, Tensor out, dict params):
 
 cpdef object apply(Primitive prim, tuple args, dict params):
     """Run ``prim`` on ``args``: convert, check, dispatch to the backend, record."""
+    cdef object out = _apply(prim, args, params)
+    if _numerics_on:
+        # tg.debugging.enable_check_numerics(): one vectorized pass over the output
+        _check_numerics(prim, args, params, out)
+    return out
+
+
+cdef object _apply(Primitive prim, tuple args, dict params):
     cdef object x, y, out
     cdef Tensor a, b, t
     if prim.fast_code >= 0 and len(args) == 2 and not params:

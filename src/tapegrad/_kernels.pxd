@@ -28,3 +28,4 @@ cpdef object avg_pool_grad(object g, tuple x_shape, int kh, int kw, int sh, int 
 cpdef bint adam_update(object w, object m, object v, object g, double lr_t, double b1,
                        double b2, double eps) except -1
 cpdef bint sgd_update(object w, object g, double lr) except -1
+cpdef bint all_finite(object arr) except -1

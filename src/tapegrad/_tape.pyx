@@ -10,6 +10,8 @@
 # dispatch, so any other active tape records them: that is how higher order works.
 
 cimport numpy as cnp
+import threading
+
 import numpy as np
 
 from tapegrad._core cimport (BaseVariable, OpRecord, Primitive, TapeCore, Tensor, ones_like_fast,
@@ -19,6 +21,27 @@ cnp.import_array()
 cdef object ndarray = np.ndarray
 
 cdef tuple _needs = None        # which inputs of the op whose VJP runs now need gradients
+cdef bint _track_vjp = False    # check_numerics is on: remember which VJP runs (per thread)
+cdef object _vjp_local = threading.local()
+cdef object _debug_factory = None   # tapegrad.debugging's TapeDebug constructor
+cdef bint _tracebacks = False       # tg.debugging.enable_tracebacks(): every new tape notes sites
+
+
+def _set_track_vjp(bint on):
+    global _track_vjp
+    _track_vjp = on
+
+
+def current_vjp():
+    """(TapeCore, OpRecord) whose VJP this thread is running, or None (tracked only
+    while check_numerics is on)."""
+    return getattr(_vjp_local, "rec", None)
+
+
+def _set_debug(factory, bint tracebacks):
+    global _debug_factory, _tracebacks
+    _debug_factory = factory
+    _tracebacks = tracebacks
 
 
 def needs_input(int i):
@@ -203,6 +226,9 @@ cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources
             g = _aggregate(glist)
             inputs = rec.inputs if rec.inputs is not None else _metas(rec)
             _needs = tuple([iid in producers for iid in rec.input_ids])
+            if _track_vjp:
+                prev = getattr(_vjp_local, "rec", None)
+                _vjp_local.rec = (tape, rec)
             try:
                 if rec.params:
                     in_grads = rec.prim.vjp(g, rec.output, *inputs, **rec.params)
@@ -210,6 +236,8 @@ cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources
                     in_grads = rec.prim.vjp(g, rec.output, *inputs)
             finally:
                 _needs = None
+                if _track_vjp:
+                    _vjp_local.rec = prev
             if type(in_grads) is not tuple:
                 in_grads = tuple(in_grads) if type(in_grads) is list else (in_grads,)
             if len(in_grads) != n_in:
@@ -267,12 +295,18 @@ cdef class TapeBase:
     cdef public bint _persistent
     cdef public bint _recording
     cdef public bint _used
+    cdef public int _calls          # gradient() calls on a persistent tape (leak warning)
 
-    def __init__(self, persistent=False, watch_accessed_variables=True):
+    def __init__(self, persistent=False, watch_accessed_variables=True, debug=None,
+                 max_bytes=None):
         self._core = TapeCore(bool(persistent), bool(watch_accessed_variables))
         self._persistent = bool(persistent)
         self._recording = False
         self._used = False
+        self._calls = 0
+        if debug or max_bytes is not None or (_tracebacks and debug is None):
+            # call sites, cuts and escapes, byte accounting: tapegrad.debugging
+            self._core.debug = _debug_factory(self, debug is not False, max_bytes)
 
     def __enter__(self):
         if self._recording:
@@ -282,12 +316,16 @@ cdef class TapeBase:
                                "gradient() was called; create a new tape")
         push_tape(self._core)
         self._recording = True
+        if self._core.debug is not None:
+            self._core.debug.on_enter()
         return self
 
     def __exit__(self, *exc):
         if self._recording:
             pop_tape(self._core)
             self._recording = False
+            if self._core.debug is not None:
+                self._core.debug.on_exit()
         return False
 
     def _check_usable(self, str what):
@@ -313,6 +351,10 @@ cdef class TapeBase:
         cdef bint pause = not self._persistent
         if pause:
             self._core.paused += 1
+        else:
+            self._calls += 1
+            if self._calls in _LEAK_CHECKS:
+                _leak_check(self)
         try:
             return imperative_grad(self._core, targets, seeds, source_ids, on_ready)
         finally:
@@ -320,6 +362,8 @@ cdef class TapeBase:
                 self._core.paused -= 1
                 self._used = True
                 self._core.release()
+                if self._core.debug is not None:
+                    self._core.debug.on_release()
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """d(sum of targets · output_gradients) / d(sources), in the sources' structure."""
@@ -343,6 +387,22 @@ cdef class TapeBase:
                     grads = self._run_c([target], [ones_like_fast(<Tensor>target)], ids)
                     return grads if type(sources) is list else tuple(grads)
         return self._gradient_general(target, sources, output_gradients, unconnected_gradients)
+
+
+# persistent-tape leak check: at these gradient() counts (cheap: a set lookup per call)
+_LEAK_CHECKS = {100, 1000, 10000, 100000}
+cdef object _leak_check_hook = None
+
+
+def _set_leak_check(hook, counts):
+    global _leak_check_hook, _LEAK_CHECKS
+    _leak_check_hook = hook
+    _LEAK_CHECKS = set(counts)
+
+
+cdef _leak_check(TapeBase tape):
+    if _leak_check_hook is not None:
+        _leak_check_hook(tape)
 
 
 cpdef list flat_source_ids(TapeCore core, object sources):

@@ -150,6 +150,11 @@ cdef class Tensor(Operand):
 
     def numpy(self):
         """The value as a read-only NumPy array (zero copy on CPU; a GPU tensor copies)."""
+        if _n_tapes and _any_debug:
+            _note_escape(self, "numpy")
+        return self._view()
+
+    cdef object _view(self):
         cdef PyObject* base
         if type(self._data) is ndarray:
             base = cnp.PyArray_BASE(<cnp.ndarray>self._data)
@@ -167,7 +172,9 @@ cdef class Tensor(Operand):
         return self._id
 
     def __array__(self, dtype=None, copy=None):
-        arr = self.numpy()
+        if _n_tapes:
+            _note_escape(self, "array")
+        arr = self._view()
         if dtype is not None and np.dtype(dtype) != arr.dtype:
             return arr.astype(dtype)
         if copy:
@@ -265,8 +272,11 @@ cdef str _shape_str(object shape):  # a tuple or a TensorShape
 
 
 cdef object _unwrap_nested(object x):
+    # a NumPy function applied to tensors: their values leave tapegrad (noted for tapes)
     if isinstance(x, Tensor):
-        return (<Tensor>x).numpy()
+        if _n_tapes:
+            _note_escape(<Tensor>x, "array")
+        return (<Tensor>x)._view()
     if isinstance(x, BaseVariable):
         return (<BaseVariable>x).read().numpy()
     if type(x) is list:

@@ -11,7 +11,10 @@ from tapegrad.ops.shape import broadcast_to
 class GradientTape(_tape.TapeBase):
     """Record operations for automatic differentiation (TensorFlow semantics).
 
-    Constants are recorded only when watched; trainable variables are watched when
+    ``debug=True`` notes each op's call site, where gradient paths are cut and where
+    watched values leave through NumPy (for ``explain``), and accounts the bytes held
+    (``stats``); ``max_bytes=N`` raises ``TapeMemoryError`` instead of recording past N
+    bytes.  Constants are recorded only when watched; trainable variables are watched when
     read inside the tape (unless ``watch_accessed_variables=False``).  A non-persistent
     tape frees what it saved after its first ``gradient`` call.  Tapes nest: the
     backward pass of an inner tape is recorded by outer tapes, giving higher order.
@@ -33,6 +36,8 @@ class GradientTape(_tape.TapeBase):
     def reset(self):
         """Forget everything recorded so far (the tape keeps recording if inside `with`)."""
         self._core.release()
+        if self._core.debug is not None:
+            self._core.debug.on_release()
         self._core.variables.clear()
         self._used = False
 
@@ -50,6 +55,21 @@ class GradientTape(_tape.TapeBase):
 
     def watched_variables(self):
         return tuple(self._core.variables.values())
+
+    # -- debugging (tapegrad.debugging) ------------------------------------------
+    def explain(self, target, source):
+        """Why ``self.gradient(target, source)`` is what it is: the chain of recorded
+        ops from ``source`` to ``target`` (with ``file:line`` when call sites are on:
+        ``GradientTape(debug=True)``), or the reason there is none."""
+        from tapegrad.debugging.explain import explain
+
+        return explain(self, target, source)
+
+    def stats(self):
+        """Ops recorded and tensors/bytes held for the backward pass (a TapeStats)."""
+        from tapegrad.debugging.stats import stats
+
+        return stats(self)
 
     # -- gradients ---------------------------------------------------------------
     def _gradient_general(self, target, sources, output_gradients, unconnected_gradients):

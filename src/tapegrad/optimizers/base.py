@@ -17,7 +17,7 @@ import threading
 import numpy as np
 
 import tapegrad as tg
-from tapegrad import tracking
+from tapegrad import _core, tracking
 from tapegrad.optimizers import schedules
 
 __all__ = ["Optimizer"]
@@ -417,6 +417,11 @@ class Optimizer(tracking.Trackable):
             self._count_step(self.iterations, step)
             if global_step is not None:
                 global_step.assign_add(1)
+        if _core._numerics_enabled():
+            # the fused update kernels bypass the op dispatcher's check
+            from tapegrad.debugging.numerics import check_update
+
+            check_update(self, [var for _, var in pairs])
 
     def _gradients(self, loss_fn, var_list, where):
         if not callable(loss_fn):

@@ -1,0 +1,52 @@
+# Included by _kernels.pyx: the finiteness test behind tg.debugging.enable_check_numerics.
+#
+# One pass over the bits, no temporary array: a float is inf or NaN exactly when its
+# exponent bits are all ones.  Integer ANDs and ORs vectorise, where np.isfinite(x).all()
+# writes a bool array first and reads it again.
+
+from libc.stdint cimport uint32_t, uint64_t
+
+
+cdef bint _finite32(const uint32_t* p, Py_ssize_t n) noexcept nogil:
+    cdef uint32_t bad = 0
+    cdef Py_ssize_t i
+    for i in range(n):
+        bad |= ((p[i] & 0x7f800000u) == 0x7f800000u)
+    return bad == 0
+
+
+cdef bint _finite64(const uint64_t* p, Py_ssize_t n) noexcept nogil:
+    cdef uint64_t bad = 0
+    cdef Py_ssize_t i
+    for i in range(n):
+        bad |= ((p[i] & 0x7ff0000000000000ull) == 0x7ff0000000000000ull)
+    return bad == 0
+
+
+cpdef bint all_finite(object arr) except -1:
+    """True when every element of the float or complex ndarray ``arr`` is finite.
+
+    Contiguous native float32/float64 (and complex, as pairs) run the bit test; any
+    other layout, byte order or float16 goes through NumPy.  Non-float arrays are
+    finite by definition.
+    """
+    cdef cnp.ndarray a
+    cdef Py_ssize_t n
+    cdef bint ok
+    if not isinstance(arr, np.ndarray):
+        raise TypeError("all_finite: expected a NumPy array, got %s" % type(arr).__name__)
+    a = <cnp.ndarray>arr
+    if a.dtype.kind not in "fc":
+        return True
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and a.dtype.isnative):
+        return bool(np.isfinite(a).all())
+    n = cnp.PyArray_SIZE(a) * (2 if a.dtype.kind == "c" else 1)
+    if a.dtype.itemsize == 4 or a.dtype.itemsize == 8 and a.dtype.kind == "c":
+        with nogil:
+            ok = _finite32(<const uint32_t*>cnp.PyArray_DATA(a), n)
+        return ok
+    if a.dtype.itemsize == 8 or a.dtype.itemsize == 16 and a.dtype.kind == "c":
+        with nogil:
+            ok = _finite64(<const uint64_t*>cnp.PyArray_DATA(a), n)
+        return ok
+    return bool(np.isfinite(a).all())
