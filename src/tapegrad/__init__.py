@@ -168,6 +168,11 @@ def __getattr__(name):
         module = _lazy(_LAZY[name])
         globals()[name] = module
         return module
+    if name in ("function", "TensorSpec", "print"):
+        # graph functions (tapegrad/graph): tg.function, its TensorSpec, tg.print
+        from tapegrad import graph
+
+        return getattr(graph, "print_" if name == "print" else name)
     if name in ("Sequential", "Model"):
         from tapegrad import models
 

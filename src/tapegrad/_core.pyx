@@ -170,6 +170,29 @@ def _wrap_device(object data):
 
 
 # ---------------------------------------------------------------------------
+# tg.function tracing (graph/trace.py): while a Tracer is installed, `apply`, variable
+# reads/assignments and tensor-to-Python conversions report to it; one C test otherwise
+
+cdef object _tracer = None
+
+
+def _set_tracer(tracer):
+    """Install ``tracer`` (None to stop); returns the previous one."""
+    global _tracer
+    cdef object prev = _tracer
+    _tracer = tracer
+    return prev
+
+
+def _get_tracer():
+    return _tracer
+
+
+def _device_of(Tensor t):
+    return None if type(t._data) is ndarray else t._data.device
+
+
+# ---------------------------------------------------------------------------
 # the operator table: primitives behind Python operators, filled at registration
 
 cdef enum:

@@ -20,6 +20,7 @@ from tapegrad.ops.elementwise import (
     divide,
     equal,
     exp,
+    is_finite,
     log,
     multiply,
     not_equal,
@@ -163,7 +164,8 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     x = tensor(input_tensor, op="reduce_logsumexp")
     axes = norm_axes(axis, x.ndim, "reduce_logsumexp")
     m = stop_gradient(_max(x, axes=axes, keepdims=True))
-    m = where(np.isfinite(m.numpy()), m, 0)
+    # the mask as an op, not from m's values in Python: a traced graph recomputes it
+    m = where(is_finite(m), m, 0)
     out = add(log(_sum(exp(subtract(x, m)), axes=axes, keepdims=True)), m)
     return out if keepdims else reshape(out, tuple(d for i, d in enumerate(x.shape)
                                                    if i not in axes))

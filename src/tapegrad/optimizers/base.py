@@ -12,6 +12,7 @@ import numpy as np
 
 import tapegrad as tg
 from tapegrad import tracking
+from tapegrad.graph.trace import host_call
 
 __all__ = ["Optimizer"]
 
@@ -170,6 +171,7 @@ class Optimizer(tracking.Trackable):
     def _apply_dense_tensor(self, grad, var, slots, hyper):
         raise TypeError(f"{type(self).__name__} does not define a tensor update rule")
 
+    @host_call  # inside tg.function: one graph step that updates the variables on replay
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
         """Apply one update to each variable from its gradient.
 
