@@ -486,3 +486,21 @@ def test_passes_can_be_switched_off():
     assert len(cf.graph.nodes) == len(cf.raw_graph.nodes) == 4
     with pytest.raises(ValueError, match="unknown graph pass"):
         tg.function(lambda x: x, passes=("nope",))
+
+
+def test_compat_defun_and_tf_function():
+    from tapegrad.compat import tf1 as tf
+
+    tfe = tf.contrib.eager
+    assert tfe.defun is tg.function and tf.function is tg.function
+    assert tf.print is tg.print and tf.TensorSpec is tg.TensorSpec
+    v = tfe.Variable(2.0)
+
+    @tfe.defun
+    def step(x):
+        v.assign_add(x)
+        return v * 2.0
+
+    _eq(step(tf.constant(1.0)), np.float32(6))
+    _eq(step(tf.constant(1.0)), np.float32(8))
+    assert step.tracing_count == 1
