@@ -10,13 +10,20 @@
 # frames per op, and (with no tape active) all recording.
 
 cimport cython
+from libc.math cimport copysign
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 
 from tapegrad._core cimport BaseVariable, Primitive, Tensor, apply
 
+from tapegrad._core import _active_tapes, _get_tracer
+
+import numpy as np
+
 from tapegrad.graph.ir import Ref
 from tapegrad.graph.ir import map_refs as _map_refs
+
+cdef object ndarray = np.ndarray
 
 cdef enum:
     S_PRIM = 0
@@ -53,6 +60,9 @@ cdef class Plan:
     cdef tuple out_slots      # per flat output: slot, or -1 for a literal
     cdef tuple out_literals
     cdef object slot_of       # value id -> slot (for the tests and the debugger)
+    cdef tuple guard          # per positional argument: (kind, expected), see set_guard
+    cdef bint single          # the function returns exactly one graph value
+    cdef object pack          # flat outputs -> the function's return structure
 
     def __init__(self, graph, free_after):
         cdef Step st
@@ -116,6 +126,48 @@ cdef class Plan:
     def n_steps(self):
         return len(self.steps)
 
+    def set_guard(self, guard, single, pack):
+        """``guard``: per positional argument ``("T", shape, dtype)`` (a CPU tensor),
+        ``("V", variable)``, ``("P", value)`` (a Python int/bool/str/None/float), as the
+        call that traced this plan; ``pack`` rebuilds the return structure."""
+        self.guard = tuple(guard)
+        self.single = single
+        self.pack = pack
+
+    def try_run(self, tuple args):
+        """Run when ``args`` match the guard (the fast path of a traced call), else
+        return the ``MISS`` marker and let the caller take the general path."""
+        cdef Py_ssize_t i, n = len(args)
+        cdef tuple g
+        cdef object a, kind, exp
+        cdef list inputs
+        if self.guard is None or n != len(self.guard):
+            return MISS
+        if _get_tracer() is not None or _active_tapes():
+            return MISS        # inlined into a trace / recorded by a tape: general path
+        inputs = []
+        for i in range(n):
+            a = args[i]
+            g = <tuple>self.guard[i]
+            kind = g[0]
+            if kind == "T":
+                if type(a) is not Tensor or type((<Tensor>a)._data) is not ndarray:
+                    return MISS
+                if (<Tensor>a)._data.dtype is not g[2] or (<Tensor>a)._data.shape != g[1]:
+                    return MISS
+                inputs.append(a)
+            elif kind == "V":
+                if a is not g[1]:
+                    return MISS
+            else:
+                exp = g[1]
+                if type(a) is not type(exp) or not _same_value(a, exp):
+                    return MISS
+        out = self.run(inputs)
+        if self.single:
+            return out[0]
+        return self.pack(out)
+
     @cython.boundscheck(False)
     @cython.wraparound(False)
     def run(self, list flat_inputs):
@@ -167,6 +219,21 @@ cdef class Plan:
             s = <int>self.out_slots[i]
             result[i] = slots[s] if s >= 0 else self.out_literals[i]
         return result
+
+
+class _Miss:
+    def __repr__(self):
+        return "MISS"
+
+
+MISS = _Miss()
+
+
+cdef bint _same_value(object a, object b):
+    # Python arguments are part of the signature; floats also by sign (0.0 vs -0.0)
+    if type(a) is float:
+        return a == b and copysign(1.0, a) == copysign(1.0, b)
+    return a == b
 
 
 cdef bint _has_ref(object x):

@@ -23,7 +23,7 @@ import numpy as np
 from tapegrad import _core, _graph
 from tapegrad.autodiff import nest
 from tapegrad.graph import passes as _passes
-from tapegrad.graph.ir import Graph
+from tapegrad.graph.ir import Graph, Ref
 from tapegrad.graph.trace import Tracer
 
 __all__ = ["function", "Function", "ConcreteFunction", "TensorSpec"]
@@ -72,6 +72,28 @@ class ConcreteFunction:
         self._plan = _graph.Plan(self.graph, _passes.plan_buffers(self.graph))
         self._grad_plan = None
         self._keepalive = keepalive      # the non-tensor objects the signature named
+        self.guarded = False
+
+    def set_guard(self, args):
+        """Let the plan check a call's positional ``args`` itself (the fast path):
+        possible when each is a CPU tensor, a variable or a plain Python scalar."""
+        guard = []
+        for a in args:
+            if type(a) is _core.Tensor and type(a._data) is np.ndarray:
+                guard.append(("T", a._data.shape, a._data.dtype))
+            elif isinstance(a, _core.BaseVariable):
+                guard.append(("V", a))
+            elif a is None or type(a) in (int, float, bool, str):
+                guard.append(("P", a))
+            else:
+                self.guarded = False
+                return False
+        outs = self.graph.outputs
+        single = isinstance(outs, Ref)
+        self._plan.set_guard(guard, single,
+                             functools.partial(nest.pack_sequence_as, outs))
+        self.guarded = True
+        return True
 
     def _plan_for_tapes(self):
         if self._grad_plan is None:
@@ -181,6 +203,7 @@ class Function:
                 raise ValueError("tg.function: unknown graph pass %r (known: %s)"
                                  % (p, ", ".join(sorted(_passes.PASSES))))
         self._cache = {}
+        self._fast = None         # the plan of the last signature, guarded (see _graph.pyx)
         self._keys = []
         self._warned = False
         try:
@@ -230,6 +253,11 @@ class Function:
         return key, sig
 
     def __call__(self, *args, **kwargs):
+        fast = self._fast
+        if fast is not None and not kwargs:
+            out = fast.try_run(args)
+            if out is not _graph.MISS:
+                return out
         if _core._get_tracer() is not None:
             # called while an enclosing function traces: inline into that graph
             return self._fn(*args, **kwargs)
@@ -238,6 +266,8 @@ class Function:
         key, sig = self._signature(args, kwargs)
         cf = self._cache.get(key)
         if cf is not None:
+            if cf.guarded and not kwargs:
+                self._fast = cf._plan
             return cf.run(sig.tensors, functools.partial(self._fn, *args, **kwargs))
         return self._trace(key, sig, args, kwargs)
 
@@ -252,7 +282,10 @@ class Function:
             graph.outputs = tracer.output(result)
         finally:
             _core._set_tracer(prev)
-        self._cache[key] = ConcreteFunction(graph, self.passes, sig.keep)
+        cf = ConcreteFunction(graph, self.passes, sig.keep)
+        self._cache[key] = cf
+        if not kwargs and cf.set_guard(args):
+            self._fast = cf._plan
         self._keys.append(key)
         if len(self._keys) > RETRACE_WARNING_LIMIT and not self._warned:
             self._warned = True
