@@ -151,7 +151,7 @@ cdef class Tensor(Operand):
     def numpy(self):
         """The value as a read-only NumPy array (zero copy on CPU; a GPU tensor copies)."""
         cdef PyObject* base
-        if _tracer is not None:
+        if _tracer is not None and _tracing_here():
             _tracer.concrete(self, ".numpy()")
         if type(self._data) is ndarray:
             base = cnp.PyArray_BASE(<cnp.ndarray>self._data)
@@ -200,7 +200,7 @@ cdef class Tensor(Operand):
         return format(self.numpy(), spec)
 
     def _scalar(self, str what):
-        if _tracer is not None:
+        if _tracer is not None and _tracing_here():
             _tracer.concrete(self, what)
         if self._data.size != 1:
             raise ValueError("%s: only a one-element tensor converts to a Python scalar, "

@@ -25,7 +25,7 @@ cdef class BaseVariable(Operand):
 
     cdef Tensor read(self):
         cdef TapeCore tape
-        if _tracer is not None:
+        if _tracer is not None and _tracing_here():
             _tracer.read_var(self)
         if _n_tapes and self._trainable:
             for tape in _tapes:
@@ -45,7 +45,7 @@ cdef class BaseVariable(Operand):
         return self._value
 
     def numpy(self):
-        if _tracer is not None:
+        if _tracer is not None and _tracing_here():
             _tracer.concrete(self, ".numpy()")
         return self._value.numpy()
 
@@ -132,7 +132,7 @@ cdef class BaseVariable(Operand):
 
     def assign(self, value, read_value=True):
         cdef Tensor t
-        if _tracer is not None:
+        if _tracer is not None and _tracing_here():
             return _tracer.assign(self, "assign", value, read_value)
         t = self._check_assign(value, "Variable.assign")
         if type(t._data) is ndarray and type(self._value._data) is ndarray:
@@ -142,13 +142,13 @@ cdef class BaseVariable(Operand):
         return self if read_value else None
 
     def assign_add(self, delta, read_value=True):
-        if _tracer is not None:
+        if _tracer is not None and _tracing_here():
             return _tracer.assign(self, "assign_add", delta, read_value)
         _accumulate(self, delta, "Variable.assign_add", OPC_ADD, np.add)
         return self if read_value else None
 
     def assign_sub(self, delta, read_value=True):
-        if _tracer is not None:
+        if _tracer is not None and _tracing_here():
             return _tracer.assign(self, "assign_sub", delta, read_value)
         _accumulate(self, delta, "Variable.assign_sub", OPC_SUB, np.subtract)
         return self if read_value else None
@@ -162,17 +162,17 @@ cdef class BaseVariable(Operand):
     __array_priority__ = 100
 
     def __bool__(self):
-        if _tracer is not None:
+        if _tracer is not None and _tracing_here():
             _tracer.concrete(self, "bool()")
         return bool(self._value)
 
     def __float__(self):
-        if _tracer is not None:
+        if _tracer is not None and _tracing_here():
             _tracer.concrete(self, "float()")
         return float(self._value)
 
     def __int__(self):
-        if _tracer is not None:
+        if _tracer is not None and _tracing_here():
             _tracer.concrete(self, "int()")
         return int(self._value)
 

@@ -504,3 +504,33 @@ def test_compat_defun_and_tf_function():
     _eq(step(tf.constant(1.0)), np.float32(6))
     _eq(step(tf.constant(1.0)), np.float32(8))
     assert step.tracing_count == 1
+
+
+def test_other_threads_run_eagerly_while_one_traces():
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+    results = []
+
+    def worker():
+        started.wait(5)
+        a = tg.constant([1.0, 2.0])
+        results.append((a * 3.0).numpy())      # must not land in the trace
+        release.set()
+
+    t = threading.Thread(target=worker)
+    t.start()
+
+    @tg.function
+    def f(x):
+        y = x + 1.0
+        started.set()
+        release.wait(5)
+        return y * 2.0
+
+    _eq(f(tg.constant(1.0)), np.float32(4))
+    t.join(5)
+    _eq(results[0], [3.0, 6.0])
+    cf = f.get_concrete_function(tg.constant(1.0))
+    assert [n.op for n in cf.raw_graph.nodes] == ["add", "multiply"]
+    _eq(f(tg.constant(2.0)), np.float32(6))

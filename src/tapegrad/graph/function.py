@@ -17,6 +17,7 @@ the eager program.
 import functools
 import inspect
 import logging
+import threading
 
 import numpy as np
 
@@ -31,6 +32,10 @@ __all__ = ["function", "Function", "ConcreteFunction", "TensorSpec"]
 logger = logging.getLogger("tapegrad")
 
 RETRACE_WARNING_LIMIT = 5
+
+# One trace at a time in the process: the core has one tracer slot (recording only the
+# tracing thread's ops), so a second thread that needs a trace waits for the first.
+_TRACE_LOCK = threading.RLock()
 
 
 class TensorSpec:
@@ -272,6 +277,13 @@ class Function:
         return self._trace(key, sig, args, kwargs)
 
     def _trace(self, key, sig, args, kwargs):
+        with _TRACE_LOCK:
+            cf = self._cache.get(key)
+            if cf is not None:      # another thread traced this signature meanwhile
+                return cf.run(sig.tensors, functools.partial(self._fn, *args, **kwargs))
+            return self._trace_locked(key, sig, args, kwargs)
+
+    def _trace_locked(self, key, sig, args, kwargs):
         graph = Graph(self._name)
         tracer = Tracer(graph)
         args2 = tuple(_swap_tensors(a, tracer) for a in args)
@@ -320,7 +332,9 @@ class Function:
                                              s.dtype)) for s in self.input_signature)
         key, sig = self._signature(args, kwargs)
         if key not in self._cache:
-            self._trace(key, sig, args, kwargs)
+            with _TRACE_LOCK:
+                if key not in self._cache:
+                    self._trace_locked(key, sig, args, kwargs)
         return self._cache[key]
 
     def __repr__(self):
