@@ -534,3 +534,18 @@ def test_other_threads_run_eagerly_while_one_traces():
     cf = f.get_concrete_function(tg.constant(1.0))
     assert [n.op for n in cf.raw_graph.nodes] == ["add", "multiply"]
     _eq(f(tg.constant(2.0)), np.float32(6))
+
+
+def test_shuffle_draws_a_new_permutation_every_call():
+    def f(x):
+        return tg.random.shuffle(x) * 1.0
+
+    x = tg.range(20)
+    tg.random.set_seed(11)
+    eager = [f(x).numpy() for _ in range(3)]
+    tg.random.set_seed(11)
+    g = tg.function(f)
+    traced = [g(x).numpy() for _ in range(3)]
+    for a, b in zip(eager, traced):
+        _eq(a, b)
+    assert not np.array_equal(traced[1], traced[2])

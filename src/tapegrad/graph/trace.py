@@ -11,7 +11,6 @@ value.  Turning a symbolic tensor into a Python value (``bool(t)``, ``float(t)``
 """
 
 import os
-import traceback
 
 import numpy as np
 
@@ -35,6 +34,8 @@ def tracing():
 
 def _user_frame():
     """``file:line: source`` of the innermost stack frame outside tapegrad."""
+    import traceback
+
     for fs in reversed(traceback.extract_stack()):
         if not os.path.abspath(fs.filename).startswith(_PKG_DIR):
             return "%s:%d: %s" % (fs.filename, fs.lineno, (fs.line or "").strip())

@@ -117,6 +117,15 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, n
 
 
 def shuffle(value, seed=None, name=None):
+    if _core._get_tracer() is not None:
+        # inside tg.function: a host step, so every call draws a new permutation
+        from tapegrad.graph.trace import host_call
+
+        return host_call(_shuffle)(value, seed, name)
+    return _shuffle(value, seed, name)
+
+
+def _shuffle(value, seed=None, name=None):
     x = tensor(value, op="random.shuffle")
     perm = _gen(_key(seed)).permutation(x.shape[0]) if x.ndim else None
     if perm is None:
