@@ -158,7 +158,7 @@ _LAZY = {
     "layers": "layers", "optimizers": "optimizers", "losses": "losses", "metrics": "metrics",
     "initializers": "initializers", "data": "data", "datasets": "data.datasets",
     "train": "train", "summary": "summary", "cuda": "cuda", "errors": "errors",
-    "compat": "compat", "tracking": "tracking",
+    "compat": "compat", "tracking": "tracking", "onnx": "onnx",
 }
 
 

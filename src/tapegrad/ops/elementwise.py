@@ -22,6 +22,7 @@ from tapegrad.ops._registry import (
     tensor,
     tensor_list,
 )
+from tapegrad.ops._registry import onnx_rules as _onnx_rules
 
 # ---------------------------------------------------------------------------
 # binary arithmetic
@@ -391,3 +392,98 @@ def add_n(inputs, name=None):
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("np", "primitive",
                                                                    "not_differentiable")]
+
+
+# ---------------------------------------------------------------------------
+# ONNX export rules (run by tapegrad.onnx.export through its context; nothing here
+# imports onnx)
+
+def _onnx_dtype(dtype):
+    from tapegrad.onnx.export import onnx_type
+
+    return onnx_type(dtype)
+
+
+def _onnx_square(ctx, node):
+    (x,) = ctx.operands(node)
+    return ctx.op("Mul", [x, x])
+
+
+def _onnx_rsqrt(ctx, node):
+    return ctx.op("Reciprocal", [ctx.op("Sqrt", ctx.operands(node))])
+
+
+def _onnx_log1p(ctx, node):
+    # Log(1 + x): ONNX has no log1p; within float rounding of x for |x| >~ 1e-7
+    (x,) = ctx.operands(node)
+    return ctx.op("Log", [ctx.op("Add", [x, ctx.const(1, ctx.out().dtype)])])
+
+
+def _onnx_expm1(ctx, node):
+    (x,) = ctx.operands(node)
+    return ctx.op("Sub", [ctx.op("Exp", [x]), ctx.const(1, ctx.out().dtype)])
+
+
+def _onnx_not_equal(ctx, node):
+    return ctx.op("Not", [ctx.op("Equal", ctx.operands(node))])
+
+
+def _onnx_is_finite(ctx, node):
+    (x,) = ctx.operands(node)
+    return ctx.op("Not", [ctx.op("Or", [ctx.op("IsNaN", [x]), ctx.op("IsInf", [x])])])
+
+
+def _onnx_floormod(ctx, node):
+    x, y = ctx.operands(node)
+    if ctx.out().dtype.kind in "iu":
+        return ctx.op("Mod", [x, y], fmod=0)        # integer Mod has NumPy's sign rule
+    # floats: x - floor(x / y) * y (NumPy's mod), which ONNX's fmod=1 is not
+    q = ctx.op("Floor", [ctx.op("Div", [x, y])])
+    return ctx.op("Sub", [x, ctx.op("Mul", [q, y])])
+
+
+def _onnx_floordiv(ctx, node):
+    x, y = ctx.operands(node)
+    if ctx.out().dtype.kind in "iu":
+        # (x - x mod y) / y is exact, and rounds toward -inf like NumPy
+        return ctx.op("Div", [ctx.op("Sub", [x, ctx.op("Mod", [x, y], fmod=0)]), y])
+    return ctx.op("Floor", [ctx.op("Div", [x, y])])
+
+
+def _onnx_cast(ctx, node):
+    return ctx.op("Cast", ctx.operands(node), to=_onnx_dtype(node.params["dtype"]))
+
+
+def _onnx_safe_mul(ctx, node):
+    g, z = ctx.operands(node)
+    zero = ctx.const(0, ctx.out().dtype)
+    return ctx.op("Where", [ctx.op("Equal", [g, zero]), zero, ctx.op("Mul", [g, z])])
+
+
+def _onnx_fill_like(value):
+    def rule(ctx, node):
+        from onnx import numpy_helper
+
+        (x,) = ctx.operands(node)
+        fill = numpy_helper.from_array(np.array([value], dtype=ctx.out().dtype))
+        return ctx.op("ConstantOfShape", [ctx.op("Shape", [x])], value=fill)
+
+    return rule
+
+
+_onnx_rules({
+    "add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div", "pow": "Pow",
+    "maximum": "Max", "minimum": "Min", "negative": "Neg", "abs": "Abs", "sign": "Sign",
+    "floor": "Floor", "ceil": "Ceil", "round": "Round", "exp": "Exp", "log": "Log",
+    "sqrt": "Sqrt", "reciprocal": "Reciprocal", "tanh": "Tanh", "sigmoid": "Sigmoid",
+    "sin": "Sin", "cos": "Cos", "equal": "Equal", "less": "Less",
+    "less_equal": "LessOrEqual", "greater": "Greater", "greater_equal": "GreaterOrEqual",
+    "logical_and": "And", "logical_or": "Or", "logical_xor": "Xor", "logical_not": "Not",
+    "is_nan": "IsNaN", "is_inf": "IsInf", "where": "Where", "identity": "Identity",
+    "stop_gradient": "Identity", "add_n": "Sum",
+    "square": _onnx_square, "rsqrt": _onnx_rsqrt, "log1p": _onnx_log1p,
+    "expm1": _onnx_expm1, "not_equal": _onnx_not_equal, "is_finite": _onnx_is_finite,
+    "floormod": _onnx_floormod, "floordiv": _onnx_floordiv, "cast": _onnx_cast,
+    "safe_mul": _onnx_safe_mul, "zeros_like": _onnx_fill_like(0),
+    "ones_like": _onnx_fill_like(1),
+})

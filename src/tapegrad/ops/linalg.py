@@ -5,6 +5,7 @@ import numpy as np
 from tapegrad import _core
 from tapegrad._tape import needs_input
 from tapegrad.ops._registry import NUMERIC, primitive, tensor
+from tapegrad.ops._registry import onnx_rules as _onnx_rules
 from tapegrad.ops.elementwise import abs as abs_
 from tapegrad.ops.elementwise import (
     add_n,
@@ -234,3 +235,30 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     gn = global_norm(t_list) if use_norm is None else tensor(use_norm)
     scale = divide(clip_norm, maximum(gn, clip_norm))
     return [None if t is None else multiply(t, scale) for t in t_list], gn
+
+
+# ---------------------------------------------------------------------------
+# ONNX export rules (run by tapegrad.onnx.export through its context)
+
+def _onnx_matmul(ctx, node):
+    a, b = ctx.operands(node)
+    ra = len(ctx.value(node.args[0]).shape)
+    rb = len(ctx.value(node.args[1]).shape)
+
+    def swap(name, rank):
+        perm = list(range(rank))
+        perm[-1], perm[-2] = perm[-2], perm[-1]
+        return ctx.op("Transpose", [name], perm=perm)
+
+    if node.params.get("transpose_a"):
+        a = swap(a, ra)
+    if node.params.get("transpose_b"):
+        b = swap(b, rb)
+    return ctx.op("MatMul", [a, b])
+
+
+def _onnx_einsum(ctx, node):
+    return ctx.op("Einsum", ctx.operands(node), equation=node.params["equation"])
+
+
+_onnx_rules({"matmul": _onnx_matmul, "einsum": _onnx_einsum})

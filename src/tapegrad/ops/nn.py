@@ -6,7 +6,8 @@ import numpy as np
 from tapegrad import _kernels
 from tapegrad._tape import needs_input
 from tapegrad.ops import random as tg_random
-from tapegrad.ops._registry import FLOAT, INT, primitive, tensor
+from tapegrad.ops._registry import FLOAT, INT, NotSupported, primitive, tensor
+from tapegrad.ops._registry import onnx_rules as _onnx_rules
 from tapegrad.ops.elementwise import (
     abs,
     add,
@@ -550,3 +551,77 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
 
 
 
+
+
+# ---------------------------------------------------------------------------
+# ONNX export rules (run by tapegrad.onnx.export through its context).  tapegrad is
+# NHWC with HWIO filters; ONNX's Conv and pools are NCHW with OIHW filters, so the
+# rules transpose around them (ONNX Runtime's optimizer folds back-to-back transposes).
+
+def _onnx_window_pads(in_hw, out_hw, k, s, d, top_left):
+    pads_end = []
+    for n, o, kk, ss, dd, p0 in zip(in_hw, out_hw, k, s, d, top_left):
+        total = max((o - 1) * ss + (kk - 1) * dd + 1 - n, 0)
+        pads_end.append(max(total - p0, 0))
+    return list(top_left) + pads_end
+
+
+def _onnx_conv2d(ctx, node):
+    x, w = ctx.operands(node)
+    xs = ctx.value(node.args[0]).shape
+    fs = ctx.value(node.args[1]).shape
+    p = node.params
+    oh, ow, pt, pl = _conv_geometry(xs, fs, p["strides"], p["padding"], p["dilations"])
+    pads = _onnx_window_pads(xs[1:3], (oh, ow), fs[:2], p["strides"], p["dilations"],
+                             (pt, pl))
+    w_oihw = ctx.op("Transpose", [w], perm=[3, 2, 0, 1])
+    y = ctx.op("Conv", [ctx.nhwc_to_nchw(x), w_oihw], kernel_shape=list(fs[:2]),
+               strides=list(p["strides"]), dilations=list(p["dilations"]), pads=pads)
+    return ctx.nchw_to_nhwc(y)
+
+
+def _onnx_pool(op_type, **extra):
+    def rule(ctx, node):
+        (x,) = ctx.operands(node)
+        xs = ctx.value(node.args[0]).shape
+        p = node.params
+        pads = _onnx_window_pads(xs[1:3], p["out_hw"], p["ksize"], p["strides"], (1, 1),
+                                 p["pads"])
+        y = ctx.op(op_type, [ctx.nhwc_to_nchw(x)], kernel_shape=list(p["ksize"]),
+                   strides=list(p["strides"]), pads=pads, **extra)
+        return ctx.nchw_to_nhwc(y)
+
+    return rule
+
+
+def _onnx_softmax(op_type):
+    def rule(ctx, node):
+        return ctx.op(op_type, ctx.operands(node), axis=int(node.params["axis"]))
+
+    return rule
+
+
+def _onnx_sparse_xent(ctx, node):
+    # logsumexp(logits) - logits[label], per example
+    logits, labels = ctx.operands(node)
+    lse = ctx.op("ReduceLogSumExp", [logits, ctx.ints([-1])], keepdims=0) \
+        if ctx.opset >= 18 else ctx.op("ReduceLogSumExp", [logits], axes=[-1], keepdims=0)
+    idx = ctx.op("Unsqueeze", [ctx.op("Cast", [labels], to=7), ctx.ints([-1])])
+    picked = ctx.op("Squeeze", [ctx.op("GatherElements", [logits, idx], axis=-1),
+                                ctx.ints([-1])])
+    return ctx.op("Sub", [lse, picked])
+
+
+_NN_GRAD_ONLY = NotSupported("a gradient-only primitive: exported graphs are inference "
+                             "forwards")
+_onnx_rules({
+    "relu": "Relu", "softmax": _onnx_softmax("Softmax"),
+    "log_softmax": _onnx_softmax("LogSoftmax"), "conv2d": _onnx_conv2d,
+    "max_pool2d": _onnx_pool("MaxPool"),
+    "avg_pool2d": _onnx_pool("AveragePool", count_include_pad=0),
+    "sparse_softmax_xent": _onnx_sparse_xent,
+    "relu_grad": _NN_GRAD_ONLY, "conv2d_backprop_input": _NN_GRAD_ONLY,
+    "conv2d_backprop_filter": _NN_GRAD_ONLY, "max_pool2d_grad": _NN_GRAD_ONLY,
+    "max_pool2d_select": _NN_GRAD_ONLY, "avg_pool2d_grad": _NN_GRAD_ONLY,
+    "sparse_softmax_xent_grad": _NN_GRAD_ONLY,
+})

@@ -9,7 +9,8 @@ is reproducible under a seed and ops never share state between devices.
 import numpy as np
 
 from tapegrad import _core
-from tapegrad.ops._registry import as_dtype, norm_shape, not_differentiable, tensor
+from tapegrad.ops._registry import NotSupported, as_dtype, norm_shape, not_differentiable, tensor
+from tapegrad.ops._registry import onnx_rules as _onnx_rules
 from tapegrad.ops.shape import gather
 
 _state = {"seed": None, "rng": np.random.default_rng(), "op_counts": {}}
@@ -131,3 +132,10 @@ def _shuffle(value, seed=None, name=None):
     if perm is None:
         return x
     return gather(x, _core.wrap(perm.astype(np.int64)))
+
+
+# ONNX: a random draw has no deterministic inference meaning (dropout is the identity
+# at training=False, so exported models never reach these)
+_RANDOM = NotSupported("random sampling: export the inference forward (training=False)")
+_onnx_rules({"random_normal": _RANDOM, "random_uniform": _RANDOM,
+             "random_truncated_normal": _RANDOM})

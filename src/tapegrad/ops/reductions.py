@@ -14,6 +14,7 @@ from tapegrad.ops._registry import (
     primitive,
     tensor,
 )
+from tapegrad.ops._registry import onnx_rules as _onnx_rules
 from tapegrad.ops.elementwise import (
     add,
     cast,
@@ -240,3 +241,65 @@ def argmin(input, axis=None, output_type=np.int64, name=None):
 def count_nonzero(input, axis=None, keepdims=False, dtype=np.int64, name=None):
     x = tensor(input, op="count_nonzero")
     return reduce_sum(cast(not_equal(x, 0), dtype), axis, keepdims)
+
+
+# ---------------------------------------------------------------------------
+# ONNX export rules (run by tapegrad.onnx.export through its context)
+
+def _onnx_reduce(op_type, axes_input_from):
+    # ReduceSum takes its axes as an input from opset 13, the others from opset 18
+    def rule(ctx, node):
+        (x,) = ctx.operands(node)
+        axes = list(node.params["axes"])
+        keep = int(bool(node.params["keepdims"]))
+        if not axes:
+            return ctx.op("Identity", [x])
+        if ctx.opset >= axes_input_from:
+            return ctx.op(op_type, [x, ctx.ints(axes)], keepdims=keep)
+        return ctx.op(op_type, [x], axes=axes, keepdims=keep)
+
+    return rule
+
+
+def _onnx_bool_reduce(op_type):
+    # any/all as max/min over 0/1 integers
+    def rule(ctx, node):
+        (x,) = ctx.operands(node)
+        as_int = ctx.op("Cast", [x], to=7)
+        axes = list(node.params["axes"])
+        keep = int(bool(node.params["keepdims"]))
+        if not axes:
+            red = as_int
+        elif ctx.opset >= 18:
+            red = ctx.op(op_type, [as_int, ctx.ints(axes)], keepdims=keep)
+        else:
+            red = ctx.op(op_type, [as_int], axes=axes, keepdims=keep)
+        return ctx.op("Cast", [red], to=9)
+
+    return rule
+
+
+def _onnx_arg(op_type):
+    def rule(ctx, node):
+        from tapegrad.onnx.export import onnx_type
+
+        (x,) = ctx.operands(node)
+        # select_last_index=0: the first extremum, as NumPy and TF
+        idx = ctx.op(op_type, [x], axis=int(node.params["axis"]), keepdims=0,
+                     select_last_index=0)
+        out = ctx.out().dtype
+        return idx if out == np.int64 else ctx.op("Cast", [idx], to=onnx_type(out))
+
+    return rule
+
+
+_onnx_rules({
+    "reduce_sum": _onnx_reduce("ReduceSum", 13),
+    "reduce_max": _onnx_reduce("ReduceMax", 18),
+    "reduce_min": _onnx_reduce("ReduceMin", 18),
+    "reduce_prod": _onnx_reduce("ReduceProd", 18),
+    "reduce_any": _onnx_bool_reduce("ReduceMax"),
+    "reduce_all": _onnx_bool_reduce("ReduceMin"),
+    "argmax": _onnx_arg("ArgMax"),
+    "argmin": _onnx_arg("ArgMin"),
+})
