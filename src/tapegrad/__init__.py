@@ -15,6 +15,7 @@ from tapegrad.autodiff.functional import (
     value_and_grad,
     value_and_gradients_function,
 )
+from tapegrad.autodiff.jet import derivatives, jet, taylor_coefficients
 from tapegrad.autodiff.tape import GradientTape
 from tapegrad.device import device, executing_eagerly, list_devices, num_gpus
 from tapegrad.dtypes import (

@@ -79,6 +79,8 @@ _prim.defvjp(_custom_vjp)
 # ONNX: never a graph node (tg.function traces the forward's own ops, which export)
 _prim.defrule("onnx", NotSupported("custom_gradient calls are exported through the ops "
                                    "of their forward"))
+_prim.defrule("taylor", NotSupported("never a graph node: tg.jet traces the forward's own "
+                                     "ops"))
 _core.register(_prim)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from tapegrad import _kernels
 from tapegrad._tape import needs_input
+from tapegrad.ops import _series as _S
 from tapegrad.ops._registry import (
     BOOL,
     FLOAT,
@@ -486,4 +487,118 @@ _onnx_rules({
     "floormod": _onnx_floormod, "floordiv": _onnx_floordiv, "cast": _onnx_cast,
     "safe_mul": _onnx_safe_mul, "zeros_like": _onnx_fill_like(0),
     "ones_like": _onnx_fill_like(1),
+})
+
+
+# ---------------------------------------------------------------------------
+# Taylor-mode rules (tg.jet): the operands' truncated series -> the output's
+# (ops/_series.py; a series is an array with the Taylor order as its leading axis)
+
+def _t_add(a, b):
+    a, b = _S.align(a, b)
+    return a + b
+
+
+def _t_subtract(a, b):
+    a, b = _S.align(a, b)
+    return a - b
+
+
+def _t_safe_mul(g, z):
+    out = _S.mul(g, z)
+    g, _ = _S.align(g, out)
+    # exactly 0 where g is 0 along the whole path (z may be inf or NaN there)
+    return np.where(np.broadcast_to((g == 0).all(axis=0), out.shape[1:]), 0, out)
+
+
+def _t_pow(a, b):
+    if not b[1:].any():
+        return _S.power(a, b[0])
+    return _S.exp(_S.mul(b, _S.log(a)))
+
+
+def _t_extremum(take_first):
+    def rule(a, b):
+        a, b = _S.align(a, b)
+        return _S.select(take_first(a[0], b[0]), a, b)
+
+    return rule
+
+
+def _t_floormod(a, b):
+    a, b = _S.align(a, b)
+    q = np.floor(a[0] / b[0])
+    out = a - q * b
+    out[0] = np.mod(a[0], b[0])
+    return out
+
+
+def _t_piecewise_constant(f):
+    def rule(a):
+        return _S.constant(f(a[0]), _S.order(a))
+
+    return rule
+
+
+def _t_expm1(a):
+    y = _S.exp(a)
+    y[0] = np.expm1(a[0])
+    return y
+
+
+def _t_log1p(a):
+    y = _S.log(a, shift=1.0)
+    y[0] = np.log1p(a[0])
+    return y
+
+
+def _t_reciprocal(a):
+    return _S.div(_S.constant(np.ones((), a.dtype), _S.order(a)), a)
+
+
+def _t_sigmoid(a):
+    with np.errstate(over="ignore"):
+        y0 = 1.0 / (1.0 + np.exp(-a[0]))
+    return _S.sigmoid(a, y0.astype(a.dtype))
+
+
+def _t_where(c, x, y):
+    return _S.select(c[0], x, y)
+
+
+def _t_cast(a, dtype):
+    if np.dtype(dtype).kind == "f":
+        return a.astype(dtype)
+    return _S.constant(a[0].astype(dtype), _S.order(a))
+
+
+def _t_add_n(*xs):
+    xs = _S.align(*xs)
+    out = xs[0]
+    for x in xs[1:]:
+        out = out + x
+    return out
+
+
+def _taylor_rules(rules):
+    from tapegrad import _core as core
+
+    reg = core.registry()
+    for name, rule in rules.items():
+        reg[name].defrule("taylor", rule)
+
+
+_taylor_rules({
+    "add": _t_add, "subtract": _t_subtract, "multiply": _S.mul, "divide": _S.div,
+    "safe_mul": _t_safe_mul, "pow": _t_pow,
+    "maximum": _t_extremum(np.greater_equal), "minimum": _t_extremum(np.less_equal),
+    "floormod": _t_floormod, "negative": np.negative,
+    "abs": lambda a: a * _S.align(np.sign(a[0])[None], a)[0],
+    "sign": _t_piecewise_constant(np.sign), "floor": _t_piecewise_constant(np.floor),
+    "ceil": _t_piecewise_constant(np.ceil), "round": _t_piecewise_constant(np.rint),
+    "square": lambda a: _S.mul(a, a), "exp": _S.exp, "expm1": _t_expm1, "log": _S.log,
+    "log1p": _t_log1p, "sqrt": _S.sqrt, "rsqrt": lambda a: _S.power(a, -0.5),
+    "reciprocal": _t_reciprocal, "tanh": _S.tanh, "sigmoid": _t_sigmoid,
+    "sin": lambda a: _S.sin_cos(a)[0], "cos": lambda a: _S.sin_cos(a)[1],
+    "where": _t_where, "cast": _t_cast, "identity": lambda a: a, "add_n": _t_add_n,
 })

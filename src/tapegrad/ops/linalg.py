@@ -262,3 +262,30 @@ def _onnx_einsum(ctx, node):
 
 
 _onnx_rules({"matmul": _onnx_matmul, "einsum": _onnx_einsum})
+
+
+# ---------------------------------------------------------------------------
+# Taylor-mode rules (tg.jet): products of series through the (bi/multi)linear forward
+
+def _t_matmul(a, b, transpose_a=False, transpose_b=False):
+    from tapegrad.ops import _series as S
+
+    return S.bilinear(lambda x, y: np.matmul(x.swapaxes(-1, -2) if transpose_a else x,
+                                      y.swapaxes(-1, -2) if transpose_b else y), a, b)
+
+
+def _t_einsum(*xs, equation):
+    from tapegrad.ops import _series as S
+
+    return S.multilinear(lambda *ys: np.einsum(equation, *ys), list(xs))
+
+
+def _taylor_rules():
+    from tapegrad import _core
+
+    reg = _core.registry()
+    reg["matmul"].defrule("taylor", _t_matmul)
+    reg["einsum"].defrule("taylor", _t_einsum)
+
+
+_taylor_rules()

@@ -625,3 +625,118 @@ _onnx_rules({
     "max_pool2d_select": _NN_GRAD_ONLY, "avg_pool2d_grad": _NN_GRAD_ONLY,
     "sparse_softmax_xent_grad": _NN_GRAD_ONLY,
 })
+
+
+# ---------------------------------------------------------------------------
+# Taylor-mode rules (tg.jet; ops/_series.py)
+
+def _t_relu(x):
+    return x * (x[0] > 0)
+
+
+def _t_relu_grad(g, y):
+    return g * (y[0] > 0)
+
+
+def _t_softmax_parts(x, axis):
+    from tapegrad.ops import _series as S
+
+    shifted = x.copy()
+    shifted[0] = x[0] - np.max(x[0], axis=axis, keepdims=True)
+    e = S.exp(shifted)
+    total = np.add.reduce(e, axis=axis + 1, keepdims=True)
+    return shifted, e, total
+
+
+def _t_softmax(x, axis):
+    from tapegrad.ops import _series as S
+
+    _, e, total = _t_softmax_parts(x, axis)
+    return S.div(e, total)
+
+
+def _t_log_softmax(x, axis):
+    from tapegrad.ops import _series as S
+
+    shifted, _, total = _t_softmax_parts(x, axis)
+    return shifted - S.log(total)
+
+
+def _t_sparse_xent(logits, labels):
+    ls = _t_log_softmax(logits, logits.ndim - 2)
+    idx = labels[0].astype(np.int64)[None, ..., None]
+    picked = np.take_along_axis(ls, np.broadcast_to(idx, ls.shape[:-1] + (1,)), axis=-1)
+    return -picked[..., 0]
+
+
+def _t_sparse_xent_grad(logits, labels, g):
+    from tapegrad.ops import _series as S
+
+    p = _t_softmax(logits, logits.ndim - 2)
+    hot = np.zeros(p.shape[1:], p.dtype)
+    np.put_along_axis(hot, labels[0].astype(np.int64)[..., None], 1, axis=-1)
+    p[0] = p[0] - hot
+    return S.mul(p, g[..., None])
+
+
+def _t_bilinear(forward):
+    def rule(a, b, **params):
+        from tapegrad.ops import _series as S
+
+        return S.bilinear(lambda x, y: forward(x, y, **params), a, b)
+
+    return rule
+
+
+def _t_pool_select(x, **params):
+    # piecewise linear: each output follows the window's first maximum of the primal
+    from tapegrad import _core
+
+    reg = _core.registry()
+    out = [reg["max_pool2d"].cpu(x[0], **params)]
+    select = reg["max_pool2d_select"].cpu
+    out += [select(x[0], x[k], **params) for k in range(1, x.shape[0])]
+    return np.stack(out)
+
+
+def _t_linear_second(forward):
+    # linear in the second operand, the first fixed by its primal value
+    def rule(x, h, **params):
+        return np.stack([forward(x[0], h[k], **params) for k in range(h.shape[0])])
+
+    return rule
+
+
+def _t_linear_first(forward):
+    def rule(g, **params):
+        return np.stack([forward(g[k], **params) for k in range(g.shape[0])])
+
+    return rule
+
+
+def _taylor_rules():
+    from tapegrad import _core
+
+    reg = _core.registry()
+
+    def cpu(name):
+        return reg[name].cpu
+
+    rules = {
+        "relu": _t_relu, "relu_grad": _t_relu_grad, "softmax": _t_softmax,
+        "log_softmax": _t_log_softmax, "sparse_softmax_xent": _t_sparse_xent,
+        "sparse_softmax_xent_grad": _t_sparse_xent_grad,
+        "conv2d": _t_bilinear(cpu("conv2d")),
+        "conv2d_backprop_input": _t_bilinear(cpu("conv2d_backprop_input")),
+        "conv2d_backprop_filter": _t_bilinear(cpu("conv2d_backprop_filter")),
+        "max_pool2d": _t_pool_select,
+        "max_pool2d_grad": _t_linear_second(cpu("max_pool2d_grad")),
+        "max_pool2d_select": _t_linear_second(cpu("max_pool2d_select")),
+        "avg_pool2d": _t_linear_first(cpu("avg_pool2d")),
+        "avg_pool2d_grad": _t_linear_first(cpu("avg_pool2d_grad")),
+    }
+    for name, rule in rules.items():
+        reg[name].defrule("taylor", rule)
+
+
+_taylor_rules()

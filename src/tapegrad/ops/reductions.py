@@ -303,3 +303,53 @@ _onnx_rules({
     "argmax": _onnx_arg("ArgMax"),
     "argmin": _onnx_arg("ArgMin"),
 })
+
+
+# ---------------------------------------------------------------------------
+# Taylor-mode rules (tg.jet; ops/_series.py)
+
+def _t_sum(x, axes, keepdims):
+    return np.add.reduce(x, axis=tuple(a + 1 for a in axes), keepdims=keepdims)
+
+
+def _t_extremum(pick):
+    # the coefficients of the selected entries (ties share equally, as the VJP does)
+    def rule(x, axes, keepdims):
+        ax = tuple(a + 1 for a in axes)
+        top = pick(x[0], axis=axes, keepdims=True)
+        mask = (x[0] == top)
+        count = mask.sum(axis=axes, keepdims=True)
+        out = np.add.reduce(x * mask, axis=ax, keepdims=True) / count
+        out[0] = top
+        return out if keepdims else out.reshape(
+            out.shape[:1] + tuple(d for i, d in enumerate(out.shape[1:]) if i not in axes))
+
+    return rule
+
+
+def _t_prod(x, axes, keepdims):
+    from tapegrad.ops import _series as S
+
+    nd = x.ndim - 1
+    rest = [a for a in range(nd) if a not in axes]
+    moved = np.transpose(x, [0] + [a + 1 for a in rest] + [a + 1 for a in axes])
+    kept = moved.shape[1:1 + len(rest)]
+    flat = moved.reshape(moved.shape[:1] + kept + (-1,))
+    out = S.constant(np.ones(kept, x.dtype), S.order(x))
+    for i in range(flat.shape[-1]):
+        out = S.mul(out, flat[..., i])
+    if keepdims:
+        shape = [1 if a in axes else x.shape[a + 1] for a in range(nd)]
+        out = out.reshape(out.shape[:1] + tuple(shape))
+    return out
+
+
+def _registry_of(name):
+    from tapegrad import _core
+
+    return _core.registry()[name]
+
+
+for _name, _rule in (("reduce_sum", _t_sum), ("reduce_max", _t_extremum(np.max)),
+                     ("reduce_min", _t_extremum(np.min)), ("reduce_prod", _t_prod)):
+    _registry_of(_name).defrule("taylor", _rule)

@@ -595,3 +595,35 @@ _onnx_rules({
     "gather": _onnx_gather, "pad": _onnx_pad, "one_hot": _onnx_one_hot,
     "getitem": _onnx_getitem, "getitem_grad": _GRAD_ONLY, "gather_grad": _GRAD_ONLY,
 })
+
+
+# ---------------------------------------------------------------------------
+# Taylor-mode rules (tg.jet): these primitives are linear in their tensor operand, so
+# each Taylor coefficient goes through the forward on its own
+
+def _t_linear(forward, zero_params=()):
+    def rule(x, *rest, **params):
+        out = [forward(x[0], *[r[0] for r in rest], **params)]
+        hi = dict(params, **{k: 0 for k in zero_params})
+        out += [forward(x[k], *[r[0] for r in rest], **hi) for k in range(1, x.shape[0])]
+        return np.stack(out)
+
+    return rule
+
+
+def _t_concat(*xs, axis):
+    return np.concatenate(xs, axis=axis + 1)
+
+
+def _taylor_rules():
+    from tapegrad import _core
+
+    reg = _core.registry()
+    for name, zero in (("reshape", ()), ("transpose", ()), ("broadcast_to", ()),
+                       ("tile", ()), ("getitem", ()), ("getitem_grad", ()), ("gather", ()),
+                       ("gather_grad", ()), ("pad", ("constant_values",))):
+        reg[name].defrule("taylor", _t_linear(reg[name].cpu, zero))
+    reg["concat"].defrule("taylor", _t_concat)
+
+
+_taylor_rules()
