@@ -157,7 +157,8 @@ def test_mlp_along_a_direction():
 
     def mlp(x):
         h = tg.tanh(tg.matmul(x, W1))
-        return tg.reduce_sum(tg.nn.softmax(tg.matmul(h, W2)) * tg.constant([1.0, 2.0, 3.0], dtype=tg.float64))
+        weights = tg.constant([1.0, 2.0, 3.0], dtype=tg.float64)
+        return tg.reduce_sum(tg.nn.softmax(tg.matmul(h, W2)) * weights)
 
     x = tg.constant(rng.standard_normal((2, 5)))
     v = rng.standard_normal((2, 5))
