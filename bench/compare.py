@@ -233,6 +233,11 @@ def tapegrad_workloads(quick, memory_steps, timer):
     out["tanh4"] = timer(tanh4)
     out["tanh4_value"] = float(tanh4())
 
+    # Taylor mode: every derivative up to the order from one jet (tg.derivatives)
+    tg.derivatives(tg.tanh, x0, 8)
+    out["jet8"] = timer(lambda: tg.derivatives(tg.tanh, x0, 8))
+    out["jet4"] = timer(lambda: tg.derivatives(tg.tanh, x0, 4))
+
     layers = tg.layers
     cnn = tg.Sequential([
         layers.Conv2D(32, 5, padding="same", activation="relu", input_shape=(28, 28, 1)),
@@ -443,6 +448,10 @@ WORKLOADS = [
      lambda t, n, p, rn, rp: None if rn is None else rn <= 1 / 0.95),
     ("tanh4", "4th derivative of tanh at a scalar, nested tapes", "≤ 100 µs",
      lambda t, n, p, rn, rp: t <= 100e-6),
+    ("jet8", "derivatives 1..8 of tanh at a scalar, one `tg.derivatives` (Taylor mode)",
+     "≤ 100 µs", lambda t, n, p, rn, rp: t <= 100e-6),
+    ("jet4", "derivatives 1..4 of tanh at a scalar, Taylor mode", "≤ 30 µs",
+     lambda t, n, p, rn, rp: t <= 30e-6),
     ("cnn64", "MNIST CNN training step (Adam), batch 64", "≤ 1.0× PyTorch",
      lambda t, n, p, rn, rp: None if rp is None else rp <= 1.0),
     # tg.function rows: traced and replayed steps against the eager NumPy/PyTorch references
