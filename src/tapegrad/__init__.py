@@ -17,6 +17,7 @@ from tapegrad.autodiff.functional import (
 )
 from tapegrad.autodiff.jet import derivatives, jet, taylor_coefficients
 from tapegrad.autodiff.tape import GradientTape
+from tapegrad.autodiff.vmap import vectorized_map, vmap
 from tapegrad.device import device, executing_eagerly, list_devices, num_gpus
 from tapegrad.dtypes import (
     DType,

@@ -81,6 +81,8 @@ _prim.defrule("onnx", NotSupported("custom_gradient calls are exported through t
                                    "of their forward"))
 _prim.defrule("taylor", NotSupported("never a graph node: tg.jet traces the forward's own "
                                      "ops"))
+_prim.defrule("batch", NotSupported("never a graph node: tg.vmap traces the forward's "
+                                    "own ops"))
 _core.register(_prim)
 
 

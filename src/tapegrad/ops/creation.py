@@ -3,7 +3,13 @@
 import numpy as np
 
 from tapegrad import _core
-from tapegrad.ops._registry import as_dtype, norm_shape, not_differentiable, tensor
+from tapegrad.ops._registry import (
+    NotSupported,
+    as_dtype,
+    norm_shape,
+    not_differentiable,
+    tensor,
+)
 from tapegrad.ops._registry import onnx_rules as _onnx_rules
 from tapegrad.ops.elementwise import add, cast, multiply
 from tapegrad.ops.shape import broadcast_to, reshape
@@ -119,3 +125,7 @@ def _onnx_evaluate(ctx, node):
 
 
 _onnx_rules({"fill": _onnx_evaluate, "eye": _onnx_evaluate, "range": _onnx_evaluate})
+# tg.vmap: no tensor operands, so never batched (their value is shared by every example)
+for _name in ("fill", "eye", "range"):
+    _core.registry()[_name].defrule("batch", NotSupported("no tensor operands: never "
+                                                          "batched"))

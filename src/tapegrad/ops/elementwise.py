@@ -602,3 +602,26 @@ _taylor_rules({
     "sin": lambda a: _S.sin_cos(a)[0], "cos": lambda a: _S.sin_cos(a)[1],
     "where": _t_where, "cast": _t_cast, "identity": lambda a: a, "add_n": _t_add_n,
 })
+
+
+# ---------------------------------------------------------------------------
+# batching rules (tg.vmap; ops/_batching.py): every elementwise primitive runs once on
+# the whole batch, batched operands reshaped to broadcast against the shared ones
+
+def _batch_rules():
+    from tapegrad import _core as core
+    from tapegrad.ops import _batching as B
+
+    reg = core.registry()
+    for name in ("add", "subtract", "multiply", "divide", "safe_mul", "pow", "maximum",
+                 "minimum", "floordiv", "floormod", "negative", "abs", "sign", "floor",
+                 "ceil", "round", "square", "exp", "expm1", "log", "log1p", "sqrt",
+                 "rsqrt", "reciprocal", "tanh", "sigmoid", "sin", "cos", "equal",
+                 "not_equal", "less", "less_equal", "greater", "greater_equal",
+                 "logical_and", "logical_or", "logical_xor", "logical_not", "is_nan",
+                 "is_finite", "is_inf", "where", "cast", "zeros_like", "ones_like",
+                 "identity", "stop_gradient", "add_n"):
+        reg[name].defrule("batch", B.elementwise)
+
+
+_batch_rules()

@@ -289,3 +289,33 @@ def _taylor_rules():
 
 
 _taylor_rules()
+
+
+# batching rules (tg.vmap): matmul broadcasts over leading axes; einsum gets a letter
+def _b_matmul(prim, B, args, bdims, **params):
+    from tapegrad.ops import _batching as Bt
+
+    ranks = [Bt.rank(a, bd) for a, bd in zip(args, bdims)]
+    if min(ranks) < 2:
+        return Bt.loop(prim, B, args, bdims, **params)
+    r = max(ranks)
+    return prim(*[Bt.align(a, bd, r) for a, bd in zip(args, bdims)], **params)
+
+
+def _b_einsum(prim, B, args, bdims, equation):
+    ins, out = equation.split("->")
+    letter = next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA"
+                  if c not in equation)
+    parts = [(letter + s) if bd == 0 else s for s, bd in zip(ins.split(","), bdims)]
+    return prim(*args, equation="%s->%s%s" % (",".join(parts), letter, out))
+
+
+def _batch_rules():
+    from tapegrad import _core
+
+    reg = _core.registry()
+    reg["matmul"].defrule("batch", _b_matmul)
+    reg["einsum"].defrule("batch", _b_einsum)
+
+
+_batch_rules()

@@ -740,3 +740,29 @@ def _taylor_rules():
 
 
 _taylor_rules()
+
+
+# ---------------------------------------------------------------------------
+# batching rules (tg.vmap; ops/_batching.py): the vmap batch is folded into the op's
+# own batch axis N where there is one; conv2d_backprop_filter sums over N, so it runs
+# per example (the loop fallback), as do convolutions with per-example filters
+
+def _batch_rules():
+    from tapegrad import _core
+    from tapegrad.ops import _batching as B
+
+    reg = _core.registry()
+    rules = {
+        "relu": B.elementwise, "relu_grad": B.elementwise,
+        "softmax": B.shift_axes("axis"), "log_softmax": B.shift_axes("axis"),
+        "conv2d": B.folded(1), "conv2d_backprop_input": B.folded(1, "input_shape"),
+        "conv2d_backprop_filter": B.loop, "max_pool2d": B.folded(1),
+        "avg_pool2d": B.folded(1), "max_pool2d_grad": B.folded(2),
+        "max_pool2d_select": B.folded(2), "avg_pool2d_grad": B.folded(1, "input_shape"),
+        "sparse_softmax_xent": B.folded(2), "sparse_softmax_xent_grad": B.folded(3),
+    }
+    for name, rule in rules.items():
+        reg[name].defrule("batch", rule)
+
+
+_batch_rules()

@@ -9,7 +9,13 @@ is reproducible under a seed and ops never share state between devices.
 import numpy as np
 
 from tapegrad import _core
-from tapegrad.ops._registry import NotSupported, as_dtype, norm_shape, not_differentiable, tensor
+from tapegrad.ops._registry import (
+    NotSupported,
+    as_dtype,
+    norm_shape,
+    not_differentiable,
+    tensor,
+)
 from tapegrad.ops._registry import onnx_rules as _onnx_rules
 from tapegrad.ops.shape import gather
 
@@ -139,3 +145,7 @@ def _shuffle(value, seed=None, name=None):
 _RANDOM = NotSupported("random sampling: export the inference forward (training=False)")
 _onnx_rules({"random_normal": _RANDOM, "random_uniform": _RANDOM,
              "random_truncated_normal": _RANDOM})
+# vmap: one key per example would need counter-based keys; draw outside and map instead
+for _name in ("random_normal", "random_uniform", "random_truncated_normal"):
+    _core.registry()[_name].defrule("batch", NotSupported(
+        "random sampling inside vmap: draw the samples outside and map over them"))

@@ -353,3 +353,17 @@ def _registry_of(name):
 for _name, _rule in (("reduce_sum", _t_sum), ("reduce_max", _t_extremum(np.max)),
                      ("reduce_min", _t_extremum(np.min)), ("reduce_prod", _t_prod)):
     _registry_of(_name).defrule("taylor", _rule)
+
+
+# batching rules (tg.vmap): the reduced axes move past the batch axis
+def _batch_rules():
+    from tapegrad.ops import _batching as B
+
+    for name in ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_any",
+                 "reduce_all"):
+        _registry_of(name).defrule("batch", B.shift_axes("axes", multi=True))
+    for name in ("argmax", "argmin"):
+        _registry_of(name).defrule("batch", B.shift_axes("axis"))
+
+
+_batch_rules()

@@ -627,3 +627,93 @@ def _taylor_rules():
 
 
 _taylor_rules()
+
+
+# ---------------------------------------------------------------------------
+# batching rules (tg.vmap; ops/_batching.py)
+
+def _b_reshape(prim, B, args, bdims, shape):
+    return prim(args[0], shape=(B,) + tuple(shape))
+
+
+def _b_transpose(prim, B, args, bdims, perm):
+    return prim(args[0], perm=(0,) + tuple(int(p) + 1 for p in perm))
+
+
+def _b_broadcast_to(prim, B, args, bdims, shape):
+    from tapegrad.ops import _batching as Bt
+
+    x = Bt.align(args[0], bdims[0], len(shape))
+    return prim(x, shape=(B,) + tuple(shape))
+
+
+def _b_tile(prim, B, args, bdims, multiples):
+    return prim(args[0], multiples=(1,) + tuple(multiples))
+
+
+def _b_concat(prim, B, args, bdims, axis):
+    from tapegrad.ops import _batching as Bt
+
+    return prim(*[Bt.materialize(a, bd, B) for a, bd in zip(args, bdims)], axis=axis + 1)
+
+
+def _advanced(key):
+    return sum(1 for k in key if hasattr(k, "array"))
+
+
+def _b_getitem(prim, B, args, bdims, key):
+    from tapegrad.ops import _batching as Bt
+
+    if _advanced(key) > 1:
+        # NumPy moves several advanced indices to the front: per example instead
+        return Bt.loop(prim, B, args, bdims, key=key)
+    return prim(args[0], key=(slice(None),) + tuple(key))
+
+
+def _b_getitem_grad(prim, B, args, bdims, shape, key):
+    from tapegrad.ops import _batching as Bt
+
+    if _advanced(key) > 1:
+        return Bt.loop(prim, B, args, bdims, shape=shape, key=key)
+    return prim(args[0], shape=(B,) + tuple(shape), key=(slice(None),) + tuple(key))
+
+
+def _b_gather(prim, B, args, bdims, axis):
+    from tapegrad.ops import _batching as Bt
+
+    if bdims[1] is None:
+        return prim(args[0], args[1], axis=axis + 1)
+    return Bt.loop(prim, B, args, bdims, axis=axis)        # per-example indices
+
+
+def _b_gather_grad(prim, B, args, bdims, shape, axis):
+    from tapegrad.ops import _batching as Bt
+
+    if bdims[1] is None:
+        return prim(args[0], args[1], shape=(B,) + tuple(shape), axis=axis + 1)
+    return Bt.loop(prim, B, args, bdims, shape=shape, axis=axis)
+
+
+def _b_pad(prim, B, args, bdims, paddings, constant_values):
+    return prim(args[0], paddings=((0, 0),) + tuple(tuple(p) for p in paddings),
+                constant_values=constant_values)
+
+
+def _b_one_hot(prim, B, args, bdims, axis, **params):
+    return prim(args[0], axis=axis if axis < 0 else axis + 1, **params)
+
+
+def _batch_rules():
+    from tapegrad import _core
+
+    reg = _core.registry()
+    for name, rule in (("reshape", _b_reshape), ("transpose", _b_transpose),
+                       ("broadcast_to", _b_broadcast_to), ("tile", _b_tile),
+                       ("concat", _b_concat), ("getitem", _b_getitem),
+                       ("getitem_grad", _b_getitem_grad), ("gather", _b_gather),
+                       ("gather_grad", _b_gather_grad), ("pad", _b_pad),
+                       ("one_hot", _b_one_hot)):
+        reg[name].defrule("batch", rule)
+
+
+_batch_rules()
