@@ -110,8 +110,8 @@ def vmap(fun, in_axes=0, out_axes=0):
         # trace on one example (the first); the graph depends on shapes only
         example = [x[0] if ax is not None else x for x, ax in zip(xs, axes)]
         graph = _traced(fun, example)
-        outs = run(graph, xs, [0 if ax is not None else None for ax in axes], B)
         flat = graph.flat_outputs()
+        outs = run(graph, xs, [0 if ax is not None else None for ax in axes], B, flat)
         oaxes = _axes(out_axes, len(flat), "out_axes")
         results = []
         for (val, bd), oax in zip(outs, oaxes):
@@ -133,7 +133,7 @@ def vmap(fun, in_axes=0, out_axes=0):
     return batched
 
 
-def run(graph, xs, bdims, B):
+def run(graph, xs, bdims, B, flat=None):
     """[(value, bdim)] of the graph's outputs given its inputs and their batch dims."""
     env = {}
     for vid, x, bd in zip(graph.inputs, xs, bdims):
@@ -166,7 +166,7 @@ def run(graph, xs, bdims, B):
                                 % (node.op, why))
         env[node.outputs[0]] = (rule(node.prim, B, args, bds, **node.params), 0)
     out = []
-    for ref in graph.flat_outputs():
+    for ref in (graph.flat_outputs() if flat is None else flat):
         if type(ref) is not Ref:
             out.append((_core.convert(ref, None, "vmap"), None))
         else:

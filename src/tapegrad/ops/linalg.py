@@ -298,6 +298,20 @@ def _b_matmul(prim, B, args, bdims, **params):
     ranks = [Bt.rank(a, bd) for a, bd in zip(args, bdims)]
     if min(ranks) < 2:
         return Bt.loop(prim, B, args, bdims, **params)
+    a, b = args
+    if bdims == [0, None] and ranks[1] == 2 and not params.get("transpose_a"):
+        # examples' rows stacked into one matrix: one GEMM instead of B tiny ones
+        from tapegrad.ops.shape import _reshape
+
+        s = tuple(a.shape)
+        out = prim(_reshape(a, shape=(-1, s[-1])), b, **params)
+        return _reshape(out, shape=s[:-1] + (tuple(out.shape)[-1],))
+    if bdims == [0, 0] and ranks == [2, 2]:
+        # a stack of small products (per-example gradients x^T g): NumPy's einsum loop
+        # beats its matmul over many tiny, strided matrices
+        ea = "bji" if params.get("transpose_a") else "bij"
+        eb = "bkj" if params.get("transpose_b") else "bjk"
+        return _einsum(a, b, equation="%s,%s->bik" % (ea, eb))
     r = max(ranks)
     return prim(*[Bt.align(a, bd, r) for a, bd in zip(args, bdims)], **params)
 
