@@ -72,9 +72,8 @@ def safe_mul(g, z):
     out = np.multiply(g, z)
     if out.ndim == 0:
         return out if g != 0 else np.zeros_like(out)
-    zero = np.broadcast_to(g == 0, out.shape)
-    if zero.any():
-        out[zero] = 0
+    # copyto with a mask: vectorised, where boolean-index assignment is element by element
+    np.copyto(out, 0, where=(g == 0))
     return out
 
 

@@ -322,7 +322,11 @@ def _getitem_vjp(g, ans, x, key):
 def _getitem_grad(g, shape, key):
     """Adjoint of getitem: zeros of ``shape`` with g added at ``key`` (repeats accumulate)."""
     out = np.zeros(shape, dtype=g.dtype)
-    np.add.at(out, _core.key_for_numpy(key), g)
+    k = _core.key_for_numpy(key)
+    if any(isinstance(i, np.ndarray) for i in k):
+        np.add.at(out, k, g)            # index arrays may repeat: accumulate
+    else:
+        out[k] = g                      # basic indexing never repeats (np.add.at is slow)
     return out
 
 
