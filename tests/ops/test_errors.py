@@ -18,7 +18,9 @@ import tapegrad as tg
 _NOT_OPS = {"device", "executing_eagerly", "list_devices", "num_gpus", "GradientTape",
             "Variable", "custom_gradient", "gradients_function", "value_and_gradients_function",
             "implicit_gradients", "implicit_value_and_gradients", "grad", "value_and_grad",
-            "check_grads", "as_dtype", "DType", "Tensor", "range", "eye", "linspace"}
+            "check_grads", "as_dtype", "DType", "Tensor", "range", "eye", "linspace",
+            # transforms of functions (first argument: a function)
+            "jet", "derivatives", "taylor_coefficients", "vmap", "vectorized_map"}
 
 # composite ops may report the primitive they are made of
 _ALIASES = {"zeros": ("fill",), "ones": ("fill",), "reduce_std": ("reduce_variance",),
