@@ -157,7 +157,8 @@ class BuildPyWithKernels(build_py):
 
 setup(
     ext_modules=cythonize(
-        [ext("tapegrad._kernels"), ext("tapegrad._core"), ext("tapegrad._tape")],
+        [ext("tapegrad._kernels"), ext("tapegrad._core"), ext("tapegrad._tape"),
+         ext("tapegrad._graph")],
         compiler_directives=directives,
         include_path=["src"],
         annotate=bool(os.environ.get("TAPEGRAD_ANNOTATE")),

@@ -234,6 +234,11 @@ def tapegrad_workloads(quick, memory_steps, timer):
     out["tanh4"] = timer(tanh4)
     out["tanh4_value"] = float(tanh4())
 
+    # Taylor mode: every derivative up to the order from one jet (tg.derivatives)
+    tg.derivatives(tg.tanh, x0, 8)
+    out["jet8"] = timer(lambda: tg.derivatives(tg.tanh, x0, 8))
+    out["jet4"] = timer(lambda: tg.derivatives(tg.tanh, x0, 4))
+
     layers = tg.layers
     cnn = tg.Sequential([
         layers.Conv2D(32, 5, padding="same", activation="relu", input_shape=(28, 28, 1)),
@@ -268,6 +273,10 @@ def tapegrad_workloads(quick, memory_steps, timer):
     with tg.debugging.enable_check_numerics():
         out["mlp32_checked"] = timer(lambda: train_step(model, sgd, x, y))
         out["cnn64_checked"] = timer(cnn_step)
+    # tg.function: the same steps traced once and replayed (bench/compare_traced.py)
+    from compare_traced import traced_workloads
+    out.update(traced_workloads(tg, timer, linreg_data, mlp_data, cnn_data, LINREG_STEPS,
+                                LEARNING_RATE))
 
     out["import"] = time_import("tapegrad", quick)
 
@@ -323,6 +332,8 @@ def numpy_workloads(quick, memory_steps, timer):
 
     ma, mb = matmul_data()
     out["matmul"] = timer(lambda: np.matmul(ma, mb))
+    for key in ("linreg", "mlp32", "mlp256"):   # the references of the traced rows
+        out[key + "_traced"] = out[key]
 
     out["import"] = time_import("numpy", quick)
     return out
@@ -398,6 +409,7 @@ def torch_workloads(quick, memory_steps, timer, threads):
     ci = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))  # NCHW
     adam = torch.optim.Adam(cnn.parameters(), lr=1e-3)
     out["cnn64"] = timer(lambda: train_step(cnn, adam, ci, torch.from_numpy(labels)))
+    out["cnn64_traced"] = out["cnn64"]           # the reference of the traced row
 
     # PyTorch's NaN finder for the same steps: autograd.detect_anomaly
     xn, yn, (W1, b1, W2, b2) = mlp_data(32)
@@ -462,8 +474,25 @@ WORKLOADS = [
      lambda t, n, p, rn, rp: None if rn is None else rn <= 1 / 0.95),
     ("tanh4", "4th derivative of tanh at a scalar, nested tapes", "≤ 100 µs",
      lambda t, n, p, rn, rp: t <= 100e-6),
+    ("jet8", "derivatives 1..8 of tanh at a scalar, one `tg.derivatives` (Taylor mode)",
+     "≤ 100 µs", lambda t, n, p, rn, rp: t <= 100e-6),
+    ("jet4", "derivatives 1..4 of tanh at a scalar, Taylor mode", "≤ 30 µs",
+     lambda t, n, p, rn, rp: t <= 30e-6),
     ("cnn64", "MNIST CNN training step (Adam), batch 64", "≤ 1.0× PyTorch",
      lambda t, n, p, rn, rp: None if rp is None else rp <= 1.0),
+    # tg.function rows: traced and replayed steps against the eager NumPy/PyTorch references
+    ("scalar_step_traced", "scalar `w*w` step with gradient, traced", "≤ 2 µs",
+     lambda t, n, p, rn, rp: t <= 2e-6),
+    ("linreg_traced", "guide's linear regression, 200 steps, traced step", "≤ 1.0× NumPy",
+     lambda t, n, p, rn, rp: None if rn is None else rn <= 1.0),
+    ("mlp32_traced", "MLP 784-128-10 SGD step, batch 32, traced", "≤ 0.6× NumPy",
+     lambda t, n, p, rn, rp: None if rn is None else rn <= 0.6),
+    ("mlp256_traced", "MLP 784-128-10 SGD step, batch 256, traced", "≤ 0.9× NumPy",
+     lambda t, n, p, rn, rp: None if rn is None else rn <= 0.9),
+    ("cnn64_traced", "MNIST CNN training step (Adam), batch 64, traced", "≤ 0.9× PyTorch",
+     lambda t, n, p, rn, rp: None if rp is None else rp <= 0.9),
+    ("cnn_trace", "trace time of the CNN step (first call of a fresh tg.function)",
+     "≤ 50 ms", lambda t, n, p, rn, rp: t <= 50e-3),
     ("import", "`python -c \"import <framework>\"` (fresh process, wall)",
      "≤ NumPy + 0.1 s",
      lambda t, n, p, rn, rp: None if n is None else t <= n + 0.1),

@@ -15,7 +15,9 @@ from tapegrad.autodiff.functional import (
     value_and_grad,
     value_and_gradients_function,
 )
+from tapegrad.autodiff.jet import derivatives, jet, taylor_coefficients
 from tapegrad.autodiff.tape import GradientTape
+from tapegrad.autodiff.vmap import vectorized_map, vmap
 from tapegrad.device import device, executing_eagerly, list_devices, num_gpus
 from tapegrad.dtypes import (
     DType,
@@ -166,7 +168,7 @@ _LAZY = {
     "layers": "layers", "optimizers": "optimizers", "losses": "losses", "metrics": "metrics",
     "initializers": "initializers", "data": "data", "datasets": "data.datasets",
     "train": "train", "summary": "summary", "cuda": "cuda", "errors": "errors",
-    "compat": "compat", "tracking": "tracking", "backend": "backend",
+    "compat": "compat", "tracking": "tracking", "backend": "backend", "onnx": "onnx",
 }
 
 
@@ -176,6 +178,11 @@ def __getattr__(name):
         module = _lazy(_LAZY[name])
         globals()[name] = module
         return module
+    if name in ("function", "TensorSpec", "print"):
+        # graph functions (tapegrad/graph): tg.function, its TensorSpec, tg.print
+        from tapegrad import graph
+
+        return getattr(graph, "print_" if name == "print" else name)
     if name in ("Sequential", "Model"):
         from tapegrad import models
 

@@ -9,6 +9,7 @@ cimport cython
 cimport numpy as cnp
 from cpython.object cimport PyObject
 from cpython.contextvars cimport PyContextVar_Reset, PyContextVar_Set
+from cpython.pythread cimport PyThread_get_thread_ident
 
 import numpy as np
 
@@ -179,6 +180,44 @@ def _wrap_device(object data):
     if type(data) is ndarray:
         return _new_tensor(_freeze(data))
     return _new_tensor(data)
+
+
+# ---------------------------------------------------------------------------
+# tg.function tracing (graph/trace.py): while a Tracer is installed, `apply`, variable
+# reads/assignments and tensor-to-Python conversions report to it; one C test otherwise
+
+cdef object _tracer = None
+cdef unsigned long _tracer_thread = 0    # only the tracing thread's ops are recorded
+
+
+cdef inline bint _tracing_here():
+    return PyThread_get_thread_ident() == _tracer_thread
+
+
+def _set_tracer(tracer):
+    """Install ``tracer`` for the calling thread (None to stop); returns the previous one.
+    Other threads (a data pipeline's workers) keep running eagerly, unrecorded."""
+    global _tracer, _tracer_thread
+    cdef object prev = _get_tracer()
+    if _tracer is not None and not _tracing_here():
+        if tracer is None:
+            return None
+        raise RuntimeError("tg.function: another thread is tracing (traces are serialised "
+                           "by tapegrad.graph.function's lock)")
+    _tracer = tracer
+    _tracer_thread = PyThread_get_thread_ident()
+    return prev
+
+
+def _get_tracer():
+    """The calling thread's tracer, or None."""
+    if _tracer is not None and _tracing_here():
+        return _tracer
+    return None
+
+
+def _device_of(Tensor t):
+    return None if type(t._data) is ndarray else t._data.device
 
 
 # ---------------------------------------------------------------------------

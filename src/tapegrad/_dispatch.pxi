@@ -202,6 +202,8 @@ cdef OpRecord _make_record(Primitive prim, tuple inputs, Tensor out, dict params
 
 def _record_external(Primitive prim, tuple inputs, Tensor out, dict params):
     """Record an op computed outside `apply` (custom gradients use it)."""
+    if _tracer is not None and _tracing_here():
+        _tracer.external_gradient(prim.name)
     if _n_tapes:
         _record(prim, inputs, out, params)
 
@@ -218,6 +220,8 @@ cpdef object apply(Primitive prim, tuple args, dict params):
 cdef object _apply(Primitive prim, tuple args, dict params):
     cdef object x, y, out
     cdef Tensor a, b, t
+    if _tracer is not None and _tracing_here():
+        return _tracer.op(prim, args, params)
     if prim.fast_code >= 0 and len(args) == 2 and not params:
         x = args[0]
         y = args[1]

@@ -156,6 +156,8 @@ cdef class Tensor(Operand):
 
     cdef object _view(self):
         cdef PyObject* base
+        if _tracer is not None and _tracing_here():
+            _tracer.concrete(self, ".numpy()")
         if type(self._data) is ndarray:
             base = cnp.PyArray_BASE(<cnp.ndarray>self._data)
             if base != NULL and type(<object>base) is ndarray and \
@@ -205,6 +207,8 @@ cdef class Tensor(Operand):
         return format(self.numpy(), spec)
 
     def _scalar(self, str what):
+        if _tracer is not None and _tracing_here():
+            _tracer.concrete(self, what)
         if self._data.size != 1:
             raise ValueError("%s: only a one-element tensor converts to a Python scalar, "
                              "got shape %s" % (what, _shape_str(self.shape)))

@@ -25,6 +25,8 @@ cdef class BaseVariable(Operand):
 
     cdef Tensor read(self):
         cdef TapeCore tape
+        if _tracer is not None and _tracing_here():
+            _tracer.read_var(self)
         if _n_tapes and self._trainable:
             for tape in _tapes:
                 if tape.watch_accessed and not tape.paused:
@@ -43,6 +45,8 @@ cdef class BaseVariable(Operand):
         return self._value
 
     def numpy(self):
+        if _tracer is not None and _tracing_here():
+            _tracer.concrete(self, ".numpy()")
         return self._value.numpy()
 
     @property
@@ -127,7 +131,10 @@ cdef class BaseVariable(Operand):
         return t
 
     def assign(self, value, read_value=True):
-        cdef Tensor t = self._check_assign(value, "Variable.assign")
+        cdef Tensor t
+        if _tracer is not None and _tracing_here():
+            return _tracer.assign(self, "assign", value, read_value)
+        t = self._check_assign(value, "Variable.assign")
         if type(t._data) is ndarray and type(self._value._data) is ndarray:
             self._assign_array(t._data)
         else:
@@ -135,10 +142,14 @@ cdef class BaseVariable(Operand):
         return self if read_value else None
 
     def assign_add(self, delta, read_value=True):
+        if _tracer is not None and _tracing_here():
+            return _tracer.assign(self, "assign_add", delta, read_value)
         _accumulate(self, delta, "Variable.assign_add", OPC_ADD, np.add)
         return self if read_value else None
 
     def assign_sub(self, delta, read_value=True):
+        if _tracer is not None and _tracing_here():
+            return _tracer.assign(self, "assign_sub", delta, read_value)
         _accumulate(self, delta, "Variable.assign_sub", OPC_SUB, np.subtract)
         return self if read_value else None
 
@@ -151,12 +162,18 @@ cdef class BaseVariable(Operand):
     __array_priority__ = 100
 
     def __bool__(self):
+        if _tracer is not None and _tracing_here():
+            _tracer.concrete(self, "bool()")
         return bool(self._value)
 
     def __float__(self):
+        if _tracer is not None and _tracing_here():
+            _tracer.concrete(self, "float()")
         return float(self._value)
 
     def __int__(self):
+        if _tracer is not None and _tracing_here():
+            _tracer.concrete(self, "int()")
         return int(self._value)
 
     def __index__(self):

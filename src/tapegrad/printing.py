@@ -5,6 +5,7 @@ import sys
 import numpy as np
 
 from tapegrad import _core
+from tapegrad.graph.trace import host_call
 
 __all__ = ["print_"]
 
@@ -24,13 +25,18 @@ def _format(x, summarize):
     return str(x)
 
 
-def print_(*inputs, output_stream=sys.stderr, summarize=3, sep=" ", end="\n", name=None):
+@host_call  # inside tg.function: a graph step, so it prints on every replay
+def print_(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=None):
     """``tf.print``: write the values (tensors as their NumPy values) to ``output_stream``
     (stderr by default, as in TF; ``sys.stdout`` works too).  ``summarize`` is how many
-    items per axis are shown at each end (``None`` or -1: all)."""
+    items per axis are shown at each end (``None`` or -1: all).  Inside a ``tg.function``
+    it prints on every call (Python's ``print`` runs only while tracing)."""
     stream = output_stream
     if stream is None:
         stream = sys.stderr
     text = sep.join(_format(x, summarize) for x in inputs) + end
     stream.write(text)
+    flush = getattr(stream, "flush", None)
+    if flush is not None:
+        flush()
     return None

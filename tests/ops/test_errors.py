@@ -19,7 +19,9 @@ _NOT_OPS = {"device", "executing_eagerly", "list_devices", "num_gpus", "Gradient
             "Variable", "custom_gradient", "gradients_function", "value_and_gradients_function",
             "implicit_gradients", "implicit_value_and_gradients", "grad", "value_and_grad",
             "check_grads", "as_dtype", "DType", "Tensor", "range", "eye", "linspace",
-            "print"}  # print writes any value, as tf.print does
+            "print",  # print writes any value, as tf.print does
+            # transforms of functions (first argument: a function)
+            "jet", "derivatives", "taylor_coefficients", "vmap", "vectorized_map"}
 
 # composite ops may report the primitive they are made of
 _ALIASES = {"zeros": ("fill",), "ones": ("fill",), "reduce_std": ("reduce_variance",),

@@ -10,6 +10,7 @@ import functools
 
 from tapegrad import _core
 from tapegrad.autodiff import nest
+from tapegrad.ops._registry import NotSupported
 
 
 class _CustomCall:
@@ -75,6 +76,13 @@ def _never_called(*arrays, call):
 
 _prim = _core.Primitive("custom_gradient", _never_called, save_inputs=True, save_output=False)
 _prim.defvjp(_custom_vjp)
+# ONNX: never a graph node (tg.function traces the forward's own ops, which export)
+_prim.defrule("onnx", NotSupported("custom_gradient calls are exported through the ops "
+                                   "of their forward"))
+_prim.defrule("taylor", NotSupported("never a graph node: tg.jet traces the forward's own "
+                                     "ops"))
+_prim.defrule("batch", NotSupported("never a graph node: tg.vmap traces the forward's "
+                                    "own ops"))
 _core.register(_prim)
 
 

@@ -19,6 +19,7 @@ single row larger than the budget is a ValueError.
 """
 
 import functools
+import weakref
 
 import numpy as np
 
@@ -359,14 +360,90 @@ def jacfwd(f, argnums=0, max_bytes=None, has_aux=False):
 
 
 def hessian(f, argnums=0, max_bytes=None):
-    """Hessian of a scalar function, forward-over-reverse: ``jacfwd(grad(f))``.
+    """Hessian of a scalar function.
 
     Shape ``x.shape + x.shape``; with a tuple ``argnums``, a tuple of tuples of blocks
-    ``d2f / dx_i dx_j``.
+    ``d2f / dx_i dx_j``.  For one argument the rows are computed together: the
+    second-order backward pass is mapped over the basis vectors with ``tg.vmap`` (the
+    forward and first backward run once); a function vmap cannot batch, a tuple
+    ``argnums`` or ``max_bytes`` use forward-over-reverse columns (``jacfwd(grad(f))``).
     """
     from tapegrad.autodiff.functional import grad
 
-    return jacobian(grad(f, argnums), argnums, mode="fwd", max_bytes=max_bytes)
+    fallback = jacobian(grad(f, argnums), argnums, mode="fwd", max_bytes=max_bytes)
+    if isinstance(argnums, (tuple, list)) or max_bytes is not None:
+        return fallback
+
+    def hess_fn(*args, **kwargs):
+        if kwargs or not 0 <= argnums < len(args) or _recording():
+            return fallback(*args, **kwargs)
+        try:
+            return _hessian_by_vmap(f, argnums, args)
+        except (TypeError, ValueError) as e:
+            from tapegrad.autodiff.vmap import BatchingError
+
+            if isinstance(e, BatchingError):
+                return fallback(*args)
+            raise
+
+    return hess_fn
+
+
+_HESSIAN_ROWS = weakref.WeakKeyDictionary()
+
+
+def _hessian_rows(f, argnums):
+    """d/dx <grad f(x), v>: one Hessian row per basis vector v (cached per f, so the
+    vmapped trace is reused)."""
+    from tapegrad.autodiff.tape import GradientTape
+    from tapegrad.ops.elementwise import multiply
+    from tapegrad.ops.reductions import reduce_sum
+
+    try:
+        cached = _HESSIAN_ROWS.get(f, {}).get(argnums)
+    except TypeError:
+        cached = None
+    if cached is not None:
+        return cached
+
+    def row(v, *args):
+        x = args[argnums]
+        with GradientTape() as outer:
+            outer.watch(x)
+            with GradientTape() as inner:
+                inner.watch(x)
+                y = f(*args)
+            if not isinstance(y, _core.Tensor) or tuple(y.shape) != ():
+                raise ValueError("hessian: the function must return a scalar, got %s"
+                                 % (("shape %s" % (tuple(y.shape),)) if isinstance(
+                                     y, _core.Tensor) else type(y).__name__))
+            g = inner.gradient(y, x)
+            s = reduce_sum(multiply(g, v))
+        return outer.gradient(s, x)
+
+    try:
+        _HESSIAN_ROWS.setdefault(f, {})[argnums] = row
+    except TypeError:
+        pass
+    return row
+
+
+def _hessian_by_vmap(f, argnums, args):
+    from tapegrad.autodiff.vmap import vmap
+    from tapegrad.ops.creation import eye
+    from tapegrad.ops.shape import reshape
+
+    args = [_tensor(a, "hessian") for a in args]
+    x = args[argnums]
+    if x.dtype.kind != "f":
+        raise TypeError("hessian: argument %d has dtype %s; only floating-point arguments "
+                        "can be differentiated" % (argnums, x.dtype.name))
+    n = int(np.prod(x.shape, dtype=np.int64))
+    basis = reshape(eye(n, dtype=x.dtype), (n,) + tuple(x.shape))
+    rows = vmap(_hessian_rows(f, argnums), in_axes=(0,) + (None,) * len(args))(basis, *args)
+    if rows is None:
+        raise ValueError("hessian: the function does not depend on argument %d" % argnums)
+    return reshape(rows, tuple(x.shape) + tuple(x.shape))
 
 
 def hvp(f, primals, tangents):

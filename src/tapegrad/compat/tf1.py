@@ -25,6 +25,7 @@ name)``, ``tf.losses.*(..., scope, loss_collection, reduction)``, ...): see the
 Graph-mode names (``Session``, ``placeholder``, ``global_variables_initializer``) have
 no counterpart: tapegrad has no graphs, and accessing one raises an AttributeError that
 says so (``_graph_only.py``); other missing names say they are not implemented yet.
+``tfe.defun`` and ``tf.function`` are ``tg.function`` (traced graphs).
 ``tfe.py_func`` calls its function at once (see ``tapegrad.compat.py_func``).
 """
 
@@ -343,6 +344,7 @@ _eager = _Aliases("tf.contrib.eager", {
     "Checkpoint": "tapegrad.train:Checkpoint",
     "CheckpointManager": "tapegrad.train:CheckpointManager",
     "Iterator": "tapegrad.data:Iterator",
+    "defun": "tapegrad.graph:function",
 })
 
 contrib = _Aliases("tf.contrib", {
@@ -364,7 +366,15 @@ _MODULES = {
 }
 
 
+# tf.function / tf.print / tf.TensorSpec: tapegrad's graph functions (tapegrad/graph)
+_GRAPH = {"function": "function", "print": "print_", "TensorSpec": "TensorSpec"}
+
+
 def __getattr__(name):
+    if name in _GRAPH:
+        value = getattr(importlib.import_module("tapegrad.graph"), _GRAPH[name])
+        globals()[name] = value
+        return value
     if name in _MODULES:
         module = importlib.import_module(_MODULES[name])
         globals()[name] = module
@@ -373,4 +383,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(__all__) | set(_MODULES))
+    return sorted(set(__all__) | set(_MODULES) | set(_GRAPH))

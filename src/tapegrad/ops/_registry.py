@@ -24,6 +24,29 @@ class NotSupported:
         return "NotSupported(%r)" % self.reason
 
 
+class OnnxOp:
+    """The ONNX rule of a primitive that is one ONNX operator on the same operands
+    (``add`` -> ``Add``).  Rules run only inside ``tapegrad.onnx.export``, which passes
+    the emitting context; nothing here imports onnx."""
+
+    __slots__ = ("op_type", "attrs")
+
+    def __init__(self, op_type, **attrs):
+        self.op_type = op_type
+        self.attrs = attrs
+
+    def __call__(self, ctx, node):
+        return ctx.op(self.op_type, ctx.operands(node), **self.attrs)
+
+
+def onnx_rules(rules):
+    """Register ``{primitive name: rule}`` as the primitives' "onnx" rules (a str is
+    shorthand for a one-operator rule)."""
+    reg = _core.registry()
+    for name, rule in rules.items():
+        reg[name].defrule("onnx", OnnxOp(rule) if isinstance(rule, str) else rule)
+
+
 def primitive(name, *, differentiable=True, dtypes=ANY, same_dtype=None, save_inputs=True,
               save_output=True, fast_code=-1, quiet=False):
     """Register ``fn`` (the CPU forward on ndarrays) as primitive ``name``.

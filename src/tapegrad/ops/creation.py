@@ -3,7 +3,14 @@
 import numpy as np
 
 from tapegrad import _core
-from tapegrad.ops._registry import as_dtype, norm_shape, not_differentiable, tensor
+from tapegrad.ops._registry import (
+    NotSupported,
+    as_dtype,
+    norm_shape,
+    not_differentiable,
+    tensor,
+)
+from tapegrad.ops._registry import onnx_rules as _onnx_rules
 from tapegrad.ops.elementwise import add, cast, multiply
 from tapegrad.ops.shape import broadcast_to, reshape
 
@@ -105,3 +112,20 @@ def linspace(start, stop, num, name=None):
     start_t = tensor(start, op="linspace")
     step = (float(stop) - float(start)) / max(num - 1, 1)
     return add(start_t, multiply(range(0, num, dtype=start_t.dtype), step))
+
+
+def _onnx_evaluate(ctx, node):
+    # no tensor inputs: the value is known at export time, so it is stored as a
+    # constant (a batch-dependent one cannot be, and says so)
+    if ctx.batch is not None and ctx.batch.dims.get(node.outputs[0]):
+        raise ValueError("%s: its shape depends on the batch size; build it from a "
+                         "tensor's shape instead, or export with dynamic_batch=False"
+                         % node.op)
+    return ctx.const(node.prim.cpu(*node.args, **node.params))
+
+
+_onnx_rules({"fill": _onnx_evaluate, "eye": _onnx_evaluate, "range": _onnx_evaluate})
+# tg.vmap: no tensor operands, so never batched (their value is shared by every example)
+for _name in ("fill", "eye", "range"):
+    _core.registry()[_name].defrule("batch", NotSupported("no tensor operands: never "
+                                                          "batched"))

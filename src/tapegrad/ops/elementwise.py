@@ -12,6 +12,7 @@ import numpy as np
 
 from tapegrad import _kernels
 from tapegrad._tape import needs_input
+from tapegrad.ops import _series as _S
 from tapegrad.ops._registry import (
     BOOL,
     FLOAT,
@@ -22,6 +23,7 @@ from tapegrad.ops._registry import (
     tensor,
     tensor_list,
 )
+from tapegrad.ops._registry import onnx_rules as _onnx_rules
 
 # ---------------------------------------------------------------------------
 # binary arithmetic
@@ -70,9 +72,8 @@ def safe_mul(g, z):
     out = np.multiply(g, z)
     if out.ndim == 0:
         return out if g != 0 else np.zeros_like(out)
-    zero = np.broadcast_to(g == 0, out.shape)
-    if zero.any():
-        out[zero] = 0
+    # copyto with a mask: vectorised, where boolean-index assignment is element by element
+    np.copyto(out, 0, where=(g == 0))
     return out
 
 
@@ -391,3 +392,235 @@ def add_n(inputs, name=None):
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("np", "primitive",
                                                                    "not_differentiable")]
+
+
+# ---------------------------------------------------------------------------
+# ONNX export rules (run by tapegrad.onnx.export through its context; nothing here
+# imports onnx)
+
+def _onnx_dtype(dtype):
+    from tapegrad.onnx.export import onnx_type
+
+    return onnx_type(dtype)
+
+
+def _onnx_square(ctx, node):
+    (x,) = ctx.operands(node)
+    return ctx.op("Mul", [x, x])
+
+
+def _onnx_rsqrt(ctx, node):
+    return ctx.op("Reciprocal", [ctx.op("Sqrt", ctx.operands(node))])
+
+
+def _onnx_log1p(ctx, node):
+    # Log(1 + x): ONNX has no log1p; within float rounding of x for |x| >~ 1e-7
+    (x,) = ctx.operands(node)
+    return ctx.op("Log", [ctx.op("Add", [x, ctx.const(1, ctx.out().dtype)])])
+
+
+def _onnx_expm1(ctx, node):
+    (x,) = ctx.operands(node)
+    return ctx.op("Sub", [ctx.op("Exp", [x]), ctx.const(1, ctx.out().dtype)])
+
+
+def _onnx_not_equal(ctx, node):
+    return ctx.op("Not", [ctx.op("Equal", ctx.operands(node))])
+
+
+def _onnx_is_finite(ctx, node):
+    (x,) = ctx.operands(node)
+    return ctx.op("Not", [ctx.op("Or", [ctx.op("IsNaN", [x]), ctx.op("IsInf", [x])])])
+
+
+def _onnx_floormod(ctx, node):
+    x, y = ctx.operands(node)
+    if ctx.out().dtype.kind in "iu":
+        return ctx.op("Mod", [x, y], fmod=0)        # integer Mod has NumPy's sign rule
+    # floats: x - floor(x / y) * y (NumPy's mod), which ONNX's fmod=1 is not
+    q = ctx.op("Floor", [ctx.op("Div", [x, y])])
+    return ctx.op("Sub", [x, ctx.op("Mul", [q, y])])
+
+
+def _onnx_floordiv(ctx, node):
+    x, y = ctx.operands(node)
+    if ctx.out().dtype.kind in "iu":
+        # (x - x mod y) / y is exact, and rounds toward -inf like NumPy
+        return ctx.op("Div", [ctx.op("Sub", [x, ctx.op("Mod", [x, y], fmod=0)]), y])
+    return ctx.op("Floor", [ctx.op("Div", [x, y])])
+
+
+def _onnx_cast(ctx, node):
+    return ctx.op("Cast", ctx.operands(node), to=_onnx_dtype(node.params["dtype"]))
+
+
+def _onnx_safe_mul(ctx, node):
+    g, z = ctx.operands(node)
+    zero = ctx.const(0, ctx.out().dtype)
+    return ctx.op("Where", [ctx.op("Equal", [g, zero]), zero, ctx.op("Mul", [g, z])])
+
+
+def _onnx_fill_like(value):
+    def rule(ctx, node):
+        from onnx import numpy_helper
+
+        (x,) = ctx.operands(node)
+        fill = numpy_helper.from_array(np.array([value], dtype=ctx.out().dtype))
+        return ctx.op("ConstantOfShape", [ctx.op("Shape", [x])], value=fill)
+
+    return rule
+
+
+_onnx_rules({
+    "add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div", "pow": "Pow",
+    "maximum": "Max", "minimum": "Min", "negative": "Neg", "abs": "Abs", "sign": "Sign",
+    "floor": "Floor", "ceil": "Ceil", "round": "Round", "exp": "Exp", "log": "Log",
+    "sqrt": "Sqrt", "reciprocal": "Reciprocal", "tanh": "Tanh", "sigmoid": "Sigmoid",
+    "sin": "Sin", "cos": "Cos", "equal": "Equal", "less": "Less",
+    "less_equal": "LessOrEqual", "greater": "Greater", "greater_equal": "GreaterOrEqual",
+    "logical_and": "And", "logical_or": "Or", "logical_xor": "Xor", "logical_not": "Not",
+    "is_nan": "IsNaN", "is_inf": "IsInf", "where": "Where", "identity": "Identity",
+    "stop_gradient": "Identity", "add_n": "Sum",
+    "square": _onnx_square, "rsqrt": _onnx_rsqrt, "log1p": _onnx_log1p,
+    "expm1": _onnx_expm1, "not_equal": _onnx_not_equal, "is_finite": _onnx_is_finite,
+    "floormod": _onnx_floormod, "floordiv": _onnx_floordiv, "cast": _onnx_cast,
+    "safe_mul": _onnx_safe_mul, "zeros_like": _onnx_fill_like(0),
+    "ones_like": _onnx_fill_like(1),
+})
+
+
+# ---------------------------------------------------------------------------
+# Taylor-mode rules (tg.jet): the operands' truncated series -> the output's
+# (ops/_series.py; a series is an array with the Taylor order as its leading axis)
+
+def _t_add(a, b):
+    a, b = _S.align(a, b)
+    return a + b
+
+
+def _t_subtract(a, b):
+    a, b = _S.align(a, b)
+    return a - b
+
+
+def _t_safe_mul(g, z):
+    out = _S.mul(g, z)
+    g, _ = _S.align(g, out)
+    # exactly 0 where g is 0 along the whole path (z may be inf or NaN there)
+    return np.where(np.broadcast_to((g == 0).all(axis=0), out.shape[1:]), 0, out)
+
+
+def _t_pow(a, b):
+    if not b[1:].any():
+        return _S.power(a, b[0])
+    return _S.exp(_S.mul(b, _S.log(a)))
+
+
+def _t_extremum(take_first):
+    def rule(a, b):
+        a, b = _S.align(a, b)
+        return _S.select(take_first(a[0], b[0]), a, b)
+
+    return rule
+
+
+def _t_floormod(a, b):
+    a, b = _S.align(a, b)
+    q = np.floor(a[0] / b[0])
+    out = a - q * b
+    out[0] = np.mod(a[0], b[0])
+    return out
+
+
+def _t_piecewise_constant(f):
+    def rule(a):
+        return _S.constant(f(a[0]), _S.order(a))
+
+    return rule
+
+
+def _t_expm1(a):
+    y = _S.exp(a)
+    y[0] = np.expm1(a[0])
+    return y
+
+
+def _t_log1p(a):
+    y = _S.log(a, shift=1.0)
+    y[0] = np.log1p(a[0])
+    return y
+
+
+def _t_reciprocal(a):
+    return _S.div(_S.constant(np.ones((), a.dtype), _S.order(a)), a)
+
+
+def _t_sigmoid(a):
+    with np.errstate(over="ignore"):
+        y0 = 1.0 / (1.0 + np.exp(-a[0]))
+    return _S.sigmoid(a, y0.astype(a.dtype))
+
+
+def _t_where(c, x, y):
+    return _S.select(c[0], x, y)
+
+
+def _t_cast(a, dtype):
+    if np.dtype(dtype).kind == "f":
+        return a.astype(dtype)
+    return _S.constant(a[0].astype(dtype), _S.order(a))
+
+
+def _t_add_n(*xs):
+    xs = _S.align(*xs)
+    out = xs[0]
+    for x in xs[1:]:
+        out = out + x
+    return out
+
+
+def _taylor_rules(rules):
+    from tapegrad import _core as core
+
+    reg = core.registry()
+    for name, rule in rules.items():
+        reg[name].defrule("taylor", rule)
+
+
+_taylor_rules({
+    "add": _t_add, "subtract": _t_subtract, "multiply": _S.mul, "divide": _S.div,
+    "safe_mul": _t_safe_mul, "pow": _t_pow,
+    "maximum": _t_extremum(np.greater_equal), "minimum": _t_extremum(np.less_equal),
+    "floormod": _t_floormod, "negative": np.negative,
+    "abs": lambda a: a * _S.align(np.sign(a[0])[None], a)[0],
+    "sign": _t_piecewise_constant(np.sign), "floor": _t_piecewise_constant(np.floor),
+    "ceil": _t_piecewise_constant(np.ceil), "round": _t_piecewise_constant(np.rint),
+    "square": lambda a: _S.mul(a, a), "exp": _S.exp, "expm1": _t_expm1, "log": _S.log,
+    "log1p": _t_log1p, "sqrt": _S.sqrt, "rsqrt": lambda a: _S.power(a, -0.5),
+    "reciprocal": _t_reciprocal, "tanh": _S.tanh, "sigmoid": _t_sigmoid,
+    "sin": lambda a: _S.sin_cos(a)[0], "cos": lambda a: _S.sin_cos(a)[1],
+    "where": _t_where, "cast": _t_cast, "identity": lambda a: a, "add_n": _t_add_n,
+})
+
+
+# ---------------------------------------------------------------------------
+# batching rules (tg.vmap; ops/_batching.py): every elementwise primitive runs once on
+# the whole batch, batched operands reshaped to broadcast against the shared ones
+
+def _batch_rules():
+    from tapegrad import _core as core
+    from tapegrad.ops import _batching as B
+
+    reg = core.registry()
+    for name in ("add", "subtract", "multiply", "divide", "safe_mul", "pow", "maximum",
+                 "minimum", "floordiv", "floormod", "negative", "abs", "sign", "floor",
+                 "ceil", "round", "square", "exp", "expm1", "log", "log1p", "sqrt",
+                 "rsqrt", "reciprocal", "tanh", "sigmoid", "sin", "cos", "equal",
+                 "not_equal", "less", "less_equal", "greater", "greater_equal",
+                 "logical_and", "logical_or", "logical_xor", "logical_not", "is_nan",
+                 "is_finite", "is_inf", "where", "cast", "zeros_like", "ones_like",
+                 "identity", "stop_gradient", "add_n"):
+        reg[name].defrule("batch", B.elementwise)
+
+
+_batch_rules()

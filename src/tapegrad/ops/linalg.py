@@ -5,6 +5,7 @@ import numpy as np
 from tapegrad import _core
 from tapegrad._tape import needs_input
 from tapegrad.ops._registry import NUMERIC, primitive, tensor
+from tapegrad.ops._registry import onnx_rules as _onnx_rules
 from tapegrad.ops.elementwise import abs as abs_
 from tapegrad.ops.elementwise import (
     add_n,
@@ -234,3 +235,101 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     gn = global_norm(t_list) if use_norm is None else tensor(use_norm)
     scale = divide(clip_norm, maximum(gn, clip_norm))
     return [None if t is None else multiply(t, scale) for t in t_list], gn
+
+
+# ---------------------------------------------------------------------------
+# ONNX export rules (run by tapegrad.onnx.export through its context)
+
+def _onnx_matmul(ctx, node):
+    a, b = ctx.operands(node)
+    ra = len(ctx.value(node.args[0]).shape)
+    rb = len(ctx.value(node.args[1]).shape)
+
+    def swap(name, rank):
+        perm = list(range(rank))
+        perm[-1], perm[-2] = perm[-2], perm[-1]
+        return ctx.op("Transpose", [name], perm=perm)
+
+    if node.params.get("transpose_a"):
+        a = swap(a, ra)
+    if node.params.get("transpose_b"):
+        b = swap(b, rb)
+    return ctx.op("MatMul", [a, b])
+
+
+def _onnx_einsum(ctx, node):
+    return ctx.op("Einsum", ctx.operands(node), equation=node.params["equation"])
+
+
+_onnx_rules({"matmul": _onnx_matmul, "einsum": _onnx_einsum})
+
+
+# ---------------------------------------------------------------------------
+# Taylor-mode rules (tg.jet): products of series through the (bi/multi)linear forward
+
+def _t_matmul(a, b, transpose_a=False, transpose_b=False):
+    from tapegrad.ops import _series as S
+
+    return S.bilinear(lambda x, y: np.matmul(x.swapaxes(-1, -2) if transpose_a else x,
+                                      y.swapaxes(-1, -2) if transpose_b else y), a, b)
+
+
+def _t_einsum(*xs, equation):
+    from tapegrad.ops import _series as S
+
+    return S.multilinear(lambda *ys: np.einsum(equation, *ys), list(xs))
+
+
+def _taylor_rules():
+    from tapegrad import _core
+
+    reg = _core.registry()
+    reg["matmul"].defrule("taylor", _t_matmul)
+    reg["einsum"].defrule("taylor", _t_einsum)
+
+
+_taylor_rules()
+
+
+# batching rules (tg.vmap): matmul broadcasts over leading axes; einsum gets a letter
+def _b_matmul(prim, B, args, bdims, **params):
+    from tapegrad.ops import _batching as Bt
+
+    ranks = [Bt.rank(a, bd) for a, bd in zip(args, bdims)]
+    if min(ranks) < 2:
+        return Bt.loop(prim, B, args, bdims, **params)
+    a, b = args
+    if bdims == [0, None] and ranks[1] == 2 and not params.get("transpose_a"):
+        # examples' rows stacked into one matrix: one GEMM instead of B tiny ones
+        from tapegrad.ops.shape import _reshape
+
+        s = tuple(a.shape)
+        out = prim(_reshape(a, shape=(-1, s[-1])), b, **params)
+        return _reshape(out, shape=s[:-1] + (tuple(out.shape)[-1],))
+    if bdims == [0, 0] and ranks == [2, 2]:
+        # a stack of small products (per-example gradients x^T g): NumPy's einsum loop
+        # beats its matmul over many tiny, strided matrices
+        ea = "bji" if params.get("transpose_a") else "bij"
+        eb = "bkj" if params.get("transpose_b") else "bjk"
+        return _einsum(a, b, equation="%s,%s->bik" % (ea, eb))
+    r = max(ranks)
+    return prim(*[Bt.align(a, bd, r) for a, bd in zip(args, bdims)], **params)
+
+
+def _b_einsum(prim, B, args, bdims, equation):
+    ins, out = equation.split("->")
+    letter = next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA"
+                  if c not in equation)
+    parts = [(letter + s) if bd == 0 else s for s, bd in zip(ins.split(","), bdims)]
+    return prim(*args, equation="%s->%s%s" % (",".join(parts), letter, out))
+
+
+def _batch_rules():
+    from tapegrad import _core
+
+    reg = _core.registry()
+    reg["matmul"].defrule("batch", _b_matmul)
+    reg["einsum"].defrule("batch", _b_einsum)
+
+
+_batch_rules()

@@ -8,7 +8,8 @@ import numpy as np
 from tapegrad import _kernels
 from tapegrad._tape import needs_input
 from tapegrad.ops import random as tg_random
-from tapegrad.ops._registry import FLOAT, INT, primitive, tensor
+from tapegrad.ops._registry import FLOAT, INT, NotSupported, primitive, tensor
+from tapegrad.ops._registry import onnx_rules as _onnx_rules
 from tapegrad.ops.elementwise import (
     add,
     cast,
@@ -606,3 +607,216 @@ from tapegrad.ops.nn_extra import (  # noqa: E402
 )
 
 __all__ += ["selu", "gelu", "swish", "silu", "l2_normalize", "embedding_lookup", "in_top_k"]
+# ---------------------------------------------------------------------------
+# ONNX export rules (run by tapegrad.onnx.export through its context).  tapegrad is
+# NHWC with HWIO filters; ONNX's Conv and pools are NCHW with OIHW filters, so the
+# rules transpose around them (ONNX Runtime's optimizer folds back-to-back transposes).
+
+def _onnx_window_pads(in_hw, out_hw, k, s, d, top_left):
+    pads_end = []
+    for n, o, kk, ss, dd, p0 in zip(in_hw, out_hw, k, s, d, top_left):
+        total = max((o - 1) * ss + (kk - 1) * dd + 1 - n, 0)
+        pads_end.append(max(total - p0, 0))
+    return list(top_left) + pads_end
+
+
+def _onnx_conv2d(ctx, node):
+    x, w = ctx.operands(node)
+    xs = ctx.value(node.args[0]).shape
+    fs = ctx.value(node.args[1]).shape
+    p = node.params
+    oh, ow, pt, pl = _conv_geometry(xs, fs, p["strides"], p["padding"], p["dilations"])
+    pads = _onnx_window_pads(xs[1:3], (oh, ow), fs[:2], p["strides"], p["dilations"],
+                             (pt, pl))
+    w_oihw = ctx.op("Transpose", [w], perm=[3, 2, 0, 1])
+    y = ctx.op("Conv", [ctx.nhwc_to_nchw(x), w_oihw], kernel_shape=list(fs[:2]),
+               strides=list(p["strides"]), dilations=list(p["dilations"]), pads=pads)
+    return ctx.nchw_to_nhwc(y)
+
+
+def _onnx_pool(op_type, **extra):
+    def rule(ctx, node):
+        (x,) = ctx.operands(node)
+        xs = ctx.value(node.args[0]).shape
+        p = node.params
+        pads = _onnx_window_pads(xs[1:3], p["out_hw"], p["ksize"], p["strides"], (1, 1),
+                                 p["pads"])
+        y = ctx.op(op_type, [ctx.nhwc_to_nchw(x)], kernel_shape=list(p["ksize"]),
+                   strides=list(p["strides"]), pads=pads, **extra)
+        return ctx.nchw_to_nhwc(y)
+
+    return rule
+
+
+def _onnx_softmax(op_type):
+    def rule(ctx, node):
+        return ctx.op(op_type, ctx.operands(node), axis=int(node.params["axis"]))
+
+    return rule
+
+
+def _onnx_sparse_xent(ctx, node):
+    # logsumexp(logits) - logits[label], per example
+    logits, labels = ctx.operands(node)
+    lse = ctx.op("ReduceLogSumExp", [logits, ctx.ints([-1])], keepdims=0) \
+        if ctx.opset >= 18 else ctx.op("ReduceLogSumExp", [logits], axes=[-1], keepdims=0)
+    idx = ctx.op("Unsqueeze", [ctx.op("Cast", [labels], to=7), ctx.ints([-1])])
+    picked = ctx.op("Squeeze", [ctx.op("GatherElements", [logits, idx], axis=-1),
+                                ctx.ints([-1])])
+    return ctx.op("Sub", [lse, picked])
+
+
+_NN_GRAD_ONLY = NotSupported("a gradient-only primitive: exported graphs are inference "
+                             "forwards")
+_onnx_rules({
+    "relu": "Relu", "softmax": _onnx_softmax("Softmax"),
+    "log_softmax": _onnx_softmax("LogSoftmax"), "conv2d": _onnx_conv2d,
+    "max_pool2d": _onnx_pool("MaxPool"),
+    "avg_pool2d": _onnx_pool("AveragePool", count_include_pad=0),
+    "sparse_softmax_xent": _onnx_sparse_xent,
+    "relu_grad": _NN_GRAD_ONLY, "conv2d_backprop_input": _NN_GRAD_ONLY,
+    "conv2d_backprop_filter": _NN_GRAD_ONLY, "max_pool2d_grad": _NN_GRAD_ONLY,
+    "max_pool2d_select": _NN_GRAD_ONLY, "avg_pool2d_grad": _NN_GRAD_ONLY,
+    "sparse_softmax_xent_grad": _NN_GRAD_ONLY,
+})
+
+
+# ---------------------------------------------------------------------------
+# Taylor-mode rules (tg.jet; ops/_series.py)
+
+def _t_relu(x):
+    return x * (x[0] > 0)
+
+
+def _t_relu_grad(g, y):
+    return g * (y[0] > 0)
+
+
+def _t_softmax_parts(x, axis):
+    from tapegrad.ops import _series as S
+
+    shifted = x.copy()
+    shifted[0] = x[0] - np.max(x[0], axis=axis, keepdims=True)
+    e = S.exp(shifted)
+    total = np.add.reduce(e, axis=axis + 1, keepdims=True)
+    return shifted, e, total
+
+
+def _t_softmax(x, axis):
+    from tapegrad.ops import _series as S
+
+    _, e, total = _t_softmax_parts(x, axis)
+    return S.div(e, total)
+
+
+def _t_log_softmax(x, axis):
+    from tapegrad.ops import _series as S
+
+    shifted, _, total = _t_softmax_parts(x, axis)
+    return shifted - S.log(total)
+
+
+def _t_sparse_xent(logits, labels):
+    ls = _t_log_softmax(logits, logits.ndim - 2)
+    idx = labels[0].astype(np.int64)[None, ..., None]
+    picked = np.take_along_axis(ls, np.broadcast_to(idx, ls.shape[:-1] + (1,)), axis=-1)
+    return -picked[..., 0]
+
+
+def _t_sparse_xent_grad(logits, labels, g):
+    from tapegrad.ops import _series as S
+
+    p = _t_softmax(logits, logits.ndim - 2)
+    hot = np.zeros(p.shape[1:], p.dtype)
+    np.put_along_axis(hot, labels[0].astype(np.int64)[..., None], 1, axis=-1)
+    p[0] = p[0] - hot
+    return S.mul(p, g[..., None])
+
+
+def _t_bilinear(forward):
+    def rule(a, b, **params):
+        from tapegrad.ops import _series as S
+
+        return S.bilinear(lambda x, y: forward(x, y, **params), a, b)
+
+    return rule
+
+
+def _t_pool_select(x, **params):
+    # piecewise linear: each output follows the window's first maximum of the primal
+    from tapegrad import _core
+
+    reg = _core.registry()
+    out = [reg["max_pool2d"].cpu(x[0], **params)]
+    select = reg["max_pool2d_select"].cpu
+    out += [select(x[0], x[k], **params) for k in range(1, x.shape[0])]
+    return np.stack(out)
+
+
+def _t_linear_second(forward):
+    # linear in the second operand, the first fixed by its primal value
+    def rule(x, h, **params):
+        return np.stack([forward(x[0], h[k], **params) for k in range(h.shape[0])])
+
+    return rule
+
+
+def _t_linear_first(forward):
+    def rule(g, **params):
+        return np.stack([forward(g[k], **params) for k in range(g.shape[0])])
+
+    return rule
+
+
+def _taylor_rules():
+    from tapegrad import _core
+
+    reg = _core.registry()
+
+    def cpu(name):
+        return reg[name].cpu
+
+    rules = {
+        "relu": _t_relu, "relu_grad": _t_relu_grad, "softmax": _t_softmax,
+        "log_softmax": _t_log_softmax, "sparse_softmax_xent": _t_sparse_xent,
+        "sparse_softmax_xent_grad": _t_sparse_xent_grad,
+        "conv2d": _t_bilinear(cpu("conv2d")),
+        "conv2d_backprop_input": _t_bilinear(cpu("conv2d_backprop_input")),
+        "conv2d_backprop_filter": _t_bilinear(cpu("conv2d_backprop_filter")),
+        "max_pool2d": _t_pool_select,
+        "max_pool2d_grad": _t_linear_second(cpu("max_pool2d_grad")),
+        "max_pool2d_select": _t_linear_second(cpu("max_pool2d_select")),
+        "avg_pool2d": _t_linear_first(cpu("avg_pool2d")),
+        "avg_pool2d_grad": _t_linear_first(cpu("avg_pool2d_grad")),
+    }
+    for name, rule in rules.items():
+        reg[name].defrule("taylor", rule)
+
+
+_taylor_rules()
+
+
+# ---------------------------------------------------------------------------
+# batching rules (tg.vmap; ops/_batching.py): the vmap batch is folded into the op's
+# own batch axis N where there is one; conv2d_backprop_filter sums over N, so it runs
+# per example (the loop fallback), as do convolutions with per-example filters
+
+def _batch_rules():
+    from tapegrad import _core
+    from tapegrad.ops import _batching as B
+
+    reg = _core.registry()
+    rules = {
+        "relu": B.elementwise, "relu_grad": B.elementwise,
+        "softmax": B.shift_axes("axis"), "log_softmax": B.shift_axes("axis"),
+        "conv2d": B.folded(1), "conv2d_backprop_input": B.folded(1, "input_shape"),
+        "conv2d_backprop_filter": B.loop, "max_pool2d": B.folded(1),
+        "avg_pool2d": B.folded(1), "max_pool2d_grad": B.folded(2),
+        "max_pool2d_select": B.folded(2), "avg_pool2d_grad": B.folded(1, "input_shape"),
+        "sparse_softmax_xent": B.folded(2), "sparse_softmax_xent_grad": B.folded(3),
+    }
+    for name, rule in rules.items():
+        reg[name].defrule("batch", rule)
+
+
+_batch_rules()

@@ -9,7 +9,14 @@ is reproducible under a seed and ops never share state between devices.
 import numpy as np
 
 from tapegrad import _core
-from tapegrad.ops._registry import as_dtype, norm_shape, not_differentiable, tensor
+from tapegrad.ops._registry import (
+    NotSupported,
+    as_dtype,
+    norm_shape,
+    not_differentiable,
+    tensor,
+)
+from tapegrad.ops._registry import onnx_rules as _onnx_rules
 from tapegrad.ops.shape import gather
 
 _state = {"seed": None, "rng": np.random.default_rng(), "op_counts": {}}
@@ -117,8 +124,28 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, n
 
 
 def shuffle(value, seed=None, name=None):
+    if _core._get_tracer() is not None:
+        # inside tg.function: a host step, so every call draws a new permutation
+        from tapegrad.graph.trace import host_call
+
+        return host_call(_shuffle)(value, seed, name)
+    return _shuffle(value, seed, name)
+
+
+def _shuffle(value, seed=None, name=None):
     x = tensor(value, op="random.shuffle")
     perm = _gen(_key(seed)).permutation(x.shape[0]) if x.ndim else None
     if perm is None:
         return x
     return gather(x, _core.wrap(perm.astype(np.int64)))
+
+
+# ONNX: a random draw has no deterministic inference meaning (dropout is the identity
+# at training=False, so exported models never reach these)
+_RANDOM = NotSupported("random sampling: export the inference forward (training=False)")
+_onnx_rules({"random_normal": _RANDOM, "random_uniform": _RANDOM,
+             "random_truncated_normal": _RANDOM})
+# vmap: one key per example would need counter-based keys; draw outside and map instead
+for _name in ("random_normal", "random_uniform", "random_truncated_normal"):
+    _core.registry()[_name].defrule("batch", NotSupported(
+        "random sampling inside vmap: draw the samples outside and map over them"))

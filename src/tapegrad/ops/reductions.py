@@ -14,6 +14,7 @@ from tapegrad.ops._registry import (
     primitive,
     tensor,
 )
+from tapegrad.ops._registry import onnx_rules as _onnx_rules
 from tapegrad.ops.elementwise import (
     add,
     cast,
@@ -21,6 +22,7 @@ from tapegrad.ops.elementwise import (
     equal,
     exp,
     greater,
+    is_finite,
     log,
     multiply,
     not_equal,
@@ -164,7 +166,8 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     x = tensor(input_tensor, op="reduce_logsumexp")
     axes = norm_axes(axis, x.ndim, "reduce_logsumexp")
     m = stop_gradient(_max(x, axes=axes, keepdims=True))
-    m = where(np.isfinite(m.numpy()), m, 0)
+    # the mask as an op, not from m's values in Python: a traced graph recomputes it
+    m = where(is_finite(m), m, 0)
     out = add(log(_sum(exp(subtract(x, m)), axes=axes, keepdims=True)), m)
     return out if keepdims else reshape(out, tuple(d for i, d in enumerate(x.shape)
                                                    if i not in axes))
@@ -250,3 +253,129 @@ def argmin(input, axis=None, output_type=np.int64, name=None):
 def count_nonzero(input, axis=None, keepdims=False, dtype=np.int64, name=None):
     x = tensor(input, op="count_nonzero")
     return reduce_sum(cast(not_equal(x, 0), dtype), axis, keepdims)
+
+
+# ---------------------------------------------------------------------------
+# ONNX export rules (run by tapegrad.onnx.export through its context)
+
+def _onnx_reduce(op_type, axes_input_from):
+    # ReduceSum takes its axes as an input from opset 13, the others from opset 18
+    def rule(ctx, node):
+        (x,) = ctx.operands(node)
+        axes = list(node.params["axes"])
+        keep = int(bool(node.params["keepdims"]))
+        if not axes:
+            return ctx.op("Identity", [x])
+        if ctx.opset >= axes_input_from:
+            return ctx.op(op_type, [x, ctx.ints(axes)], keepdims=keep)
+        return ctx.op(op_type, [x], axes=axes, keepdims=keep)
+
+    return rule
+
+
+def _onnx_bool_reduce(op_type):
+    # any/all as max/min over 0/1 integers
+    def rule(ctx, node):
+        (x,) = ctx.operands(node)
+        as_int = ctx.op("Cast", [x], to=7)
+        axes = list(node.params["axes"])
+        keep = int(bool(node.params["keepdims"]))
+        if not axes:
+            red = as_int
+        elif ctx.opset >= 18:
+            red = ctx.op(op_type, [as_int, ctx.ints(axes)], keepdims=keep)
+        else:
+            red = ctx.op(op_type, [as_int], axes=axes, keepdims=keep)
+        return ctx.op("Cast", [red], to=9)
+
+    return rule
+
+
+def _onnx_arg(op_type):
+    def rule(ctx, node):
+        from tapegrad.onnx.export import onnx_type
+
+        (x,) = ctx.operands(node)
+        # select_last_index=0: the first extremum, as NumPy and TF
+        idx = ctx.op(op_type, [x], axis=int(node.params["axis"]), keepdims=0,
+                     select_last_index=0)
+        out = ctx.out().dtype
+        return idx if out == np.int64 else ctx.op("Cast", [idx], to=onnx_type(out))
+
+    return rule
+
+
+_onnx_rules({
+    "reduce_sum": _onnx_reduce("ReduceSum", 13),
+    "reduce_max": _onnx_reduce("ReduceMax", 18),
+    "reduce_min": _onnx_reduce("ReduceMin", 18),
+    "reduce_prod": _onnx_reduce("ReduceProd", 18),
+    "reduce_any": _onnx_bool_reduce("ReduceMax"),
+    "reduce_all": _onnx_bool_reduce("ReduceMin"),
+    "argmax": _onnx_arg("ArgMax"),
+    "argmin": _onnx_arg("ArgMin"),
+})
+
+
+# ---------------------------------------------------------------------------
+# Taylor-mode rules (tg.jet; ops/_series.py)
+
+def _t_sum(x, axes, keepdims):
+    return np.add.reduce(x, axis=tuple(a + 1 for a in axes), keepdims=keepdims)
+
+
+def _t_extremum(pick):
+    # the coefficients of the selected entries (ties share equally, as the VJP does)
+    def rule(x, axes, keepdims):
+        ax = tuple(a + 1 for a in axes)
+        top = pick(x[0], axis=axes, keepdims=True)
+        mask = (x[0] == top)
+        count = mask.sum(axis=axes, keepdims=True)
+        out = np.add.reduce(x * mask, axis=ax, keepdims=True) / count
+        out[0] = top
+        return out if keepdims else out.reshape(
+            out.shape[:1] + tuple(d for i, d in enumerate(out.shape[1:]) if i not in axes))
+
+    return rule
+
+
+def _t_prod(x, axes, keepdims):
+    from tapegrad.ops import _series as S
+
+    nd = x.ndim - 1
+    rest = [a for a in range(nd) if a not in axes]
+    moved = np.transpose(x, [0] + [a + 1 for a in rest] + [a + 1 for a in axes])
+    kept = moved.shape[1:1 + len(rest)]
+    flat = moved.reshape(moved.shape[:1] + kept + (-1,))
+    out = S.constant(np.ones(kept, x.dtype), S.order(x))
+    for i in range(flat.shape[-1]):
+        out = S.mul(out, flat[..., i])
+    if keepdims:
+        shape = [1 if a in axes else x.shape[a + 1] for a in range(nd)]
+        out = out.reshape(out.shape[:1] + tuple(shape))
+    return out
+
+
+def _registry_of(name):
+    from tapegrad import _core
+
+    return _core.registry()[name]
+
+
+for _name, _rule in (("reduce_sum", _t_sum), ("reduce_max", _t_extremum(np.max)),
+                     ("reduce_min", _t_extremum(np.min)), ("reduce_prod", _t_prod)):
+    _registry_of(_name).defrule("taylor", _rule)
+
+
+# batching rules (tg.vmap): the reduced axes move past the batch axis
+def _batch_rules():
+    from tapegrad.ops import _batching as B
+
+    for name in ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_any",
+                 "reduce_all"):
+        _registry_of(name).defrule("batch", B.shift_axes("axes", multi=True))
+    for name in ("argmax", "argmin"):
+        _registry_of(name).defrule("batch", B.shift_axes("axis"))
+
+
+_batch_rules()

@@ -8,6 +8,7 @@ import numpy as np
 from tapegrad import _core
 from tapegrad.ops._registry import (
     INT,
+    NotSupported,
     as_dtype,
     norm_axes,
     norm_axis,
@@ -17,6 +18,7 @@ from tapegrad.ops._registry import (
     tensor,
     tensor_list,
 )
+from tapegrad.ops._registry import onnx_rules as _onnx_rules
 
 
 def _fmt(shape):
@@ -320,7 +322,11 @@ def _getitem_vjp(g, ans, x, key):
 def _getitem_grad(g, shape, key):
     """Adjoint of getitem: zeros of ``shape`` with g added at ``key`` (repeats accumulate)."""
     out = np.zeros(shape, dtype=g.dtype)
-    np.add.at(out, _core.key_for_numpy(key), g)
+    k = _core.key_for_numpy(key)
+    if any(isinstance(i, np.ndarray) for i in k):
+        np.add.at(out, k, g)            # index arrays may repeat: accumulate
+    else:
+        out[k] = g                      # basic indexing never repeats (np.add.at is slow)
     return out
 
 
@@ -436,3 +442,282 @@ def rank(input, name=None):
     x = tensor(input, op="rank")
     return _core.wrap(np.array(x.ndim, dtype=np.int32))
 
+
+
+# ---------------------------------------------------------------------------
+# ONNX export rules (run by tapegrad.onnx.export through its context)
+
+_BIG = 2 ** 62        # "to the end" for ONNX Slice (clamped by the runtime)
+
+
+def _onnx_target_shape(ctx, vid_out, shape, key="shape"):
+    # a shape parameter that changed with the batch size: the batch entry becomes
+    # -1 (reshape: inferred) so one file serves every batch
+    shape = list(shape)
+    if ctx.batch_param(key):
+        out_val = ctx.graph.values[vid_out]
+        shape = [-1 if ctx.batch.is_batch(vid_out, i) else d for i, d in enumerate(shape)]
+        if shape.count(-1) > 1:
+            raise ValueError("%s: more than one dimension of %s depends on the batch size"
+                             % (ctx.node.op, out_val.type_str()))
+    return shape
+
+
+def _onnx_reshape(ctx, node):
+    (x,) = ctx.operands(node)
+    shape = _onnx_target_shape(ctx, node.outputs[0], node.params["shape"])
+    return ctx.op("Reshape", [x, ctx.ints(shape)])
+
+
+def _onnx_transpose(ctx, node):
+    (x,) = ctx.operands(node)
+    return ctx.op("Transpose", [x], perm=[int(p) for p in node.params["perm"]])
+
+
+def _onnx_broadcast_to(ctx, node):
+    (x,) = ctx.operands(node)
+    shape = list(node.params["shape"])
+    if ctx.batch_param("shape"):
+        # Expand broadcasts: 1 keeps whatever the input has on the batch axis
+        shape = [1 if ctx.batch.is_batch(node.outputs[0], i) else d
+                 for i, d in enumerate(shape)]
+    return ctx.op("Expand", [x, ctx.ints(shape)])
+
+
+def _onnx_concat(ctx, node):
+    return ctx.op("Concat", ctx.operands(node), axis=int(node.params["axis"]))
+
+
+def _onnx_tile(ctx, node):
+    (x,) = ctx.operands(node)
+    return ctx.op("Tile", [x, ctx.ints(node.params["multiples"])])
+
+
+def _onnx_gather(ctx, node):
+    params, indices = ctx.operands(node)
+    return ctx.op("Gather", [params, indices], axis=int(node.params["axis"]))
+
+
+def _onnx_pad(ctx, node):
+    (x,) = ctx.operands(node)
+    pads = node.params["paddings"]
+    begins = [int(p[0]) for p in pads]
+    ends = [int(p[1]) for p in pads]
+    value = ctx.const(node.params["constant_values"], ctx.out().dtype)
+    return ctx.op("Pad", [x, ctx.ints(begins + ends), value], mode="constant")
+
+
+def _onnx_one_hot(ctx, node):
+    # Equal against a range, then select: out-of-range (and negative) indices give an
+    # all-off row, as TF's one_hot (ONNX's OneHot would wrap negative indices)
+    (idx,) = ctx.operands(node)
+    p = node.params
+    depth = int(p["depth"])
+    dt = ctx.out().dtype
+    classes = ctx.const(np.arange(depth), ctx.value(node.args[0]).dtype)
+    hit = ctx.op("Equal", [ctx.op("Unsqueeze", [idx, ctx.ints([-1])]), classes])
+    out = ctx.op("Where", [hit, ctx.const(p["on_value"], dt), ctx.const(p["off_value"], dt)])
+    rank = len(ctx.out().shape)
+    axis = int(p["axis"])
+    if axis in (-1, rank - 1):
+        return out
+    perm = list(range(rank - 1))
+    perm.insert(axis, rank - 1)
+    return ctx.op("Transpose", [out], perm=perm)
+
+
+def _onnx_getitem(ctx, node):
+    """Basic indexing (ints, slices, None, ...) and one integer index array."""
+    (x,) = ctx.operands(node)
+    ndim = len(ctx.value(node.args[0]).shape)
+    key = list(node.params["key"])
+    real = sum(1 for k in key if k is not None and k is not Ellipsis)
+    if Ellipsis in key:
+        at = key.index(Ellipsis)
+        key[at:at + 1] = [slice(None)] * (ndim - real)
+    else:
+        key += [slice(None)] * (ndim - real)
+    starts, ends, axes, steps = [], [], [], []
+    drop, new_axes, gather = [], [], None
+    axis = out_axis = 0
+    for k in key:
+        if k is None:
+            new_axes.append(out_axis)
+            out_axis += 1
+            continue
+        if isinstance(k, slice):
+            if k != slice(None):
+                step = 1 if k.step is None else int(k.step)
+                if step > 0:
+                    start = 0 if k.start is None else int(k.start)
+                    stop = _BIG if k.stop is None else int(k.stop)
+                else:
+                    start = _BIG if k.start is None else int(k.start)
+                    stop = -_BIG if k.stop is None else int(k.stop)
+                starts.append(start)
+                ends.append(stop)
+                axes.append(axis)
+                steps.append(step)
+            out_axis += 1
+        elif isinstance(k, int):
+            starts.append(k)
+            ends.append(_BIG if k == -1 else k + 1)
+            axes.append(axis)
+            steps.append(1)
+            drop.append(axis)
+        else:
+            arr = getattr(k, "array", None)
+            if arr is None or arr.dtype.kind not in "iu" or gather is not None:
+                raise NotImplementedError(
+                    "getitem: only ints, slices, None, ... and one integer index array "
+                    "can be exported (boolean masks have data-dependent shapes)")
+            gather = (axis, arr)
+            out_axis += arr.ndim
+        axis += 1
+    if axes:
+        x = ctx.op("Slice", [x, ctx.ints(starts), ctx.ints(ends), ctx.ints(axes),
+                             ctx.ints(steps)])
+    if gather is not None:
+        g_axis, arr = gather
+        x = ctx.op("Gather", [x, ctx.const(arr.astype(np.int64))], axis=g_axis)
+        shift = arr.ndim - 1
+        drop = [d + shift if d > g_axis else d for d in drop]
+    if drop:
+        x = ctx.op("Squeeze", [x, ctx.ints(drop)])
+    if new_axes:
+        x = ctx.op("Unsqueeze", [x, ctx.ints(new_axes)])
+    if x == ctx.operands(node)[0]:
+        x = ctx.op("Identity", [x])
+    return x
+
+
+_GRAD_ONLY = NotSupported("a gradient-only primitive: exported graphs are inference "
+                          "forwards")
+_onnx_rules({
+    "reshape": _onnx_reshape, "transpose": _onnx_transpose,
+    "broadcast_to": _onnx_broadcast_to, "concat": _onnx_concat, "tile": _onnx_tile,
+    "gather": _onnx_gather, "pad": _onnx_pad, "one_hot": _onnx_one_hot,
+    "getitem": _onnx_getitem, "getitem_grad": _GRAD_ONLY, "gather_grad": _GRAD_ONLY,
+})
+
+
+# ---------------------------------------------------------------------------
+# Taylor-mode rules (tg.jet): these primitives are linear in their tensor operand, so
+# each Taylor coefficient goes through the forward on its own
+
+def _t_linear(forward, zero_params=()):
+    def rule(x, *rest, **params):
+        out = [forward(x[0], *[r[0] for r in rest], **params)]
+        hi = dict(params, **{k: 0 for k in zero_params})
+        out += [forward(x[k], *[r[0] for r in rest], **hi) for k in range(1, x.shape[0])]
+        return np.stack(out)
+
+    return rule
+
+
+def _t_concat(*xs, axis):
+    return np.concatenate(xs, axis=axis + 1)
+
+
+def _taylor_rules():
+    from tapegrad import _core
+
+    reg = _core.registry()
+    for name, zero in (("reshape", ()), ("transpose", ()), ("broadcast_to", ()),
+                       ("tile", ()), ("getitem", ()), ("getitem_grad", ()), ("gather", ()),
+                       ("gather_grad", ()), ("pad", ("constant_values",))):
+        reg[name].defrule("taylor", _t_linear(reg[name].cpu, zero))
+    reg["concat"].defrule("taylor", _t_concat)
+
+
+_taylor_rules()
+
+
+# ---------------------------------------------------------------------------
+# batching rules (tg.vmap; ops/_batching.py)
+
+def _b_reshape(prim, B, args, bdims, shape):
+    return prim(args[0], shape=(B,) + tuple(shape))
+
+
+def _b_transpose(prim, B, args, bdims, perm):
+    return prim(args[0], perm=(0,) + tuple(int(p) + 1 for p in perm))
+
+
+def _b_broadcast_to(prim, B, args, bdims, shape):
+    from tapegrad.ops import _batching as Bt
+
+    x = Bt.align(args[0], bdims[0], len(shape))
+    return prim(x, shape=(B,) + tuple(shape))
+
+
+def _b_tile(prim, B, args, bdims, multiples):
+    return prim(args[0], multiples=(1,) + tuple(multiples))
+
+
+def _b_concat(prim, B, args, bdims, axis):
+    from tapegrad.ops import _batching as Bt
+
+    return prim(*[Bt.materialize(a, bd, B) for a, bd in zip(args, bdims)], axis=axis + 1)
+
+
+def _advanced(key):
+    return sum(1 for k in key if hasattr(k, "array"))
+
+
+def _b_getitem(prim, B, args, bdims, key):
+    from tapegrad.ops import _batching as Bt
+
+    if _advanced(key) > 1:
+        # NumPy moves several advanced indices to the front: per example instead
+        return Bt.loop(prim, B, args, bdims, key=key)
+    return prim(args[0], key=(slice(None),) + tuple(key))
+
+
+def _b_getitem_grad(prim, B, args, bdims, shape, key):
+    from tapegrad.ops import _batching as Bt
+
+    if _advanced(key) > 1:
+        return Bt.loop(prim, B, args, bdims, shape=shape, key=key)
+    return prim(args[0], shape=(B,) + tuple(shape), key=(slice(None),) + tuple(key))
+
+
+def _b_gather(prim, B, args, bdims, axis):
+    from tapegrad.ops import _batching as Bt
+
+    if bdims[1] is None:
+        return prim(args[0], args[1], axis=axis + 1)
+    return Bt.loop(prim, B, args, bdims, axis=axis)        # per-example indices
+
+
+def _b_gather_grad(prim, B, args, bdims, shape, axis):
+    from tapegrad.ops import _batching as Bt
+
+    if bdims[1] is None:
+        return prim(args[0], args[1], shape=(B,) + tuple(shape), axis=axis + 1)
+    return Bt.loop(prim, B, args, bdims, shape=shape, axis=axis)
+
+
+def _b_pad(prim, B, args, bdims, paddings, constant_values):
+    return prim(args[0], paddings=((0, 0),) + tuple(tuple(p) for p in paddings),
+                constant_values=constant_values)
+
+
+def _b_one_hot(prim, B, args, bdims, axis, **params):
+    return prim(args[0], axis=axis if axis < 0 else axis + 1, **params)
+
+
+def _batch_rules():
+    from tapegrad import _core
+
+    reg = _core.registry()
+    for name, rule in (("reshape", _b_reshape), ("transpose", _b_transpose),
+                       ("broadcast_to", _b_broadcast_to), ("tile", _b_tile),
+                       ("concat", _b_concat), ("getitem", _b_getitem),
+                       ("getitem_grad", _b_getitem_grad), ("gather", _b_gather),
+                       ("gather_grad", _b_gather_grad), ("pad", _b_pad),
+                       ("one_hot", _b_one_hot)):
+        reg[name].defrule("batch", rule)
+
+
+_batch_rules()

@@ -18,6 +18,7 @@ import numpy as np
 
 import tapegrad as tg
 from tapegrad import _core, tracking
+from tapegrad.graph.trace import host_call
 from tapegrad.optimizers import schedules
 
 __all__ = ["Optimizer"]
@@ -302,6 +303,7 @@ class Optimizer(tracking.Trackable):
             slot.assign(value)
         var.assign(new_var)
 
+    @host_call  # inside tg.function: one graph step that updates the variables on replay
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
         """Apply one update to each variable from its gradient.
 

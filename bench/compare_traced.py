@@ -1,0 +1,101 @@
+"""The traced (``tg.function``) side of ``bench/compare.py``: the same workloads, each
+step traced once and replayed.  Called from compare.py's tapegrad worker; the keys it
+returns (``*_traced``, ``cnn_trace``) are compared in compare.py's table with the NumPy
+and PyTorch timings of the eager keys (the same arithmetic)."""
+
+import time
+
+import numpy as np
+
+
+def traced_workloads(tg, timer, linreg_data, mlp_data, cnn_data, steps, lr):
+    out = {}
+
+    w = tg.Variable(3.0)
+
+    @tg.function
+    def scalar_step():
+        with tg.GradientTape() as tape:
+            y = w * w
+        return tape.gradient(y, w)
+    out["scalar_step_traced"] = timer(scalar_step)
+
+    xs, ys = (tg.constant(v) for v in linreg_data())
+
+    def linreg():
+        W, B = tg.Variable(5.0), tg.Variable(10.0)
+
+        @tg.function
+        def step():
+            with tg.GradientTape() as tape:
+                loss = tg.reduce_mean(tg.square(xs * W + B - ys))
+            dW, dB = tape.gradient(loss, [W, B])
+            W.assign_sub(dW * lr)
+            B.assign_sub(dB * lr)
+
+        for _ in range(steps):
+            step()
+    out["linreg_traced"] = timer(linreg)
+
+    def mlp_model(weights):
+        model = tg.Sequential([tg.layers.Dense(128, activation="relu", input_shape=(784,)),
+                               tg.layers.Dense(10)])
+        model.build((None, 784))
+        model.set_weights(weights)
+        return model
+
+    def make_step(model, optimizer):
+        @tg.function
+        def train_step(x, y):
+            with tg.GradientTape() as tape:
+                loss = tg.losses.sparse_softmax_cross_entropy(labels=y, logits=model(x))
+            variables = model.trainable_variables
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss
+        return train_step
+
+    for batch in (32, 256):
+        xn, yn, weights = mlp_data(batch)
+        x, y = tg.constant(xn), tg.constant(yn.astype(np.int32))
+        step = make_step(mlp_model(weights), tg.optimizers.SGD(lr))
+        out["mlp%d_traced" % batch] = timer(lambda s=step, x=x, y=y: s(x, y))
+
+    layers = tg.layers
+    cnn = tg.Sequential([
+        layers.Conv2D(32, 5, padding="same", activation="relu", input_shape=(28, 28, 1)),
+        layers.MaxPooling2D((2, 2), (2, 2), padding="same"),
+        layers.Conv2D(64, 5, padding="same", activation="relu"),
+        layers.MaxPooling2D((2, 2), (2, 2), padding="same"),
+        layers.Flatten(),
+        layers.Dense(1024, activation="relu"),
+        layers.Dropout(0.4),
+        layers.Dense(10),
+    ])
+    images, labels = cnn_data()
+    ci, cl = tg.constant(images), tg.constant(labels.astype(np.int32))
+    adam = tg.optimizers.Adam(1e-3)
+
+    def cnn_step_fn():
+        with tg.GradientTape() as tape:
+            logits = cnn(ci, training=True)
+            loss = tg.losses.sparse_softmax_cross_entropy(labels=cl, logits=logits)
+        variables = cnn.trainable_variables
+        adam.apply_gradients(zip(tape.gradient(loss, variables), variables))
+
+    # trace time: a fresh tg.function's first call (Adam's slots already exist), minus
+    # the eager step it runs while tracing
+    cnn_step_fn()
+    traces, eagers = [], []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        cnn_step_fn()
+        eagers.append(time.perf_counter() - t0)
+        f = tg.function(cnn_step_fn)
+        t0 = time.perf_counter()
+        f()
+        traces.append(time.perf_counter() - t0)
+    out["cnn_trace"] = {"median": float(np.median(traces)), "min": min(traces),
+                        "repeats": 5, "number": 1,
+                        "eager_step_median": float(np.median(eagers))}
+    out["cnn64_traced"] = timer(tg.function(cnn_step_fn))
+    return out

@@ -1,0 +1,205 @@
+"""Taylor-mode differentiation: tg.jet, tg.derivatives, tg.taylor_coefficients.
+
+``jet(fun, primals, series)`` (JAX's signature and convention): with
+``series[i] = (x1, ..., xK)`` the derivatives of the i-th input along a path,
+x(t) = x0 + x1 t + x2 t^2/2! + ..., it returns ``fun(x0)`` and the derivatives
+(y1, ..., yK) of y(t) = fun(x(t)) at t = 0, in one forward pass: O(K^2) per
+elementwise op instead of the 2^K of K nested tapes.
+
+How: ``fun`` is traced by ``tg.function`` at the primals (once per signature, cached
+per function), and the graph is interpreted with each primitive's "taylor" rule, which
+lives beside the primitive's forward (ops/*.py) and maps the operands' truncated
+series to the output's (ops/_series.py has the arithmetic).  A primitive without a
+rule raises naming it.  Series are NumPy arrays in the primals' dtype: the result is
+a value, not differentiable again (nest tapes around jet's inputs for that).
+"""
+
+import math
+import weakref
+
+import numpy as np
+
+from tapegrad import _core
+from tapegrad.autodiff import nest
+from tapegrad.graph.ir import Ref
+from tapegrad.ops._registry import NotSupported
+
+__all__ = ["jet", "derivatives", "taylor_coefficients"]
+
+_functions = weakref.WeakKeyDictionary()
+_strong = {}
+
+
+class JetError(TypeError):
+    """A function cannot be pushed through Taylor mode (the message says which op)."""
+
+
+def _traced(fun, primals):
+    from tapegrad.graph.function import Function
+
+    try:
+        f = _functions.get(fun)
+        weak = True
+    except TypeError:
+        # not weak-referenceable (a primitive, a builtin): a small strong cache
+        entry = _strong.get(id(fun))
+        f = entry[1] if entry is not None and entry[0] is fun else None
+        weak = False
+    if f is None:
+        f = Function(fun, name=getattr(fun, "__name__", "jet"))
+        if weak:
+            _functions[fun] = f
+        else:
+            if len(_strong) >= 64:
+                _strong.pop(next(iter(_strong)))
+            _strong[id(fun)] = (fun, f)
+    return f.get_concrete_function(*primals).graph
+
+
+def _tensor(x):
+    if isinstance(x, _core.BaseVariable):
+        x = x.read_value()
+    if not isinstance(x, _core.Tensor):
+        x = _core.convert(x, None, "jet")
+    return x
+
+
+def jet(fun, primals, series):
+    """(fun(*primals), derivatives of fun along the series), JAX's tg.jet.
+
+    ``primals``: a tuple of tensors; ``series``: a tuple with, per primal, a sequence
+    of K tensors of its shape (the 1st..K-th derivative of the input path; ignored for
+    integer and bool primals, which stay fixed).  Returns
+    ``(primal_out, series_out)`` with ``series_out`` a list of K tensors (a list per
+    output for a function returning several).
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(series, (tuple, list)):
+        raise TypeError("jet: primals and series must be tuples (one entry per argument)")
+    if len(primals) != len(series):
+        raise ValueError("jet: %d primals but %d series" % (len(primals), len(series)))
+    xs = [_tensor(p) for p in primals]
+    orders = {len(s) for s in series}
+    if len(orders) != 1:
+        raise ValueError("jet: every series must have the same length, got %s"
+                         % sorted(len(s) for s in series))
+    K = orders.pop()
+    inputs = []
+    for x, s in zip(xs, series):
+        arr = np.asarray(x.numpy())
+        S = np.zeros((K + 1,) + arr.shape, dtype=arr.dtype)
+        S[0] = arr
+        if arr.dtype.kind != "f":
+            # integer and bool inputs (indices, masks) do not move along the path
+            inputs.append(S)
+            continue
+        for k, term in enumerate(s, start=1):
+            t = np.asarray(_tensor(term).numpy(), dtype=arr.dtype)
+            if t.shape != arr.shape:
+                raise ValueError("jet: series term %d has shape %s, its primal %s"
+                                 % (k, t.shape, arr.shape))
+            S[k] = t / math.factorial(k)     # derivative -> normalized coefficient
+        inputs.append(S)
+    graph = _traced(fun, xs)
+    env = run(graph, inputs, K)
+    outs = []
+    for ref in graph.flat_outputs():
+        S = env[ref.id]
+        outs.append((_core.wrap(np.ascontiguousarray(S[0])),
+                     [_core.wrap(np.ascontiguousarray(S[k] * math.factorial(k)))
+                      for k in range(1, K + 1)]))
+    primal_out = nest.pack_sequence_as(graph.outputs, [o[0] for o in outs])
+    if len(outs) == 1 and not isinstance(graph.outputs, (list, tuple)):
+        return primal_out, outs[0][1]
+    return primal_out, [o[1] for o in outs]
+
+
+def run(graph, inputs, K):
+    """Series of every value of ``graph`` given its inputs' series."""
+    env = {}
+    for vid, S in zip(graph.inputs, inputs):
+        env[vid] = S
+    for vid, t in graph.constants.items():
+        env[vid] = _constant(np.asarray(t.numpy()), K)
+    for node in graph.nodes:
+        if node.op == "read_variable":
+            env[node.outputs[0]] = _constant(np.asarray(node.variable.numpy()), K)
+            continue
+        if node.prim is None or node.op.startswith("random_"):
+            raise JetError("jet: %s cannot be pushed through Taylor mode (a stateful or "
+                           "random op in the function)" % node.op)
+        refs = [type(a) is Ref for a in node.args]
+        if not node.prim.differentiable:
+            # integer/bool results and stop_gradient: constant along the path
+            primal = node.prim.cpu(*[env[a.id][0] if r else a
+                                     for a, r in zip(node.args, refs)], **node.params)
+            env[node.outputs[0]] = _constant(np.asarray(primal), K)
+            continue
+        rule = node.prim.rule("taylor")
+        if rule is None or isinstance(rule, NotSupported):
+            why = rule.reason if isinstance(rule, NotSupported) else "no Taylor rule yet"
+            raise JetError("jet: primitive %r has no Taylor-mode rule (%s)"
+                           % (node.op, why))
+        out_dtype = graph.values[node.outputs[0]].dtype
+        series = []
+        for a, r in zip(node.args, refs):
+            if r:
+                series.append(env[a.id])
+            elif np.ndim(a) == 0 and not isinstance(a, np.ndarray):
+                series.append(_constant(np.asarray(a, dtype=out_dtype), K))   # weak
+            else:
+                series.append(_constant(np.asarray(a), K))
+        S = np.asarray(rule(*series, **node.params))
+        env[node.outputs[0]] = S if S.dtype == out_dtype else S.astype(out_dtype)
+    return env
+
+
+def _constant(value, K):
+    out = np.zeros((K + 1,) + value.shape, dtype=value.dtype)
+    out[0] = value
+    return out
+
+
+def taylor_coefficients(fun, x, order, direction=None):
+    """[f(x), f'(x)/1!, ..., f^(order)(x)/order!] along ``direction`` (1 for a scalar
+    x), from one jet."""
+    x = _tensor(x)
+    if direction is None:
+        if x.shape != ():
+            raise ValueError("taylor_coefficients: x has shape %s; give the direction "
+                             "of the derivatives" % (tuple(x.shape),))
+        direction = np.ones((), dtype=x.dtype)
+    graph, S = _along(fun, x, direction, int(order))
+    out = S[graph.flat_outputs()[0].id]
+    return [_core.wrap(np.ascontiguousarray(out[k])) for k in range(out.shape[0])]
+
+
+def derivatives(fun, x, order, direction=None):
+    """[f'(x), ..., f^(order)(x)] (directional along ``direction`` for a tensor x)."""
+    if int(order) < 1:
+        raise ValueError("derivatives: order must be >= 1, got %r" % (order,))
+    x = _tensor(x)
+    if direction is None:
+        if x.shape != ():
+            raise ValueError("derivatives: x has shape %s; give the direction of the "
+                             "derivatives" % (tuple(x.shape),))
+        direction = np.ones((), dtype=x.dtype)
+    graph, S = _along(fun, x, direction, int(order))
+    out = S[graph.flat_outputs()[0].id]
+    return [_core.wrap(np.ascontiguousarray(out[k] * math.factorial(k)))
+            for k in range(1, out.shape[0])]
+
+
+def _along(fun, x, direction, K):
+    """Series of every value of fun's graph along x + t * direction."""
+    arr = np.asarray(x.numpy())
+    v = np.asarray(_tensor(direction).numpy(), dtype=arr.dtype)
+    if v.shape != arr.shape:
+        raise ValueError("derivatives: direction has shape %s, x %s" % (v.shape, arr.shape))
+    S = np.zeros((K + 1,) + arr.shape, dtype=arr.dtype)
+    S[0] = arr
+    if K >= 1:
+        S[1] = v
+    graph = _traced(fun, [x])
+    if len(graph.flat_outputs()) != 1:
+        raise ValueError("derivatives: the function must return one tensor")
+    return graph, run(graph, [S], K)

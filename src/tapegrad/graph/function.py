@@ -1,0 +1,370 @@
+"""``tg.function``: trace a Python function once per signature, replay the graph after.
+
+A call's *signature* is its tensors' shapes, dtypes and devices, its variables'
+identities and the values of its other Python arguments.  The first call with a new
+signature runs the function eagerly under a :class:`~tapegrad.graph.trace.Tracer`
+(so its results are exactly eager's), optimizes the recorded graph
+(:mod:`tapegrad.graph.passes`) and compiles it to a replay plan
+(``tapegrad._graph.Plan``); later calls with that signature only run the plan.
+
+Semantics, as in TensorFlow's ``tf.function``: Python side effects (``print``,
+appending to a list) happen while tracing only; ``tg.print`` and variable assignments
+happen on every call; variables are captured by reference.  A tape active around a
+replayed call records every op of the replay, so gradients of any order are those of
+the eager program.
+"""
+
+import functools
+import inspect
+import logging
+import threading
+
+import numpy as np
+
+from tapegrad import _core, _graph
+from tapegrad.autodiff import nest
+from tapegrad.graph import passes as _passes
+from tapegrad.graph.ir import Graph, Ref
+from tapegrad.graph.trace import Tracer
+
+__all__ = ["function", "Function", "ConcreteFunction", "TensorSpec"]
+
+logger = logging.getLogger("tapegrad")
+
+RETRACE_WARNING_LIMIT = 5
+
+# One trace at a time in the process: the core has one tracer slot (recording only the
+# tracing thread's ops), so a second thread that needs a trace waits for the first.
+_TRACE_LOCK = threading.RLock()
+
+
+class TensorSpec:
+    """Shape (``None`` for any size) and dtype an ``input_signature`` entry accepts."""
+
+    def __init__(self, shape=None, dtype=np.float32, name=None):
+        self.shape = None if shape is None else tuple(
+            None if d is None else int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.name = name
+
+    def is_compatible_with(self, t):
+        if np.dtype(t.dtype) != self.dtype:
+            return False
+        if self.shape is None:
+            return True
+        shape = tuple(t.shape)
+        return len(shape) == len(self.shape) and all(
+            s is None or s == d for s, d in zip(self.shape, shape))
+
+    def __repr__(self):
+        return "TensorSpec(shape=%s, dtype=%s)" % (self.shape, self.dtype.name)
+
+
+def _fresh(t):
+    """A new Tensor over ``t``'s value, so every input position is its own graph value."""
+    data = t._data
+    if type(data) is np.ndarray:
+        return _core.wrap(data.view())
+    return _core._wrap_device(data)
+
+
+class ConcreteFunction:
+    """One traced signature: ``graph`` (optimized), ``raw_graph`` (as traced), replay."""
+
+    def __init__(self, raw_graph, passes, keepalive):
+        self.raw_graph = raw_graph
+        self.graph = _passes.optimize(raw_graph, passes)
+        self._plan = _graph.Plan(self.graph, _passes.plan_buffers(self.graph))
+        self._grad_plan = None
+        self._keepalive = keepalive      # the non-tensor objects the signature named
+        self.guarded = False
+
+    def set_guard(self, args):
+        """Let the plan check a call's positional ``args`` itself (the fast path):
+        possible when each is a CPU tensor, a variable or a plain Python scalar."""
+        guard = []
+        for a in args:
+            if type(a) is _core.Tensor and type(a._data) is np.ndarray:
+                guard.append(("T", a._data.shape, a._data.dtype))
+            elif isinstance(a, _core.BaseVariable):
+                guard.append(("V", a))
+            elif a is None or type(a) in (int, float, bool, str):
+                guard.append(("P", a))
+            else:
+                self.guarded = False
+                return False
+        outs = self.graph.outputs
+        single = isinstance(outs, Ref)
+        self._plan.set_guard(guard, single,
+                             functools.partial(nest.pack_sequence_as, outs))
+        self.guarded = True
+        return True
+
+    def _plan_for_tapes(self):
+        if self._grad_plan is None:
+            g = _passes.optimize(self.raw_graph, _passes.GRADIENT_SAFE_PASSES)
+            self._grad_plan = _graph.Plan(g, _passes.plan_buffers(g))
+        return self._grad_plan
+
+    def run(self, flat_tensors, python_call=None):
+        if _core._active_tapes():
+            if self.graph.python_gradients and python_call is not None:
+                # custom gradients are Python closures over the call's own tensors: under
+                # an outer tape the function runs eagerly so they exist (and record)
+                return python_call()
+            plan = self._plan_for_tapes()
+        else:
+            plan = self._plan
+        out = plan.run(flat_tensors)
+        return nest.pack_sequence_as(self.graph.outputs, out)
+
+    def __call__(self, *args, **kwargs):
+        flat = [x for x in nest.flatten((list(args), kwargs))
+                if isinstance(x, (_core.Tensor, np.ndarray))]
+        flat = [x if isinstance(x, _core.Tensor) else _core.convert(x, None, "function")
+                for x in flat]
+        if len(flat) != len(self.graph.inputs):
+            raise TypeError("ConcreteFunction %s: expected %d tensor arguments, got %d"
+                            % (self.graph.name, len(self.graph.inputs), len(flat)))
+        for t, vid in zip(flat, self.graph.inputs):
+            v = self.graph.values[vid]
+            if tuple(t.shape) != v.shape or np.dtype(t.dtype) != v.dtype:
+                raise TypeError("ConcreteFunction %s: argument %s %s does not match the "
+                                "traced %s" % (self.graph.name, tuple(t.shape), t.dtype,
+                                               v.type_str()))
+        return self.run(flat)
+
+
+class _Sig:
+    """Builds the cache key of a call and collects its tensors, in one walk."""
+
+    __slots__ = ("tensors", "keep")
+
+    def __init__(self):
+        self.tensors = []
+        self.keep = []
+
+    def key(self, x):
+        t = type(x)
+        if t is _core.Tensor:
+            self.tensors.append(x)
+            return ("T", x._data.shape, x._data.dtype.str, _core._device_of(x))
+        if t is float:
+            return ("f", repr(x))
+        if t is int or t is bool or t is str or x is None:
+            return (t, x)
+        if isinstance(x, _core.BaseVariable):
+            self.keep.append(x)
+            return ("V", x._unique_id)
+        if isinstance(x, np.ndarray):
+            tt = _core.convert(x, None, "function")
+            self.tensors.append(tt)
+            return ("T", tt._data.shape, tt._data.dtype.str, None)
+        if t is list or t is tuple:
+            return (t,) + tuple(self.key(a) for a in x)
+        if t is dict:
+            return (dict,) + tuple((k, self.key(x[k])) for k in sorted(x))
+        if isinstance(x, _core.Tensor):
+            self.tensors.append(x)
+            return ("T", x._data.shape, x._data.dtype.str, _core._device_of(x))
+        if isinstance(x, (np.generic, float, int)):
+            return (type(x), repr(x))
+        # any other object (a layer, a model, an optimizer) by identity
+        self.keep.append(x)
+        return ("O", id(x))
+
+
+def _swap_tensors(x, tracer):
+    """``x`` with each tensor replaced by a fresh input tensor bound in ``tracer``."""
+    if isinstance(x, _core.Tensor) or (isinstance(x, np.ndarray)):
+        if not isinstance(x, _core.Tensor):
+            x = _core.convert(x, None, "function")
+        t = _fresh(x)
+        tracer.bind_input(t)
+        return t
+    if type(x) in (list, tuple):
+        return type(x)(_swap_tensors(a, tracer) for a in x)
+    if type(x) is dict:
+        # in the key order _Sig walks, so inputs line up with the flat tensors
+        return {k: _swap_tensors(x[k], tracer) for k in sorted(x)}
+    return x
+
+
+class Function:
+    """A Python function traced into graphs, one per call signature (``tg.function``)."""
+
+    def __init__(self, fn, input_signature=None, reduce_retracing=False, passes=None,
+                 name=None):
+        if not callable(fn):
+            raise TypeError("tg.function: expected a callable, got %r" % (fn,))
+        self._fn = fn
+        self._name = name or getattr(fn, "__name__", "function")
+        self.input_signature = None if input_signature is None else [
+            s if isinstance(s, TensorSpec) else TensorSpec(*s) for s in input_signature]
+        self.reduce_retracing = bool(reduce_retracing)
+        self.passes = tuple(_passes.DEFAULT_PASSES if passes is None else passes)
+        for p in self.passes:
+            if p not in _passes.PASSES:
+                raise ValueError("tg.function: unknown graph pass %r (known: %s)"
+                                 % (p, ", ".join(sorted(_passes.PASSES))))
+        self._cache = {}
+        self._fast = None         # the plan of the last signature, guarded (see _graph.pyx)
+        self._keys = []
+        self._warned = False
+        try:
+            self._param_names = list(inspect.signature(fn).parameters)
+        except (TypeError, ValueError):
+            self._param_names = []
+        functools.update_wrapper(self, fn)
+
+    @property
+    def python_function(self):
+        return self._fn
+
+    @property
+    def tracing_count(self):
+        """How many signatures have been traced."""
+        return len(self._keys)
+
+    def __get__(self, instance, owner):
+        # a method: one Function per instance, so the instance is part of the closure
+        if instance is None:
+            return self
+        cache = instance.__dict__.setdefault("_tg_functions", {})
+        bound = cache.get(id(self))
+        if bound is None:
+            bound = Function(self._fn.__get__(instance, owner), self.input_signature,
+                             self.reduce_retracing, self.passes, self._name)
+            cache[id(self)] = bound
+        return bound
+
+    def _check_signature(self, args):
+        spec = self.input_signature
+        if len(args) != len(spec):
+            raise TypeError("%s: input_signature has %d entries but the call passes %d "
+                            "arguments" % (self._name, len(spec), len(args)))
+        for i, (a, s) in enumerate(zip(args, spec)):
+            if not isinstance(a, (_core.Tensor, np.ndarray, _core.BaseVariable)):
+                a = _core.convert(a, s.dtype, self._name)
+            if not s.is_compatible_with(a):
+                raise TypeError("%s: argument %d (%s %s) does not match input_signature %r"
+                                % (self._name, i, tuple(a.shape), np.dtype(a.dtype).name, s))
+
+    def _signature(self, args, kwargs):
+        sig = _Sig()
+        key = tuple(sig.key(a) for a in args)
+        if kwargs:
+            key = key + tuple((k, sig.key(kwargs[k])) for k in sorted(kwargs))
+        return key, sig
+
+    def __call__(self, *args, **kwargs):
+        fast = self._fast
+        if fast is not None and not kwargs:
+            out = fast.try_run(args)
+            if out is not _graph.MISS:
+                return out
+        if _core._get_tracer() is not None:
+            # called while an enclosing function traces: inline into that graph
+            return self._fn(*args, **kwargs)
+        if self.input_signature is not None:
+            self._check_signature(args)
+        key, sig = self._signature(args, kwargs)
+        cf = self._cache.get(key)
+        if cf is not None:
+            if cf.guarded and not kwargs:
+                self._fast = cf._plan
+            return cf.run(sig.tensors, functools.partial(self._fn, *args, **kwargs))
+        return self._trace(key, sig, args, kwargs)
+
+    def _trace(self, key, sig, args, kwargs):
+        with _TRACE_LOCK:
+            cf = self._cache.get(key)
+            if cf is not None:      # another thread traced this signature meanwhile
+                return cf.run(sig.tensors, functools.partial(self._fn, *args, **kwargs))
+            return self._trace_locked(key, sig, args, kwargs)
+
+    def _trace_locked(self, key, sig, args, kwargs):
+        graph = Graph(self._name)
+        tracer = Tracer(graph)
+        args2 = tuple(_swap_tensors(a, tracer) for a in args)
+        kwargs2 = {k: _swap_tensors(kwargs[k], tracer) for k in sorted(kwargs)}
+        prev = _core._set_tracer(tracer)
+        try:
+            result = self._fn(*args2, **kwargs2)
+            graph.outputs = tracer.output(result)
+        finally:
+            _core._set_tracer(prev)
+        cf = ConcreteFunction(graph, self.passes, sig.keep)
+        self._cache[key] = cf
+        if not kwargs and cf.set_guard(args):
+            self._fast = cf._plan
+        self._keys.append(key)
+        if len(self._keys) > RETRACE_WARNING_LIMIT and not self._warned:
+            self._warned = True
+            logger.warning(
+                "tg.function %s has been traced %d times: %s.  Tracing is expensive; pass "
+                "tensors rather than Python numbers for values that change, or give the "
+                "function an input_signature.", self._name, len(self._keys),
+                self._what_changed(self._keys[-2], key))
+        return result
+
+    def _what_changed(self, old, new):
+        names = self._param_names
+        for i in range(max(len(old), len(new))):
+            a = old[i] if i < len(old) else None
+            b = new[i] if i < len(new) else None
+            if a != b:
+                if b is not None and isinstance(b, tuple) and len(b) == 2 and \
+                        isinstance(b[0], str) and b[0] not in ("T", "V", "O", "f"):
+                    name = b[0]
+                elif i < len(names):
+                    name = names[i]
+                else:
+                    name = "#%d" % i
+                return "argument %r changed from %s to %s" % (name, _fmt_key(a),
+                                                              _fmt_key(b))
+        return "the signature changed"
+
+    def get_concrete_function(self, *args, **kwargs):
+        """The :class:`ConcreteFunction` for these arguments (tracing them if needed)."""
+        if self.input_signature is not None and not args and not kwargs:
+            args = tuple(_core.wrap(np.zeros(tuple(1 if d is None else d for d in s.shape),
+                                             s.dtype)) for s in self.input_signature)
+        key, sig = self._signature(args, kwargs)
+        if key not in self._cache:
+            with _TRACE_LOCK:
+                if key not in self._cache:
+                    self._trace_locked(key, sig, args, kwargs)
+        return self._cache[key]
+
+    def __repr__(self):
+        return "<tg.function %s, %d traced signatures>" % (self._name, len(self._keys))
+
+
+def _fmt_key(k):
+    if isinstance(k, tuple) and k and k[0] == "T":
+        return "a tensor %s %s%s" % (k[1], np.dtype(k[2]).name, "" if k[3] is None
+                                      else " on " + k[3])
+    if isinstance(k, tuple) and k and k[0] == "f":
+        return k[1]
+    if isinstance(k, tuple) and len(k) == 2 and isinstance(k[0], type):
+        return repr(k[1])
+    if isinstance(k, tuple) and k and k[0] in ("V", "O"):
+        return "another object"
+    return repr(k)
+
+
+def function(fn=None, input_signature=None, reduce_retracing=False, passes=None):
+    """Trace ``fn`` into graphs and replay them (``@tg.function`` or ``tg.function(f)``).
+
+    ``input_signature``: a list of :class:`TensorSpec`; calls must match it.
+    ``reduce_retracing``: accepted for TensorFlow compatibility; graphs here are traced
+    with concrete shapes, so each new shape is still a new trace.
+    ``passes``: the graph passes to run, in order (default
+    ``("simplify", "constant_folding", "cse", "dce")``; ``()`` for none).
+    """
+    if fn is None:
+        return functools.partial(function, input_signature=input_signature,
+                                 reduce_retracing=reduce_retracing, passes=passes)
+    return Function(fn, input_signature=input_signature, reduce_retracing=reduce_retracing,
+                    passes=passes)
