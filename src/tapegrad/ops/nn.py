@@ -6,7 +6,8 @@ import numpy as np
 from tapegrad import _kernels
 from tapegrad._tape import needs_input
 from tapegrad.ops import random as tg_random
-from tapegrad.ops._registry import FLOAT, INT, primitive, tensor
+from tapegrad.ops._registry import FLOAT, INT, norm_axis, primitive, tensor
+from tapegrad.ops._registry import format_shape as _fmt
 from tapegrad.ops.elementwise import (
     abs,
     add,
@@ -27,7 +28,7 @@ from tapegrad.ops.elementwise import (
 )
 from tapegrad.ops.elementwise import tanh as _tanh
 from tapegrad.ops.reductions import _sum, reduce_mean, reduce_sum
-from tapegrad.ops.shape import _fmt, reshape, squeeze
+from tapegrad.ops.shape import reshape, squeeze
 
 __all__ = ["relu", "relu6", "leaky_relu", "elu", "softplus", "sigmoid", "tanh", "softmax",
            "log_softmax", "conv2d", "max_pool2d", "avg_pool2d", "max_pool", "avg_pool",
@@ -36,9 +37,10 @@ __all__ = ["relu", "relu6", "leaky_relu", "elu", "softplus", "sigmoid", "tanh", 
            "moments"]
 
 
-@primitive("relu", dtypes=FLOAT | INT, save_inputs=False)
-def relu(x):
-    """max(x, 0)."""
+@primitive("relu", dtypes=FLOAT | INT, save_inputs=False, args=("features",))
+def relu(features):
+    """max(features, 0) elementwise (subgradient 0 at 0)."""
+    x = features
     out = _kernels.relu(x)
     return np.maximum(x, 0, dtype=x.dtype) if out is None else out
 
@@ -46,6 +48,11 @@ def relu(x):
 @relu.defvjp
 def _relu_vjp(g, ans, x):
     return _relu_grad(g, ans)
+
+
+@relu.defjvp
+def _relu_jvp(ts, ans, x):
+    return _relu_grad(ts[0], ans)
 
 
 @primitive("relu_grad", dtypes=FLOAT | INT, save_output=False)
@@ -58,6 +65,9 @@ def _relu_grad(g, ans):
     if out is None:
         out = np.where(ans > 0, g, np.zeros((), dtype=g.dtype))
     return out
+
+
+_relu_grad.deflinear(0)      # piecewise constant in ans
 
 
 @_relu_grad.defvjp
@@ -90,12 +100,6 @@ def tanh(x, name=None):
     return _tanh(x)
 
 
-def _axis(axis, ndim, op):
-    if not -ndim <= axis < ndim:
-        raise ValueError("%s: axis %d is out of range for rank %d" % (op, axis, ndim))
-    return axis % ndim
-
-
 @primitive("softmax", dtypes=FLOAT, save_inputs=False, quiet=True)
 def _softmax(x, axis):
     """exp(x) / sum(exp(x)) along ``axis``, max-shifted."""
@@ -108,6 +112,12 @@ def _softmax(x, axis):
 @_softmax.defvjp
 def _softmax_vjp(g, ans, x, axis):
     return multiply(ans, subtract(g, _sum(multiply(g, ans), axes=(axis,), keepdims=True)))
+
+
+@_softmax.defjvp
+def _softmax_jvp(ts, ans, x, axis):
+    # the softmax Jacobian is symmetric: the JVP is the VJP's formula on the tangent
+    return _softmax_vjp(ts[0], ans, x, axis)
 
 
 @primitive("log_softmax", dtypes=FLOAT, save_inputs=False, quiet=True)
@@ -124,18 +134,24 @@ def _log_softmax_vjp(g, ans, x, axis):
     return subtract(g, multiply(exp(ans), _sum(g, axes=(axis,), keepdims=True)))
 
 
+@_log_softmax.defjvp
+def _log_softmax_jvp(ts, ans, x, axis):
+    t = ts[0]
+    return subtract(t, _sum(multiply(exp(ans), t), axes=(axis,), keepdims=True))
+
+
 def softmax(logits, axis=-1, name=None):
     x = tensor(logits, op="softmax")
     if x.ndim == 0:
         raise ValueError("softmax: logits must have rank >= 1")
-    return _softmax(x, axis=_axis(axis, x.ndim, "softmax"))
+    return _softmax(x, axis=norm_axis(axis, x.ndim, "softmax"))
 
 
 def log_softmax(logits, axis=-1, name=None):
     x = tensor(logits, op="log_softmax")
     if x.ndim == 0:
         raise ValueError("log_softmax: logits must have rank >= 1")
-    return _log_softmax(x, axis=_axis(axis, x.ndim, "log_softmax"))
+    return _log_softmax(x, axis=norm_axis(axis, x.ndim, "log_softmax"))
 
 
 # ---------------------------------------------------------------------------
@@ -221,6 +237,20 @@ def _conv2d_vjp(g, ans, x, w, strides, padding, dilations):
             _conv2d_backprop_filter(x, g, filter_shape=w.shape, **kw_) if need_w else None)
 
 
+def _bilinear_jvp(op, ts, a, b, **params):
+    """The product rule for an op linear in each of its two tensor inputs."""
+    ta, tb = ts
+    parts = ([op(ta, b, **params)] if ta is not None else []) + \
+        ([op(a, tb, **params)] if tb is not None else [])
+    return parts[0] if len(parts) == 1 else add(parts[0], parts[1])
+
+
+@_conv2d.defjvp
+def _conv2d_jvp(ts, ans, x, w, strides, padding, dilations):
+    return _bilinear_jvp(_conv2d, ts, x, w, strides=strides, padding=padding,
+                         dilations=dilations)
+
+
 @primitive("conv2d_backprop_input", dtypes=FLOAT, save_output=False)
 def _conv2d_backprop_input(dy, w, input_shape, strides, padding, dilations):
     """Adjoint of conv2d with respect to its input."""
@@ -241,6 +271,12 @@ def _conv2d_backprop_input(dy, w, input_shape, strides, padding, dilations):
 def _conv2d_backprop_input_vjp(g, ans, dy, w, input_shape, strides, padding, dilations):
     kw_ = dict(strides=strides, padding=padding, dilations=dilations)
     return _conv2d(g, w, **kw_), _conv2d_backprop_filter(g, dy, filter_shape=w.shape, **kw_)
+
+
+@_conv2d_backprop_input.defjvp
+def _conv2d_backprop_input_jvp(ts, ans, dy, w, input_shape, strides, padding, dilations):
+    return _bilinear_jvp(_conv2d_backprop_input, ts, dy, w, input_shape=input_shape,
+                         strides=strides, padding=padding, dilations=dilations)
 
 
 @primitive("conv2d_backprop_filter", dtypes=FLOAT, save_output=False)
@@ -274,6 +310,12 @@ def _conv2d_backprop_filter_vjp(g, ans, x, dy, filter_shape, strides, padding, d
     kw_ = dict(strides=strides, padding=padding, dilations=dilations)
     return (_conv2d_backprop_input(dy, g, input_shape=x.shape, **kw_),
             _conv2d(x, g, **kw_))
+
+
+@_conv2d_backprop_filter.defjvp
+def _conv2d_backprop_filter_jvp(ts, ans, x, dy, filter_shape, strides, padding, dilations):
+    return _bilinear_jvp(_conv2d_backprop_filter, ts, x, dy, filter_shape=filter_shape,
+                         strides=strides, padding=padding, dilations=dilations)
 
 
 def conv2d(input, filters, strides=1, padding="VALID", data_format="NHWC", dilations=None,
@@ -331,11 +373,21 @@ def _max_pool2d_vjp(g, ans, x, ksize, strides, pads, out_hw):
     return _max_pool2d_grad(x, g, ksize=ksize, strides=strides, pads=pads, out_hw=out_hw)
 
 
+@_max_pool2d.defjvp
+def _max_pool2d_jvp(ts, ans, x, ksize, strides, pads, out_hw):
+    # the tangent at each window's first maximum (the element the VJP routes to)
+    return _max_pool2d_select(x, ts[0], ksize=ksize, strides=strides, pads=pads,
+                              out_hw=out_hw)
+
+
 @primitive("max_pool2d_grad", dtypes=FLOAT, save_output=False)
 def _max_pool2d_grad(x, g, ksize, strides, pads, out_hw):
     """Route pooled gradients to each window's first maximum."""
     return _kernels.max_pool_scatter(x, g, ksize[0], ksize[1], strides[0], strides[1],
                                      pads[0], pads[1])
+
+
+_max_pool2d_grad.deflinear(1)   # piecewise constant in x
 
 
 @_max_pool2d_grad.defvjp
@@ -352,6 +404,9 @@ def _max_pool2d_select(x, h, ksize, strides, pads, out_hw):
                                     pads[0], pads[1], out_hw[0], out_hw[1])
 
 
+_max_pool2d_select.deflinear(1)   # piecewise constant in x
+
+
 @_max_pool2d_select.defvjp
 def _max_pool2d_select_vjp(gg, ans, x, h, ksize, strides, pads, out_hw):
     return None, _max_pool2d_grad(x, gg, ksize=ksize, strides=strides, pads=pads,
@@ -365,6 +420,9 @@ def _avg_pool2d(x, ksize, strides, pads, out_hw):
                              out_hw[0], out_hw[1])
 
 
+_avg_pool2d.deflinear()
+
+
 @_avg_pool2d.defvjp
 def _avg_pool2d_vjp(g, ans, x, ksize, strides, pads, out_hw):
     return _avg_pool2d_grad(g, input_shape=x.shape, ksize=ksize, strides=strides, pads=pads)
@@ -375,6 +433,9 @@ def _avg_pool2d_grad(g, input_shape, ksize, strides, pads):
     """Adjoint of avg_pool2d."""
     return _kernels.avg_pool_grad(g, tuple(input_shape), ksize[0], ksize[1], strides[0],
                                   strides[1], pads[0], pads[1])
+
+
+_avg_pool2d_grad.deflinear()
 
 
 @_avg_pool2d_grad.defvjp
@@ -485,6 +546,11 @@ def _sparse_xent(logits, labels):
     return (lse - picked).astype(logits.dtype, copy=False)
 
 
+# the JVPs of the fused cross-entropy pair would restate their VJPs (softmax minus the
+# one-hot, contracted with the tangent): forward mode transposes the VJPs instead
+_sparse_xent.defjvp_by_transposition()
+
+
 @_sparse_xent.defvjp
 def _sparse_xent_vjp(g, ans, logits, labels):
     return _sparse_xent_grad(logits, labels, g), None
@@ -507,6 +573,9 @@ def _sparse_xent_grad(logits, labels, g):
     e.reshape(-1)[_label_index(labels, depth)] -= 1
     e *= g.reshape(g.shape + (1,))
     return e.astype(logits.dtype, copy=False)
+
+
+_sparse_xent_grad.defjvp_by_transposition()
 
 
 @_sparse_xent_grad.defvjp
