@@ -24,7 +24,7 @@ cdef class Primitive:
     cdef public int fast_code            # >= 0: same-shape float fast path in _kernels
     cdef public bint quiet               # silence NumPy floating-point warnings in the forward
     cdef public dict rules               # transform name -> rule ('taylor', 'batch', 'onnx', ...)
-    # the call signature (ARCHITECTURE §3.2): positional tensor inputs by name, the
+    # the call signature (docs/architecture.md §3.2): positional tensor inputs by name, the
     # keyword parameters the forward declares (None: unchecked), -1 args = variadic
     cdef public tuple argnames
     cdef public object keywords

@@ -87,7 +87,7 @@ cdef class Primitive:
         """Register the rule of transform ``kind`` ('taylor', 'batch', 'onnx', ...) beside
         the forward; usable as ``@prim.defrule("taylor")``.  A ``NotSupported(reason)``
         marker (ops/_registry.py) declares the transform unsupported on purpose, so the
-        registry meta-tests can tell "not yet" from "never" (ARCHITECTURE §8)."""
+        registry meta-tests can tell "not yet" from "never" (docs/architecture.md §3.5)."""
         if fn is None:
             def deco(f):
                 self.rules[kind] = f

@@ -109,6 +109,22 @@ def _check(fn, args, diff, order, modes, eps, rtol, atol, rng, what):
             return add_n([reduce_sum(multiply(g, v)) for g, v in zip(gs, vts)])
 
         _check(directional, args, diff, order - 1, modes, eps, rtol, atol, rng, what)
+        if "fwd" in modes:
+            # forward over forward: the directional derivative by jvp, differentiated
+            # again in forward mode (the loop above covers forward over reverse)
+            def fwd_directional(*xs):
+                from tapegrad.autodiff.forward import jvp
+
+                def along(*ds):
+                    full = list(xs)
+                    for i, d in zip(diff, ds):
+                        full[i] = d
+                    return fn(*full)
+
+                return jvp(along, [xs[i] for i in diff], vts)[1]
+
+            _check(fwd_directional, args, diff, order - 1, ("fwd",), eps, rtol, atol, rng,
+                   what)
 
 
 def _compare(mode, what, order, analytic, numeric, rtol, atol):

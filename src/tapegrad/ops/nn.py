@@ -77,15 +77,18 @@ def _relu_grad_vjp(gg, out, g, ans):
 
 
 def relu6(features, name=None):
+    """min(max(features, 0), 6)."""
     return minimum(relu(features), 6)
 
 
 def leaky_relu(features, alpha=0.2, name=None):
+    """``features`` where positive, ``alpha * features`` elsewhere."""
     x = tensor(features, op="leaky_relu")
     return where(greater(x, 0), x, multiply(x, alpha))
 
 
 def elu(features, name=None):
+    """``features`` where positive, ``exp(features) - 1`` elsewhere."""
     x = tensor(features, op="elu")
     return where(greater(x, 0), x, expm1(where(greater(x, 0), 0, x)))
 
@@ -97,6 +100,7 @@ def softplus(features, name=None):
 
 
 def tanh(x, name=None):
+    """Hyperbolic tangent elementwise (tg.tanh)."""
     return _tanh(x)
 
 
@@ -141,6 +145,7 @@ def _log_softmax_jvp(ts, ans, x, axis):
 
 
 def softmax(logits, axis=-1, name=None):
+    """exp(logits) normalised to sum to 1 along ``axis`` (computed max-shifted)."""
     x = tensor(logits, op="softmax")
     if x.ndim == 0:
         raise ValueError("softmax: logits must have rank >= 1")
@@ -148,6 +153,7 @@ def softmax(logits, axis=-1, name=None):
 
 
 def log_softmax(logits, axis=-1, name=None):
+    """logits - logsumexp(logits) along ``axis`` (computed max-shifted)."""
     x = tensor(logits, op="log_softmax")
     if x.ndim == 0:
         raise ValueError("log_softmax: logits must have rank >= 1")
@@ -444,6 +450,7 @@ def _avg_pool2d_grad_vjp(gg, ans, g, input_shape, ksize, strides, pads):
 
 
 def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
+    """Max over ``ksize`` windows of an NHWC ``input``, 'SAME' or 'VALID' padding."""
     x = tensor(input, op="max_pool2d")
     if data_format != "NHWC":
         raise ValueError("max_pool2d: only data_format='NHWC' is supported")
@@ -451,6 +458,7 @@ def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
 
 
 def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
+    """Mean over ``ksize`` windows of an NHWC ``input`` (padding excluded, as TF)."""
     x = tensor(input, op="avg_pool2d")
     if data_format != "NHWC":
         raise ValueError("avg_pool2d: only data_format='NHWC' is supported")
@@ -465,14 +473,17 @@ avg_pool = avg_pool2d
 # compositions
 
 def bias_add(value, bias, name=None):
+    """``value + bias``, the bias broadcast along the last axis."""
     return add(value, bias)
 
 
 def l2_loss(t, name=None):
+    """sum(t ** 2) / 2."""
     return multiply(reduce_sum(square(t)), 0.5)
 
 
 def moments(x, axes, keepdims=False, name=None):
+    """``(mean, variance)`` of ``x`` over ``axes``."""
     mean = reduce_mean(x, axes, keepdims=True)
     var = reduce_mean(square(subtract(x, mean)), axes, keepdims=True)
     if not keepdims:

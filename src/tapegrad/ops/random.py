@@ -28,6 +28,7 @@ def set_seed(seed):
 
 
 def get_seed():
+    """The global seed set by ``set_seed`` (None when unset)."""
     return _state["seed"]
 
 
@@ -87,12 +88,14 @@ def _check_float(dtype, op):
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, name=None):
+    """Samples of N(mean, stddev**2) of ``shape``."""
     return _normal(shape=norm_shape(shape, "random.normal"), mean=float(mean),
                    stddev=float(stddev), dtype=_check_float(dtype, "random.normal"),
                    key=_key(seed))
 
 
 def uniform(shape, minval=0, maxval=None, dtype=np.float32, seed=None, name=None):
+    """Samples uniform in [minval, maxval) of ``shape`` (maxval defaults to 1 for floats)."""
     dt = as_dtype(dtype, "random.uniform")
     if dt.kind in "iu":
         if maxval is None:
@@ -110,6 +113,7 @@ def uniform(shape, minval=0, maxval=None, dtype=np.float32, seed=None, name=None
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, name=None):
+    """Normal samples redrawn until within two standard deviations of the mean."""
     return _truncated_normal(shape=norm_shape(shape, "random.truncated_normal"),
                              mean=float(mean), stddev=float(stddev),
                              dtype=_check_float(dtype, "random.truncated_normal"),
@@ -117,6 +121,7 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, n
 
 
 def shuffle(value, seed=None, name=None):
+    """``value`` with its first axis randomly permuted."""
     x = tensor(value, op="random.shuffle")
     perm = _gen(_key(seed)).permutation(x.shape[0]) if x.ndim else None
     if perm is None:

@@ -103,6 +103,7 @@ def _prod_jvp(ts, ans, x, axes, keepdims):
 
 
 def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
+    """Sum over ``axis`` (None: all axes)."""
     x = tensor(input_tensor, op="reduce_sum")
     if x.dtype == np.bool_:
         raise TypeError("reduce_sum: bool tensors cannot be summed; cast them first")
@@ -110,16 +111,19 @@ def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
 
 
 def reduce_max(input_tensor, axis=None, keepdims=False, name=None):
+    """Maximum over ``axis``; tied maxima share the gradient equally."""
     x = tensor(input_tensor, op="reduce_max")
     return _max(x, axes=norm_axes(axis, x.ndim, "reduce_max"), keepdims=bool(keepdims))
 
 
 def reduce_min(input_tensor, axis=None, keepdims=False, name=None):
+    """Minimum over ``axis``; tied minima share the gradient equally."""
     x = tensor(input_tensor, op="reduce_min")
     return _min(x, axes=norm_axes(axis, x.ndim, "reduce_min"), keepdims=bool(keepdims))
 
 
 def reduce_prod(input_tensor, axis=None, keepdims=False, name=None):
+    """Product over ``axis`` (an exact gradient where entries are zero)."""
     x = tensor(input_tensor, op="reduce_prod")
     return _prod(x, axes=norm_axes(axis, x.ndim, "reduce_prod"), keepdims=bool(keepdims))
 
@@ -156,6 +160,7 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
 
 
 def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
+    """Population variance over ``axis``."""
     x = tensor(input_tensor, op="reduce_variance")
     mean = reduce_mean(x, axis, keepdims=True)
 
@@ -163,6 +168,7 @@ def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
 
 
 def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
+    """Population standard deviation over ``axis``."""
     return sqrt(reduce_variance(input_tensor, axis, keepdims))
 
 
@@ -179,11 +185,13 @@ def _all(x, axes, keepdims):
 
 
 def reduce_any(input_tensor, axis=None, keepdims=False, name=None):
+    """Logical or of a bool tensor over ``axis``."""
     x = tensor(input_tensor, op="reduce_any")
     return _any(x, axes=norm_axes(axis, x.ndim, "reduce_any"), keepdims=bool(keepdims))
 
 
 def reduce_all(input_tensor, axis=None, keepdims=False, name=None):
+    """Logical and of a bool tensor over ``axis``."""
     x = tensor(input_tensor, op="reduce_all")
     return _all(x, axes=norm_axes(axis, x.ndim, "reduce_all"), keepdims=bool(keepdims))
 
@@ -214,6 +222,7 @@ def argmax(input, axis=None, output_type=np.int64, name=None):
 
 
 def argmin(input, axis=None, output_type=np.int64, name=None):
+    """Index of the first minimum along ``axis`` (default 0)."""
     x = tensor(input, op="argmin")
     if x.ndim == 0:
         raise ValueError("argmin: input must have rank >= 1")
@@ -222,5 +231,6 @@ def argmin(input, axis=None, output_type=np.int64, name=None):
 
 
 def count_nonzero(input, axis=None, keepdims=False, dtype=np.int64, name=None):
+    """Number of non-zero entries over ``axis``."""
     x = tensor(input, op="count_nonzero")
     return reduce_sum(cast(not_equal(x, 0), dtype), axis, keepdims)
