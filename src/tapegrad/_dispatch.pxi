@@ -74,6 +74,15 @@ cdef class Primitive:
         self.jvp = LinearJVP(self, argnums or None)
         return self
 
+    def defjvp_self_adjoint(self):
+        """Declare the op's Jacobian symmetric (elementwise ops: diagonal; softmax): its
+        JVP is its VJP's formula applied to the tangent, so one formula serves both
+        modes."""
+        from tapegrad.ops._jvp import SelfAdjointJVP
+
+        self.jvp = SelfAdjointJVP(self)
+        return self
+
     def defjvp_by_transposition(self):
         """Declare that forward mode transposes this op's VJP (exact, since a VJP is
         linear in its cotangent): for ops whose JVP would only restate the VJP
@@ -201,29 +210,25 @@ cdef str _describe_signature(Primitive prim):
 
 
 cdef object _signature(Primitive prim):
-    """inspect.Signature of the public call: declared inputs, then the forward's own
-    parameters as keywords, then ``name=None`` (built on demand: inspect is not
-    imported with tapegrad)."""
+    """inspect.Signature of the call: the declared inputs, then the forward's own
+    parameters as keywords, then ``name=None``; a primitive with no declared inputs
+    shows its forward's signature.  Built on demand: inspect is not imported with
+    tapegrad."""
     import inspect
 
     P = inspect.Parameter
-    params = [P(n, P.POSITIONAL_OR_KEYWORD) for n in prim.argnames]
     try:
         fwd = list(inspect.signature(prim.cpu).parameters.values())
     except (TypeError, ValueError):
         fwd = []
-    if not prim.argnames:
-        params = [p for p in fwd if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD,
-                                               P.VAR_POSITIONAL)
-                  and (prim.keywords is None or p.name not in prim.keywords
-                       or p.kind == P.VAR_POSITIONAL)]
-    for p in fwd:
-        if prim.keywords is not None and p.name in prim.keywords:
-            params.append(p.replace(kind=P.KEYWORD_ONLY))
-        elif p.kind == P.VAR_KEYWORD:
-            params.append(p)
-    if not any(p.kind == P.VAR_KEYWORD for p in params):
-        params.insert(len(params), P("name", P.KEYWORD_ONLY, default=None))
+    if prim.argnames:
+        params = [P(n, P.POSITIONAL_OR_KEYWORD) for n in prim.argnames]
+        params += [p.replace(kind=P.KEYWORD_ONLY) for p in fwd
+                   if prim.keywords is not None and p.name in prim.keywords]
+    else:
+        params = fwd
+    if not any(p.kind == P.VAR_KEYWORD or p.name == "name" for p in params):
+        params.append(P("name", P.KEYWORD_ONLY, default=None))
     params.sort(key=lambda p: p.kind)
     return inspect.Signature(params)
 

@@ -1,8 +1,9 @@
 """Every rule of a primitive is declared beside its forward (docs/architecture.md §3).
 
 Forward mode keeps no rules of its own: each differentiable primitive carries a JVP
-written with ``@prim.defjvp``, the op itself for linear ops (``prim.deflinear()``), or
-the transposed VJP (``prim.defjvp_by_transposition()``).
+written with ``@prim.defjvp``, the op itself for linear ops (``prim.deflinear()``), its
+VJP for a symmetric Jacobian (``prim.defjvp_self_adjoint()``), or the transposed VJP
+(``prim.defjvp_by_transposition()``).
 """
 
 import importlib.util
@@ -14,7 +15,7 @@ import pytest
 import tapegrad as tg
 import tapegrad.autodiff.custom  # noqa: F401  (registers the custom_gradient primitive)
 from tapegrad import _core
-from tapegrad.ops._jvp import LinearJVP, TransposedJVP
+from tapegrad.ops._jvp import LinearJVP, SelfAdjointJVP, TransposedJVP
 
 # The ops whose JVP is the op on the tangent; a change here is a decision, so it is listed.
 LINEAR = {
@@ -22,6 +23,11 @@ LINEAR = {
     "reshape", "transpose", "broadcast_to", "tile", "getitem", "getitem_grad", "gather",
     "gather_grad", "concat", "reduce_sum",
     "avg_pool2d", "avg_pool2d_grad", "max_pool2d_grad", "max_pool2d_select", "relu_grad",
+}
+# The ops with a symmetric Jacobian, whose VJP formula serves as their JVP.
+SELF_ADJOINT = {
+    "abs", "square", "exp", "expm1", "log", "log1p", "sqrt", "rsqrt", "reciprocal", "tanh",
+    "sigmoid", "sin", "cos", "relu", "softmax",
 }
 # The ops forward mode differentiates by transposing the VJP, and why: a user's grad_fn
 # is the only rule a custom gradient has; the fused cross-entropy pair's JVP would
@@ -45,7 +51,7 @@ def test_no_string_keyed_rule_table_remains():
 def test_every_jvp_lives_beside_its_forward(name):
     prim = _core.registry()[name]
     assert prim.jvp is not None     # (test_registry_meta.py says which rule is missing)
-    if isinstance(prim.jvp, (LinearJVP, TransposedJVP)):
+    if isinstance(prim.jvp, (LinearJVP, SelfAdjointJVP, TransposedJVP)):
         assert prim.jvp.prim is prim
     else:
         # a hand-written rule lives in the module of the forward it differentiates
@@ -56,6 +62,24 @@ def test_linear_and_transposed_declarations_are_the_listed_ones():
     reg = _core.registry()
     assert {n for n, p in reg.items() if isinstance(p.jvp, LinearJVP)} == LINEAR
     assert {n for n, p in reg.items() if isinstance(p.jvp, TransposedJVP)} == BY_TRANSPOSITION
+    assert {n for n, p in reg.items() if isinstance(p.jvp, SelfAdjointJVP)} == SELF_ADJOINT
+
+
+@pytest.mark.parametrize("name", sorted(SELF_ADJOINT))
+def test_self_adjoint_ops_have_a_symmetric_jacobian(name):
+    """<u, J v> == <J u, v> through the JVP, for random u, v (a wrong declaration,
+    e.g. log_softmax's non-symmetric Jacobian, fails this)."""
+    rng = np.random.default_rng(5)
+    prim = _core.registry()[name]
+    shape = (2, 3)
+    x = tg.constant(rng.uniform(0.5, 2.0, shape) * rng.choice([-1, 1], shape)
+                    if name not in ("log", "log1p", "sqrt", "rsqrt") else
+                    rng.uniform(0.5, 2.0, shape))
+    params = {"axis": 1} if name == "softmax" else {}
+    u, v = (tg.constant(rng.standard_normal(shape)) for _ in range(2))
+    ju = tg.jvp(lambda x: prim(x, **params), [x], [u])[1].numpy()
+    jv = tg.jvp(lambda x: prim(x, **params), [x], [v])[1].numpy()
+    np.testing.assert_allclose(np.sum(u.numpy() * jv), np.sum(ju * v.numpy()), rtol=1e-12)
 
 
 @pytest.mark.parametrize("name", sorted(LINEAR))

@@ -1,8 +1,10 @@
-"""The two generic forward-mode rules a primitive can declare beside its forward.
+"""The generic forward-mode rules a primitive can declare beside its forward.
 
 ``prim.deflinear(*argnums)`` installs a :class:`LinearJVP`: for an op linear in some
 inputs (reshape, transpose, getitem, add, concat, reduce_sum, avg_pool2d, ...) the JVP
 is the op itself applied to the tangents, the other inputs (indices) held fixed.
+``prim.defjvp_self_adjoint()`` installs a :class:`SelfAdjointJVP`: an op with a
+symmetric Jacobian (every unary elementwise op, softmax) applies its VJP to the tangent.
 ``prim.defjvp_by_transposition()`` installs a :class:`TransposedJVP`: the op's VJP
 ``u -> VJP(u)`` is linear in the cotangent ``u``, so the VJP of that map, seeded with
 the input tangents, is ``J t`` (custom gradients, whose only rule is their grad_fn).
@@ -44,6 +46,25 @@ class LinearJVP:
     def __repr__(self):
         return "<linear JVP of %s in inputs %s>" % (
             self.prim.name, "all" if self.argnums is None else list(self.argnums))
+
+
+class SelfAdjointJVP:
+    """JVP of a one-input op whose Jacobian is symmetric (an elementwise op's is
+    diagonal; softmax's is ``diag(p) - p p^T``): ``J t = J^T t``, the VJP applied to
+    the tangent, so each such op writes its derivative once."""
+
+    __slots__ = ("prim",)
+
+    def __init__(self, prim):
+        self.prim = prim
+
+    def __call__(self, tangents, ans, x, **params):
+        from tapegrad import _tape
+
+        return _tape.call_vjp(self.prim, tangents[0], ans, (x,), params, None)[0]
+
+    def __repr__(self):
+        return "<JVP of %s: its VJP (symmetric Jacobian)>" % self.prim.name
 
 
 class TransposedJVP:

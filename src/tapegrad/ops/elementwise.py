@@ -9,7 +9,9 @@ masked off by ``where`` never injects NaN.  Multiplicative forms keep IEEE seman
 
 Each primitive's JVP sits beside its VJP and mirrors its choices (the same
 subgradients at ties and kinks, the same ``safe_mul`` forms), so forward and reverse
-mode agree exactly.  Ops linear in their inputs declare ``deflinear()``.
+mode agree exactly.  Ops linear in their inputs declare ``deflinear()``; unary ops,
+whose Jacobian is diagonal, declare ``defjvp_self_adjoint()``: the VJP's formula,
+applied to the tangent, is the JVP.
 """
 
 import numpy as np
@@ -236,9 +238,7 @@ def _abs_vjp(g, ans, x):
     return multiply(g, sign(x))
 
 
-@abs.defjvp
-def _abs_jvp(ts, ans, x):
-    return multiply(ts[0], sign(x))
+abs.defjvp_self_adjoint()
 
 
 sign = primitive("sign", dtypes=NUMERIC, save_output=False, args=("x",),
@@ -273,9 +273,7 @@ def _square_vjp(g, ans, x):
     return multiply(g, multiply(x, 2))
 
 
-@square.defjvp
-def _square_jvp(ts, ans, x):
-    return multiply(ts[0], multiply(x, 2))
+square.defjvp_self_adjoint()
 
 
 exp = primitive("exp", dtypes=FLOAT, save_inputs=False, quiet=True, args=("x",),
@@ -287,9 +285,7 @@ def _exp_vjp(g, ans, x):
     return multiply(g, ans)
 
 
-@exp.defjvp
-def _exp_jvp(ts, ans, x):
-    return multiply(ts[0], ans)
+exp.defjvp_self_adjoint()
 
 
 expm1 = primitive("expm1", dtypes=FLOAT, save_inputs=False, quiet=True, args=("x",),
@@ -301,9 +297,7 @@ def _expm1_vjp(g, ans, x):
     return multiply(g, add(ans, 1))
 
 
-@expm1.defjvp
-def _expm1_jvp(ts, ans, x):
-    return multiply(ts[0], add(ans, 1))
+expm1.defjvp_self_adjoint()
 
 
 log = primitive("log", dtypes=FLOAT, save_output=False, quiet=True, args=("x",),
@@ -315,9 +309,7 @@ def _log_vjp(g, ans, x):
     return safe_mul(g, reciprocal(x))
 
 
-@log.defjvp
-def _log_jvp(ts, ans, x):
-    return safe_mul(ts[0], reciprocal(x))
+log.defjvp_self_adjoint()
 
 
 log1p = primitive("log1p", dtypes=FLOAT, save_output=False, quiet=True, args=("x",),
@@ -329,9 +321,7 @@ def _log1p_vjp(g, ans, x):
     return safe_mul(g, reciprocal(add(x, 1)))
 
 
-@log1p.defjvp
-def _log1p_jvp(ts, ans, x):
-    return safe_mul(ts[0], reciprocal(add(x, 1)))
+log1p.defjvp_self_adjoint()
 
 
 sqrt = primitive("sqrt", dtypes=FLOAT, save_inputs=False, quiet=True, args=("x",),
@@ -343,9 +333,7 @@ def _sqrt_vjp(g, ans, x):
     return safe_mul(g, divide(0.5, ans))
 
 
-@sqrt.defjvp
-def _sqrt_jvp(ts, ans, x):
-    return safe_mul(ts[0], divide(0.5, ans))
+sqrt.defjvp_self_adjoint()
 
 
 @primitive("rsqrt", dtypes=FLOAT, quiet=True, args=("x",))
@@ -361,9 +349,7 @@ def _rsqrt_vjp(g, ans, x):
     return safe_mul(g, multiply(divide(ans, x), -0.5))
 
 
-@rsqrt.defjvp
-def _rsqrt_jvp(ts, ans, x):
-    return safe_mul(ts[0], multiply(divide(ans, x), -0.5))
+rsqrt.defjvp_self_adjoint()
 
 
 reciprocal = primitive("reciprocal", dtypes=FLOAT, save_output=False, quiet=True,
@@ -376,9 +362,7 @@ def _reciprocal_vjp(g, ans, x):
     return negative(safe_mul(g, reciprocal(square(x))))
 
 
-@reciprocal.defjvp
-def _reciprocal_jvp(ts, ans, x):
-    return negative(safe_mul(ts[0], reciprocal(square(x))))
+reciprocal.defjvp_self_adjoint()
 
 
 tanh = primitive("tanh", dtypes=FLOAT, save_inputs=False, args=("x",),
@@ -390,9 +374,7 @@ def _tanh_vjp(g, ans, x):
     return multiply(g, subtract(1, square(ans)))
 
 
-@tanh.defjvp
-def _tanh_jvp(ts, ans, x):
-    return multiply(ts[0], subtract(1, square(ans)))
+tanh.defjvp_self_adjoint()
 
 
 @primitive("sigmoid", dtypes=FLOAT, save_inputs=False, quiet=True, args=("x",))
@@ -407,9 +389,7 @@ def _sigmoid_vjp(g, ans, x):
     return multiply(g, multiply(ans, subtract(1, ans)))
 
 
-@sigmoid.defjvp
-def _sigmoid_jvp(ts, ans, x):
-    return multiply(ts[0], multiply(ans, subtract(1, ans)))
+sigmoid.defjvp_self_adjoint()
 
 
 sin = primitive("sin", dtypes=FLOAT, save_output=False, args=("x",),
@@ -423,9 +403,7 @@ def _sin_vjp(g, ans, x):
     return multiply(g, cos(x))
 
 
-@sin.defjvp
-def _sin_jvp(ts, ans, x):
-    return multiply(ts[0], cos(x))
+sin.defjvp_self_adjoint()
 
 
 @cos.defvjp
@@ -433,9 +411,7 @@ def _cos_vjp(g, ans, x):
     return negative(multiply(g, sin(x)))
 
 
-@cos.defjvp
-def _cos_jvp(ts, ans, x):
-    return negative(multiply(ts[0], sin(x)))
+cos.defjvp_self_adjoint()
 
 
 # ---------------------------------------------------------------------------

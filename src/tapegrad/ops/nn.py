@@ -50,9 +50,7 @@ def _relu_vjp(g, ans, x):
     return _relu_grad(g, ans)
 
 
-@relu.defjvp
-def _relu_jvp(ts, ans, x):
-    return _relu_grad(ts[0], ans)
+relu.defjvp_self_adjoint()
 
 
 @primitive("relu_grad", dtypes=FLOAT | INT, save_output=False)
@@ -118,10 +116,7 @@ def _softmax_vjp(g, ans, x, axis):
     return multiply(ans, subtract(g, _sum(multiply(g, ans), axes=(axis,), keepdims=True)))
 
 
-@_softmax.defjvp
-def _softmax_jvp(ts, ans, x, axis):
-    # the softmax Jacobian is symmetric: the JVP is the VJP's formula on the tangent
-    return _softmax_vjp(ts[0], ans, x, axis)
+_softmax.defjvp_self_adjoint()     # its Jacobian diag(p) - p p^T is symmetric
 
 
 @primitive("log_softmax", dtypes=FLOAT, save_inputs=False, quiet=True)
