@@ -116,20 +116,10 @@ cdef class Primitive:
         return fn
 
     def __call__(self, *args, **params):
-        cdef object kw
-        if params:
-            # the common internal call (``_reshape(x, shape=...)``) passes only declared
-            # parameters: one set lookup per keyword, then straight to dispatch
-            kw = self.keywords
-            if kw is None or self.nargs >= 0 and len(args) != self.nargs:
-                args, params = _bind(self, args, params)
-            else:
-                for k in params:
-                    if k not in kw:
-                        args, params = _bind(self, args, params)
-                        break
-        elif self.nargs >= 0 and len(args) != self.nargs:
-            args, params = _bind(self, args, params)
+        # the hot path tests one dict size and one count; keywords and odd counts go
+        # through _checked_call (which ends in the same apply)
+        if params or self.nargs >= 0 and len(args) != self.nargs:
+            return _checked_call(self, args, params)
         return apply(self, args, params)
 
     def __repr__(self):
@@ -168,6 +158,20 @@ cdef void _declare_signature(Primitive prim, object fn, object args):
         kw = frozenset([k for k in kw if k not in prim.argnames])
     prim.keywords = kw
     prim.nargs = -1 if variadic or args is None and code is not None else len(prim.argnames)
+
+
+cdef object _checked_call(Primitive prim, tuple args, dict params):
+    # the common internal call (``_reshape(x, shape=...)``) passes only declared
+    # parameters at the right count: one set lookup per keyword, then dispatch
+    cdef object kw = prim.keywords
+    if kw is not None and (prim.nargs < 0 or len(args) == prim.nargs):
+        for k in params:
+            if k not in kw:
+                break
+        else:
+            return apply(prim, args, params)
+    args, params = _bind(prim, args, params)
+    return apply(prim, args, params)
 
 
 cdef tuple _bind(Primitive prim, tuple args, dict params):
