@@ -33,8 +33,9 @@ def check_grads(f, args, order=2, modes=("rev",), eps=None, rtol=None, atol=None
     Inputs are promoted to float64.  ``f`` may return a tensor or a list of tensors; it
     is reduced to a scalar with random weights, and derivatives are compared along
     random directions (one joint direction over all floating inputs).  ``modes`` picks
-    reverse ("rev") and/or forward ("fwd") mode.  Raises AssertionError with the
-    function, shapes and both numbers on a mismatch.
+    reverse ("rev") and/or forward ("fwd") mode; with "fwd", each higher order is also
+    checked forward over forward (the forward derivative of a forward derivative).
+    Raises AssertionError with the function, shapes and both numbers on a mismatch.
     """
     from tapegrad.ops.creation import constant
 

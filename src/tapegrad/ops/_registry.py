@@ -2,6 +2,8 @@
 ``.deflinear()``) put its rules beside it (docs/architecture.md §3), and the argument
 helpers every op module shares (axes, shapes, dtypes, shape formatting)."""
 
+import sys
+
 import numpy as np
 
 from tapegrad import _core
@@ -51,8 +53,6 @@ def primitive(name, *, differentiable=True, dtypes=ANY, same_dtype=None, save_in
 
 def _caller_module():
     # the op module that registers the primitive (its public function's __module__)
-    import sys
-
     return sys._getframe(2).f_globals.get("__name__")
 
 
