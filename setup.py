@@ -1,6 +1,6 @@
 """Build the Cython extensions.
 
-Compiler directives are fixed here once (ARCHITECTURE §7): bounds checking and
+Compiler directives are fixed here once (docs/architecture.md §7): bounds checking and
 negative-index wraparound are off in release builds.  Set TAPEGRAD_DEBUG=1 at
 build time to turn them back on (plus initialized-check and -O0 -g) when
 hunting a memory error.

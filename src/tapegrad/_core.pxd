@@ -24,8 +24,13 @@ cdef class Primitive:
     cdef public bint save_output         # the VJP reads the output
     cdef public int fast_code            # >= 0: same-shape float fast path in _kernels
     cdef public bint quiet               # silence NumPy floating-point warnings in the forward
-    cdef public str doc
     cdef public dict rules               # transform name -> rule ('taylor', 'batch', 'onnx', ...)
+    # the call signature (docs/architecture.md §3.2): positional tensor inputs by name, the
+    # keyword parameters the forward declares (None: unchecked), -1 args = variadic
+    cdef public tuple argnames
+    cdef public object keywords
+    cdef public Py_ssize_t nargs
+    cdef dict __dict__                   # __doc__ and __module__ of the public function
 
 
 cdef class OpRecord:

@@ -4,12 +4,18 @@
 # primitives and dispatch
 
 cdef class Primitive:
-    """One registered op: forward per backend, its VJP (and JVP) beside it."""
+    """One registered op: forward per backend, its VJP and JVP beside it.
+
+    A primitive is also the public function of its op (``tg.add`` is the "add"
+    primitive): it has a real ``__signature__``, ``__doc__`` and ``__name__``, accepts
+    TF's cosmetic ``name=`` keyword, binds its declared inputs by name, and rejects
+    keywords its forward does not declare (docs/architecture.md §3.2).
+    """
 
     def __init__(self, str name, cpu_forward, *, bint differentiable=True,
                  int dtypes=K_FLOAT | K_INT | K_UINT | K_BOOL, same_dtype=None,
                  bint save_inputs=True, bint save_output=True, int fast_code=-1,
-                 bint quiet=False):
+                 bint quiet=False, args=None, doc=None, module=None):
         self.name = name
         self.quiet = quiet
         self.cpu = cpu_forward
@@ -22,8 +28,31 @@ cdef class Primitive:
         self.save_inputs = save_inputs
         self.save_output = save_output
         self.fast_code = fast_code
-        self.doc = cpu_forward.__doc__
         self.rules = {}
+        # per instance, shadowing the class's own: help(tg.add) shows the op's doc
+        setattr(self, "__doc__", doc if doc is not None else (
+            None if isinstance(cpu_forward, np.ufunc) else cpu_forward.__doc__))
+        setattr(self, "__module__", module if module is not None else getattr(
+            cpu_forward, "__module__", None))
+        _declare_signature(self, cpu_forward, args)
+
+    # -- the public-function face ---------------------------------------------------
+    @property
+    def __name__(self):
+        return self.name
+
+    @property
+    def __qualname__(self):
+        return self.name
+
+    @property
+    def __signature__(self):
+        return _signature(self)
+
+    def __get__(self, instance, owner):
+        # a primitive stored on a class stays a plain function (like staticmethod); being
+        # a non-data descriptor is also what makes help() document it as a routine
+        return self
 
     def defvjp(self, fn):
         """Decorator: register ``fn(g, ans, *inputs, **params) -> grads`` as the VJP."""
@@ -31,15 +60,43 @@ cdef class Primitive:
         return fn
 
     def defjvp(self, fn):
-        """Decorator: register ``fn(tangents, ans, *inputs, **params) -> tangent``."""
+        """Decorator: register ``fn(tangents, ans, *inputs, **params) -> tangent`` (None
+        for an exactly-zero tangent; ``tangents`` has None where an input has none)."""
         self.jvp = fn
         return fn
+
+    def deflinear(self, *argnums):
+        """Declare the op linear in the inputs at ``argnums`` (default: all of them), the
+        others (indices) held fixed: its JVP is the op itself applied to the tangents.
+        The VJP (the transpose, a different op) stays hand-written."""
+        from tapegrad.ops._jvp import LinearJVP
+
+        self.jvp = LinearJVP(self, argnums or None)
+        return self
+
+    def defjvp_self_adjoint(self):
+        """Declare the op's Jacobian symmetric (elementwise ops: diagonal; softmax): its
+        JVP is its VJP's formula applied to the tangent, so one formula serves both
+        modes."""
+        from tapegrad.ops._jvp import SelfAdjointJVP
+
+        self.jvp = SelfAdjointJVP(self)
+        return self
+
+    def defjvp_by_transposition(self):
+        """Declare that forward mode transposes this op's VJP (exact, since a VJP is
+        linear in its cotangent): for ops whose JVP would only restate the VJP
+        (custom gradients, fused adjoints)."""
+        from tapegrad.ops._jvp import TransposedJVP
+
+        self.jvp = TransposedJVP(self)
+        return self
 
     def defrule(self, str kind, fn=None):
         """Register the rule of transform ``kind`` ('taylor', 'batch', 'onnx', ...) beside
         the forward; usable as ``@prim.defrule("taylor")``.  A ``NotSupported(reason)``
         marker (ops/_registry.py) declares the transform unsupported on purpose, so the
-        registry meta-tests can tell "not yet" from "never" (ARCHITECTURE §8)."""
+        registry meta-tests can tell "not yet" from "never" (docs/architecture.md §3.5)."""
         if fn is None:
             def deco(f):
                 self.rules[kind] = f
@@ -59,6 +116,10 @@ cdef class Primitive:
         return fn
 
     def __call__(self, *args, **params):
+        # the hot path tests one dict size and one count; keywords and odd counts go
+        # through _checked_call (which ends in the same apply)
+        if params or self.nargs >= 0 and len(args) != self.nargs:
+            return _checked_call(self, args, params)
         return apply(self, args, params)
 
     def __repr__(self):
@@ -70,6 +131,110 @@ cdef class Primitive:
 
 def _lookup(name):
     return _registry[name]
+
+
+cdef int _CO_VARARGS = 0x04, _CO_VARKEYWORDS = 0x08
+
+
+cdef void _declare_signature(Primitive prim, object fn, object args):
+    """Fill argnames/keywords/nargs from ``args`` (the tensor inputs' names) and the
+    forward's own parameters (read from its code object: cheaper than inspect)."""
+    cdef object code = getattr(fn, "__code__", None)
+    cdef object names, kw
+    cdef bint variadic = False
+    if isinstance(fn, np.ufunc):
+        kw = frozenset()
+        if args is None:
+            args = ("x", "y", "z")[:fn.nin]
+    elif code is None:
+        kw = frozenset()          # a builtin forward (np.asarray): no keywords at all
+        variadic = args is None
+    else:
+        names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+        variadic = bool(code.co_flags & _CO_VARARGS)
+        kw = None if code.co_flags & _CO_VARKEYWORDS else frozenset(names)
+    prim.argnames = tuple(args) if args is not None else ()
+    if kw is not None:
+        kw = frozenset([k for k in kw if k not in prim.argnames])
+    prim.keywords = kw
+    prim.nargs = -1 if variadic or args is None and code is not None else len(prim.argnames)
+
+
+cdef object _checked_call(Primitive prim, tuple args, dict params):
+    # the common internal call (``_reshape(x, shape=...)``) passes only declared
+    # parameters at the right count: one set lookup per keyword, then dispatch
+    cdef object kw = prim.keywords
+    if kw is not None and (prim.nargs < 0 or len(args) == prim.nargs):
+        for k in params:
+            if k not in kw:
+                break
+        else:
+            return apply(prim, args, params)
+    args, params = _bind(prim, args, params)
+    return apply(prim, args, params)
+
+
+cdef tuple _bind(Primitive prim, tuple args, dict params):
+    """The slow half of a call: drop ``name=``, bind inputs given by keyword, reject
+    undeclared keywords and wrong positional counts with Python's own wording."""
+    cdef list pos
+    cdef Py_ssize_t i, n = len(args)
+    cdef tuple names = prim.argnames
+    if params:
+        params = dict(params)
+        params.pop("name", None)       # TF's name scoping is cosmetic in eager mode
+        if names:
+            pos = list(args)
+            for i in range(n, len(names)):
+                if names[i] not in params:
+                    break
+                pos.append(params.pop(names[i]))
+            for k in params:
+                if k in names:
+                    if names.index(k) < n:
+                        raise TypeError("%s() got multiple values for argument %r"
+                                        % (prim.name, k))
+                    raise TypeError("%s() missing required argument %r"
+                                    % (prim.name, names[len(pos)]))
+            args = tuple(pos)
+        if prim.keywords is not None:
+            for k in params:
+                if k not in prim.keywords:
+                    raise TypeError("%s() got an unexpected keyword argument %r (it takes %s)"
+                                    % (prim.name, k, _describe_signature(prim)))
+    if prim.nargs >= 0 and len(args) != prim.nargs:
+        raise TypeError("%s() takes %d positional argument%s (%s) but %d %s given"
+                        % (prim.name, prim.nargs, "" if prim.nargs == 1 else "s",
+                           ", ".join(names), len(args), "was" if len(args) == 1 else "were"))
+    return args, params
+
+
+cdef str _describe_signature(Primitive prim):
+    return "%s%s" % (prim.name, _signature(prim))
+
+
+cdef object _signature(Primitive prim):
+    """inspect.Signature of the call: the declared inputs, then the forward's own
+    parameters as keywords, then ``name=None``; a primitive with no declared inputs
+    shows its forward's signature.  Built on demand: inspect is not imported with
+    tapegrad."""
+    import inspect
+
+    P = inspect.Parameter
+    try:
+        fwd = list(inspect.signature(prim.cpu).parameters.values())
+    except (TypeError, ValueError):
+        fwd = []
+    if prim.argnames:
+        params = [P(n, P.POSITIONAL_OR_KEYWORD) for n in prim.argnames]
+        params += [p.replace(kind=P.KEYWORD_ONLY) for p in fwd
+                   if prim.keywords is not None and p.name in prim.keywords]
+    else:
+        params = fwd
+    if not any(p.kind == P.VAR_KEYWORD or p.name == "name" for p in params):
+        params.append(P("name", P.KEYWORD_ONLY, default=None))
+    params.sort(key=lambda p: p.kind)
+    return inspect.Signature(params)
 
 
 def register(Primitive prim):

@@ -298,7 +298,7 @@ cpdef object sum_rows(object x, Py_ssize_t rows):
     return out
 
 
-# Kernel families, one file each (ARCHITECTURE §7: small modules split by family).
+# Kernel families, one file each (docs/architecture.md §7: small modules split by family).
 include "_kernels_xent.pxi"
 include "_kernels_conv.pxi"
 include "_kernels_pool.pxi"

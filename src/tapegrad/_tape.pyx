@@ -134,6 +134,37 @@ cdef inline bint _fits(object g, OpRecord rec, Py_ssize_t i):
     return True
 
 
+cpdef tuple call_vjp(Primitive prim, object g, object ans, tuple inputs, dict params,
+                     tuple needs):
+    """``prim``'s VJP at one record: one gradient (or None) per input, checked.
+
+    ``needs`` says which inputs need gradients (``needs_input`` inside the VJP); None
+    means all.  The one place a VJP is called: the backward pass and forward mode's
+    by-transposition rule (ops/_jvp.py) share it.
+    """
+    global _needs
+    cdef object in_grads
+    _needs = needs
+    try:
+        if params:
+            in_grads = prim.vjp(g, ans, *inputs, **params)
+        else:
+            in_grads = prim.vjp(g, ans, *inputs)
+    finally:
+        _needs = None
+    if type(in_grads) is not tuple:
+        in_grads = tuple(in_grads) if type(in_grads) is list else (in_grads,)
+    if len(in_grads) != len(inputs):
+        raise ValueError("gradient of %s returned %d values for %d inputs"
+                         % (prim.name, len(in_grads), len(inputs)))
+    return in_grads
+
+
+def fit_grad(g, tuple meta, Primitive prim, int i):
+    """Input ``i``'s gradient brought to ``meta`` = (shape, dtype): the one unbroadcast."""
+    return _fit(g, meta, prim, i)
+
+
 cdef object _fit(object g, tuple meta, Primitive prim, int i):
     # Bring an input gradient to the input's shape; broadcasting is undone here only.
     cdef tuple shape = meta[0]
@@ -150,7 +181,6 @@ cdef object _fit(object g, tuple meta, Primitive prim, int i):
 
 cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources,
                            object on_ready=None):
-    global _needs
     """Gradients of sum(targets * seeds) for each source.
 
     ``sources`` is a list of lists of tensor ids (a variable read several times
@@ -225,24 +255,15 @@ cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources
         if glist is not None and rec.prim.vjp is not None:
             g = _aggregate(glist)
             inputs = rec.inputs if rec.inputs is not None else _metas(rec)
-            _needs = tuple([iid in producers for iid in rec.input_ids])
             if _track_vjp:
                 prev = getattr(_vjp_local, "rec", None)
                 _vjp_local.rec = (tape, rec)
             try:
-                if rec.params:
-                    in_grads = rec.prim.vjp(g, rec.output, *inputs, **rec.params)
-                else:
-                    in_grads = rec.prim.vjp(g, rec.output, *inputs)
+                in_grads = call_vjp(rec.prim, g, rec.output, inputs, rec.params,
+                                    tuple([iid in producers for iid in rec.input_ids]))
             finally:
-                _needs = None
                 if _track_vjp:
                     _vjp_local.rec = prev
-            if type(in_grads) is not tuple:
-                in_grads = tuple(in_grads) if type(in_grads) is list else (in_grads,)
-            if len(in_grads) != n_in:
-                raise ValueError("gradient of %s returned %d values for %d inputs"
-                                 % (rec.prim.name, len(in_grads), n_in))
         elif glist is not None and rec.prim.vjp is None:
             raise LookupError("no gradient is defined for op %r" % rec.prim.name)
         for i in range(n_in):

@@ -369,60 +369,81 @@ def test_vjp_is_differentiable_by_an_outer_tape():
 
 
 # ---------------------------------------------------------------------------
-# JVP rules vs the transpose-trick fallback
+# JVP rules vs the transposed VJP (every primitive's two rules agree)
 
 @pytest.fixture
 def rules_disabled(monkeypatch):
-    """Every primitive without a JVP rule: forward mode goes through the fallback."""
+    """Every primitive's JVP replaced by the transposition of its VJP."""
     from tapegrad import _core
+    from tapegrad.ops._jvp import TransposedJVP
 
     for prim in _core.registry().values():
         if prim.jvp is not None:
-            monkeypatch.setattr(prim, "jvp", None)
+            monkeypatch.setattr(prim, "jvp", TransposedJVP(prim))
 
 
 @pytest.mark.parametrize("name,fn,arrays", OPS, ids=[o[0] for o in OPS])
-def test_jvp_rules_agree_with_the_transpose_trick_fallback(name, fn, arrays, monkeypatch):
+def test_jvp_rules_agree_with_the_transposed_vjp(name, fn, arrays, monkeypatch):
     primals = [tg.constant(a) for a in arrays]
     tangents = [tg.constant(RNG.standard_normal(a.shape)) for a in arrays]
     _, with_rules = tg.jvp(fn, primals, tangents)
     from tapegrad import _core
+    from tapegrad.ops._jvp import TransposedJVP
 
     for prim in _core.registry().values():
         if prim.jvp is not None:
-            monkeypatch.setattr(prim, "jvp", None)
-    _, fallback = tg.jvp(fn, primals, tangents)
-    np.testing.assert_allclose(with_rules.numpy(), fallback.numpy(), rtol=1e-12, atol=1e-14)
+            monkeypatch.setattr(prim, "jvp", TransposedJVP(prim))
+    _, transposed = tg.jvp(fn, primals, tangents)
+    np.testing.assert_allclose(with_rules.numpy(), transposed.numpy(), rtol=1e-12, atol=1e-14)
 
 
-def test_every_rule_names_a_registered_differentiable_primitive():
+def test_rules_are_read_from_the_primitive(monkeypatch):
+    """Forward mode keeps no rules of its own: it calls ``prim.jvp``."""
     from tapegrad import _core
-    from tapegrad.autodiff import jvp_rules
 
-    registry = _core.registry()
-    for name, fn in jvp_rules.RULES.items():
-        assert name in registry and registry[name].differentiable, name
-        assert registry[name].jvp is fn, name
+    prim = _core.registry()["tanh"]
+    calls = []
+    real = prim.jvp
+
+    def spy(ts, ans, x):
+        calls.append(x.shape)
+        return real(ts, ans, x)
+
+    monkeypatch.setattr(prim, "jvp", spy)
+    x = tg.constant(RNG.standard_normal((2, 3)))
+    tg.jvp(tg.tanh, [x], [tg.ones_like(x)])
+    assert calls == [(2, 3)]
 
 
-def test_rules_are_used_where_they_exist(monkeypatch):
-    from tapegrad.autodiff import forward
+def test_transposition_is_used_only_where_declared(monkeypatch):
+    from tapegrad.ops import _jvp
 
     used = []
-    real = forward._transposed_jvp
+    real = _jvp.TransposedJVP.__call__
 
-    def spy(rec, tins, inputs):
-        used.append(rec.prim.name)
-        return real(rec, tins, inputs)
+    def spy(self, ts, ans, *inputs, **params):
+        used.append(self.prim.name)
+        return real(self, ts, ans, *inputs, **params)
 
-    monkeypatch.setattr(forward, "_transposed_jvp", spy)
+    monkeypatch.setattr(_jvp.TransposedJVP, "__call__", spy)
     w = tg.constant(RNG.standard_normal((3, 2)))
     x = tg.constant(RNG.standard_normal((4, 3)))
-    tg.jvp(lambda x: tg.reduce_sum(tg.nn.softmax(tg.tanh(tg.matmul(x, w)))), [x],
-           [tg.ones_like(x)])
+    tg.jvp(lambda x: tg.reduce_sum(tg.nn.softmax(tg.tanh(tg.matmul(x, w)))) *
+           tg.reduce_prod(x), [x], [tg.ones_like(x)])
     assert used == []
-    tg.jvp(lambda x: tg.reduce_prod(x), [x], [tg.ones_like(x)])
-    assert used == ["reduce_prod"]
+    labels = np.array([0, 1, 1, 0])
+    tg.jvp(lambda z: tg.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=z),
+           [tg.matmul(x, w)], [tg.ones((4, 2), dtype=tg.float64)])
+    assert used == ["sparse_softmax_xent"]
+
+
+def test_an_op_without_a_jvp_rule_is_a_clear_error(monkeypatch):
+    from tapegrad import _core
+
+    monkeypatch.setattr(_core.registry()["sin"], "jvp", None)
+    x = tg.constant([0.5, 1.0])
+    with pytest.raises(LookupError, match="op 'sin' has no JVP rule"):
+        tg.jvp(tg.sin, [x], [tg.ones_like(x)])
 
 
 def test_forward_accumulator_and_jacfwd_work_without_rules(rules_disabled):

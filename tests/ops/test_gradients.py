@@ -3,8 +3,9 @@
 ``GRAD_CASES`` maps each differentiable primitive name (``tapegrad._core.registry()``)
 to a list of cases.  A case is ``(label, fn, args)``: ``fn`` calls the public API and
 ``args`` are NumPy arrays (floating ones are differentiated, others passed as-is).
-``tg.check_grads(fn, args, order=2)`` compares reverse-mode derivatives, and the
-derivatives of those, with float64 central differences.
+``tg.check_grads(fn, args, order=2, modes=("rev", "fwd"))`` compares reverse- and
+forward-mode derivatives, and the derivatives of those (reverse over reverse, forward
+over reverse, forward over forward), with float64 central differences.
 
 Inputs are drawn away from kinks: abs/relu/sign away from 0, maximum/minimum and
 reduce_max/min/max_pool without ties, floor/ceil/round/floormod away from jumps,
@@ -546,12 +547,13 @@ def _flat(table):
 
 @pytest.mark.parametrize("fn, args, tol", list(_flat(GRAD_CASES)))
 def test_check_grads_order2(fn, args, tol):
-    tg.check_grads(fn, args, order=2, **tol)
+    # reverse, forward, forward-over-reverse and forward-over-forward, each to order 2
+    tg.check_grads(fn, args, order=2, modes=("rev", "fwd"), **tol)
 
 
 @pytest.mark.parametrize("fn, args", [pytest.param(f, a, id=n) for n, f, a in COMPOSITE_CASES])
 def test_composites_order2(fn, args):
-    tg.check_grads(fn, args, order=2)
+    tg.check_grads(fn, args, order=2, modes=("rev", "fwd"))
 
 
 def _primitives_used(fn, args):

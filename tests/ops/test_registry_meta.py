@@ -84,8 +84,17 @@ def test_differentiable_primitives_have_a_vjp(name):
     assert _registry()[name].vjp is not None, "%s is differentiable but has no VJP" % name
 
 
+@pytest.mark.parametrize("name", sorted(n for n, p in _core.registry().items() if p.differentiable))
+def test_differentiable_primitives_have_a_jvp(name):
+    """A JVP beside the forward: @prim.defjvp, prim.deflinear() or the explicit
+    prim.defjvp_by_transposition() marker (docs/architecture.md §3)."""
+    assert _registry()[name].jvp is not None, (
+        "%s is differentiable but declares no JVP (defjvp, deflinear or "
+        "defjvp_by_transposition beside its forward)" % name)
+
+
 def test_sweep_covers_the_shape_groups():
-    """Elementwise entries run over every shape group of ARCHITECTURE §6."""
+    """Elementwise entries run over every shape group (docs/architecture.md §6)."""
     wanted = {str(s) for s in SWEEP.SHAPES}
     for name in ("abs", "exp", "log", "sqrt", "tanh", "sigmoid", "square", "negative", "sin",
                  "cos", "reciprocal", "rsqrt", "expm1", "log1p", "floor", "ceil", "round",
@@ -111,7 +120,8 @@ def test_non_differentiable_outputs_are_never_recorded():
 
 
 def test_public_namespace_exposes_architecture_ops():
-    """ARCHITECTURE §3 names are reachable under tg / tg.nn / tg.random."""
+    """The public op names (docs/architecture.md §4) are reachable under tg / tg.nn /
+    tg.random."""
     names = ("add subtract multiply divide negative pow square sqrt exp log log1p tanh sigmoid "
              "sin cos abs sign maximum minimum where matmul reduce_sum reduce_mean reduce_max "
              "reduce_min reduce_prod argmax argmin equal less greater cast reshape transpose "

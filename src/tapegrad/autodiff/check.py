@@ -33,8 +33,9 @@ def check_grads(f, args, order=2, modes=("rev",), eps=None, rtol=None, atol=None
     Inputs are promoted to float64.  ``f`` may return a tensor or a list of tensors; it
     is reduced to a scalar with random weights, and derivatives are compared along
     random directions (one joint direction over all floating inputs).  ``modes`` picks
-    reverse ("rev") and/or forward ("fwd") mode.  Raises AssertionError with the
-    function, shapes and both numbers on a mismatch.
+    reverse ("rev") and/or forward ("fwd") mode; with "fwd", each higher order is also
+    checked forward over forward (the forward derivative of a forward derivative).
+    Raises AssertionError with the function, shapes and both numbers on a mismatch.
     """
     from tapegrad.ops.creation import constant
 
@@ -113,6 +114,22 @@ def _check(fn, args, diff, order, modes, eps, rtol, atol, rng, what, level=1):
             return add_n([reduce_sum(multiply(g, v)) for g, v in zip(gs, vts)])
 
         _check(directional, args, diff, order, modes, eps, rtol, atol, rng, what, level + 1)
+        if "fwd" in modes:
+            # forward over forward: the directional derivative by jvp, differentiated
+            # again in forward mode (the loop above covers forward over reverse)
+            def fwd_directional(*xs):
+                from tapegrad.autodiff.forward import jvp
+
+                def along(*ds):
+                    full = list(xs)
+                    for i, d in zip(diff, ds):
+                        full[i] = d
+                    return fn(*full)
+
+                return jvp(along, [xs[i] for i in diff], vts)[1]
+
+            _check(fwd_directional, args, diff, order, ("fwd",), eps, rtol, atol, rng,
+                   what, level + 1)
 
 
 def _compare(mode, what, level, analytic, numeric, rtol, atol):

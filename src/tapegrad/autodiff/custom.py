@@ -76,6 +76,8 @@ def _never_called(*arrays, call):
 
 _prim = _core.Primitive("custom_gradient", _never_called, save_inputs=True, save_output=False)
 _prim.defvjp(_custom_vjp)
+# the user's grad_fn is the only rule there is: forward mode transposes it
+_prim.defjvp_by_transposition()
 # ONNX: never a graph node (tg.function traces the forward's own ops, which export)
 _prim.defrule("onnx", NotSupported("custom_gradient calls are exported through the ops "
                                    "of their forward"))

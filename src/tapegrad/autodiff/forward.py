@@ -4,14 +4,13 @@ How tangents are pushed forward
 -------------------------------
 The function runs once on a tape that watches the primals.  The tape's records are
 then replayed in recording order (tensor ids grow with creation, so that order is
-topological), carrying one tangent per tensor:
-
-* primitives with a JVP rule (jvp_rules.py: elementwise, matmul/einsum, reductions,
-  shape and indexing ops, softmax) give the output tangent directly, in one or two ops;
-* every other primitive (conv2d, pooling, reduce_prod, custom gradients, ...) uses the
-  transpose trick on that one record: ``u -> VJP(u)`` is linear in the cotangent
-  ``u``, so the VJP of that map seeded with the input tangents is ``J t``.  It needs
-  only the primitive's VJP and is exact, so every differentiable op has forward mode.
+topological), carrying one tangent per tensor: each record's primitive gives the
+output tangent with its own JVP rule, ``prim.jvp``, declared beside its forward and
+VJP in ops/*.py (docs/architecture.md §3).  A rule is hand-written (``@prim.defjvp``),
+the op itself for linear ops (``prim.deflinear()``), or the transposed VJP
+(``prim.defjvp_by_transposition()``, for custom gradients and fused adjoints: ``u ->
+VJP(u)`` is linear in the cotangent ``u``, so the VJP of that map seeded with the
+input tangents is ``J t``).  This module keeps no rules of its own.
 
 All of it runs through ordinary dispatch, so tapes active around the call record it:
 a JVP is differentiable again, to any order (forward-over-forward, forward-over-reverse,
@@ -19,37 +18,13 @@ nested ForwardAccumulators).  A custom gradient whose grad_fn is not linear in `
 (gradient clipping) is linearised at ``dy = 0``, where clipping is the identity.
 """
 
-import numpy as np
-
 from tapegrad import _core
 from tapegrad._tape import Meta
-from tapegrad.autodiff import jvp_rules, nest
+from tapegrad.autodiff import nest
+from tapegrad.autodiff._args import as_tensor as _tensor
+from tapegrad.autodiff._args import zero_mode
 from tapegrad.autodiff.tape import GradientTape
-
-jvp_rules.install()
-
-
-def _tensor(x, what):
-    if isinstance(x, _core.Tensor):
-        return x
-    if isinstance(x, _core.BaseVariable):
-        return x._peek()
-    return _core.convert(x, None, what)
-
-
-def zero_mode(unconnected_gradients, what):
-    """True for unconnected_gradients="zero", False for "none" (TF's enum names too)."""
-    mode = str(unconnected_gradients).lower()
-    if mode in ("none", "unconnectedgradients.none"):
-        return False
-    if mode in ("zero", "unconnectedgradients.zero"):
-        return True
-    raise ValueError("%s: unconnected_gradients must be 'none' or 'zero', got %r"
-                     % (what, unconnected_gradients))
-
-
-def _shape(s):
-    return "(%s)" % ", ".join(str(d) for d in s) if len(s) != 1 else "(%d,)" % s[0]
+from tapegrad.ops._registry import format_shape as _shape
 
 
 def check_tangent(primal, tangent, what, label, of="its primal"):
@@ -114,38 +89,6 @@ def _record_args(rec):
     return ans, inputs
 
 
-def _transposed_jvp(rec, tins, inputs):
-    """J t for one record from its primitive's VJP: u -> VJP(u) is linear, and its VJP
-    seeded with the input tangents is the output tangent."""
-    from tapegrad.ops.shape import sum_to
-
-    like = next(t for t in tins if t is not None)
-    u = _core.wrap(np.zeros(rec.out_meta[0], dtype=rec.out_meta[1]))
-    if like.device != "/cpu:0":
-        u = u.to(like.device)
-    tape = GradientTape(watch_accessed_variables=False)
-    with tape:
-        tape.watch(u)
-        if rec.params:
-            grads = rec.prim.vjp(u, rec.output, *inputs, **rec.params)
-        else:
-            grads = rec.prim.vjp(u, rec.output, *inputs)
-        if not isinstance(grads, (tuple, list)):
-            grads = (grads,)
-        if len(grads) != len(tins):
-            raise ValueError("gradient of %s returned %d values for %d inputs"
-                             % (rec.prim.name, len(grads), len(tins)))
-        gs, ts = [], []
-        for x, g, t in zip(inputs, grads, tins):
-            if g is None or t is None:
-                continue
-            gs.append(g if g.shape == x.shape else sum_to(g, x.shape))
-            ts.append(t)
-    if not gs:
-        return None
-    return tape.gradient(gs, u, output_gradients=ts)
-
-
 class ForwardPlan:
     """The records of a tape that lead to ``targets``, in recording order, ready for
     pushing tangents through them any number of times (jvp once, jacfwd per column).
@@ -173,8 +116,12 @@ class ForwardPlan:
         self.steps = []
         for oid in needed:
             rec = producers[oid]
+            if rec.prim.jvp is None:
+                raise LookupError("forward mode: op %r has no JVP rule (declare one beside "
+                                  "its forward with defjvp, deflinear or "
+                                  "defjvp_by_transposition)" % rec.prim.name)
             ans, inputs = _record_args(rec)
-            self.steps.append((oid, rec.input_ids, rec.prim.jvp, ans, inputs, rec.params, rec))
+            self.steps.append((oid, rec.input_ids, rec.prim.jvp, ans, inputs, rec.params))
 
     def push(self, seeds):
         """Tangents of the targets given ``seeds`` ({tensor id: tangent}); None where a
@@ -183,14 +130,11 @@ class ForwardPlan:
         get = tangents.get
         self.core.paused += 1
         try:
-            for oid, ids, rule, ans, inputs, params, rec in self.steps:
+            for oid, ids, rule, ans, inputs, params in self.steps:
                 tins = tuple([get(i) for i in ids])
                 if tins.count(None) == len(tins):
                     continue
-                if rule is not None:
-                    t = rule(tins, ans, *inputs, **params)
-                else:
-                    t = _transposed_jvp(rec, tins, inputs)
+                t = rule(tins, ans, *inputs, **params)
                 if t is not None:
                     tangents[oid] = t
         finally:

@@ -4,6 +4,9 @@ import contextlib
 
 from tapegrad import _core, _tape
 from tapegrad.autodiff import nest
+from tapegrad.autodiff._args import as_target as _as_target
+from tapegrad.autodiff._args import zero_mode
+from tapegrad.autodiff.tape_jacobians import tape_batch_jacobian, tape_jacobian
 from tapegrad.ops.elementwise import zeros_like
 from tapegrad.ops.shape import broadcast_to
 
@@ -75,7 +78,7 @@ class GradientTape(_tape.TapeBase):
     def _gradient_general(self, target, sources, output_gradients, unconnected_gradients):
         """GradientTape.gradient for nested targets/sources and output_gradients."""
         self._check_usable("gradient")
-        zero = _zero_mode(unconnected_gradients)
+        zero = zero_mode(unconnected_gradients)
         flat_targets = [_as_target(t) for t in nest.flatten(target)]
         single = isinstance(sources, (_core.Tensor, _core.BaseVariable))
         flat_sources = [sources] if single else nest.flatten(sources)
@@ -98,29 +101,15 @@ class GradientTape(_tape.TapeBase):
     def jacobian(self, target, sources, unconnected_gradients="none", parallel_iterations=None,
                  experimental_use_pfor=True, max_bytes=None):
         """d target[i...] / d source[j...] with shape target.shape + source.shape."""
-        from tapegrad.autodiff.jacobians import tape_jacobian
-
         self._check_usable("jacobian")
         return tape_jacobian(self, target, sources, unconnected_gradients, max_bytes=max_bytes)
 
     def batch_jacobian(self, target, source, unconnected_gradients="none",
                        parallel_iterations=None, experimental_use_pfor=True, max_bytes=None):
         """Per-example Jacobian: [b, *target.shape[1:], *source.shape[1:]]."""
-        from tapegrad.autodiff.jacobians import tape_batch_jacobian
-
         self._check_usable("batch_jacobian")
         return tape_batch_jacobian(self, target, source, unconnected_gradients,
                                    max_bytes=max_bytes)
-
-
-def _zero_mode(unconnected_gradients):
-    mode = str(getattr(unconnected_gradients, "value", unconnected_gradients)).lower()
-    if mode.startswith("unconnectedgradients."):
-        mode = mode.split(".", 1)[1]
-    if mode not in ("none", "zero"):
-        raise ValueError("gradient: unconnected_gradients must be 'none' or 'zero', got %r"
-                         % (unconnected_gradients,))
-    return mode == "zero"
 
 
 def _seeds(flat_targets, flat_og):
@@ -140,12 +129,4 @@ def _seeds(flat_targets, flat_og):
             og = broadcast_to(og, t.shape)
         seeds.append(og)
     return seeds
-
-
-def _as_target(t):
-    if isinstance(t, _core.BaseVariable):
-        return t._peek()
-    if not isinstance(t, _core.Tensor):
-        raise TypeError("gradient: target must be a tensor, got %s" % type(t).__name__)
-    return t
 

@@ -12,6 +12,11 @@ import numpy as np
 from tapegrad import _core
 
 
+def _prim(name):
+    # primitives by name: this module sits below the op modules that use it
+    return _core.registry()[name]
+
+
 def rank(a, bd):
     """Per-example rank of an operand."""
     return np.ndim(a) - (1 if bd == 0 else 0) if not isinstance(a, _core.Tensor) else \
@@ -26,35 +31,27 @@ def align(a, bd, r_out):
     r = len(a.shape) - 1
     if r >= r_out:
         return a
-    from tapegrad.ops.shape import _reshape
-
     shape = tuple(a.shape)
-    return _reshape(a, shape=(shape[0],) + (1,) * (r_out - r) + shape[1:])
+    return _prim("reshape")(a, shape=(shape[0],) + (1,) * (r_out - r) + shape[1:])
 
 
 def materialize(a, bd, B):
     """Every operand batched: a shared one is broadcast along a new leading axis."""
     if bd == 0:
         return a
-    from tapegrad.ops.shape import _broadcast_to
-
     a = a if isinstance(a, _core.Tensor) else _core.convert(a, None, "vmap")
-    return _broadcast_to(a, shape=(B,) + tuple(a.shape))
+    return _prim("broadcast_to")(a, shape=(B,) + tuple(a.shape))
 
 
 def merge(a):
     """(B, N, ...) -> (B*N, ...): the batch folded into an op's own batch axis."""
-    from tapegrad.ops.shape import _reshape
-
     s = tuple(a.shape)
-    return _reshape(a, shape=(s[0] * s[1],) + s[2:])
+    return _prim("reshape")(a, shape=(s[0] * s[1],) + s[2:])
 
 
 def split(a, B):
-    from tapegrad.ops.shape import _reshape
-
     s = tuple(a.shape)
-    return _reshape(a, shape=(B, s[0] // B) + s[1:])
+    return _prim("reshape")(a, shape=(B, s[0] // B) + s[1:])
 
 
 def elementwise(prim, B, args, bdims, **params):
@@ -99,10 +96,9 @@ def folded(n_data, shape_param=None):
 def loop(prim, B, args, bdims, **params):
     """The fallback: the primitive once per example, results stacked (a Python loop,
     used only where no vectorised rule exists; the rule's docstring says which)."""
-    from tapegrad.ops.shape import stack
-
+    reshape = _prim("reshape")
     outs = []
     for b in range(B):
-        outs.append(prim(*[a[b] if bd == 0 else a for a, bd in zip(args, bdims)],
-                         **params))
-    return stack(outs)
+        out = prim(*[a[b] if bd == 0 else a for a, bd in zip(args, bdims)], **params)
+        outs.append(reshape(out, shape=(1,) + tuple(out.shape)))
+    return _prim("concat")(*outs, axis=0)

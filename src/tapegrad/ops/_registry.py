@@ -1,4 +1,8 @@
-"""The one op registry: ``@primitive`` defines a forward; ``.defvjp`` puts its VJP beside it."""
+"""The one op registry: ``@primitive`` defines a forward; ``.defvjp``/``.defjvp`` (or
+``.deflinear()``) put its rules beside it (docs/architecture.md §3), and the argument
+helpers every op module shares (axes, shapes, dtypes, shape formatting)."""
+
+import sys
 
 import numpy as np
 
@@ -48,22 +52,31 @@ def onnx_rules(rules):
 
 
 def primitive(name, *, differentiable=True, dtypes=ANY, same_dtype=None, save_inputs=True,
-              save_output=True, fast_code=-1, quiet=False):
+              save_output=True, fast_code=-1, quiet=False, args=None, doc=None):
     """Register ``fn`` (the CPU forward on ndarrays) as primitive ``name``.
 
     ``same_dtype`` lists the argument positions that must share one dtype (default: all);
     ``save_inputs``/``save_output`` say what the VJP reads, so a tape keeps nothing else
     (inputs not saved reach the VJP as shape/dtype descriptors).  ``quiet`` runs the
     forward with NumPy's floating-point warnings off (inf/NaN results are IEEE, as in TF).
+    ``args`` names the tensor inputs of a primitive that is itself a public function
+    (``tg.add``): they fix its positional count and may be passed by keyword; ``doc``
+    is its docstring when the forward has none of its own (a NumPy ufunc).
     """
 
     def deco(fn):
         prim = _core.Primitive(name, fn, differentiable=differentiable, dtypes=dtypes,
                                same_dtype=same_dtype, save_inputs=save_inputs,
-                               save_output=save_output, fast_code=fast_code, quiet=quiet)
+                               save_output=save_output, fast_code=fast_code, quiet=quiet,
+                               args=args, doc=doc, module=_caller_module())
         return _core.register(prim)
 
     return deco
+
+
+def _caller_module():
+    # the op module that registers the primitive (its public function's __module__)
+    return sys._getframe(2).f_globals.get("__name__")
 
 
 def not_differentiable(name, **kw):
@@ -101,6 +114,25 @@ def norm_axes(axis, ndim, op):
     if ndim == 0:
         return ()
     return tuple(sorted(out))
+
+
+def format_shape(shape):
+    """``(2, 3)``, ``(3,)``, ``()``: shapes in error messages, as Python prints tuples."""
+    shape = tuple(shape)
+    return "(%s)" % ", ".join(str(d) for d in shape) if len(shape) != 1 else \
+        "(%s,)" % shape[0]
+
+
+def on_device(array, like):
+    """A tensor over the fresh ndarray ``array``, on ``like``'s device."""
+    t = _core.wrap(array)
+    return t if like is None or like.device == "/cpu:0" else t.to(like.device)
+
+
+def zeros_on_device(shape, dtype, like):
+    """Zeros of ``shape`` and ``dtype`` on ``like``'s device: forward mode's zero
+    tangents and cotangents, the Jacobians' unconnected blocks."""
+    return on_device(np.zeros(tuple(shape), dtype=dtype), like)
 
 
 def norm_axis(axis, ndim, op):

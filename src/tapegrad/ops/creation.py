@@ -35,6 +35,7 @@ def constant(value, dtype=None, shape=None, name=None):
 
 
 def convert_to_tensor(value, dtype=None, name=None, dtype_hint=None):
+    """A tensor from a tensor, variable, NumPy array, Python number or nested list."""
     dt = None if dtype is None else as_dtype(dtype, "convert_to_tensor")
     if dt is None and dtype_hint is not None and not isinstance(
             value, (_core.Tensor, _core.BaseVariable, np.ndarray)):
@@ -52,6 +53,7 @@ def _fill(shape, value, dtype):
 
 
 def fill(dims, value, dtype=None, name=None):
+    """A tensor of shape ``dims`` filled with ``value``."""
     shape = norm_shape(dims, "fill")
     if any(d < 0 for d in shape):
         raise ValueError("fill: negative dimension in shape %s" % (shape,))
@@ -64,10 +66,12 @@ def fill(dims, value, dtype=None, name=None):
 
 
 def zeros(shape, dtype=np.float32, name=None):
+    """A tensor of zeros of ``shape`` (float32 unless ``dtype`` is given)."""
     return fill(shape, 0, dtype)
 
 
 def ones(shape, dtype=np.float32, name=None):
+    """A tensor of ones of ``shape`` (float32 unless ``dtype`` is given)."""
     return fill(shape, 1, dtype)
 
 
@@ -78,6 +82,7 @@ def _eye(num_rows, num_columns, dtype):
 
 
 def eye(num_rows, num_columns=None, batch_shape=None, dtype=np.float32, name=None):
+    """Identity matrices [*batch_shape, num_rows, num_columns]."""
     n = int(num_rows)
     m = n if num_columns is None else int(num_columns)
     if n < 0 or m < 0:
@@ -95,6 +100,7 @@ def _range(start, limit, delta, dtype):
 
 
 def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001
+    """start, start + delta, ... up to (not including) ``limit``, as in tf.range."""
     if limit is None:
         start, limit = 0, start
     vals = [v.numpy().item() if isinstance(v, _core.Tensor) else v for v in (start, limit, delta)]
@@ -106,6 +112,7 @@ def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001
 
 
 def linspace(start, stop, num, name=None):
+    """``num`` evenly spaced values from ``start`` to ``stop``, both included."""
     num = int(num)
     if num < 1:
         raise ValueError("linspace: num must be >= 1")

@@ -3,9 +3,15 @@
 Ops flagged ``quiet`` give IEEE inf/NaN without NumPy warnings, as TensorFlow does
 (the guide's naive log(1 + exp(100))).
 
-Zero-cotangent safety (ARCHITECTURE §2): VJPs of division form go through
+Zero-cotangent safety (docs/architecture.md §3.3): VJPs of division form go through
 ``safe_mul``, which is exactly 0 wherever the incoming gradient is 0, so a branch
 masked off by ``where`` never injects NaN.  Multiplicative forms keep IEEE semantics.
+
+Each primitive's JVP sits beside its VJP and mirrors its choices (the same
+subgradients at ties and kinks, the same ``safe_mul`` forms), so forward and reverse
+mode agree exactly.  Ops linear in their inputs declare ``deflinear()``; unary ops,
+whose Jacobian is diagonal, declare ``defjvp_self_adjoint()``: the VJP's formula,
+applied to the tangent, is the JVP.
 """
 
 import numpy as np
@@ -22,14 +28,33 @@ from tapegrad.ops._registry import (
     primitive,
     tensor,
     tensor_list,
+    zeros_on_device,
 )
 from tapegrad.ops._registry import onnx_rules as _onnx_rules
+
+# ---------------------------------------------------------------------------
+# forward-mode helpers for the broadcasting binary ops
+
+def _tangent_sum(parts, ans):
+    """Sum of the tangent contributions that are not None, at the output's shape (a
+    contribution from one broadcast input alone may be smaller)."""
+    out = None
+    for p in parts:
+        if p is not None:
+            out = p if out is None else add(out, p)
+    if out is not None and out.shape != ans.shape:
+        # broadcast by adding zeros of the output's shape (shape.py builds on this module)
+        out = add(out, zeros_on_device(ans.shape, ans.dtype, out))
+    return out
+
 
 # ---------------------------------------------------------------------------
 # binary arithmetic
 
 add = primitive("add", dtypes=NUMERIC, save_inputs=False, save_output=False,
-                fast_code=_kernels.FAST_ADD, quiet=True)(np.add)
+                fast_code=_kernels.FAST_ADD, quiet=True, args=("x", "y"),
+                doc="x + y elementwise, with broadcasting.")(np.add)
+add.deflinear()
 
 
 @add.defvjp
@@ -38,7 +63,9 @@ def _add_vjp(g, ans, x, y):
 
 
 subtract = primitive("subtract", dtypes=NUMERIC, save_inputs=False, save_output=False,
-                     fast_code=_kernels.FAST_SUB, quiet=True)(np.subtract)
+                     fast_code=_kernels.FAST_SUB, quiet=True, args=("x", "y"),
+                     doc="x - y elementwise, with broadcasting.")(np.subtract)
+subtract.deflinear()
 
 
 @subtract.defvjp
@@ -47,7 +74,8 @@ def _subtract_vjp(g, ans, x, y):
 
 
 multiply = primitive("multiply", dtypes=NUMERIC, save_output=False,
-                     fast_code=_kernels.FAST_MUL, quiet=True)(np.multiply)
+                     fast_code=_kernels.FAST_MUL, quiet=True, args=("x", "y"),
+                     doc="x * y elementwise, with broadcasting.")(np.multiply)
 
 
 @multiply.defvjp
@@ -57,8 +85,16 @@ def _multiply_vjp(g, ans, x, y):
             multiply(g, x) if needs_input(1) else None)
 
 
-divide = primitive("divide", dtypes=NUMERIC, fast_code=_kernels.FAST_DIV,
-                   quiet=True)(np.true_divide)
+@multiply.defjvp
+def _multiply_jvp(ts, ans, x, y):
+    tx, ty = ts
+    return _tangent_sum([None if tx is None else multiply(tx, y),
+                         None if ty is None else multiply(x, ty)], ans)
+
+
+divide = primitive("divide", dtypes=NUMERIC, fast_code=_kernels.FAST_DIV, quiet=True,
+                   args=("x", "y"),
+                   doc="x / y elementwise (true division), with broadcasting.")(np.true_divide)
 
 
 @divide.defvjp
@@ -66,7 +102,15 @@ def _divide_vjp(g, ans, x, y):
     return safe_mul(g, reciprocal(y)), negative(safe_mul(g, divide(ans, y)))
 
 
-@primitive("safe_mul", dtypes=FLOAT, save_output=False, quiet=True)
+@divide.defjvp
+def _divide_jvp(ts, ans, x, y):
+    tx, ty = ts
+    return _tangent_sum([None if tx is None else safe_mul(tx, reciprocal(y)),
+                         None if ty is None else negative(safe_mul(ty, divide(ans, y)))],
+                        ans)
+
+
+@primitive("safe_mul", dtypes=FLOAT, save_output=False, quiet=True, args=("g", "z"))
 def safe_mul(g, z):
     """g * z, but exactly 0 wherever g == 0 (even where z is inf or NaN)."""
     out = np.multiply(g, z)
@@ -82,19 +126,45 @@ def _safe_mul_vjp(gg, ans, g, z):
     return safe_mul(gg, z), safe_mul(gg, g)
 
 
-pow = primitive("pow", dtypes=NUMERIC, quiet=True)(np.power)  # noqa: A001
+@safe_mul.defjvp
+def _safe_mul_jvp(ts, ans, g, z):
+    tg_, tz = ts
+    return _tangent_sum([None if tg_ is None else safe_mul(tg_, z),
+                         None if tz is None else safe_mul(g, tz)], ans)
+
+
+pow = primitive("pow", dtypes=NUMERIC, quiet=True, args=("x", "y"),  # noqa: A001
+                doc="x ** y elementwise, with broadcasting.")(np.power)
+
+
+def _log_where_positive(x):
+    # log x where x > 0, else 0: d(x**y)/dy, finite (and 0) where x <= 0
+    positive = greater(x, 0)
+    return where(positive, log(where(positive, x, 1)), 0)
 
 
 @pow.defvjp
 def _pow_vjp(g, ans, x, y):
     gx = safe_mul(g, multiply(y, pow(x, subtract(y, 1))))
-    positive = greater(x, 0)
-    log_x = where(positive, log(where(positive, x, 1)), 0)
-    return gx, safe_mul(g, multiply(ans, log_x))
+    return gx, safe_mul(g, multiply(ans, _log_where_positive(x)))
 
 
-maximum = primitive("maximum", dtypes=NUMERIC, save_output=False,
-                    fast_code=_kernels.FAST_MAX)(np.maximum)
+@pow.defjvp
+def _pow_jvp(ts, ans, x, y):
+    tx, ty = ts
+    return _tangent_sum(
+        [None if tx is None else safe_mul(tx, multiply(y, pow(x, subtract(y, 1)))),
+         None if ty is None else safe_mul(ty, multiply(ans, _log_where_positive(x)))], ans)
+
+
+maximum = primitive("maximum", dtypes=NUMERIC, save_output=False, fast_code=_kernels.FAST_MAX,
+                    args=("x", "y"), doc="max(x, y) elementwise, with broadcasting; ties "
+                    "send the gradient to x, as TensorFlow does.")(np.maximum)
+
+
+def _select_jvp(take_x, tx, ty, ans):
+    out = where(take_x, 0 if tx is None else tx, 0 if ty is None else ty)
+    return _tangent_sum([out], ans)
 
 
 @maximum.defvjp
@@ -104,8 +174,14 @@ def _maximum_vjp(g, ans, x, y):
     return where(take_x, g, 0), where(take_x, 0, g)
 
 
-minimum = primitive("minimum", dtypes=NUMERIC, save_output=False,
-                    fast_code=_kernels.FAST_MIN)(np.minimum)
+@maximum.defjvp
+def _maximum_jvp(ts, ans, x, y):
+    return _select_jvp(greater_equal(x, y), ts[0], ts[1], ans)
+
+
+minimum = primitive("minimum", dtypes=NUMERIC, save_output=False, fast_code=_kernels.FAST_MIN,
+                    args=("x", "y"), doc="min(x, y) elementwise, with broadcasting; ties "
+                    "send the gradient to x.")(np.minimum)
 
 
 @minimum.defvjp
@@ -114,9 +190,18 @@ def _minimum_vjp(g, ans, x, y):
     return where(take_x, g, 0), where(take_x, 0, g)
 
 
-floordiv = not_differentiable("floordiv", dtypes=NUMERIC, quiet=True)(np.floor_divide)
+@minimum.defjvp
+def _minimum_jvp(ts, ans, x, y):
+    return _select_jvp(less_equal(x, y), ts[0], ts[1], ans)
 
-floormod = primitive("floormod", dtypes=NUMERIC, save_output=False, quiet=True)(np.mod)
+
+floordiv = not_differentiable("floordiv", dtypes=NUMERIC, quiet=True, args=("x", "y"),
+                              doc="floor(x / y) elementwise (not differentiable)."
+                              )(np.floor_divide)
+
+floormod = primitive("floormod", dtypes=NUMERIC, save_output=False, quiet=True,
+                     args=("x", "y"), doc="x mod y with the sign of y (Python's %), "
+                     "elementwise.")(np.mod)
 
 
 @floormod.defvjp
@@ -124,11 +209,19 @@ def _floormod_vjp(g, ans, x, y):
     return g, negative(multiply(g, floor(divide(x, y))))
 
 
+@floormod.defjvp
+def _floormod_jvp(ts, ans, x, y):
+    tx, ty = ts
+    return _tangent_sum([tx, None if ty is None else
+                         negative(multiply(ty, floor(divide(x, y))))], ans)
+
+
 # ---------------------------------------------------------------------------
 # unary
 
-negative = primitive("negative", dtypes=NUMERIC, save_inputs=False,
-                     save_output=False)(np.negative)
+negative = primitive("negative", dtypes=NUMERIC, save_inputs=False, save_output=False,
+                     args=("x",), doc="-x elementwise.")(np.negative)
+negative.deflinear()
 
 
 @negative.defvjp
@@ -136,7 +229,8 @@ def _negative_vjp(g, ans, x):
     return negative(g)
 
 
-abs = primitive("abs", dtypes=NUMERIC, save_output=False)(np.abs)  # noqa: A001
+abs = primitive("abs", dtypes=NUMERIC, save_output=False, args=("x",),  # noqa: A001
+                doc="|x| elementwise (subgradient 0 at 0).")(np.abs)
 
 
 @abs.defvjp
@@ -145,10 +239,17 @@ def _abs_vjp(g, ans, x):
     return multiply(g, sign(x))
 
 
-sign = primitive("sign", dtypes=NUMERIC, save_output=False)(np.sign)
-floor = primitive("floor", dtypes=FLOAT, save_output=False)(np.floor)
-ceil = primitive("ceil", dtypes=FLOAT, save_output=False)(np.ceil)
-round = primitive("round", dtypes=FLOAT, save_output=False)(np.rint)  # noqa: A001
+abs.defjvp_self_adjoint()
+
+
+sign = primitive("sign", dtypes=NUMERIC, save_output=False, args=("x",),
+                 doc="-1, 0 or 1 by the sign of x (gradient 0).")(np.sign)
+floor = primitive("floor", dtypes=FLOAT, save_output=False, args=("x",),
+                  doc="Largest integer <= x, elementwise (gradient 0).")(np.floor)
+ceil = primitive("ceil", dtypes=FLOAT, save_output=False, args=("x",),
+                 doc="Smallest integer >= x, elementwise (gradient 0).")(np.ceil)
+round = primitive("round", dtypes=FLOAT, save_output=False, args=("x",),  # noqa: A001
+                  doc="x rounded half to even, elementwise (gradient 0).")(np.rint)
 
 
 def _zero_vjp(g, ans, x):
@@ -156,10 +257,16 @@ def _zero_vjp(g, ans, x):
     return zeros_like(g)
 
 
+def _zero_jvp(ts, ans, x):
+    return None
+
+
 for _p in (sign, floor, ceil, round):
     _p.defvjp(_zero_vjp)
+    _p.defjvp(_zero_jvp)
 
-square = primitive("square", dtypes=NUMERIC, save_output=False)(np.square)
+square = primitive("square", dtypes=NUMERIC, save_output=False, args=("x",),
+                   doc="x * x elementwise.")(np.square)
 
 
 @square.defvjp
@@ -167,7 +274,11 @@ def _square_vjp(g, ans, x):
     return multiply(g, multiply(x, 2))
 
 
-exp = primitive("exp", dtypes=FLOAT, save_inputs=False, quiet=True)(np.exp)
+square.defjvp_self_adjoint()
+
+
+exp = primitive("exp", dtypes=FLOAT, save_inputs=False, quiet=True, args=("x",),
+                doc="e ** x elementwise.")(np.exp)
 
 
 @exp.defvjp
@@ -175,7 +286,11 @@ def _exp_vjp(g, ans, x):
     return multiply(g, ans)
 
 
-expm1 = primitive("expm1", dtypes=FLOAT, save_inputs=False, quiet=True)(np.expm1)
+exp.defjvp_self_adjoint()
+
+
+expm1 = primitive("expm1", dtypes=FLOAT, save_inputs=False, quiet=True, args=("x",),
+                  doc="exp(x) - 1 elementwise, accurate near 0.")(np.expm1)
 
 
 @expm1.defvjp
@@ -183,7 +298,11 @@ def _expm1_vjp(g, ans, x):
     return multiply(g, add(ans, 1))
 
 
-log = primitive("log", dtypes=FLOAT, save_output=False, quiet=True)(np.log)
+expm1.defjvp_self_adjoint()
+
+
+log = primitive("log", dtypes=FLOAT, save_output=False, quiet=True, args=("x",),
+                doc="Natural logarithm elementwise (-inf at 0, NaN below, as IEEE).")(np.log)
 
 
 @log.defvjp
@@ -191,7 +310,11 @@ def _log_vjp(g, ans, x):
     return safe_mul(g, reciprocal(x))
 
 
-log1p = primitive("log1p", dtypes=FLOAT, save_output=False, quiet=True)(np.log1p)
+log.defjvp_self_adjoint()
+
+
+log1p = primitive("log1p", dtypes=FLOAT, save_output=False, quiet=True, args=("x",),
+                  doc="log(1 + x) elementwise, accurate near 0.")(np.log1p)
 
 
 @log1p.defvjp
@@ -199,7 +322,11 @@ def _log1p_vjp(g, ans, x):
     return safe_mul(g, reciprocal(add(x, 1)))
 
 
-sqrt = primitive("sqrt", dtypes=FLOAT, save_inputs=False, quiet=True)(np.sqrt)
+log1p.defjvp_self_adjoint()
+
+
+sqrt = primitive("sqrt", dtypes=FLOAT, save_inputs=False, quiet=True, args=("x",),
+                 doc="Square root elementwise (NaN below 0, as IEEE).")(np.sqrt)
 
 
 @sqrt.defvjp
@@ -207,9 +334,12 @@ def _sqrt_vjp(g, ans, x):
     return safe_mul(g, divide(0.5, ans))
 
 
-@primitive("rsqrt", dtypes=FLOAT, quiet=True)
+sqrt.defjvp_self_adjoint()
+
+
+@primitive("rsqrt", dtypes=FLOAT, quiet=True, args=("x",))
 def rsqrt(x):
-    """1 / sqrt(x)."""
+    """1 / sqrt(x) elementwise."""
     return np.reciprocal(np.sqrt(x))
 
 
@@ -220,8 +350,11 @@ def _rsqrt_vjp(g, ans, x):
     return safe_mul(g, multiply(divide(ans, x), -0.5))
 
 
-reciprocal = primitive("reciprocal", dtypes=FLOAT, save_output=False,
-                       quiet=True)(np.reciprocal)
+rsqrt.defjvp_self_adjoint()
+
+
+reciprocal = primitive("reciprocal", dtypes=FLOAT, save_output=False, quiet=True,
+                       args=("x",), doc="1 / x elementwise.")(np.reciprocal)
 
 
 @reciprocal.defvjp
@@ -230,7 +363,11 @@ def _reciprocal_vjp(g, ans, x):
     return negative(safe_mul(g, reciprocal(square(x))))
 
 
-tanh = primitive("tanh", dtypes=FLOAT, save_inputs=False)(np.tanh)
+reciprocal.defjvp_self_adjoint()
+
+
+tanh = primitive("tanh", dtypes=FLOAT, save_inputs=False, args=("x",),
+                 doc="Hyperbolic tangent elementwise.")(np.tanh)
 
 
 @tanh.defvjp
@@ -238,9 +375,12 @@ def _tanh_vjp(g, ans, x):
     return multiply(g, subtract(1, square(ans)))
 
 
-@primitive("sigmoid", dtypes=FLOAT, save_inputs=False, quiet=True)
+tanh.defjvp_self_adjoint()
+
+
+@primitive("sigmoid", dtypes=FLOAT, save_inputs=False, quiet=True, args=("x",))
 def sigmoid(x):
-    """Logistic function, computed without overflow for large |x|."""
+    """Logistic function 1 / (1 + exp(-x)), computed without overflow for large |x|."""
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
@@ -250,8 +390,13 @@ def _sigmoid_vjp(g, ans, x):
     return multiply(g, multiply(ans, subtract(1, ans)))
 
 
-sin = primitive("sin", dtypes=FLOAT, save_output=False)(np.sin)
-cos = primitive("cos", dtypes=FLOAT, save_output=False)(np.cos)
+sigmoid.defjvp_self_adjoint()
+
+
+sin = primitive("sin", dtypes=FLOAT, save_output=False, args=("x",),
+                doc="Sine elementwise (radians).")(np.sin)
+cos = primitive("cos", dtypes=FLOAT, save_output=False, args=("x",),
+                doc="Cosine elementwise (radians).")(np.cos)
 
 
 @sin.defvjp
@@ -259,27 +404,39 @@ def _sin_vjp(g, ans, x):
     return multiply(g, cos(x))
 
 
+sin.defjvp_self_adjoint()
+
+
 @cos.defvjp
 def _cos_vjp(g, ans, x):
     return negative(multiply(g, sin(x)))
 
 
+cos.defjvp_self_adjoint()
+
+
 # ---------------------------------------------------------------------------
 # comparisons and logic: never recorded
 
-equal = not_differentiable("equal")(np.equal)
-not_equal = not_differentiable("not_equal")(np.not_equal)
-less = not_differentiable("less", dtypes=NUMERIC)(np.less)
-less_equal = not_differentiable("less_equal", dtypes=NUMERIC)(np.less_equal)
-greater = not_differentiable("greater", dtypes=NUMERIC)(np.greater)
-greater_equal = not_differentiable("greater_equal", dtypes=NUMERIC)(np.greater_equal)
-logical_and = not_differentiable("logical_and", dtypes=BOOL)(np.logical_and)
-logical_or = not_differentiable("logical_or", dtypes=BOOL)(np.logical_or)
-logical_xor = not_differentiable("logical_xor", dtypes=BOOL)(np.logical_xor)
-logical_not = not_differentiable("logical_not", dtypes=BOOL)(np.logical_not)
-is_nan = not_differentiable("is_nan", dtypes=FLOAT)(np.isnan)
-is_finite = not_differentiable("is_finite", dtypes=FLOAT)(np.isfinite)
-is_inf = not_differentiable("is_inf", dtypes=FLOAT)(np.isinf)
+def _predicate(name, ufunc, what, dtypes=None):
+    kw = {} if dtypes is None else {"dtypes": dtypes}
+    return not_differentiable(name, doc="%s, elementwise (a bool tensor, never "
+                              "differentiated)." % what, **kw)(ufunc)
+
+
+equal = _predicate("equal", np.equal, "x == y")
+not_equal = _predicate("not_equal", np.not_equal, "x != y")
+less = _predicate("less", np.less, "x < y", NUMERIC)
+less_equal = _predicate("less_equal", np.less_equal, "x <= y", NUMERIC)
+greater = _predicate("greater", np.greater, "x > y", NUMERIC)
+greater_equal = _predicate("greater_equal", np.greater_equal, "x >= y", NUMERIC)
+logical_and = _predicate("logical_and", np.logical_and, "x and y", BOOL)
+logical_or = _predicate("logical_or", np.logical_or, "x or y", BOOL)
+logical_xor = _predicate("logical_xor", np.logical_xor, "x xor y", BOOL)
+logical_not = _predicate("logical_not", np.logical_not, "not x", BOOL)
+is_nan = _predicate("is_nan", np.isnan, "x is NaN", FLOAT)
+is_finite = _predicate("is_finite", np.isfinite, "x is finite", FLOAT)
+is_inf = _predicate("is_inf", np.isinf, "x is +-inf", FLOAT)
 
 
 # ---------------------------------------------------------------------------
@@ -291,6 +448,9 @@ def _where(cond, x, y):
     if cond.dtype != np.bool_:
         raise TypeError("where: condition must be bool, got %s" % cond.dtype)
     return np.where(cond, x, y)
+
+
+_where.deflinear(1, 2)
 
 
 @_where.defvjp
@@ -316,6 +476,9 @@ def _cast(x, dtype):
     return x.astype(dtype)
 
 
+_cast.deflinear()
+
+
 @_cast.defvjp
 def _cast_vjp(g, ans, x, dtype):
     if x.dtype.kind != "f":
@@ -324,6 +487,8 @@ def _cast_vjp(g, ans, x, dtype):
 
 
 def cast(x, dtype, name=None):
+    """``x`` converted to ``dtype`` (float to int truncates toward zero, like TF); the
+    gradient flows between floating dtypes only."""
     dt = as_dtype(dtype, "cast")
     t = tensor(x, op="cast")
     if t.dtype == dt:
@@ -344,16 +509,21 @@ def _ones_like(x):
 
 
 def zeros_like(x, dtype=None, name=None):
+    """Zeros with the shape (and, unless ``dtype`` is given, the dtype) of ``x``."""
     t = _zeros_like(x)
     return t if dtype is None else cast(t, dtype)
 
 
 def ones_like(x, dtype=None, name=None):
+    """Ones with the shape (and, unless ``dtype`` is given, the dtype) of ``x``."""
     t = _ones_like(x)
     return t if dtype is None else cast(t, dtype)
 
 
-identity = primitive("identity", save_inputs=False, save_output=False)(np.asarray)
+identity = primitive("identity", save_inputs=False, save_output=False, args=("input",),
+                     doc="A new tensor with the value of ``input`` (recorded: the "
+                     "gradient passes through).")(np.asarray)
+identity.deflinear()
 
 
 @identity.defvjp
@@ -361,7 +531,9 @@ def _identity_vjp(g, ans, x):
     return g
 
 
-stop_gradient = not_differentiable("stop_gradient")(np.asarray)
+stop_gradient = not_differentiable("stop_gradient", args=("input",),
+                                   doc="``input`` as a constant: no gradient flows "
+                                   "through it.")(np.asarray)
 
 
 @primitive("add_n", dtypes=NUMERIC, save_inputs=False, save_output=False)
@@ -376,12 +548,16 @@ def _add_n(*xs):
     return out
 
 
+_add_n.deflinear()
+
+
 @_add_n.defvjp
 def _add_n_vjp(g, ans, *xs):
     return (g,) * len(xs)
 
 
 def add_n(inputs, name=None):
+    """Elementwise sum of a list of same-shape tensors."""
     inputs = tensor_list(inputs, "add_n")
     if not inputs:
         raise ValueError("add_n: needs at least one input")

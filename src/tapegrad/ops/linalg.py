@@ -5,6 +5,7 @@ import numpy as np
 from tapegrad import _core
 from tapegrad._tape import needs_input
 from tapegrad.ops._registry import NUMERIC, primitive, tensor
+from tapegrad.ops._registry import format_shape as _fmt
 from tapegrad.ops._registry import onnx_rules as _onnx_rules
 from tapegrad.ops.elementwise import abs as abs_
 from tapegrad.ops.elementwise import (
@@ -19,7 +20,7 @@ from tapegrad.ops.elementwise import (
     where,
 )
 from tapegrad.ops.reductions import reduce_max, reduce_sum
-from tapegrad.ops.shape import _fmt, broadcast_to, reshape, squeeze
+from tapegrad.ops.shape import _broadcast_to, broadcast_to, reshape, squeeze
 
 
 @primitive("matmul", dtypes=NUMERIC, save_output=False, quiet=True)
@@ -53,6 +54,24 @@ def _matmul_vjp(g, ans, a, b, transpose_a, transpose_b):
         gb = (g, a, True, True)
     return (_matmul(ga[0], ga[1], transpose_a=ga[2], transpose_b=ga[3]) if need_a else None,
             _matmul(gb[0], gb[1], transpose_a=gb[2], transpose_b=gb[3]) if need_b else None)
+
+
+def _multilinear_sum(parts, ans):
+    out = None
+    for p in parts:
+        out = p if out is None else add_n([out, p])
+    if out is not None and out.shape != ans.shape:
+        out = _broadcast_to(out, shape=tuple(ans.shape))
+    return out
+
+
+@_matmul.defjvp
+def _matmul_jvp(ts, ans, a, b, transpose_a, transpose_b):
+    # bilinear: the product rule, one matmul per input with a tangent
+    ta, tb = ts
+    flags = {"transpose_a": transpose_a, "transpose_b": transpose_b}
+    return _multilinear_sum([_matmul(t, b, **flags) for t in (ta,) if t is not None] +
+                            [_matmul(a, t, **flags) for t in (tb,) if t is not None], ans)
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
@@ -101,6 +120,7 @@ _core.set_operator("matmul", matmul)
 
 
 def tensordot(a, b, axes, name=None):
+    """Sum of products of ``a`` and ``b`` over ``axes`` (an int: a's last and b's first)."""
     a = tensor(a, op="tensordot")
     b = tensor(b, op="tensordot")
     if isinstance(axes, int):
@@ -170,7 +190,15 @@ def _einsum_vjp(g, ans, *xs, equation):
     return tuple(grads)
 
 
+@_einsum.defjvp
+def _einsum_jvp(ts, ans, *xs, equation):
+    # multilinear: one einsum per operand with a tangent, that operand replaced by it
+    return _multilinear_sum([_einsum(*(xs[:i] + (t,) + xs[i + 1:]), equation=equation)
+                             for i, t in enumerate(ts) if t is not None], ans)
+
+
 def einsum(equation, *inputs, **kwargs):
+    """Einstein summation over the ``inputs`` (``"ij,jk->ik"``; no ellipsis)."""
     kwargs.pop("name", None)
     if kwargs:
         raise TypeError("einsum: unexpected arguments %s" % sorted(kwargs))
@@ -203,6 +231,7 @@ def norm(tensor_, ord="euclidean", axis=None, keepdims=False, name=None):
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    """``t`` clipped elementwise to [clip_value_min, clip_value_max]."""
     t = tensor(t, op="clip_by_value")
     return minimum(maximum(t, clip_value_min), clip_value_max)
 
@@ -217,6 +246,7 @@ def clip_by_norm(t, clip_norm, axes=None, name=None):
 
 
 def global_norm(t_list, name=None):
+    """sqrt(sum of squares of every entry of every tensor in ``t_list``)."""
     if not isinstance(t_list, (list, tuple)):
         raise TypeError("global_norm: expected a list of tensors, got %s"
                         % type(t_list).__name__)
@@ -228,6 +258,7 @@ def global_norm(t_list, name=None):
 
 
 def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
+    """``(t_list scaled so its global norm is at most clip_norm, the global norm)``."""
     if not isinstance(t_list, (list, tuple)):
         raise TypeError("clip_by_global_norm: expected a list of tensors, got %s"
                         % type(t_list).__name__)

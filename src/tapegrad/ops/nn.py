@@ -8,7 +8,8 @@ import numpy as np
 from tapegrad import _kernels
 from tapegrad._tape import needs_input
 from tapegrad.ops import random as tg_random
-from tapegrad.ops._registry import FLOAT, INT, NotSupported, primitive, tensor
+from tapegrad.ops._registry import FLOAT, INT, NotSupported, norm_axis, primitive, tensor
+from tapegrad.ops._registry import format_shape as _fmt
 from tapegrad.ops._registry import onnx_rules as _onnx_rules
 from tapegrad.ops.elementwise import (
     add,
@@ -28,7 +29,7 @@ from tapegrad.ops.elementwise import (
 )
 from tapegrad.ops.elementwise import tanh as _tanh
 from tapegrad.ops.reductions import _sum, reduce_mean, reduce_sum
-from tapegrad.ops.shape import _fmt, reshape, squeeze
+from tapegrad.ops.shape import reshape, squeeze
 
 __all__ = ["relu", "relu6", "leaky_relu", "elu", "softplus", "sigmoid", "tanh", "softmax",
            "log_softmax", "conv2d", "max_pool2d", "avg_pool2d", "max_pool", "avg_pool",
@@ -37,9 +38,10 @@ __all__ = ["relu", "relu6", "leaky_relu", "elu", "softplus", "sigmoid", "tanh", 
            "moments"]
 
 
-@primitive("relu", dtypes=FLOAT | INT, save_inputs=False)
-def relu(x):
-    """max(x, 0)."""
+@primitive("relu", dtypes=FLOAT | INT, save_inputs=False, args=("features",))
+def relu(features):
+    """max(features, 0) elementwise (subgradient 0 at 0)."""
+    x = features
     out = _kernels.relu(x)
     return np.maximum(x, 0, dtype=x.dtype) if out is None else out
 
@@ -47,6 +49,9 @@ def relu(x):
 @relu.defvjp
 def _relu_vjp(g, ans, x):
     return _relu_grad(g, ans)
+
+
+relu.defjvp_self_adjoint()
 
 
 @primitive("relu_grad", dtypes=FLOAT | INT, save_output=False)
@@ -61,6 +66,9 @@ def _relu_grad(g, ans):
     return out
 
 
+_relu_grad.deflinear(0)      # piecewise constant in ans
+
+
 @_relu_grad.defvjp
 def _relu_grad_vjp(gg, out, g, ans):
     # linear in g; piecewise constant in ans
@@ -68,15 +76,18 @@ def _relu_grad_vjp(gg, out, g, ans):
 
 
 def relu6(features, name=None):
+    """min(max(features, 0), 6)."""
     return minimum(relu(features), 6)
 
 
 def leaky_relu(features, alpha=0.2, name=None):
+    """``features`` where positive, ``alpha * features`` elsewhere."""
     x = tensor(features, op="leaky_relu")
     return where(greater(x, 0), x, multiply(x, alpha))
 
 
 def elu(features, name=None):
+    """``features`` where positive, ``exp(features) - 1`` elsewhere."""
     x = tensor(features, op="elu")
     return where(greater(x, 0), x, expm1(where(greater(x, 0), 0, x)))
 
@@ -102,13 +113,8 @@ def _softplus(x):
 
 
 def tanh(x, name=None):
+    """Hyperbolic tangent elementwise (tg.tanh)."""
     return _tanh(x)
-
-
-def _axis(axis, ndim, op):
-    if not -ndim <= axis < ndim:
-        raise ValueError("%s: axis %d is out of range for rank %d" % (op, axis, ndim))
-    return axis % ndim
 
 
 @primitive("softmax", dtypes=FLOAT, save_inputs=False, quiet=True)
@@ -125,6 +131,9 @@ def _softmax_vjp(g, ans, x, axis):
     return multiply(ans, subtract(g, _sum(multiply(g, ans), axes=(axis,), keepdims=True)))
 
 
+_softmax.defjvp_self_adjoint()     # its Jacobian diag(p) - p p^T is symmetric
+
+
 @primitive("log_softmax", dtypes=FLOAT, save_inputs=False, quiet=True)
 def _log_softmax(x, axis):
     """x - logsumexp(x) along ``axis``, max-shifted."""
@@ -139,18 +148,26 @@ def _log_softmax_vjp(g, ans, x, axis):
     return subtract(g, multiply(exp(ans), _sum(g, axes=(axis,), keepdims=True)))
 
 
+@_log_softmax.defjvp
+def _log_softmax_jvp(ts, ans, x, axis):
+    t = ts[0]
+    return subtract(t, _sum(multiply(exp(ans), t), axes=(axis,), keepdims=True))
+
+
 def softmax(logits, axis=-1, name=None):
+    """exp(logits) normalised to sum to 1 along ``axis`` (computed max-shifted)."""
     x = tensor(logits, op="softmax")
     if x.ndim == 0:
         raise ValueError("softmax: logits must have rank >= 1")
-    return _softmax(x, axis=_axis(axis, x.ndim, "softmax"))
+    return _softmax(x, axis=norm_axis(axis, x.ndim, "softmax"))
 
 
 def log_softmax(logits, axis=-1, name=None):
+    """logits - logsumexp(logits) along ``axis`` (computed max-shifted)."""
     x = tensor(logits, op="log_softmax")
     if x.ndim == 0:
         raise ValueError("log_softmax: logits must have rank >= 1")
-    return _log_softmax(x, axis=_axis(axis, x.ndim, "log_softmax"))
+    return _log_softmax(x, axis=norm_axis(axis, x.ndim, "log_softmax"))
 
 
 # ---------------------------------------------------------------------------
@@ -255,6 +272,20 @@ def _conv2d_vjp(g, ans, x, w, strides, padding, dilations):
             _conv2d_backprop_filter(x, g, filter_shape=w.shape, **kw_) if need_w else None)
 
 
+def _bilinear_jvp(op, ts, a, b, **params):
+    """The product rule for an op linear in each of its two tensor inputs."""
+    ta, tb = ts
+    parts = ([op(ta, b, **params)] if ta is not None else []) + \
+        ([op(a, tb, **params)] if tb is not None else [])
+    return parts[0] if len(parts) == 1 else add(parts[0], parts[1])
+
+
+@_conv2d.defjvp
+def _conv2d_jvp(ts, ans, x, w, strides, padding, dilations):
+    return _bilinear_jvp(_conv2d, ts, x, w, strides=strides, padding=padding,
+                         dilations=dilations)
+
+
 @primitive("conv2d_backprop_input", dtypes=FLOAT, save_output=False)
 @_half_via_float32
 def _conv2d_backprop_input(dy, w, input_shape, strides, padding, dilations):
@@ -276,6 +307,12 @@ def _conv2d_backprop_input(dy, w, input_shape, strides, padding, dilations):
 def _conv2d_backprop_input_vjp(g, ans, dy, w, input_shape, strides, padding, dilations):
     kw_ = dict(strides=strides, padding=padding, dilations=dilations)
     return _conv2d(g, w, **kw_), _conv2d_backprop_filter(g, dy, filter_shape=w.shape, **kw_)
+
+
+@_conv2d_backprop_input.defjvp
+def _conv2d_backprop_input_jvp(ts, ans, dy, w, input_shape, strides, padding, dilations):
+    return _bilinear_jvp(_conv2d_backprop_input, ts, dy, w, input_shape=input_shape,
+                         strides=strides, padding=padding, dilations=dilations)
 
 
 @primitive("conv2d_backprop_filter", dtypes=FLOAT, save_output=False)
@@ -310,6 +347,12 @@ def _conv2d_backprop_filter_vjp(g, ans, x, dy, filter_shape, strides, padding, d
     kw_ = dict(strides=strides, padding=padding, dilations=dilations)
     return (_conv2d_backprop_input(dy, g, input_shape=x.shape, **kw_),
             _conv2d(x, g, **kw_))
+
+
+@_conv2d_backprop_filter.defjvp
+def _conv2d_backprop_filter_jvp(ts, ans, x, dy, filter_shape, strides, padding, dilations):
+    return _bilinear_jvp(_conv2d_backprop_filter, ts, x, dy, filter_shape=filter_shape,
+                         strides=strides, padding=padding, dilations=dilations)
 
 
 def conv2d(input, filters, strides=1, padding="VALID", data_format="NHWC", dilations=None,
@@ -368,12 +411,22 @@ def _max_pool2d_vjp(g, ans, x, ksize, strides, pads, out_hw):
     return _max_pool2d_grad(x, g, ksize=ksize, strides=strides, pads=pads, out_hw=out_hw)
 
 
+@_max_pool2d.defjvp
+def _max_pool2d_jvp(ts, ans, x, ksize, strides, pads, out_hw):
+    # the tangent at each window's first maximum (the element the VJP routes to)
+    return _max_pool2d_select(x, ts[0], ksize=ksize, strides=strides, pads=pads,
+                              out_hw=out_hw)
+
+
 @primitive("max_pool2d_grad", dtypes=FLOAT, save_output=False)
 @_half_via_float32
 def _max_pool2d_grad(x, g, ksize, strides, pads, out_hw):
     """Route pooled gradients to each window's first maximum."""
     return _kernels.max_pool_scatter(x, g, ksize[0], ksize[1], strides[0], strides[1],
                                      pads[0], pads[1])
+
+
+_max_pool2d_grad.deflinear(1)   # piecewise constant in x
 
 
 @_max_pool2d_grad.defvjp
@@ -391,6 +444,9 @@ def _max_pool2d_select(x, h, ksize, strides, pads, out_hw):
                                     pads[0], pads[1], out_hw[0], out_hw[1])
 
 
+_max_pool2d_select.deflinear(1)   # piecewise constant in x
+
+
 @_max_pool2d_select.defvjp
 def _max_pool2d_select_vjp(gg, ans, x, h, ksize, strides, pads, out_hw):
     return None, _max_pool2d_grad(x, gg, ksize=ksize, strides=strides, pads=pads,
@@ -403,6 +459,9 @@ def _avg_pool2d(x, ksize, strides, pads, out_hw):
     """Mean over each window's valid (unpadded) inputs, as TF does."""
     return _kernels.avg_pool(x, ksize[0], ksize[1], strides[0], strides[1], pads[0], pads[1],
                              out_hw[0], out_hw[1])
+
+
+_avg_pool2d.deflinear()
 
 
 @_avg_pool2d.defvjp
@@ -418,12 +477,16 @@ def _avg_pool2d_grad(g, input_shape, ksize, strides, pads):
                                   strides[1], pads[0], pads[1])
 
 
+_avg_pool2d_grad.deflinear()
+
+
 @_avg_pool2d_grad.defvjp
 def _avg_pool2d_grad_vjp(gg, ans, g, input_shape, ksize, strides, pads):
     return _avg_pool2d(gg, ksize=ksize, strides=strides, pads=pads, out_hw=g.shape[1:3])
 
 
 def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
+    """Max over ``ksize`` windows of an NHWC ``input``, 'SAME' or 'VALID' padding."""
     x = tensor(input, op="max_pool2d")
     if data_format != "NHWC":
         raise ValueError("max_pool2d: only data_format='NHWC' is supported")
@@ -431,6 +494,7 @@ def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
 
 
 def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
+    """Mean over ``ksize`` windows of an NHWC ``input`` (padding excluded, as TF)."""
     x = tensor(input, op="avg_pool2d")
     if data_format != "NHWC":
         raise ValueError("avg_pool2d: only data_format='NHWC' is supported")
@@ -445,14 +509,17 @@ avg_pool = avg_pool2d
 # compositions
 
 def bias_add(value, bias, name=None):
+    """``value + bias``, the bias broadcast along the last axis."""
     return add(value, bias)
 
 
 def l2_loss(t, name=None):
+    """sum(t ** 2) / 2."""
     return multiply(reduce_sum(square(t)), 0.5)
 
 
 def moments(x, axes, keepdims=False, name=None):
+    """``(mean, variance)`` of ``x`` over ``axes``."""
     mean = reduce_mean(x, axes, keepdims=True)
     var = reduce_mean(square(subtract(x, mean)), axes, keepdims=True)
     if not keepdims:
@@ -526,6 +593,11 @@ def _sparse_xent(logits, labels):
     return (lse - picked).astype(logits.dtype, copy=False)
 
 
+# the JVPs of the fused cross-entropy pair would restate their VJPs (softmax minus the
+# one-hot, contracted with the tangent): forward mode transposes the VJPs instead
+_sparse_xent.defjvp_by_transposition()
+
+
 @_sparse_xent.defvjp
 def _sparse_xent_vjp(g, ans, logits, labels):
     return _sparse_xent_grad(logits, labels, g), None
@@ -548,6 +620,9 @@ def _sparse_xent_grad(logits, labels, g):
     e.reshape(-1)[_label_index(labels, depth)] -= 1
     e *= g.reshape(g.shape + (1,))
     return e.astype(logits.dtype, copy=False)
+
+
+_sparse_xent_grad.defjvp_by_transposition()
 
 
 @_sparse_xent_grad.defvjp

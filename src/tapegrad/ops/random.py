@@ -35,6 +35,7 @@ def set_seed(seed):
 
 
 def get_seed():
+    """The global seed set by ``set_seed`` (None when unset)."""
     return _state["seed"]
 
 
@@ -94,12 +95,14 @@ def _check_float(dtype, op):
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, name=None):
+    """Samples of N(mean, stddev**2) of ``shape``."""
     return _normal(shape=norm_shape(shape, "random.normal"), mean=float(mean),
                    stddev=float(stddev), dtype=_check_float(dtype, "random.normal"),
                    key=_key(seed))
 
 
 def uniform(shape, minval=0, maxval=None, dtype=np.float32, seed=None, name=None):
+    """Samples uniform in [minval, maxval) of ``shape`` (maxval defaults to 1 for floats)."""
     dt = as_dtype(dtype, "random.uniform")
     if dt.kind in "iu":
         if maxval is None:
@@ -117,6 +120,7 @@ def uniform(shape, minval=0, maxval=None, dtype=np.float32, seed=None, name=None
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, name=None):
+    """Normal samples redrawn until within two standard deviations of the mean."""
     return _truncated_normal(shape=norm_shape(shape, "random.truncated_normal"),
                              mean=float(mean), stddev=float(stddev),
                              dtype=_check_float(dtype, "random.truncated_normal"),
@@ -124,6 +128,7 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, n
 
 
 def shuffle(value, seed=None, name=None):
+    """``value`` with its first axis randomly permuted."""
     if _core._get_tracer() is not None:
         # inside tg.function: a host step, so every call draws a new permutation
         from tapegrad.graph.trace import host_call

@@ -1,10 +1,8 @@
-"""Reductions: sum, max, min, prod (primitives); mean, logsumexp, any/all; argmax/argmin."""
-
-import math
+"""Reductions: max, min, prod (primitives; reduce_sum's primitive lives in shape.py beside
+its adjoint broadcast_to); mean, logsumexp, variance, any/all; argmax/argmin."""
 
 import numpy as np
 
-from tapegrad import _kernels
 from tapegrad.ops._registry import (
     BOOL,
     NUMERIC,
@@ -32,42 +30,12 @@ from tapegrad.ops.elementwise import (
     subtract,
     where,
 )
-from tapegrad.ops.shape import _broadcast_to, _reshape, reshape
-
-
-def _kept_shape(shape, axes):
-    return tuple(1 if i in axes else d for i, d in enumerate(shape))
-
-
-@primitive("reduce_sum", dtypes=NUMERIC, save_inputs=False, save_output=False, quiet=True)
-def _sum(x, axes, keepdims):
-    """Sum over ``axes`` (a normalised tuple)."""
-    k = len(axes)
-    if 0 < k < x.ndim and x.size >= 4096 and axes == tuple(range(k)) and \
-            math.prod(x.shape[k:]) > 1:
-        # leading axes of a big float array (a bias gradient): a row-accumulating
-        # kernel, bit-identical to NumPy's order here and several times faster (a
-        # single kept element would be NumPy's pairwise sum, so it stays there)
-        out = _kernels.sum_rows(x, math.prod(x.shape[:k]))
-        if out is not None:
-            return out.reshape(((1,) * k if keepdims else ()) + x.shape[k:])
-    # the ufunc method directly: np.sum's Python wrapper costs more than a small sum
-    return np.add.reduce(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
-
-
-@_sum.defvjp
-def _sum_vjp(g, ans, x, axes, keepdims):
-    # straight to the primitives: the shapes are known to be consistent here
-    kept = _kept_shape(x.shape, axes)
-    if not keepdims and g.ndim and g.shape != kept:
-        # (a 0-d g, from a full reduction, broadcasts as it is)
-        g = _reshape(g, shape=kept)
-    return g if g.shape == x.shape else _broadcast_to(g, shape=x.shape)
+from tapegrad.ops.shape import _reshape, _sum, kept_shape, reshape
 
 
 def _extremum_vjp(g, ans, x, axes, keepdims):
     # the gradient is shared equally among tied extrema, as TensorFlow does
-    kept = _kept_shape(x.shape, axes)
+    kept = kept_shape(x.shape, axes)
     if not keepdims:
         g = reshape(g, kept)
         ans = reshape(ans, kept)
@@ -92,8 +60,18 @@ def _min(x, axes, keepdims):
     return np.min(x, axis=axes, keepdims=keepdims)
 
 
-_max.defvjp(_extremum_vjp)
-_min.defvjp(_extremum_vjp)
+def _extremum_jvp(ts, ans, x, axes, keepdims):
+    # the mean tangent over the tied extrema (the VJP's choice, transposed)
+    a = ans if keepdims else _reshape(ans, shape=kept_shape(x.shape, axes))
+    hit = cast(equal(x, a), x.dtype)
+    out = divide(_sum(multiply(ts[0], hit), axes=axes, keepdims=True),
+                 _sum(hit, axes=axes, keepdims=True))
+    return out if keepdims else _reshape(out, shape=tuple(ans.shape))
+
+
+for _p in (_max, _min):
+    _p.defvjp(_extremum_vjp)
+    _p.defjvp(_extremum_jvp)
 
 
 @primitive("reduce_prod", dtypes=NUMERIC, quiet=True)
@@ -102,24 +80,33 @@ def _prod(x, axes, keepdims):
     return np.prod(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
 
 
-@_prod.defvjp
-def _prod_vjp(g, ans, x, axes, keepdims):
-    # d prod / d x_i = product of the others, written so that zeros are exact:
-    # no zero in the slice -> prod / x_i; one zero -> the others' product at the zero;
-    # two or more -> 0.  All in tapegrad ops, so it differentiates again.
-    kept = _kept_shape(x.shape, axes)
-    if not keepdims:
-        g = reshape(g, kept)
+def _prod_partials(x, axes):
+    """d prod / d x_i = product of the others, written so that zeros are exact:
+    no zero in the slice -> prod / x_i; one zero -> the others' product at the zero;
+    two or more -> 0.  All in tapegrad ops, so it differentiates again."""
     is_zero = equal(x, 0)
     x_nz = where(is_zero, 1, x)
     prod_nz = _prod(x_nz, axes=axes, keepdims=True)
     n_zero = _sum(cast(is_zero, x.dtype), axes=axes, keepdims=True)
     at_zero = where(equal(n_zero, 1), prod_nz, 0)
     elsewhere = where(equal(n_zero, 0), divide(prod_nz, x_nz), 0)
-    return multiply(g, where(is_zero, at_zero, elsewhere))
+    return where(is_zero, at_zero, elsewhere)
+
+
+@_prod.defvjp
+def _prod_vjp(g, ans, x, axes, keepdims):
+    if not keepdims:
+        g = reshape(g, kept_shape(x.shape, axes))
+    return multiply(g, _prod_partials(x, axes))
+
+
+@_prod.defjvp
+def _prod_jvp(ts, ans, x, axes, keepdims):
+    return _sum(multiply(ts[0], _prod_partials(x, axes)), axes=axes, keepdims=keepdims)
 
 
 def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
+    """Sum over ``axis`` (None: all axes)."""
     x = tensor(input_tensor, op="reduce_sum")
     if x.dtype == np.bool_:
         raise TypeError("reduce_sum: bool tensors cannot be summed; cast them first")
@@ -127,16 +114,19 @@ def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
 
 
 def reduce_max(input_tensor, axis=None, keepdims=False, name=None):
+    """Maximum over ``axis``; tied maxima share the gradient equally."""
     x = tensor(input_tensor, op="reduce_max")
     return _max(x, axes=norm_axes(axis, x.ndim, "reduce_max"), keepdims=bool(keepdims))
 
 
 def reduce_min(input_tensor, axis=None, keepdims=False, name=None):
+    """Minimum over ``axis``; tied minima share the gradient equally."""
     x = tensor(input_tensor, op="reduce_min")
     return _min(x, axes=norm_axes(axis, x.ndim, "reduce_min"), keepdims=bool(keepdims))
 
 
 def reduce_prod(input_tensor, axis=None, keepdims=False, name=None):
+    """Product over ``axis`` (an exact gradient where entries are zero)."""
     x = tensor(input_tensor, op="reduce_prod")
     return _prod(x, axes=norm_axes(axis, x.ndim, "reduce_prod"), keepdims=bool(keepdims))
 
@@ -174,6 +164,7 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
 
 
 def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
+    """Population variance over ``axis``."""
     x = tensor(input_tensor, op="reduce_variance")
     mean = reduce_mean(x, axis, keepdims=True)
 
@@ -208,11 +199,13 @@ def _all(x, axes, keepdims):
 
 
 def reduce_any(input_tensor, axis=None, keepdims=False, name=None):
+    """Logical or of a bool tensor over ``axis``."""
     x = tensor(input_tensor, op="reduce_any")
     return _any(x, axes=norm_axes(axis, x.ndim, "reduce_any"), keepdims=bool(keepdims))
 
 
 def reduce_all(input_tensor, axis=None, keepdims=False, name=None):
+    """Logical and of a bool tensor over ``axis``."""
     x = tensor(input_tensor, op="reduce_all")
     return _all(x, axes=norm_axes(axis, x.ndim, "reduce_all"), keepdims=bool(keepdims))
 
@@ -243,6 +236,7 @@ def argmax(input, axis=None, output_type=np.int64, name=None):
 
 
 def argmin(input, axis=None, output_type=np.int64, name=None):
+    """Index of the first minimum along ``axis`` (default 0)."""
     x = tensor(input, op="argmin")
     if x.ndim == 0:
         raise ValueError("argmin: input must have rank >= 1")
@@ -251,6 +245,7 @@ def argmin(input, axis=None, output_type=np.int64, name=None):
 
 
 def count_nonzero(input, axis=None, keepdims=False, dtype=np.int64, name=None):
+    """Number of non-zero entries over ``axis``."""
     x = tensor(input, op="count_nonzero")
     return reduce_sum(cast(not_equal(x, 0), dtype), axis, keepdims)
 

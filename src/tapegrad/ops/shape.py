@@ -1,13 +1,21 @@
 """Shape and indexing primitives: reshape, transpose, broadcast_to, concat, tile,
-getitem, gather (and their scatter adjoints), plus compositions built on them."""
+getitem, gather (and their scatter adjoints), plus compositions built on them.
+
+``reduce_sum`` is defined here too, beside ``broadcast_to``: the two are each other's
+adjoint (as getitem/getitem_grad and gather/gather_grad are), and with both in one
+module the tile VJP and the engine's unbroadcast (``sum_to``) need no import of
+reductions.py, which builds on this module.  Every op here but pad is linear in its
+tensor input and declares ``deflinear()``: its JVP is the op on the tangent.
+"""
 
 import math
 
 import numpy as np
 
-from tapegrad import _core
+from tapegrad import _core, _kernels
 from tapegrad.ops._registry import (
     INT,
+    NUMERIC,
     NotSupported,
     as_dtype,
     norm_axes,
@@ -18,11 +26,8 @@ from tapegrad.ops._registry import (
     tensor,
     tensor_list,
 )
+from tapegrad.ops._registry import format_shape as _fmt
 from tapegrad.ops._registry import onnx_rules as _onnx_rules
-
-
-def _fmt(shape):
-    return "(%s)" % ", ".join(str(d) for d in shape) if len(shape) != 1 else "(%d,)" % shape[0]
 
 
 def _resolve_shape(shape, size, op):
@@ -51,12 +56,16 @@ def _reshape(x, shape):
     return x.reshape(shape)
 
 
+_reshape.deflinear()
+
+
 @_reshape.defvjp
 def _reshape_vjp(g, ans, x, shape):
     return _reshape(g, shape=x.shape)
 
 
 def reshape(tensor_, shape, name=None):
+    """``tensor_`` with a new shape of the same size; one entry may be -1 (inferred)."""
     x = tensor(tensor_, op="reshape")
     shape = _resolve_shape(norm_shape(shape, "reshape"), x.size, "reshape")
     if shape == x.shape:
@@ -70,12 +79,16 @@ def _transpose(x, perm):
     return np.transpose(x, perm)
 
 
+_transpose.deflinear()
+
+
 @_transpose.defvjp
 def _transpose_vjp(g, ans, x, perm):
     return _transpose(g, perm=tuple(np.argsort(perm).tolist()))
 
 
 def transpose(a, perm=None, conjugate=False, name=None):
+    """``a`` with its axes permuted by ``perm`` (default: reversed)."""
     x = tensor(a, op="transpose")
     if perm is None:
         perm = tuple(range(x.ndim - 1, -1, -1))
@@ -88,6 +101,7 @@ def transpose(a, perm=None, conjugate=False, name=None):
 
 
 def matrix_transpose(a, name=None):
+    """``a`` with its last two axes swapped."""
     x = tensor(a, op="matrix_transpose")
     if x.ndim < 2:
         raise ValueError("matrix_transpose: needs rank >= 2, got shape %s" % _fmt(x.shape))
@@ -107,6 +121,9 @@ def _broadcast_to(x, shape):
     return np.broadcast_to(x, shape)
 
 
+_broadcast_to.deflinear()
+
+
 @_broadcast_to.defvjp
 def _broadcast_to_vjp(g, ans, x, shape):
     # the engine's single unbroadcast (sum_to) reduces g back to x's shape
@@ -114,6 +131,7 @@ def _broadcast_to_vjp(g, ans, x, shape):
 
 
 def broadcast_to(input, shape, name=None):
+    """``input`` broadcast to ``shape`` (NumPy's rules)."""
     x = tensor(input, op="broadcast_to")
     shape = norm_shape(shape, "broadcast_to")
     if shape == x.shape:
@@ -127,6 +145,40 @@ def broadcast_to(input, shape, name=None):
         raise ValueError("broadcast_to: cannot broadcast shape %s to %s"
                          % (_fmt(x.shape), _fmt(shape)))
     return _broadcast_to(x, shape=shape)
+
+
+def kept_shape(shape, axes):
+    """``shape`` with the reduced ``axes`` kept as 1s."""
+    return tuple(1 if i in axes else d for i, d in enumerate(shape))
+
+
+@primitive("reduce_sum", dtypes=NUMERIC, save_inputs=False, save_output=False, quiet=True)
+def _sum(x, axes, keepdims):
+    """Sum over ``axes`` (a normalised tuple)."""
+    k = len(axes)
+    if 0 < k < x.ndim and x.size >= 4096 and axes == tuple(range(k)) and \
+            math.prod(x.shape[k:]) > 1:
+        # leading axes of a big float array (a bias gradient): a row-accumulating
+        # kernel, bit-identical to NumPy's order here and several times faster (a
+        # single kept element would be NumPy's pairwise sum, so it stays there)
+        out = _kernels.sum_rows(x, math.prod(x.shape[:k]))
+        if out is not None:
+            return out.reshape(((1,) * k if keepdims else ()) + x.shape[k:])
+    # the ufunc method directly: np.sum's Python wrapper costs more than a small sum
+    return np.add.reduce(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
+
+
+_sum.deflinear()
+
+
+@_sum.defvjp
+def _sum_vjp(g, ans, x, axes, keepdims):
+    # straight to the primitives: the shapes are known to be consistent here
+    kept = kept_shape(x.shape, axes)
+    if not keepdims and g.ndim and g.shape != kept:
+        # (a 0-d g, from a full reduction, broadcasts as it is)
+        g = _reshape(g, shape=kept)
+    return g if g.shape == x.shape else _broadcast_to(g, shape=x.shape)
 
 
 # (x.shape, target) -> (axes, keepdims, reshape): the plan is pure shape arithmetic, and
@@ -153,18 +205,6 @@ def _sum_to_plan(xshape, shape):
     return plan
 
 
-_SUM = None
-
-
-def _reduce_sum():
-    # reductions imports this module, so its primitive is fetched on first use (once:
-    # a function-level import on every call cost a microsecond per bias gradient)
-    global _SUM
-    if _SUM is None:
-        from tapegrad.ops.reductions import _sum as _SUM
-    return _SUM
-
-
 def sum_to(x, shape):
     """Sum ``x`` down to ``shape`` (the inverse of broadcasting): the engine's unbroadcast."""
     x = tensor(x, op="sum_to")
@@ -172,19 +212,21 @@ def sum_to(x, shape):
     plan = _SUM_TO_PLANS.get((x.shape, shape))
     axes, keepdims, reshape_after = plan if plan is not None else _sum_to_plan(x.shape, shape)
     if axes:
-        x = _reduce_sum()(x, axes=axes, keepdims=keepdims)
+        x = _sum(x, axes=axes, keepdims=keepdims)
     if reshape_after:
         x = _reshape(x, shape=shape)
     return x
 
 
 def expand_dims(input, axis, name=None):
+    """``input`` with a new axis of size 1 at ``axis``."""
     x = tensor(input, op="expand_dims")
     axis = norm_axis(axis, x.ndim + 1, "expand_dims")
     return _reshape(x, shape=x.shape[:axis] + (1,) + x.shape[axis:])
 
 
 def squeeze(input, axis=None, name=None):
+    """``input`` without its size-1 axes (all of them, or those in ``axis``)."""
     x = tensor(input, op="squeeze")
     if axis is None:
         axes = tuple(i for i, d in enumerate(x.shape) if d == 1)
@@ -204,6 +246,9 @@ def _concat(*xs, axis):
     return np.concatenate(xs, axis=axis)
 
 
+_concat.deflinear()
+
+
 @_concat.defvjp
 def _concat_vjp(g, ans, *xs, axis):
     grads, start = [], 0
@@ -216,6 +261,7 @@ def _concat_vjp(g, ans, *xs, axis):
 
 
 def concat(values, axis, name=None):
+    """The tensors in ``values`` joined along the existing ``axis``."""
     values = tensor_list(values, "concat")
     if not values:
         raise ValueError("concat: needs at least one tensor")
@@ -234,6 +280,7 @@ def concat(values, axis, name=None):
 
 
 def stack(values, axis=0, name=None):
+    """The same-shape tensors in ``values`` stacked along a new ``axis``."""
     values = tensor_list(values, "stack")
     if not values:
         raise ValueError("stack: needs at least one tensor")
@@ -246,6 +293,7 @@ def stack(values, axis=0, name=None):
 
 
 def unstack(value, num=None, axis=0, name=None):
+    """The slices of ``value`` along ``axis``, as a list of tensors."""
     x = tensor(value, op="unstack")
     axis = norm_axis(axis, x.ndim, "unstack")
     n = x.shape[axis]
@@ -255,6 +303,7 @@ def unstack(value, num=None, axis=0, name=None):
 
 
 def split(value, num_or_size_splits, axis=0, num=None, name=None):
+    """``value`` split along ``axis`` into equal parts or parts of the given sizes."""
     x = tensor(value, op="split")
     axis = norm_axis(axis, x.ndim, "split")
     n = x.shape[axis]
@@ -283,10 +332,11 @@ def _tile(x, multiples):
     return np.tile(x, multiples)
 
 
+_tile.deflinear()
+
+
 @_tile.defvjp
 def _tile_vjp(g, ans, x, multiples):
-    from tapegrad.ops.reductions import _sum
-
     split_shape = []
     for m, d in zip(multiples, x.shape):
         split_shape += [m, d]
@@ -296,6 +346,7 @@ def _tile_vjp(g, ans, x, multiples):
 
 
 def tile(input, multiples, name=None):
+    """``input`` repeated ``multiples[i]`` times along each axis i."""
     x = tensor(input, op="tile")
     multiples = norm_shape(multiples, "tile")
     if len(multiples) != x.ndim or any(m < 0 for m in multiples):
@@ -311,6 +362,9 @@ def tile(input, multiples, name=None):
 def _getitem(x, key):
     """NumPy basic/advanced indexing with a normalised key."""
     return x[_core.key_for_numpy(key)]
+
+
+_getitem.deflinear()
 
 
 @_getitem.defvjp
@@ -330,6 +384,9 @@ def _getitem_grad(g, shape, key):
     return out
 
 
+_getitem_grad.deflinear()
+
+
 @_getitem_grad.defvjp
 def _getitem_grad_vjp(gg, ans, g, shape, key):
     return _getitem(gg, key=key)
@@ -347,6 +404,9 @@ def _gather(params, indices, axis):
     return np.take(params, indices, axis=axis)
 
 
+_gather.deflinear(0)
+
+
 @_gather.defvjp
 def _gather_vjp(g, ans, params, indices, axis):
     return _gather_grad(g, indices, shape=params.shape, axis=axis), None
@@ -362,12 +422,16 @@ def _gather_grad(g, indices, shape, axis):
     return out
 
 
+_gather_grad.deflinear(0)
+
+
 @_gather_grad.defvjp
 def _gather_grad_vjp(gg, ans, g, indices, shape, axis):
     return _gather(gg, indices, axis=axis), None
 
 
 def gather(params, indices, axis=None, batch_dims=0, name=None):
+    """Slices of ``params`` along ``axis`` (default 0) at integer ``indices``."""
     if batch_dims:
         raise ValueError("gather: batch_dims is not supported (use tg.gather on each batch "
                          "or tg.einsum with one_hot)")
@@ -390,6 +454,7 @@ def _one_hot(indices, depth, on_value, off_value, axis, dtype):
 
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    """One-hot encoding of integer ``indices`` along a new axis of size ``depth``."""
     idx = tensor(indices, op="one_hot")
     depth = int(depth)
     if depth < 0:
@@ -412,7 +477,14 @@ def _pad_vjp(g, ans, x, paddings, constant_values):
     return _getitem(g, key=key)
 
 
+@_pad.defjvp
+def _pad_jvp(ts, ans, x, paddings, constant_values):
+    # affine, not linear: the padding is constant, so its tangent is 0
+    return _pad(ts[0], paddings=paddings, constant_values=0)
+
+
 def pad(tensor_, paddings, mode="CONSTANT", constant_values=0, name=None):
+    """``tensor_`` padded with ``constant_values``: ``paddings[i] = [before, after]``."""
     x = tensor(tensor_, op="pad")
     if str(mode).upper() != "CONSTANT":
         raise ValueError("pad: only mode='CONSTANT' is supported, got %r" % (mode,))
@@ -429,16 +501,19 @@ def pad(tensor_, paddings, mode="CONSTANT", constant_values=0, name=None):
 
 
 def shape(input, out_type=np.int32, name=None):
+    """The shape of ``input`` as a 1-D integer tensor."""
     x = tensor(input, op="shape")
     return _core.wrap(np.array(x.shape, dtype=out_type))
 
 
 def size(input, out_type=np.int32, name=None):
+    """The number of elements of ``input`` as a 0-d integer tensor."""
     x = tensor(input, op="size")
     return _core.wrap(np.array(x.size, dtype=out_type))
 
 
 def rank(input, name=None):
+    """The number of axes of ``input`` as a 0-d int32 tensor."""
     x = tensor(input, op="rank")
     return _core.wrap(np.array(x.ndim, dtype=np.int32))
 
