@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
-from tapegrad.graph import TracingError
+from tapegrad.graph import TracingError, tracing
 
 
 def _eq(a, b):
@@ -549,3 +549,40 @@ def test_shuffle_draws_a_new_permutation_every_call():
     for a, b in zip(eager, traced):
         _eq(a, b)
     assert not np.array_equal(traced[1], traced[2])
+
+
+def test_an_exception_while_tracing_leaves_no_trace_behind():
+    @tg.function
+    def f(x, fail):
+        y = x * 2.0
+        if fail:
+            raise KeyError("boom")
+        return y
+
+    with pytest.raises(KeyError):
+        f(tg.constant(1.0), True)
+    assert tracing() is False and f.tracing_count == 0
+    _eq(tg.constant(2.0) * 3.0, np.float32(6))       # eager again, nothing recorded
+    _eq(f(tg.constant(1.0), False), np.float32(2))
+
+
+@pytest.mark.cuda
+def test_gpu_tensors_replay_on_the_gpu_and_the_device_is_in_the_signature():
+    def step(x, w):
+        with tg.GradientTape() as tape:
+            tape.watch(w)
+            loss = tg.reduce_sum(tg.tanh(tg.matmul(x, w)))
+        return loss, tape.gradient(loss, w)
+
+    rng = np.random.default_rng(0)
+    x = tg.constant(rng.normal(size=(4, 3)).astype(np.float32))
+    w = tg.constant(rng.normal(size=(3, 2)).astype(np.float32))
+    f = tg.function(step)
+    eager = step(x.gpu(), w.gpu())
+    f(x.gpu(), w.gpu())
+    again = f(x.gpu(), w.gpu())
+    for a, b in zip(eager, again):
+        assert b.device == "/gpu:0"
+        _eq(a.cpu(), b.cpu())
+    f(x, w)                                   # the same shapes on the CPU: a new trace
+    assert f.tracing_count == 2
