@@ -56,9 +56,13 @@ def _rewrite(graph, nodes, subst):
         return Ref(find(r.id))
 
     g = graph.copy()
-    g.nodes = [Node(n.op, n.prim, map_struct(n.args, fix), n.params, n.outputs, n.variable,
-                    n.seed) for n in nodes]
-    g.outputs = map_struct(graph.outputs, fix)
+    if subst:
+        g.nodes = [n if not any(i in subst for i in n.inputs) else
+                   Node(n.op, n.prim, map_struct(n.args, fix), n.params, n.outputs, n.variable,
+                        n.seed) for n in nodes]
+        g.outputs = map_struct(graph.outputs, fix)
+    else:
+        g.nodes = list(nodes)
     # values nothing refers to any more are dropped from the table
     used = set(g.inputs) | {r.id for r in g.output_refs()}
     for n in g.nodes:
