@@ -586,3 +586,34 @@ def test_gpu_tensors_replay_on_the_gpu_and_the_device_is_in_the_signature():
         _eq(a.cpu(), b.cpu())
     f(x, w)                                   # the same shapes on the CPU: a new trace
     assert f.tracing_count == 2
+
+
+@pytest.mark.parametrize("bad,exc", [(5, TypeError), ([3], TypeError), ([([2], "nope")], TypeError),
+                                     ([([2, "x"], tg.float32)], (TypeError, ValueError))])
+def test_junk_input_signature_and_function_arguments_raise_clearly(bad, exc):
+    with pytest.raises(exc):
+        tg.function(lambda x: x, input_signature=bad)
+
+
+def test_non_callable_raises():
+    with pytest.raises(TypeError, match="callable"):
+        tg.function(3)
+
+
+def test_layer_training_context_is_part_of_the_signature():
+    class Block(tg.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.drop = tg.layers.Dropout(0.5)
+
+        @tg.function
+        def call(self, x):
+            return self.drop(x) * 1.0
+
+    block = Block()
+    x = tg.ones((200,))
+    _eq(block(x, training=False), np.ones(200, np.float32))
+    trained = block(x, training=True).numpy()
+    assert (trained == 0).any() and (trained == 2).any()
+    _eq(block(x, training=False), np.ones(200, np.float32))
+    _eq(block(x), np.ones(200, np.float32))

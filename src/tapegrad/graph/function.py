@@ -17,6 +17,7 @@ the eager program.
 import functools
 import inspect
 import logging
+import sys
 import threading
 
 import numpy as np
@@ -58,6 +59,29 @@ class TensorSpec:
 
     def __repr__(self):
         return "TensorSpec(shape=%s, dtype=%s)" % (self.shape, self.dtype.name)
+
+
+def _training_context():
+    """The ``training`` flag an enclosing ``Layer.__call__`` passes down to nested layers
+    (a Python value the trace bakes in, so part of the signature); None outside."""
+    base = sys.modules.get("tapegrad.layers.base")
+    return None if base is None else getattr(base._call_context, "training", None)
+
+
+def _specs(signature):
+    if not isinstance(signature, (list, tuple)):
+        raise TypeError("tg.function: input_signature must be a list of TensorSpec, got %r"
+                        % (signature,))
+    out = []
+    for s in signature:
+        if isinstance(s, TensorSpec):
+            out.append(s)
+        elif isinstance(s, (list, tuple)) and 1 <= len(s) <= 2:
+            out.append(TensorSpec(*s))
+        else:
+            raise TypeError("tg.function: input_signature entries must be TensorSpec or "
+                            "(shape, dtype) pairs, got %r" % (s,))
+    return out
 
 
 def _fresh(t):
@@ -199,8 +223,7 @@ class Function:
             raise TypeError("tg.function: expected a callable, got %r" % (fn,))
         self._fn = fn
         self._name = name or getattr(fn, "__name__", "function")
-        self.input_signature = None if input_signature is None else [
-            s if isinstance(s, TensorSpec) else TensorSpec(*s) for s in input_signature]
+        self.input_signature = None if input_signature is None else _specs(input_signature)
         self.reduce_retracing = bool(reduce_retracing)
         self.passes = tuple(_passes.DEFAULT_PASSES if passes is None else passes)
         for p in self.passes:
@@ -255,11 +278,14 @@ class Function:
         key = tuple(sig.key(a) for a in args)
         if kwargs:
             key = key + tuple((k, sig.key(kwargs[k])) for k in sorted(kwargs))
+        training = _training_context()
+        if training is not None:
+            key = key + (("<layer training context>", sig.key(training)),)
         return key, sig
 
     def __call__(self, *args, **kwargs):
         fast = self._fast
-        if fast is not None and not kwargs:
+        if fast is not None and not kwargs and _training_context() is None:
             out = fast.try_run(args)
             if out is not _graph.MISS:
                 return out
@@ -271,7 +297,7 @@ class Function:
         key, sig = self._signature(args, kwargs)
         cf = self._cache.get(key)
         if cf is not None:
-            if cf.guarded and not kwargs:
+            if cf.guarded and not kwargs and _training_context() is None:
                 self._fast = cf._plan
             return cf.run(sig.tensors, functools.partial(self._fn, *args, **kwargs))
         return self._trace(key, sig, args, kwargs)
@@ -296,7 +322,7 @@ class Function:
             _core._set_tracer(prev)
         cf = ConcreteFunction(graph, self.passes, sig.keep)
         self._cache[key] = cf
-        if not kwargs and cf.set_guard(args):
+        if not kwargs and _training_context() is None and cf.set_guard(args):
             self._fast = cf._plan
         self._keys.append(key)
         if len(self._keys) > RETRACE_WARNING_LIMIT and not self._warned:
