@@ -98,7 +98,8 @@ class ConcreteFunction:
     def __init__(self, raw_graph, passes, keepalive):
         self.raw_graph = raw_graph
         self.graph = _passes.optimize(raw_graph, passes)
-        self._plan = _graph.Plan(self.graph, _passes.plan_buffers(self.graph))
+        reuse, free = _passes.plan_reuse(self.graph)
+        self._plan = _graph.Plan(self.graph, free, reuse)
         self._grad_plan = None
         self._keepalive = keepalive      # the non-tensor objects the signature named
         self.guarded = False
