@@ -278,7 +278,7 @@ def plan_reuse(graph):
     """
     free, last, keep = _liveness(graph)
     producer_ok = {}
-    for i, n in enumerate(graph.nodes):
+    for n in graph.nodes:
         ok = n.prim is not None and n.op not in STATEFUL_OPS
         for o in n.outputs:
             producer_ok[o] = ok
