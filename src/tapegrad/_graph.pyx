@@ -287,6 +287,10 @@ cdef object _into_dead(Step st, list slots):
             or not cnp.PyArray_IS_C_CONTIGUOUS(arr):
         return None
     xa = (<Tensor>x)._data
+    # eager gives a result laid out like its input (NumPy's K order): only a C-ordered
+    # input has a C-ordered result, so only then is the donor's layout the same
+    if type(xa) is not ndarray or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>xa):
+        return None
     slots[d] = None
     t = None
     cnp.PyArray_ENABLEFLAGS(arr, cnp.NPY_ARRAY_WRITEABLE)

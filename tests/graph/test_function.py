@@ -617,3 +617,18 @@ def test_layer_training_context_is_part_of_the_signature():
     assert (trained == 0).any() and (trained == 2).any()
     _eq(block(x, training=False), np.ones(200, np.float32))
     _eq(block(x), np.ones(200, np.float32))
+
+
+def test_buffer_reuse_keeps_eager_layouts_and_values():
+    def f(x):
+        t = tg.tanh(tg.sin(tg.transpose(x)))       # F-ordered intermediates
+        u = tg.abs(tg.cos(x))                      # C-ordered: computed in place
+        return tg.matmul(t, u), tg.matmul(u, t)
+
+    x = tg.constant(np.random.default_rng(0).random((33, 33)).astype(np.float32))
+    eager = f(x)
+    g = tg.function(f)
+    g(x)
+    for a, b in zip(eager, g(x)):
+        _eq(a, b)
+    assert g.get_concrete_function(x)._plan.reused > 0
