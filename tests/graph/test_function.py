@@ -632,3 +632,18 @@ def test_buffer_reuse_keeps_eager_layouts_and_values():
     for a, b in zip(eager, g(x)):
         _eq(a, b)
     assert g.get_concrete_function(x)._plan.reused > 0
+
+
+def test_printing_a_traced_tensor_shows_its_type_not_a_stale_value(capsys):
+    @tg.function
+    def f(x):
+        y = x * 2.0
+        print(y, repr(y))
+        return y
+
+    f(tg.constant([1.0, 2.0]))
+    out = capsys.readouterr().out
+    assert out.count("<tg.Tensor (traced): shape=(2,), dtype=float32>") == 2
+    assert "2." not in out
+    print(tg.constant([1.0]))                 # eager printing is unchanged
+    assert "tg.Tensor([1.], shape=(1,), dtype=float32)" in capsys.readouterr().out

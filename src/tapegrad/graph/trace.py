@@ -174,14 +174,18 @@ class Tracer:
         # around a later call needs the Python function itself (see ConcreteFunction.run)
         self.graph.python_gradients = True
 
+    def is_symbolic(self, t):
+        """``t`` is a graph value (not a captured constant)."""
+        vid = self._lookup(t)
+        return vid is not None and self.graph.values[vid].kind != "constant"
+
     def concrete(self, obj, what):
         """``obj`` is turned into a Python value: refuse for a traced tensor/variable."""
         if isinstance(obj, _core.BaseVariable):
             symbolic = True
             desc = "variable %r" % getattr(obj, "name", "?")
         else:
-            symbolic = self._lookup(obj) is not None and \
-                self.graph.values[self._lookup(obj)].kind != "constant"
+            symbolic = self.is_symbolic(obj)
             desc = "a traced tensor of shape %s, dtype %s" % (tuple(obj.shape), obj.dtype)
         if symbolic:
             raise TracingError(
