@@ -647,3 +647,30 @@ def test_printing_a_traced_tensor_shows_its_type_not_a_stale_value(capsys):
     assert "2." not in out
     print(tg.constant([1.0]))                 # eager printing is unchanged
     assert "tg.Tensor([1.], shape=(1,), dtype=float32)" in capsys.readouterr().out
+
+
+def test_variables_created_on_the_first_call_only_or_refused():
+    state = {}
+
+    @tg.function
+    def once(x):
+        if "v" not in state:
+            state["v"] = tg.Variable(tg.ones_like(x))
+        state["v"].assign_add(x)
+        return state["v"].read_value() * 1.0
+
+    x = tg.constant([1.0, 2.0])
+    _eq(once(x), [2.0, 3.0])
+    _eq(once(x), [3.0, 5.0])     # the verifying second trace ran eagerly, once
+    _eq(once(x), [4.0, 7.0])     # replayed
+    assert once.tracing_count == 1
+
+    @tg.function
+    def every(x):
+        v = tg.Variable(tg.zeros_like(x))
+        v.assign_add(x)
+        return v.read_value()
+
+    _eq(every(x), [1.0, 2.0])
+    with pytest.raises(ValueError, match="creates variables on every call"):
+        every(x)

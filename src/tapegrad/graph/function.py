@@ -103,6 +103,7 @@ class ConcreteFunction:
         self._grad_plan = None
         self._keepalive = keepalive      # the non-tensor objects the signature named
         self.guarded = False
+        self.created_variables = 0       # tg.Variable calls while tracing (see _trace)
 
     def set_guard(self, args):
         """Let the plan check a call's positional ``args`` itself (the fast path):
@@ -297,7 +298,7 @@ class Function:
             self._check_signature(args)
         key, sig = self._signature(args, kwargs)
         cf = self._cache.get(key)
-        if cf is not None:
+        if cf is not None and not cf.created_variables:
             if cf.guarded and not kwargs and _training_context() is None:
                 self._fast = cf._plan
             return cf.run(sig.tensors, functools.partial(self._fn, *args, **kwargs))
@@ -306,11 +307,17 @@ class Function:
     def _trace(self, key, sig, args, kwargs):
         with _TRACE_LOCK:
             cf = self._cache.get(key)
+            if cf is not None and cf.created_variables:
+                # The first trace created variables (a layer's weights, say).  Eager
+                # creates them on the first call only if the function is written that
+                # way; trace once more, as TensorFlow does, and refuse a function that
+                # creates variables on every call (a replay would silently reuse them).
+                return self._trace_locked(key, sig, args, kwargs, verify=True)
             if cf is not None:      # another thread traced this signature meanwhile
                 return cf.run(sig.tensors, functools.partial(self._fn, *args, **kwargs))
             return self._trace_locked(key, sig, args, kwargs)
 
-    def _trace_locked(self, key, sig, args, kwargs):
+    def _trace_locked(self, key, sig, args, kwargs, verify=False):
         graph = Graph(self._name)
         tracer = Tracer(graph)
         args2 = tuple(_swap_tensors(a, tracer) for a in args)
@@ -321,10 +328,20 @@ class Function:
             graph.outputs = tracer.output(result)
         finally:
             _core._set_tracer(prev)
+        if verify and tracer.created_variables:
+            raise ValueError(
+                "tg.function %s creates variables on every call (%d on this one); a graph "
+                "replay would keep reusing the first call's.  Create them once, outside the "
+                "function or on its first call only (as layers and optimizers do)."
+                % (self._name, tracer.created_variables))
         cf = ConcreteFunction(graph, self.passes, sig.keep)
+        cf.created_variables = tracer.created_variables
         self._cache[key] = cf
-        if not kwargs and _training_context() is None and cf.set_guard(args):
+        if not cf.created_variables and not kwargs and _training_context() is None and \
+                cf.set_guard(args):
             self._fast = cf._plan
+        if verify:
+            return result
         self._keys.append(key)
         if len(self._keys) > RETRACE_WARNING_LIMIT and not self._warned:
             self._warned = True
@@ -362,7 +379,13 @@ class Function:
             with _TRACE_LOCK:
                 if key not in self._cache:
                     self._trace_locked(key, sig, args, kwargs)
-        return self._cache[key]
+        cf = self._cache[key]
+        if cf.created_variables:
+            # the graph after the variables exist (what later calls replay)
+            with _TRACE_LOCK:
+                self._trace_locked(key, sig, args, kwargs, verify=True)
+            cf = self._cache[key]
+        return cf
 
     def __repr__(self):
         return "<tg.function %s, %d traced signatures>" % (self._name, len(self._keys))

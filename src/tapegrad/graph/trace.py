@@ -64,6 +64,7 @@ class Tracer:
         self.keep = []         # every bound tensor stays alive, so ids above stay unique
         self._next = 0
         self._var_seen = set()
+        self.created_variables = 0    # tg.Variable(...) calls while tracing
         from tapegrad.ops import random as _random
 
         self._random_counts = dict(_random._state["op_counts"])
@@ -168,6 +169,9 @@ class Tracer:
         self.graph.nodes.append(Node(kind, None, tmpl, {}, [], variable=var))
         self._note_var(var)
         return var if read_value else None
+
+    def variable_created(self, var):
+        self.created_variables += 1
 
     def external_gradient(self, name):
         # a custom_gradient's VJP is a Python closure over this call's tensors: a tape
