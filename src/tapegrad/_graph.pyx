@@ -10,11 +10,13 @@
 # frames per op, and (with no tape active) all recording.
 
 cimport cython
+cimport numpy as cnp
+from cpython.object cimport PyObject
 from libc.math cimport copysign
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 
-from tapegrad._core cimport BaseVariable, Primitive, Tensor, apply
+from tapegrad._core cimport BaseVariable, Primitive, Tensor, _new_tensor, apply
 
 from tapegrad._core import _active_tapes, _get_tracer
 
@@ -22,6 +24,11 @@ import numpy as np
 
 from tapegrad.graph.ir import Ref
 from tapegrad.graph.ir import map_refs as _map_refs
+
+cnp.import_array()
+
+cdef extern from "Python.h":
+    Py_ssize_t Py_REFCNT(object o)
 
 cdef object ndarray = np.ndarray
 
@@ -47,6 +54,8 @@ cdef class Step:
     cdef tuple free           # slots to release after this step
     cdef object variable
     cdef object extra         # host call: (fn, template); random: seed; complex: template
+    cdef int reuse            # slot of a dead value whose buffer takes the output, or -1
+    cdef object ufunc         # the forward (a NumPy ufunc) of a step with reuse >= 0
 
 
 cdef class Plan:
@@ -63,8 +72,9 @@ cdef class Plan:
     cdef tuple guard          # per positional argument: (kind, expected), see set_guard
     cdef bint single          # the function returns exactly one graph value
     cdef object pack          # flat outputs -> the function's return structure
+    cdef readonly long long reused   # steps that computed into a dead buffer (tests)
 
-    def __init__(self, graph, free_after):
+    def __init__(self, graph, free_after, reuse=None):
         cdef Step st
         cdef dict slot_of = {}
         for vid in graph.values:
@@ -87,6 +97,10 @@ cdef class Plan:
                 st.kind != S_HOST else -1
             st.outs = tuple(slot_of[o] for o in node.outputs)
             st.free = tuple(slot_of[v] for v in free_after.get(i, ()))
+            st.reuse = -1
+            if reuse and i in reuse:
+                st.reuse = slot_of[reuse[i]]
+                st.ufunc = node.prim.cpu
             if st.kind == S_HOST:
                 st.extra = (node.params["fn"], node.args[0])
                 st.literals = (slot_of,)
@@ -182,7 +196,14 @@ cdef class Plan:
         for i in range(len(self.const_slots)):
             slots[<int>self.const_slots[i]] = self.const_values[i]
         for st in self.steps:
-            if st.kind == S_PRIM or st.kind == S_RANDOM:
+            if st.reuse >= 0:
+                out = _into_dead(st, slots)
+                if out is None:
+                    out = apply(st.prim, (slots[<int>st.slots[0]],), None)
+                else:
+                    self.reused += 1
+                slots[st.out] = out
+            elif st.kind == S_PRIM or st.kind == S_RANDOM:
                 n = len(st.slots)
                 args = PyTuple_New(n)
                 for j in range(n):
@@ -211,6 +232,11 @@ cdef class Plan:
             else:
                 args = _map_refs(st.extra[0], lambda r, _s=slots, _m=st.extra[1]: _s[_m[r.id]])
                 slots[st.out] = apply(st.prim, args, st.params)
+            # drop this step's locals too: a buffer is reusable only while the slots
+            # hold the sole references (see _into_dead)
+            out = None
+            a = None
+            args = None
             for j in range(len(st.free)):
                 slots[<int>st.free[j]] = None
         n = len(self.out_slots)
@@ -234,6 +260,45 @@ cdef bint _same_value(object a, object b):
     if type(a) is float:
         return a == b and copysign(1.0, a) == copysign(1.0, b)
     return a == b
+
+
+cdef object _into_dead(Step st, list slots):
+    """Run a unary ufunc step into the buffer of its donor (a dead value) when nothing
+    but the plan holds that buffer; None (nothing changed) otherwise."""
+    cdef int d = st.reuse
+    cdef object t = slots[d]
+    cdef object x = slots[<int>st.slots[0]]
+    cdef object data, xa
+    cdef cnp.ndarray arr
+    cdef Py_ssize_t expect
+    if type(t) is not Tensor or type(x) is not Tensor:
+        return None
+    data = (<Tensor>t)._data
+    if type(data) is not ndarray:
+        return None
+    # the donor Tensor is held by its slot and `t` (and `x` when computing in place);
+    # its array by the Tensor and `data`: any other holder (a host call that kept it, a
+    # view, a tape record) makes the counts differ and the buffer is left alone
+    expect = 3 if x is t else 2
+    if Py_REFCNT(t) != expect or Py_REFCNT(data) != 2:
+        return None
+    arr = <cnp.ndarray>data
+    if cnp.PyArray_BASE(arr) != NULL or not cnp.PyArray_CHKFLAGS(arr, cnp.NPY_ARRAY_OWNDATA) \
+            or not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+        return None
+    xa = (<Tensor>x)._data
+    # eager gives a result laid out like its input (NumPy's K order): only a C-ordered
+    # input has a C-ordered result, so only then is the donor's layout the same
+    if type(xa) is not ndarray or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>xa):
+        return None
+    slots[d] = None
+    t = None
+    cnp.PyArray_ENABLEFLAGS(arr, cnp.NPY_ARRAY_WRITEABLE)
+    try:
+        st.ufunc(xa, out=arr)
+    finally:
+        cnp.PyArray_CLEARFLAGS(arr, cnp.NPY_ARRAY_WRITEABLE)
+    return _new_tensor(arr)
 
 
 cdef bint _has_ref(object x):

@@ -190,12 +190,16 @@ cdef class Tensor(Operand):
         return func(*_unwrap_nested(args), **_unwrap_nested(kwargs))
 
     def __repr__(self):
+        if _tracer is not None and _tracing_here() and _tracer.is_symbolic(self):
+            return _traced_str(self)
         return "<tg.Tensor: shape=%s, dtype=%s%s, numpy=%s>" % (
             _shape_str(self.shape), self.dtype.name,
             "" if type(self._data) is ndarray else ", device=%s" % self.device,
             np.array2string(self.numpy(), separator=", ", prefix="numpy="))
 
     def __str__(self):
+        if _tracer is not None and _tracing_here() and _tracer.is_symbolic(self):
+            return _traced_str(self)
         return "tg.Tensor(%s, shape=%s, dtype=%s)" % (
             np.array2string(self.numpy(), prefix="tg.Tensor("), _shape_str(self.shape),
             self.dtype.name)
@@ -263,6 +267,11 @@ cdef class Tensor(Operand):
         if _to_device_hook is None:
             import tapegrad.device  # noqa: F401  (installs the hooks)
         return _to_device_hook(self, device)
+
+
+cdef str _traced_str(Tensor t):
+    # printed while tg.function traces: the value is this call's only, so not shown
+    return "<tg.Tensor (traced): shape=%s, dtype=%s>" % (_shape_str(t.shape), t.dtype.name)
 
 
 def _rebuild(arr):

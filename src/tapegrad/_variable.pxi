@@ -22,6 +22,8 @@ cdef class BaseVariable(Operand):
         _next_var_uid += 1
         self._trainable = trainable
         self._replace(t)
+        if _tracer is not None and _tracing_here():
+            _tracer.variable_created(self)
 
     cdef Tensor read(self):
         cdef TapeCore tape

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
-from tapegrad.graph import TracingError
+from tapegrad.graph import TracingError, tracing
 
 
 def _eq(a, b):
@@ -549,3 +549,128 @@ def test_shuffle_draws_a_new_permutation_every_call():
     for a, b in zip(eager, traced):
         _eq(a, b)
     assert not np.array_equal(traced[1], traced[2])
+
+
+def test_an_exception_while_tracing_leaves_no_trace_behind():
+    @tg.function
+    def f(x, fail):
+        y = x * 2.0
+        if fail:
+            raise KeyError("boom")
+        return y
+
+    with pytest.raises(KeyError):
+        f(tg.constant(1.0), True)
+    assert tracing() is False and f.tracing_count == 0
+    _eq(tg.constant(2.0) * 3.0, np.float32(6))       # eager again, nothing recorded
+    _eq(f(tg.constant(1.0), False), np.float32(2))
+
+
+@pytest.mark.cuda
+def test_gpu_tensors_replay_on_the_gpu_and_the_device_is_in_the_signature():
+    def step(x, w):
+        with tg.GradientTape() as tape:
+            tape.watch(w)
+            loss = tg.reduce_sum(tg.tanh(tg.matmul(x, w)))
+        return loss, tape.gradient(loss, w)
+
+    rng = np.random.default_rng(0)
+    x = tg.constant(rng.normal(size=(4, 3)).astype(np.float32))
+    w = tg.constant(rng.normal(size=(3, 2)).astype(np.float32))
+    f = tg.function(step)
+    eager = step(x.gpu(), w.gpu())
+    f(x.gpu(), w.gpu())
+    again = f(x.gpu(), w.gpu())
+    for a, b in zip(eager, again):
+        assert b.device == "/gpu:0"
+        _eq(a.cpu(), b.cpu())
+    f(x, w)                                   # the same shapes on the CPU: a new trace
+    assert f.tracing_count == 2
+
+
+@pytest.mark.parametrize("bad,exc", [(5, TypeError), ([3], TypeError), ([([2], "nope")], TypeError),
+                                     ([([2, "x"], tg.float32)], (TypeError, ValueError))])
+def test_junk_input_signature_and_function_arguments_raise_clearly(bad, exc):
+    with pytest.raises(exc):
+        tg.function(lambda x: x, input_signature=bad)
+
+
+def test_non_callable_raises():
+    with pytest.raises(TypeError, match="callable"):
+        tg.function(3)
+
+
+def test_layer_training_context_is_part_of_the_signature():
+    class Block(tg.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.drop = tg.layers.Dropout(0.5)
+
+        @tg.function
+        def call(self, x):
+            return self.drop(x) * 1.0
+
+    block = Block()
+    x = tg.ones((200,))
+    _eq(block(x, training=False), np.ones(200, np.float32))
+    trained = block(x, training=True).numpy()
+    assert (trained == 0).any() and (trained == 2).any()
+    _eq(block(x, training=False), np.ones(200, np.float32))
+    _eq(block(x), np.ones(200, np.float32))
+
+
+def test_buffer_reuse_keeps_eager_layouts_and_values():
+    def f(x):
+        t = tg.tanh(tg.sin(tg.transpose(x)))       # F-ordered intermediates
+        u = tg.abs(tg.cos(x))                      # C-ordered: computed in place
+        return tg.matmul(t, u), tg.matmul(u, t)
+
+    x = tg.constant(np.random.default_rng(0).random((33, 33)).astype(np.float32))
+    eager = f(x)
+    g = tg.function(f)
+    g(x)
+    for a, b in zip(eager, g(x)):
+        _eq(a, b)
+    assert g.get_concrete_function(x)._plan.reused > 0
+
+
+def test_printing_a_traced_tensor_shows_its_type_not_a_stale_value(capsys):
+    @tg.function
+    def f(x):
+        y = x * 2.0
+        print(y, repr(y))
+        return y
+
+    f(tg.constant([1.0, 2.0]))
+    out = capsys.readouterr().out
+    assert out.count("<tg.Tensor (traced): shape=(2,), dtype=float32>") == 2
+    assert "2." not in out
+    print(tg.constant([1.0]))                 # eager printing is unchanged
+    assert "tg.Tensor([1.], shape=(1,), dtype=float32)" in capsys.readouterr().out
+
+
+def test_variables_created_on_the_first_call_only_or_refused():
+    state = {}
+
+    @tg.function
+    def once(x):
+        if "v" not in state:
+            state["v"] = tg.Variable(tg.ones_like(x))
+        state["v"].assign_add(x)
+        return state["v"].read_value() * 1.0
+
+    x = tg.constant([1.0, 2.0])
+    _eq(once(x), [2.0, 3.0])
+    _eq(once(x), [3.0, 5.0])     # the verifying second trace ran eagerly, once
+    _eq(once(x), [4.0, 7.0])     # replayed
+    assert once.tracing_count == 1
+
+    @tg.function
+    def every(x):
+        v = tg.Variable(tg.zeros_like(x))
+        v.assign_add(x)
+        return v.read_value()
+
+    _eq(every(x), [1.0, 2.0])
+    with pytest.raises(ValueError, match="creates variables on every call"):
+        every(x)

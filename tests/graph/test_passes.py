@@ -200,3 +200,51 @@ def test_optimize_logs_counts_and_rejects_unknown_passes():
         passes.optimize(g, ["fuse"])
     text = str(out)
     assert "graph hand(%0: float32[])" in text and "return %0" in text
+
+
+def _chain():
+    b = Builder()
+    x = b.input((64,))
+    s = b.op("sin", x, oshape=(64,))
+    t = b.op("tanh", s, oshape=(64,))          # in place into sin's buffer
+    e = b.op("exp", x, oshape=(64,))           # quiet ufunc: never reuses
+    c = b.op("cos", t, oshape=(64,))           # t is returned: no donor left
+    n = b.op("negative", e, oshape=(64,))      # e dies here: in place
+    y = b.op("add", c, n, oshape=(64,))
+    a = b.op("abs", y, oshape=(64,))
+    return b.done([a, t]), (s, t, e, c, n, y, a)
+
+
+def test_plan_reuse_writes_unary_ufuncs_into_dead_buffers():
+    g, (s, t, e, c, n, y, a) = _chain()
+    reuse, free = passes.plan_reuse(g)
+    # t is a graph output: never a donor, so cos cannot overwrite it
+    assert reuse == {1: s.id, 4: e.id, 6: y.id}
+    assert all(v not in reuse.values() for vs in free.values() for v in vs)
+    plan = _graph.Plan(g, free, reuse)
+    plain = _graph.Plan(g, passes.plan_buffers(g))
+    x = tg.constant(np.linspace(-3, 3, 64).astype(np.float32))
+    for _ in range(3):
+        got, want = plan.run([x]), plain.run([x])
+        for p, q in zip(got, want):
+            np.testing.assert_array_equal(p.numpy(), q.numpy(), strict=True)
+    assert plan.reused == 9 and plain.reused == 0
+    np.testing.assert_array_equal(x.numpy(), np.linspace(-3, 3, 64).astype(np.float32))
+
+
+def test_plan_reuse_leaves_a_buffer_someone_else_holds():
+    kept = []
+    b = Builder()
+    x = b.input((8,))
+    s = b.op("sin", x, oshape=(8,))
+    b.g.nodes.append(Node("host_call", None, (((s,), {}),), {"fn": kept.append}, []))
+    t = b.op("tanh", s, oshape=(8,))
+    g = b.done(t)
+    reuse, free = passes.plan_reuse(g)
+    assert reuse == {2: s.id}
+    plan = _graph.Plan(g, free, reuse)
+    xv = np.linspace(-1, 1, 8).astype(np.float32)
+    (out,) = plan.run([tg.constant(xv)])
+    assert plan.reused == 0                       # the host call kept sin's tensor
+    np.testing.assert_array_equal(kept[0].numpy(), np.sin(xv), strict=True)
+    np.testing.assert_array_equal(out.numpy(), np.tanh(np.sin(xv)), strict=True)

@@ -17,6 +17,7 @@ the eager program.
 import functools
 import inspect
 import logging
+import sys
 import threading
 
 import numpy as np
@@ -60,6 +61,29 @@ class TensorSpec:
         return "TensorSpec(shape=%s, dtype=%s)" % (self.shape, self.dtype.name)
 
 
+def _training_context():
+    """The ``training`` flag an enclosing ``Layer.__call__`` passes down to nested layers
+    (a Python value the trace bakes in, so part of the signature); None outside."""
+    base = sys.modules.get("tapegrad.layers.base")
+    return None if base is None else getattr(base._call_context, "training", None)
+
+
+def _specs(signature):
+    if not isinstance(signature, (list, tuple)):
+        raise TypeError("tg.function: input_signature must be a list of TensorSpec, got %r"
+                        % (signature,))
+    out = []
+    for s in signature:
+        if isinstance(s, TensorSpec):
+            out.append(s)
+        elif isinstance(s, (list, tuple)) and 1 <= len(s) <= 2:
+            out.append(TensorSpec(*s))
+        else:
+            raise TypeError("tg.function: input_signature entries must be TensorSpec or "
+                            "(shape, dtype) pairs, got %r" % (s,))
+    return out
+
+
 def _fresh(t):
     """A new Tensor over ``t``'s value, so every input position is its own graph value."""
     data = t._data
@@ -74,10 +98,12 @@ class ConcreteFunction:
     def __init__(self, raw_graph, passes, keepalive):
         self.raw_graph = raw_graph
         self.graph = _passes.optimize(raw_graph, passes)
-        self._plan = _graph.Plan(self.graph, _passes.plan_buffers(self.graph))
+        reuse, free = _passes.plan_reuse(self.graph)
+        self._plan = _graph.Plan(self.graph, free, reuse)
         self._grad_plan = None
         self._keepalive = keepalive      # the non-tensor objects the signature named
         self.guarded = False
+        self.created_variables = 0       # tg.Variable calls while tracing (see _trace)
 
     def set_guard(self, args):
         """Let the plan check a call's positional ``args`` itself (the fast path):
@@ -199,8 +225,7 @@ class Function:
             raise TypeError("tg.function: expected a callable, got %r" % (fn,))
         self._fn = fn
         self._name = name or getattr(fn, "__name__", "function")
-        self.input_signature = None if input_signature is None else [
-            s if isinstance(s, TensorSpec) else TensorSpec(*s) for s in input_signature]
+        self.input_signature = None if input_signature is None else _specs(input_signature)
         self.reduce_retracing = bool(reduce_retracing)
         self.passes = tuple(_passes.DEFAULT_PASSES if passes is None else passes)
         for p in self.passes:
@@ -255,11 +280,14 @@ class Function:
         key = tuple(sig.key(a) for a in args)
         if kwargs:
             key = key + tuple((k, sig.key(kwargs[k])) for k in sorted(kwargs))
+        training = _training_context()
+        if training is not None:
+            key = key + (("<layer training context>", sig.key(training)),)
         return key, sig
 
     def __call__(self, *args, **kwargs):
         fast = self._fast
-        if fast is not None and not kwargs:
+        if fast is not None and not kwargs and _training_context() is None:
             out = fast.try_run(args)
             if out is not _graph.MISS:
                 return out
@@ -270,8 +298,8 @@ class Function:
             self._check_signature(args)
         key, sig = self._signature(args, kwargs)
         cf = self._cache.get(key)
-        if cf is not None:
-            if cf.guarded and not kwargs:
+        if cf is not None and not cf.created_variables:
+            if cf.guarded and not kwargs and _training_context() is None:
                 self._fast = cf._plan
             return cf.run(sig.tensors, functools.partial(self._fn, *args, **kwargs))
         return self._trace(key, sig, args, kwargs)
@@ -279,11 +307,17 @@ class Function:
     def _trace(self, key, sig, args, kwargs):
         with _TRACE_LOCK:
             cf = self._cache.get(key)
+            if cf is not None and cf.created_variables:
+                # The first trace created variables (a layer's weights, say).  Eager
+                # creates them on the first call only if the function is written that
+                # way; trace once more, as TensorFlow does, and refuse a function that
+                # creates variables on every call (a replay would silently reuse them).
+                return self._trace_locked(key, sig, args, kwargs, verify=True)
             if cf is not None:      # another thread traced this signature meanwhile
                 return cf.run(sig.tensors, functools.partial(self._fn, *args, **kwargs))
             return self._trace_locked(key, sig, args, kwargs)
 
-    def _trace_locked(self, key, sig, args, kwargs):
+    def _trace_locked(self, key, sig, args, kwargs, verify=False):
         graph = Graph(self._name)
         tracer = Tracer(graph)
         args2 = tuple(_swap_tensors(a, tracer) for a in args)
@@ -294,10 +328,20 @@ class Function:
             graph.outputs = tracer.output(result)
         finally:
             _core._set_tracer(prev)
+        if verify and tracer.created_variables:
+            raise ValueError(
+                "tg.function %s creates variables on every call (%d on this one); a graph "
+                "replay would keep reusing the first call's.  Create them once, outside the "
+                "function or on its first call only (as layers and optimizers do)."
+                % (self._name, tracer.created_variables))
         cf = ConcreteFunction(graph, self.passes, sig.keep)
+        cf.created_variables = tracer.created_variables
         self._cache[key] = cf
-        if not kwargs and cf.set_guard(args):
+        if not cf.created_variables and not kwargs and _training_context() is None and \
+                cf.set_guard(args):
             self._fast = cf._plan
+        if verify:
+            return result
         self._keys.append(key)
         if len(self._keys) > RETRACE_WARNING_LIMIT and not self._warned:
             self._warned = True
@@ -335,7 +379,13 @@ class Function:
             with _TRACE_LOCK:
                 if key not in self._cache:
                     self._trace_locked(key, sig, args, kwargs)
-        return self._cache[key]
+        cf = self._cache[key]
+        if cf.created_variables:
+            # the graph after the variables exist (what later calls replay)
+            with _TRACE_LOCK:
+                self._trace_locked(key, sig, args, kwargs, verify=True)
+            cf = self._cache[key]
+        return cf
 
     def __repr__(self):
         return "<tg.function %s, %d traced signatures>" % (self._name, len(self._keys))

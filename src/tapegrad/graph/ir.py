@@ -84,7 +84,7 @@ class Value:
 
 
 class Node:
-    __slots__ = ("op", "prim", "args", "params", "outputs", "variable", "seed")
+    __slots__ = ("op", "prim", "args", "params", "outputs", "variable", "seed", "_inputs")
 
     def __init__(self, op, prim, args, params, outputs, variable=None, seed=None):
         self.op = op
@@ -96,10 +96,14 @@ class Node:
         # random primitives: the op-level seed their key was drawn with (a fresh key is
         # drawn the same way on every replay, as eager draws one per call)
         self.seed = seed
+        self._inputs = None
 
     @property
     def inputs(self):
-        return [a.id for a in _refs(self.args)]
+        # nodes are never mutated (passes build new ones), so the list is computed once
+        if self._inputs is None:
+            self._inputs = [a.id for a in _refs(self.args)]
+        return self._inputs
 
     @property
     def stateful(self):
@@ -195,8 +199,7 @@ class Graph:
         g.values = dict(self.values)
         g.inputs = list(self.inputs)
         g.constants = dict(self.constants)
-        g.nodes = [Node(n.op, n.prim, n.args, n.params, n.outputs, n.variable, n.seed)
-                   for n in self.nodes]
+        g.nodes = list(self.nodes)      # Node objects are immutable: shared
         g.outputs = self.outputs
         g.variables = list(self.variables)
         g.pass_log = list(self.pass_log)

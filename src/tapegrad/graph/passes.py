@@ -19,7 +19,8 @@ does, with the same kernels.
 * :func:`plan_buffers`: liveness analysis; returns, per node, the values that die
   after it, so the replay drops them at once (their buffers go back to the allocator
   for the next node, and a variable updated after its last read is written in place
-  rather than copied).
+  rather than copied).  :func:`plan_reuse` adds ``out=`` reuse: a unary ufunc node
+  writes into the buffer of a dead value of its shape and dtype.
 
 ``optimize(graph, passes)`` runs a pipeline and logs the op count before and after
 each pass in ``graph.pass_log``.
@@ -30,7 +31,8 @@ import numpy as np
 from tapegrad import _core
 from tapegrad.graph.ir import STATEFUL_OPS, Node, Ref, map_struct
 
-__all__ = ["dce", "fold_constants", "cse", "simplify", "plan_buffers", "optimize",
+__all__ = ["dce", "fold_constants", "cse", "simplify", "plan_buffers", "plan_reuse",
+           "optimize",
            "PASSES", "DEFAULT_PASSES", "GRADIENT_SAFE_PASSES"]
 
 _EFFECTS = frozenset({"assign", "assign_add", "assign_sub", "host_call"})
@@ -56,9 +58,13 @@ def _rewrite(graph, nodes, subst):
         return Ref(find(r.id))
 
     g = graph.copy()
-    g.nodes = [Node(n.op, n.prim, map_struct(n.args, fix), n.params, n.outputs, n.variable,
-                    n.seed) for n in nodes]
-    g.outputs = map_struct(graph.outputs, fix)
+    if subst:
+        g.nodes = [n if not any(i in subst for i in n.inputs) else
+                   Node(n.op, n.prim, map_struct(n.args, fix), n.params, n.outputs, n.variable,
+                        n.seed) for n in nodes]
+        g.outputs = map_struct(graph.outputs, fix)
+    else:
+        g.nodes = list(nodes)
     # values nothing refers to any more are dropped from the table
     used = set(g.inputs) | {r.id for r in g.output_refs()}
     for n in g.nodes:
@@ -229,6 +235,10 @@ def simplify(graph):
 
 def plan_buffers(graph):
     """``{node index: [value ids that die after it]}`` (liveness analysis)."""
+    return _liveness(graph)[0]
+
+
+def _liveness(graph):
     keep = set(graph.inputs) | set(graph.constants) | {r.id for r in graph.output_refs()}
     last = {}
     for i, n in enumerate(graph.nodes):
@@ -240,7 +250,60 @@ def plan_buffers(graph):
     for v, i in last.items():
         if v not in keep:
             free.setdefault(i, []).append(v)
-    return free
+    return free, last, keep
+
+
+def _writes_into(node, graph):
+    """A unary NumPy ufunc primitive whose output may go into a dead buffer (``out=``)."""
+    prim = node.prim
+    if prim is None or node.params or len(node.args) != 1 or type(node.args[0]) is not Ref:
+        return False
+    fn = prim.cpu
+    if not isinstance(fn, np.ufunc) or fn.nin != 1 or fn.nout != 1 or prim.quiet:
+        return False
+    x, y = graph.values[node.args[0].id], graph.values[node.outputs[0]]
+    return x.device is None and x.shape == y.shape and x.dtype == y.dtype
+
+
+def plan_reuse(graph):
+    """Buffer planning with ``out=``: ``({node index: donor value id}, free)``.
+
+    A unary ufunc node may write its result into the buffer of a value that is dead by
+    then (its own input included: ``tanh(sin(x))`` computes the tanh in place) when the
+    shapes and dtypes match.  Donors are outputs of primitive nodes that are not graph
+    outputs; the replay still checks at run time that nothing else holds the donor's
+    array (a host call may have kept it, a kernel may have returned a view) and computes
+    into a fresh array otherwise.  ``free`` is :func:`plan_buffers` with each donor
+    released at the node that takes its buffer.
+    """
+    free, last, keep = _liveness(graph)
+    producer_ok = {}
+    for n in graph.nodes:
+        ok = n.prim is not None and n.op not in STATEFUL_OPS
+        for o in n.outputs:
+            producer_ok[o] = ok
+    dead = {}            # (shape, dtype) -> donor value ids dead before the current node
+    reuse = {}
+    taken = set()
+    for i, n in enumerate(graph.nodes):
+        if _writes_into(n, graph):
+            y = graph.values[n.outputs[0]]
+            x = n.args[0].id
+            pool = dead.setdefault((y.shape, y.dtype.str), [])
+            if last.get(x) == i and x not in keep and producer_ok.get(x) and x not in taken:
+                donor = x                     # in place: the input dies here
+            else:
+                donor = pool.pop() if pool else None
+            if donor is not None:
+                reuse[i] = donor
+                taken.add(donor)
+        for v in free.get(i, ()):
+            val = graph.values[v]
+            if producer_ok.get(v) and v not in taken and val.device is None:
+                dead.setdefault((val.shape, val.dtype.str), []).append(v)
+    # a donor's slot is emptied by the node that takes it, not at its last use
+    free = {i: [v for v in vs if v not in taken] for i, vs in free.items()}
+    return reuse, free
 
 
 PASSES = {"simplify": simplify, "cse": cse, "constant_folding": fold_constants, "dce": dce}

@@ -64,6 +64,7 @@ class Tracer:
         self.keep = []         # every bound tensor stays alive, so ids above stay unique
         self._next = 0
         self._var_seen = set()
+        self.created_variables = 0    # tg.Variable(...) calls while tracing
         from tapegrad.ops import random as _random
 
         self._random_counts = dict(_random._state["op_counts"])
@@ -169,10 +170,18 @@ class Tracer:
         self._note_var(var)
         return var if read_value else None
 
+    def variable_created(self, var):
+        self.created_variables += 1
+
     def external_gradient(self, name):
         # a custom_gradient's VJP is a Python closure over this call's tensors: a tape
         # around a later call needs the Python function itself (see ConcreteFunction.run)
         self.graph.python_gradients = True
+
+    def is_symbolic(self, t):
+        """``t`` is a graph value (not a captured constant)."""
+        vid = self._lookup(t)
+        return vid is not None and self.graph.values[vid].kind != "constant"
 
     def concrete(self, obj, what):
         """``obj`` is turned into a Python value: refuse for a traced tensor/variable."""
@@ -180,8 +189,7 @@ class Tracer:
             symbolic = True
             desc = "variable %r" % getattr(obj, "name", "?")
         else:
-            symbolic = self._lookup(obj) is not None and \
-                self.graph.values[self._lookup(obj)].kind != "constant"
+            symbolic = self.is_symbolic(obj)
             desc = "a traced tensor of shape %s, dtype %s" % (tuple(obj.shape), obj.dtype)
         if symbolic:
             raise TracingError(
