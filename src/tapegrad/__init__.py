@@ -21,6 +21,8 @@ from tapegrad.dtypes import (
     DType,
     as_dtype,
     bool,
+    complex64,
+    complex128,
     double,
     float16,
     float32,
@@ -33,6 +35,7 @@ from tapegrad.dtypes import (
     uint8,
 )
 from tapegrad.ops import nn, random
+from tapegrad.ops.complex import complex, conj, imag, real
 from tapegrad.ops.creation import (
     constant,
     convert_to_tensor,
@@ -159,6 +162,7 @@ _LAZY = {
     "initializers": "initializers", "data": "data", "datasets": "data.datasets",
     "train": "train", "summary": "summary", "cuda": "cuda", "errors": "errors",
     "compat": "compat", "tracking": "tracking",
+    "linalg": "linalg", "math": "math", "signal": "signal", "spectral": "signal",
 }
 
 

@@ -62,6 +62,7 @@ KIND_INT = K_INT | K_UINT
 KIND_BOOL = K_BOOL
 KIND_NUMERIC = K_FLOAT | K_INT | K_UINT
 KIND_ANY = K_FLOAT | K_INT | K_UINT | K_BOOL
+KIND_COMPLEX = K_COMPLEX
 
 
 cdef inline int _kind_of(object dt):
@@ -78,11 +79,16 @@ cdef inline int _kind_of(object dt):
 
 
 cdef inline bint _is_float(object dt):
-    return (<cnp.dtype>dt).kind == b"f"
+    # "differentiable": real or complex floating point (complex64/128 are recorded too;
+    # the complex gradient convention is described in ops/complex.py)
+    cdef char k = (<cnp.dtype>dt).kind
+    return k == b"f" or k == b"c"
 
 
 _KIND_NAMES = {K_FLOAT: "floating", K_INT | K_UINT: "integer", K_BOOL: "bool",
-               K_FLOAT | K_INT | K_UINT: "numeric (not bool)"}
+               K_FLOAT | K_INT | K_UINT: "real numeric (not bool or complex)",
+               K_FLOAT | K_INT | K_UINT | K_COMPLEX: "numeric (not bool)",
+               K_FLOAT | K_COMPLEX: "floating or complex", K_COMPLEX: "complex"}
 
 # ---------------------------------------------------------------------------
 # ids, devices

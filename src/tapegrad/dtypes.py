@@ -11,6 +11,8 @@ int32 = np.dtype(np.int32)
 int64 = np.dtype(np.int64)
 uint8 = np.dtype(np.uint8)
 bool = np.dtype(np.bool_)  # noqa: A001
+complex64 = np.dtype(np.complex64)
+complex128 = np.dtype(np.complex128)
 half = float16
 double = float64
 

@@ -15,7 +15,9 @@ from tapegrad._tape import needs_input
 from tapegrad.ops._registry import (
     BOOL,
     FLOAT,
+    INEXACT,
     NUMERIC,
+    REAL,
     as_dtype,
     not_differentiable,
     primitive,
@@ -64,7 +66,7 @@ def _divide_vjp(g, ans, x, y):
     return safe_mul(g, reciprocal(y)), negative(safe_mul(g, divide(ans, y)))
 
 
-@primitive("safe_mul", dtypes=FLOAT, save_output=False, quiet=True)
+@primitive("safe_mul", dtypes=INEXACT, save_output=False, quiet=True)
 def safe_mul(g, z):
     """g * z, but exactly 0 wherever g == 0 (even where z is inf or NaN)."""
     out = np.multiply(g, z)
@@ -81,7 +83,7 @@ def _safe_mul_vjp(gg, ans, g, z):
     return safe_mul(gg, z), safe_mul(gg, g)
 
 
-pow = primitive("pow", dtypes=NUMERIC, quiet=True)(np.power)  # noqa: A001
+pow = primitive("pow", dtypes=REAL, quiet=True)(np.power)  # noqa: A001
 
 
 @pow.defvjp
@@ -92,7 +94,7 @@ def _pow_vjp(g, ans, x, y):
     return gx, safe_mul(g, multiply(ans, log_x))
 
 
-maximum = primitive("maximum", dtypes=NUMERIC, save_output=False,
+maximum = primitive("maximum", dtypes=REAL, save_output=False,
                     fast_code=_kernels.FAST_MAX)(np.maximum)
 
 
@@ -103,7 +105,7 @@ def _maximum_vjp(g, ans, x, y):
     return where(take_x, g, 0), where(take_x, 0, g)
 
 
-minimum = primitive("minimum", dtypes=NUMERIC, save_output=False,
+minimum = primitive("minimum", dtypes=REAL, save_output=False,
                     fast_code=_kernels.FAST_MIN)(np.minimum)
 
 
@@ -113,9 +115,9 @@ def _minimum_vjp(g, ans, x, y):
     return where(take_x, g, 0), where(take_x, 0, g)
 
 
-floordiv = not_differentiable("floordiv", dtypes=NUMERIC, quiet=True)(np.floor_divide)
+floordiv = not_differentiable("floordiv", dtypes=REAL, quiet=True)(np.floor_divide)
 
-floormod = primitive("floormod", dtypes=NUMERIC, save_output=False, quiet=True)(np.mod)
+floormod = primitive("floormod", dtypes=REAL, save_output=False, quiet=True)(np.mod)
 
 
 @floormod.defvjp
@@ -135,7 +137,7 @@ def _negative_vjp(g, ans, x):
     return negative(g)
 
 
-abs = primitive("abs", dtypes=NUMERIC, save_output=False)(np.abs)  # noqa: A001
+abs = primitive("abs", dtypes=REAL, save_output=False)(np.abs)  # noqa: A001
 
 
 @abs.defvjp
@@ -144,7 +146,7 @@ def _abs_vjp(g, ans, x):
     return multiply(g, sign(x))
 
 
-sign = primitive("sign", dtypes=NUMERIC, save_output=False)(np.sign)
+sign = primitive("sign", dtypes=REAL, save_output=False)(np.sign)
 floor = primitive("floor", dtypes=FLOAT, save_output=False)(np.floor)
 ceil = primitive("ceil", dtypes=FLOAT, save_output=False)(np.ceil)
 round = primitive("round", dtypes=FLOAT, save_output=False)(np.rint)  # noqa: A001
@@ -166,7 +168,7 @@ def _square_vjp(g, ans, x):
     return multiply(g, multiply(x, 2))
 
 
-exp = primitive("exp", dtypes=FLOAT, save_inputs=False, quiet=True)(np.exp)
+exp = primitive("exp", dtypes=INEXACT, save_inputs=False, quiet=True)(np.exp)
 
 
 @exp.defvjp
@@ -174,7 +176,7 @@ def _exp_vjp(g, ans, x):
     return multiply(g, ans)
 
 
-expm1 = primitive("expm1", dtypes=FLOAT, save_inputs=False, quiet=True)(np.expm1)
+expm1 = primitive("expm1", dtypes=INEXACT, save_inputs=False, quiet=True)(np.expm1)
 
 
 @expm1.defvjp
@@ -182,7 +184,7 @@ def _expm1_vjp(g, ans, x):
     return multiply(g, add(ans, 1))
 
 
-log = primitive("log", dtypes=FLOAT, save_output=False, quiet=True)(np.log)
+log = primitive("log", dtypes=INEXACT, save_output=False, quiet=True)(np.log)
 
 
 @log.defvjp
@@ -190,7 +192,7 @@ def _log_vjp(g, ans, x):
     return safe_mul(g, reciprocal(x))
 
 
-log1p = primitive("log1p", dtypes=FLOAT, save_output=False, quiet=True)(np.log1p)
+log1p = primitive("log1p", dtypes=INEXACT, save_output=False, quiet=True)(np.log1p)
 
 
 @log1p.defvjp
@@ -198,7 +200,7 @@ def _log1p_vjp(g, ans, x):
     return safe_mul(g, reciprocal(add(x, 1)))
 
 
-sqrt = primitive("sqrt", dtypes=FLOAT, save_inputs=False, quiet=True)(np.sqrt)
+sqrt = primitive("sqrt", dtypes=INEXACT, save_inputs=False, quiet=True)(np.sqrt)
 
 
 @sqrt.defvjp
@@ -206,7 +208,7 @@ def _sqrt_vjp(g, ans, x):
     return safe_mul(g, divide(0.5, ans))
 
 
-@primitive("rsqrt", dtypes=FLOAT, quiet=True)
+@primitive("rsqrt", dtypes=INEXACT, quiet=True)
 def rsqrt(x):
     """1 / sqrt(x)."""
     return np.reciprocal(np.sqrt(x))
@@ -219,7 +221,7 @@ def _rsqrt_vjp(g, ans, x):
     return safe_mul(g, multiply(divide(ans, x), -0.5))
 
 
-reciprocal = primitive("reciprocal", dtypes=FLOAT, save_output=False,
+reciprocal = primitive("reciprocal", dtypes=INEXACT, save_output=False,
                        quiet=True)(np.reciprocal)
 
 
@@ -229,7 +231,7 @@ def _reciprocal_vjp(g, ans, x):
     return negative(safe_mul(g, reciprocal(square(x))))
 
 
-tanh = primitive("tanh", dtypes=FLOAT, save_inputs=False)(np.tanh)
+tanh = primitive("tanh", dtypes=INEXACT, save_inputs=False)(np.tanh)
 
 
 @tanh.defvjp
@@ -249,8 +251,8 @@ def _sigmoid_vjp(g, ans, x):
     return multiply(g, multiply(ans, subtract(1, ans)))
 
 
-sin = primitive("sin", dtypes=FLOAT, save_output=False)(np.sin)
-cos = primitive("cos", dtypes=FLOAT, save_output=False)(np.cos)
+sin = primitive("sin", dtypes=INEXACT, save_output=False)(np.sin)
+cos = primitive("cos", dtypes=INEXACT, save_output=False)(np.cos)
 
 
 @sin.defvjp
@@ -268,10 +270,10 @@ def _cos_vjp(g, ans, x):
 
 equal = not_differentiable("equal")(np.equal)
 not_equal = not_differentiable("not_equal")(np.not_equal)
-less = not_differentiable("less", dtypes=NUMERIC)(np.less)
-less_equal = not_differentiable("less_equal", dtypes=NUMERIC)(np.less_equal)
-greater = not_differentiable("greater", dtypes=NUMERIC)(np.greater)
-greater_equal = not_differentiable("greater_equal", dtypes=NUMERIC)(np.greater_equal)
+less = not_differentiable("less", dtypes=REAL)(np.less)
+less_equal = not_differentiable("less_equal", dtypes=REAL)(np.less_equal)
+greater = not_differentiable("greater", dtypes=REAL)(np.greater)
+greater_equal = not_differentiable("greater_equal", dtypes=REAL)(np.greater_equal)
 logical_and = not_differentiable("logical_and", dtypes=BOOL)(np.logical_and)
 logical_or = not_differentiable("logical_or", dtypes=BOOL)(np.logical_or)
 logical_xor = not_differentiable("logical_xor", dtypes=BOOL)(np.logical_xor)
@@ -311,13 +313,16 @@ def where(condition, x=None, y=None, name=None):
 
 @primitive("cast", save_inputs=False, save_output=False, quiet=True)
 def _cast(x, dtype):
-    """x converted to ``dtype`` (float→int truncates toward zero, like TF)."""
+    """x converted to ``dtype`` (float→int truncates toward zero, like TF; complex→real
+    takes the real part, like TF, so its gradient is the real cotangent)."""
+    if x.dtype.kind == "c" and dtype.kind != "c":
+        x = x.real
     return x.astype(dtype)
 
 
 @_cast.defvjp
 def _cast_vjp(g, ans, x, dtype):
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fc":
         return None
     return _cast(g, dtype=x.dtype)
 
