@@ -303,12 +303,14 @@ def clip_by_value(t, clip_value_min, clip_value_max, name=None):
 
 
 def clip_by_norm(t, clip_norm, axes=None, name=None):
-    """t * clip_norm / max(l2norm(t), clip_norm), with a finite gradient at t == 0 (TF's)."""
+    """t * clip_norm / max(l2norm(t), clip_norm), with a finite gradient at t == 0 (TF's)
+    and the norm scaled before squaring (finite from 1e-30 to 3.4e38 in float32)."""
+    from tapegrad.ops._registry import norm_axes
+
     t = tensor(t, op="clip_by_norm")
-    l2sum = reduce_sum(square(t), axes, keepdims=True)
-    positive = greater(l2sum, 0)
-    l2norm = where(positive, sqrt(where(positive, l2sum, 1)), l2sum)
-    return divide(multiply(t, clip_norm), maximum(l2norm, clip_norm))
+    axes = None if axes is None else list(norm_axes(axes, t.ndim, "clip_by_norm"))
+    l2norm = _stable_pnorm(t, 2, axes)
+    return multiply(t, divide(clip_norm, maximum(l2norm, clip_norm)))
 
 
 def global_norm(t_list, name=None):

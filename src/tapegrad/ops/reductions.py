@@ -149,7 +149,7 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     for a in axes:
         count *= x.shape[a]
     total = _sum(x, axes=axes, keepdims=bool(keepdims))
-    if x.dtype.kind == "f":
+    if x.dtype.kind in "fc":
         if count == 0:
             return divide(total, float("nan"))
         return multiply(total, 1.0 / count)
