@@ -35,7 +35,7 @@ from tapegrad.dtypes import (
     uint8,
 )
 from tapegrad.ops import nn, random
-from tapegrad.ops.complex import complex, conj, imag, real
+from tapegrad.ops.complex import abs, complex, conj, imag, real  # abs: |z| for complex
 from tapegrad.ops.creation import (
     constant,
     convert_to_tensor,
@@ -47,7 +47,6 @@ from tapegrad.ops.creation import (
     zeros,
 )
 from tapegrad.ops.elementwise import (
-    abs,
     add,
     add_n,
     cast,
