@@ -161,7 +161,7 @@ cpdef Tensor wrap(object array):
         return <Tensor>array
     if not isinstance(array, ndarray):
         raise TypeError("wrap: expected a numpy.ndarray, got %s" % type(array).__name__)
-    if _kind_of(array.dtype) == K_COMPLEX or array.dtype.kind not in "fiub":
+    if array.dtype.kind not in "fiubc":
         raise TypeError("wrap: unsupported dtype %s" % array.dtype)
     if type(array) is not ndarray:
         array = _np_asarray(array)

@@ -212,7 +212,43 @@ def _linalg_cases():
                for s in [(3, 3), (4, 3), (3, 4), (2, 4, 3)]]
     c["pinv"] = [(str(s), L.pinv, [normal(s, "pinv")]) for s in [(4, 3), (3, 4), (2, 3, 3)]]
     c["expm"] = [(str(s), L.expm, [normal(s, "expm") * 0.5]) for s in MATRIX_SHAPES]
+    # complex matrices (holomorphic ops), checked on real and imaginary parts
+    for name, fn in [("matrix_inverse", L.inv), ("matrix_determinant", L.det),
+                     ("expm", lambda z: L.expm(z * 0.5))]:
+        c[name] = c[name] + [("complex %s" % (s,), _cx(fn, name), _cx_wc(s, name))
+                             for s in MATRIX_SHAPES]
+    c["matrix_solve"] += [("complex adj=%s" % adj, _cx2(
+        lambda a, b, adj=adj: L.solve(a, b, adjoint=adj), "solve"),
+        _cx_wc((2, 3, 3), "cs") + _cx_args((2, 3, 2), "csb")) for adj in (False, True)]
+    c["matrix_triangular_solve"] += [("complex lower=%s" % lo, _cx2(
+        lambda a, b, lo=lo: L.triangular_solve(a, b, lower=lo, adjoint=True), "tsolve"),
+        _cx_wc((3, 3), "ct") + _cx_args((3, 2), "ctb")) for lo in (True, False)]
+    c["det_cofactor"] += [("complex", _cx_vjp_det(), _cx_wc((2, 3, 3), "ccof"))]
     return c
+
+
+def _cx_wc(shape, key):
+    return [well_conditioned(shape, key, "re"), normal(shape, key, "im") * 0.5]
+
+
+def _cx2(fn, name):
+    """fn of two complex inputs, each given as real and imaginary parts."""
+    def wrapped(ar, ai, br, bi):
+        out = fn(tg.complex(ar, ai), tg.complex(br, bi))
+        return _parts(out)
+    return _named(wrapped, name)
+
+
+def _cx_vjp_det():
+    # the gradient of |det|^2-like real loss: reaches det_cofactor with complex input
+    def fn(x, y):
+        z = tg.complex(x, y)
+        with tg.GradientTape() as tape:
+            tape.watch(z)
+            d = tg.real(tg.linalg.det(z) * tg.constant(np.array(0.3 - 0.7j)))
+        g = tape.gradient(d, z)
+        return _parts(g)
+    return _named(fn, "vjp_det_complex")
 
 
 # ---------------------------------------------------------------------------

@@ -73,7 +73,8 @@ def test_wrap_is_zero_copy_and_freezes():
     with pytest.raises(TypeError, match="wrap"):
         _core.wrap([1, 2])
     with pytest.raises(TypeError, match="wrap"):
-        _core.wrap(np.array([1j]))
+        _core.wrap(np.array(["a"]))
+    assert _core.wrap(np.array([1j])).dtype == np.complex128  # complex is a tensor dtype
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -210,3 +210,31 @@ def test_forward_mode_on_complex():
     _, jv = tg.jvp(lambda w: tg.exp(w) * w, [z], [t])
     zz, tt = z.numpy(), t.numpy()
     np.testing.assert_allclose(jv.numpy(), (np.exp(zz) * zz + np.exp(zz)) * tt, rtol=1e-12)
+
+
+def test_complex_linalg_values_and_gradient_convention():
+    L = tg.linalg
+    a = _c((2, 3, 3)) + 3 * np.eye(3)
+    b = _c((2, 3, 2))
+    np.testing.assert_array_equal(L.inv(a).numpy(), np.linalg.inv(a))
+    np.testing.assert_array_equal(L.solve(a, b).numpy(), np.linalg.solve(a, b))
+    np.testing.assert_array_equal(L.det(a).numpy(), np.linalg.det(a))
+    np.testing.assert_allclose(L.triangular_solve(a, b).numpy(),
+                               np.linalg.solve(np.tril(a), b), rtol=1e-12)
+    import scipy.linalg
+
+    np.testing.assert_allclose(L.expm(a[0] * 0.3).numpy(), scipy.linalg.expm(a[0] * 0.3),
+                               rtol=1e-12)
+    a0 = a[0]
+
+    def loss(z):
+        return tg.reduce_sum(tg.math.abs(L.inv(z))) + tg.math.abs(L.det(z))
+
+    z = tg.constant(a0)
+    with tg.GradientTape() as tape:
+        tape.watch(z)
+        y = loss(z)
+    np.testing.assert_allclose(tape.gradient(y, z).numpy(), _numeric_grad(loss, a0),
+                               rtol=1e-6, atol=1e-7)
+    with pytest.raises(TypeError, match="cholesky: .*complex"):
+        L.cholesky(a)

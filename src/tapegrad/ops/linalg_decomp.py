@@ -26,7 +26,7 @@ element failed.  They are ``tg.linalg.LinAlgError`` (an ``InvalidArgumentError``
 import numpy as np
 
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops._registry import FLOAT, primitive, tensor
+from tapegrad.ops._registry import FLOAT, INEXACT, primitive, tensor
 from tapegrad.ops.creation import constant
 from tapegrad.ops.elementwise import (
     add,
@@ -124,10 +124,12 @@ def _check_matrix(x, op):
                          % (op, _fmt(x.shape)))
 
 
-def _check_float(x, op):
-    if x.dtype.kind != "f":
-        raise TypeError("%s: expected a float32 or float64 matrix, got dtype %s (shape %s)"
-                        % (op, x.dtype.name, _fmt(x.shape)))
+def _check_float(x, op, complex_ok=False):
+    if x.dtype.kind == "f" or (complex_ok and x.dtype.kind == "c"):
+        return
+    raise TypeError("%s: expected a float32 or float64%s matrix, got dtype %s (shape %s)"
+                    % (op, " (or complex64/128)" if complex_ok else "", x.dtype.name,
+                       _fmt(x.shape)))
 
 
 def _check_rhs(a, b, op):
@@ -147,9 +149,9 @@ def _check_rhs(a, b, op):
                          % (op, _fmt(a.shape), _fmt(b.shape))) from None
 
 
-def _prep_square(x, op):
+def _prep_square(x, op, complex_ok=False):
     x = tensor(x, op=op)
-    _check_float(x, op)
+    _check_float(x, op, complex_ok)
     _check_square(x, op)
     return x
 
@@ -157,7 +159,7 @@ def _prep_square(x, op):
 # ---------------------------------------------------------------------------
 # inverse and general solve
 
-@primitive("matrix_inverse", dtypes=FLOAT, save_inputs=False, quiet=True)
+@primitive("matrix_inverse", dtypes=INEXACT, save_inputs=False, quiet=True)
 def _inv(a):
     """Batched inverse (np.linalg.inv)."""
     try:
@@ -179,13 +181,13 @@ def _inv_jvp(t, ans, a):
 def inv(input, adjoint=False, name=None):
     """Inverse of each square matrix in ``[..., N, N]`` (TF's ``matrix_inverse``).
     A singular matrix raises ``LinAlgError`` naming the batch element."""
-    x = _prep_square(input, "inv")
+    x = _prep_square(input, "inv", complex_ok=True)
     if adjoint:
         x = _T(x)
     return _inv(x)
 
 
-@primitive("matrix_solve", dtypes=FLOAT, save_inputs=True, quiet=True)
+@primitive("matrix_solve", dtypes=INEXACT, save_inputs=True, quiet=True)
 def _solve(a, b, adjoint):
     """x with op(a) x = b, op = transpose when ``adjoint`` (np.linalg.solve)."""
     m = a.swapaxes(-1, -2) if adjoint else a
@@ -215,7 +217,7 @@ def _solve_jvp(t, ans, a, b, adjoint):
 def solve(matrix, rhs, adjoint=False, name=None):
     """x with ``matrix @ x = rhs`` (``adjoint``: the transpose) for ``[..., N, N]`` and
     ``[..., N, K]``; batch axes broadcast.  Singular matrices raise ``LinAlgError``."""
-    a = _prep_square(matrix, "solve")
+    a = _prep_square(matrix, "solve", complex_ok=True)
     b = tensor(rhs, op="solve")
     _check_rhs(a, b, "solve")
     return _solve(a, b, adjoint=bool(adjoint))
@@ -231,7 +233,7 @@ def _tri_kernel(a, b, lower, adjoint):
     return np.linalg.solve(m, b)
 
 
-@primitive("matrix_triangular_solve", dtypes=FLOAT, save_inputs=True, quiet=True)
+@primitive("matrix_triangular_solve", dtypes=INEXACT, save_inputs=True, quiet=True)
 def _tri_solve(a, b, lower, adjoint):
     """x with op(tri(a)) x = b: only the ``lower`` (or upper) triangle of a is read.
 
@@ -270,7 +272,7 @@ def triangular_solve(matrix, rhs, lower=True, adjoint=False, name=None):
     """x with ``tri(matrix) @ x = rhs`` (``adjoint``: its transpose), reading only the
     lower (``lower=True``) or upper triangle of ``matrix``; batch axes broadcast.
     A zero on the diagonal raises ``LinAlgError``."""
-    a = _prep_square(matrix, "triangular_solve")
+    a = _prep_square(matrix, "triangular_solve", complex_ok=True)
     b = tensor(rhs, op="triangular_solve")
     _check_rhs(a, b, "triangular_solve")
     return _tri_solve(a, b, lower=bool(lower), adjoint=bool(adjoint))
@@ -330,7 +332,7 @@ def cholesky_solve(chol, rhs, name=None):
 # ---------------------------------------------------------------------------
 # determinants
 
-@primitive("matrix_determinant", dtypes=FLOAT, save_output=False, quiet=True)
+@primitive("matrix_determinant", dtypes=INEXACT, save_output=False, quiet=True)
 def _det(a):
     """Batched determinant (np.linalg.det)."""
     return np.linalg.det(a)
@@ -348,10 +350,12 @@ def _cofactor_kernel(a):
     after = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     others = before * after
     sign = np.linalg.det(u) * np.linalg.det(vt)
-    return (u * others[..., None, :]) @ vt * sign[..., None, None]
+    # complex A = U S V^H: cofactor = det(U) det(V^H) conj(U) diag(others) conj(V^H)
+    # (the conjugates are no-ops for real input)
+    return (np.conj(u) * others[..., None, :]) @ np.conj(vt) * sign[..., None, None]
 
 
-@primitive("det_cofactor", dtypes=FLOAT, save_output=False, quiet=True)
+@primitive("det_cofactor", dtypes=INEXACT, save_output=False, quiet=True)
 def _cofactor(a):
     """det(a) * inv(a)^T, finite for singular a (the gradient of det)."""
     return _cofactor_kernel(a).astype(a.dtype, copy=False)
@@ -394,7 +398,7 @@ def det(input, name=None):
     """Determinant of each square matrix in ``[..., N, N]``.  The gradient is the
     cofactor matrix, finite also for a singular matrix (PyTorch's behaviour); second
     derivatives at an exactly singular matrix raise ``LinAlgError``."""
-    return _det(_prep_square(input, "det"))
+    return _det(_prep_square(input, "det", complex_ok=True))
 
 
 @primitive("log_abs_det", dtypes=FLOAT, save_output=False, quiet=True)
@@ -844,18 +848,45 @@ _PADE13 = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0,
 _THETA13 = 5.371920351148152
 
 
+_PADE_LOW = {
+    3: (120.0, 60.0, 12.0, 1.0),
+    5: (30240.0, 15120.0, 3360.0, 420.0, 30.0, 1.0),
+    7: (17297280.0, 8648640.0, 1995840.0, 277200.0, 25200.0, 1512.0, 56.0, 1.0),
+    9: (17643225600.0, 8821612800.0, 2075673600.0, 302702400.0, 30270240.0, 2162160.0,
+        110880.0, 3960.0, 90.0, 1.0),
+}
+_THETA_LOW = ((3, 1.495585217958292e-2), (5, 2.539398330063230e-1),
+              (7, 9.504178996162932e-1), (9, 2.097847961257068e0))
+
+
+def _pade_low(x, m, ident):
+    b = _PADE_LOW[m]
+    x2 = x @ x
+    powers = [ident, x2]                       # x^(2j)
+    while len(powers) < (m + 1) // 2:
+        powers.append(powers[-1] @ x2)
+    u = x @ sum(b[2 * j + 1] * p for j, p in enumerate(powers))
+    v = sum(b[2 * j] * p for j, p in enumerate(powers))
+    return np.linalg.solve(v - u, v + u)
+
+
 def _expm_kernel(a):
     n = a.shape[-1]
     if n == 0 or a.size == 0:
         return np.array(a, copy=True)
-    work = a.astype(np.float64, copy=False)
+    work = a.astype(np.complex128 if a.dtype.kind == "c" else np.float64, copy=False)
     norm1 = np.abs(work).sum(axis=-2).max(axis=-1)
     with np.errstate(divide="ignore"):
         s = np.where(norm1 > _THETA13, np.ceil(np.log2(norm1 / _THETA13)), 0)
     s = np.nan_to_num(s, nan=0.0, posinf=0.0).astype(np.int64)
+    ident = np.broadcast_to(np.eye(n, dtype=work.dtype), work.shape)
+    top = float(norm1.max()) if norm1.size else 0.0
+    for m, theta in _THETA_LOW:
+        if top <= theta:
+            # Higham's lower-degree approximants: exact to double precision below theta_m
+            return _pade_low(work, m, ident).astype(a.dtype, copy=False)
     x = work / np.exp2(s)[..., None, None]
     b = _PADE13
-    ident = np.broadcast_to(np.eye(n), x.shape)
     x2 = x @ x
     x4 = x2 @ x2
     x6 = x4 @ x2
@@ -875,7 +906,7 @@ def _expm_kernel(a):
     return r.astype(a.dtype, copy=False)
 
 
-@primitive("expm", dtypes=FLOAT, save_output=False, quiet=True)
+@primitive("expm", dtypes=INEXACT, save_output=False, quiet=True)
 def _expm(a):
     """Matrix exponential (scaling and squaring, Padé 13, computed in float64)."""
     try:
@@ -907,5 +938,5 @@ def _expm_jvp(t, ans, a):
 def expm(input, name=None):
     """Matrix exponential of each square matrix in ``[..., N, N]``; its gradient is the
     Fréchet derivative at the transpose, computed as one expm of a 2N x 2N block matrix."""
-    return _expm(_prep_square(input, "expm"))
+    return _expm(_prep_square(input, "expm", complex_ok=True))
 
