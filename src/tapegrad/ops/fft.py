@@ -28,8 +28,11 @@ def _axes(rank):
 @primitive("fft_c2c", dtypes=COMPLEX, save_inputs=False, save_output=False)
 def _c2c(x, rank, inverse):
     """n-dimensional (i)DFT over the last ``rank`` axes (np.fft.fftn / ifftn)."""
-    fn = np.fft.ifftn if inverse else np.fft.fftn
-    return fn(x, axes=_axes(rank)).astype(x.dtype, copy=False)
+    if rank == 1:  # the 1-D functions skip fftn's axes bookkeeping (small signals)
+        out = np.fft.ifft(x) if inverse else np.fft.fft(x)
+    else:
+        out = (np.fft.ifftn if inverse else np.fft.fftn)(x, axes=_axes(rank))
+    return out.astype(x.dtype, copy=False)
 
 
 @_c2c.defvjp
@@ -45,7 +48,8 @@ def _c2c_jvp(t, ans, x, rank, inverse):
 @primitive("fft_r2c", dtypes=FLOAT, save_inputs=False, save_output=False)
 def _r2c(x, rank):
     """Real-input DFT over the last ``rank`` axes: [..., n] -> [..., n // 2 + 1]."""
-    return np.fft.rfftn(x, axes=_axes(rank)).astype(_cdtype(x.dtype), copy=False)
+    out = np.fft.rfft(x) if rank == 1 else np.fft.rfftn(x, axes=_axes(rank))
+    return out.astype(_cdtype(x.dtype), copy=False)
 
 
 def _pad_last(g, n_full):
@@ -70,8 +74,11 @@ def _r2c_jvp(t, ans, x, rank):
 def _c2r(y, lengths):
     """Inverse of rfft over the last len(lengths) axes: [..., n // 2 + 1] -> [..., n]
     (np.fft.irfftn; the imaginary parts of the self-conjugate bins are ignored)."""
-    return np.fft.irfftn(y, s=lengths, axes=_axes(len(lengths))).astype(
-        _REAL_OF[y.dtype], copy=False)
+    if len(lengths) == 1:
+        out = np.fft.irfft(y, n=lengths[0])
+    else:
+        out = np.fft.irfftn(y, s=lengths, axes=_axes(len(lengths)))
+    return out.astype(_REAL_OF[y.dtype], copy=False)
 
 
 def _c2r_weights(lengths, dtype):

@@ -294,14 +294,23 @@ def _phi(x):
                                                          cols=x.shape[-1]), 0.5))
 
 
+def _phi_mask(n, dtype, scale):
+    # Phi as one product: the lower triangle, the diagonal halved, times ``scale``
+    m = np.tril(np.ones((n, n)))
+    np.fill_diagonal(m, 0.5)
+    return constant((m * scale).astype(dtype))
+
+
 @_cholesky.defvjp
 def _cholesky_vjp(g, ans, a):
-    # TF's CholeskyGrad with triangular solves instead of an explicit inverse:
-    # grad = sym(L^-T Phi(L^T g) L^-1), symmetric (the input is taken as symmetric)
-    middle = _phi(_mm(ans, g, ta=True))
-    tmp = _tri_solve(ans, middle, lower=True, adjoint=True)            # L^-T middle
-    x = _T(_tri_solve(ans, _T(tmp), lower=True, adjoint=True))          # ... L^-1
-    return _sym(x)
+    # TF's CholeskyGrad: grad = sym(L^-T Phi(L^T g) L^-1), symmetric (the input is taken
+    # as symmetric).  One inverse of the triangular factor and two products: fewer ops
+    # than two triangular solves, which NumPy would do as LU solves anyway.  The 1/2 of
+    # sym() is folded into the Phi mask.
+    middle = multiply(_mm(ans, g, ta=True), _phi_mask(ans.shape[-1], ans.dtype, 0.5))
+    linv = _inv(ans)
+    x = _mm(linv, _mm(middle, linv), ta=True)                          # L^-T middle L^-1
+    return add(x, _T(x))
 
 
 @_cholesky.defjvp
