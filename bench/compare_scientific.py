@@ -188,23 +188,29 @@ def _cell(r):
 def report(res_tg, res_torch, args, load):
     lines = ["## Scientific ops (float64, %d BLAS thread(s), load average %.1f / %.1f)"
              % (args.threads, load[0], load[1]), "",
-             "Forward vs the NumPy/SciPy call it wraps (budget <= 1.2x); median [min, max]:",
-             "", "| op | tapegrad | NumPy/SciPy | ratio | budget |", "|---|---|---|---|---|"]
+             "Forward vs the NumPy/SciPy call it wraps (budget <= 1.2x); median [min, max];",
+             "ratios of medians and of minima (the minimum is the robust one on a loaded "
+             "machine); the budget column judges the minima:",
+             "", "| op | tapegrad | NumPy/SciPy | ratio (median) | ratio (min) | budget |",
+             "|---|---|---|---|---|---|"]
     for key, r in res_tg["forward"].items():
         ratio = r["tapegrad"]["median"] / r["reference"]["median"]
-        lines.append("| %s | %s | %s | %.2fx | %s |" % (
-            key, _cell(r["tapegrad"]), _cell(r["reference"]), ratio,
-            "ok" if ratio <= 1.2 else "over"))
-    lines += ["", "Forward+backward vs PyTorch (budget <= 1.5x):", "",
-              "| op | tapegrad | PyTorch | ratio | budget |", "|---|---|---|---|---|"]
+        rmin = r["tapegrad"]["min"] / r["reference"]["min"]
+        lines.append("| %s | %s | %s | %.2fx | %.2fx | %s |" % (
+            key, _cell(r["tapegrad"]), _cell(r["reference"]), ratio, rmin,
+            "ok" if rmin <= 1.2 else "over"))
+    lines += ["", "Forward+backward vs PyTorch (budget <= 1.5x, judged on the minima):", "",
+              "| op | tapegrad | PyTorch | ratio (median) | ratio (min) | budget |",
+              "|---|---|---|---|---|---|"]
     for key, r in res_tg["backward"].items():
         t = res_torch.get("backward", {}).get(key)
         if t is None:
-            lines.append("| %s | %s | n/a | n/a | n/a |" % (key, _cell(r)))
+            lines.append("| %s | %s | n/a | n/a | n/a | n/a |" % (key, _cell(r)))
             continue
         ratio = r["median"] / t["median"]
-        lines.append("| %s | %s | %s | %.2fx | %s |" % (key, _cell(r), _cell(t), ratio,
-                                                        "ok" if ratio <= 1.5 else "over"))
+        rmin = r["min"] / t["min"]
+        lines.append("| %s | %s | %s | %.2fx | %.2fx | %s |" % (
+            key, _cell(r), _cell(t), ratio, rmin, "ok" if rmin <= 1.5 else "over"))
     return "\n".join(lines)
 
 

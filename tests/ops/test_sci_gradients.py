@@ -32,3 +32,16 @@ def _params():
 @pytest.mark.parametrize("fn, args", list(_params()))
 def test_order2_both_modes(fn, args):
     tg.check_grads(fn, args, order=2, modes=("rev", "fwd"))
+
+
+def test_every_scientific_primitive_has_its_rules_beside_it():
+    """VJP and JVP registered (both written in tapegrad ops, so they differentiate again);
+    the sweep above checks both numerically to second order."""
+    from tapegrad import _core
+
+    reg = _core.registry()
+    for name in CASES:
+        prim = reg[name]
+        assert prim.differentiable and prim.vjp is not None and prim.jvp is not None, name
+        assert prim.vjp.__module__.startswith("tapegrad.ops."), name
+        assert prim.jvp.__module__ == prim.vjp.__module__, name

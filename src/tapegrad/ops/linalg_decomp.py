@@ -411,28 +411,33 @@ def det(input, name=None):
 
 
 @primitive("log_abs_det", dtypes=FLOAT, save_output=False, quiet=True)
-def _log_abs_det(a):
-    """log|det(a)| (np.linalg.slogdet); -inf for a singular matrix."""
-    return np.linalg.slogdet(a)[1]
+def _slogdet(a):
+    """(sign, log|det(a)|) packed along a new last axis of size 2 (one np.linalg.slogdet);
+    log|det| is -inf for a singular matrix."""
+    sign, logabs = np.linalg.slogdet(a)
+    return np.stack([sign, logabs], axis=-1).astype(a.dtype, copy=False)
 
 
-@_log_abs_det.defvjp
-def _log_abs_det_vjp(g, ans, a):
-    return multiply(_col(_col(g)), _T(_inv(a)))
+@_slogdet.defvjp
+def _slogdet_vjp(g, ans, a):
+    # the sign is piecewise constant: only the log|det| half of g counts
+    return multiply(_col(_col(g[..., 1])), _T(_inv(a)))
 
 
-@_log_abs_det.defjvp
-def _log_abs_det_jvp(t, ans, a):
-    return reduce_sum(multiply(_T(_inv(a)), t[0]), [-2, -1])
+@_slogdet.defjvp
+def _slogdet_jvp(t, ans, a):
+    d = reduce_sum(multiply(_T(_inv(a)), t[0]), [-2, -1])
+    return concat([_col(zeros_like(d)), _col(d)], axis=-1)
 
 
 def slogdet(input, name=None):
     """(sign, log|det|) of each square matrix (TF's ``log_matrix_determinant``).  The
-    sign is piecewise constant (no gradient); the gradient of log|det| is inv(A)^T, and
+    sign is piecewise constant (zero gradient); the gradient of log|det| is inv(A)^T, and
     at a singular matrix (log|det| = -inf) it raises ``LinAlgError``."""
-    x = _prep_square(input, "slogdet")
-    sign = constant(np.linalg.slogdet(x.numpy())[0].astype(x.dtype, copy=False))
-    return sign, _log_abs_det(x)
+    from tapegrad.ops.elementwise import stop_gradient
+
+    packed = _slogdet(_prep_square(input, "slogdet"))
+    return stop_gradient(packed[..., 0]), packed[..., 1]
 
 
 def logdet(matrix, name=None):
