@@ -224,7 +224,15 @@ def _linalg_cases():
         lambda a, b, lo=lo: L.triangular_solve(a, b, lower=lo, adjoint=True), "tsolve"),
         _cx_wc((3, 3), "ct") + _cx_args((3, 2), "ctb")) for lo in (True, False)]
     c["det_cofactor"] += [("complex", _cx_vjp_det(), _cx_wc((2, 3, 3), "ccof"))]
+    c["cholesky"] += [("complex %s" % (s,), _cx(lambda z: L.cholesky(_hpd(z)), "cholesky"),
+                       _cx_args(s, "cch")) for s in MATRIX_SHAPES]
     return c
+
+
+def _hpd(z):
+    n = z.shape[-1]
+    return tg.matmul(z, tg.conj(z), transpose_b=True) + tg.complex(
+        tg.eye(n, dtype=tg.float64) * float(n), tg.zeros((n, n), dtype=tg.float64))
 
 
 def _cx_wc(shape, key):

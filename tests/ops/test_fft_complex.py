@@ -236,5 +236,35 @@ def test_complex_linalg_values_and_gradient_convention():
         y = loss(z)
     np.testing.assert_allclose(tape.gradient(y, z).numpy(), _numeric_grad(loss, a0),
                                rtol=1e-6, atol=1e-7)
-    with pytest.raises(TypeError, match="cholesky: .*complex"):
-        L.cholesky(a)
+    with pytest.raises(TypeError, match="eigh: .*complex"):
+        L.eigh(a)
+
+
+def test_complex_cholesky_family():
+    L = tg.linalg
+    z = _c((2, 3, 3))
+    h = z @ np.conj(np.swapaxes(z, -1, -2)) + 3 * np.eye(3)
+    b = _c((2, 3, 2))
+    np.testing.assert_array_equal(L.cholesky(h).numpy(), np.linalg.cholesky(h))
+    np.testing.assert_allclose(L.cholesky_solve(np.linalg.cholesky(h), b).numpy(),
+                               np.linalg.solve(h, b), rtol=1e-10)
+    np.testing.assert_allclose(L.logdet(h).numpy(), np.linalg.slogdet(h)[1], rtol=1e-12)
+    ah = np.conj(np.swapaxes(z, -1, -2))
+    np.testing.assert_allclose(L.solve(z + 3 * np.eye(3), b, adjoint=True).numpy(),
+                               np.linalg.solve(ah + 3 * np.eye(3), b), rtol=1e-10)
+    np.testing.assert_allclose(L.triangular_solve(z + 3 * np.eye(3), b, adjoint=True).numpy(),
+                               np.linalg.solve(np.tril(z + 3 * np.eye(3)).conj().swapaxes(-1, -2),
+                                               b), rtol=1e-10)
+
+    def loss(w):
+        hh = tg.matmul(w, tg.conj(w), transpose_b=True) + tg.constant(3 * np.eye(3) + 0j)
+        return tg.reduce_sum(tg.math.abs(L.cholesky(hh))) + tg.real(
+            tg.reduce_sum(L.cholesky_solve(L.cholesky(hh), tg.constant(b[0]))))
+
+    w0 = z[0]
+    w = tg.constant(w0)
+    with tg.GradientTape() as tape:
+        tape.watch(w)
+        y = loss(w)
+    np.testing.assert_allclose(tape.gradient(y, w).numpy(), _numeric_grad(loss, w0),
+                               rtol=1e-6, atol=1e-7)

@@ -121,7 +121,16 @@ COMPLEX_CASES = [
      lambda z: (torch.angle(z) + (z * z).imag).sum()),
     ("matmul_fft2", lambda z: tg.reduce_sum(tg.math.abs(tg.signal.fft2d(tg.matmul(z, z)))),
      lambda z: torch.fft.fft2(z @ z).abs().sum()),
+    ("inv_det", lambda z: tg.reduce_sum(tg.math.abs(L.inv(z + 3.0 * _EYE))) +
+     tg.math.abs(L.det(z)), lambda z: torch.linalg.inv(z + 3.0 * torch.tensor(_EYE)).abs().sum()
+     + torch.linalg.det(z).abs()),
+    ("cholesky_logdet", lambda z: tg.reduce_sum(tg.math.abs(L.cholesky(
+        tg.matmul(z, tg.conj(z), transpose_b=True) + 3.0 * _EYE))) + L.logdet(
+        tg.matmul(z, tg.conj(z), transpose_b=True) + 3.0 * _EYE),
+     lambda z: torch.linalg.cholesky(z @ z.mH + 3.0 * torch.tensor(_EYE)).abs().sum() +
+     torch.logdet(z @ z.mH + 3.0 * torch.tensor(_EYE)).real),
 ]
+_EYE = np.eye(3) + 0j
 
 
 @pytest.mark.parametrize("name, tg_fn, torch_fn", COMPLEX_CASES, ids=[c[0] for c in COMPLEX_CASES])

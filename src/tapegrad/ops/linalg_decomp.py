@@ -78,6 +78,19 @@ def _sym(x):
     return multiply(add(x, _T(x)), 0.5)
 
 
+def _cj(x):
+    # conjugate of a complex tensor, the tensor itself otherwise
+    if x.dtype.kind != "c":
+        return x
+    from tapegrad.ops.complex import _conj
+
+    return _conj(x)
+
+
+def _herm(x):
+    return multiply(add(x, _cj(_T(x))), 0.5)
+
+
 def _recip_gaps(d):
     """F[..., i, j] = 1 / (d_j - d_i) off the diagonal, 0 on it (inf where d_i == d_j)."""
     gaps = subtract(_row(d), _col(d))
@@ -220,6 +233,10 @@ def solve(matrix, rhs, adjoint=False, name=None):
     a = _prep_square(matrix, "solve", complex_ok=True)
     b = tensor(rhs, op="solve")
     _check_rhs(a, b, "solve")
+    if adjoint and a.dtype.kind == "c":
+        # the primitive's ``adjoint`` is the plain transpose (holomorphic in a);
+        # A^-H b = conj(A^-T conj(b)), and the conjugates carry their own rules
+        return _cj(_solve(a, _cj(b), adjoint=True))
     return _solve(a, b, adjoint=bool(adjoint))
 
 
@@ -275,10 +292,16 @@ def triangular_solve(matrix, rhs, lower=True, adjoint=False, name=None):
     a = _prep_square(matrix, "triangular_solve", complex_ok=True)
     b = tensor(rhs, op="triangular_solve")
     _check_rhs(a, b, "triangular_solve")
-    return _tri_solve(a, b, lower=bool(lower), adjoint=bool(adjoint))
+    return _tri_solve_public(a, b, bool(lower), bool(adjoint))
 
 
-@primitive("cholesky", dtypes=FLOAT, save_inputs=False, quiet=True)
+def _tri_solve_public(a, b, lower, adjoint):
+    if adjoint and a.dtype.kind == "c":   # conjugate transpose, as for solve
+        return _cj(_tri_solve(a, _cj(b), lower=lower, adjoint=True))
+    return _tri_solve(a, b, lower=lower, adjoint=adjoint)
+
+
+@primitive("cholesky", dtypes=INEXACT, save_inputs=False, quiet=True)
 def _cholesky(a):
     """Lower Cholesky factor (np.linalg.cholesky; reads the lower triangle)."""
     try:
@@ -286,12 +309,6 @@ def _cholesky(a):
     except np.linalg.LinAlgError:
         raise _where_failed("cholesky", a, np.linalg.cholesky,
                             "matrix is not positive definite") from None
-
-
-def _phi(x):
-    # lower triangle with the diagonal halved
-    return subtract(band_part(x, -1, 0), multiply(_diag(_diag_part(x), rows=x.shape[-2],
-                                                         cols=x.shape[-1]), 0.5))
 
 
 def _phi_mask(n, dtype, scale):
@@ -307,18 +324,21 @@ def _cholesky_vjp(g, ans, a):
     # as symmetric).  One inverse of the triangular factor and two products: fewer ops
     # than two triangular solves, which NumPy would do as LU solves anyway.  The 1/2 of
     # sym() is folded into the Phi mask.
+    # Complex (Hermitian positive definite) input: TF's formula is in the user-visible
+    # convention; the internal one is its conjugate applied to conj(g) (ops/complex.py),
+    # which leaves L^-T Phi(L^T g) conj(L^-1) and a Hermitian part.
     middle = multiply(_mm(ans, g, ta=True), _phi_mask(ans.shape[-1], ans.dtype, 0.5))
     linv = _inv(ans)
-    x = _mm(linv, _mm(middle, linv), ta=True)                          # L^-T middle L^-1
-    return add(x, _T(x))
+    x = _mm(linv, _mm(middle, _cj(linv)), ta=True)                     # L^-T middle L^-1
+    return add(x, _cj(_T(x)))
 
 
 @_cholesky.defjvp
 def _cholesky_jvp(t, ans, a):
-    da = _sym(t[0])
-    tmp = _tri_solve(ans, da, lower=True, adjoint=False)                 # L^-1 dA
-    x = _T(_tri_solve(ans, _T(tmp), lower=True, adjoint=False))          # ... L^-T
-    return _mm(ans, _phi(x))
+    da = _herm(t[0])
+    linv = _inv(ans)
+    x = _mm(linv, _mm(da, _cj(linv), tb=True))                           # L^-1 dA L^-H
+    return _mm(ans, multiply(x, _phi_mask(ans.shape[-1], ans.dtype, 1.0)))
 
 
 def cholesky(input, name=None):
@@ -326,16 +346,16 @@ def cholesky(input, name=None):
     ``[..., N, N]``; only the lower triangle is read.  The gradient is symmetric (the
     input is taken as a symmetric matrix, as in TF and PyTorch).  A matrix that is not
     positive definite raises ``LinAlgError`` naming the batch element."""
-    return _cholesky(_prep_square(input, "cholesky"))
+    return _cholesky(_prep_square(input, "cholesky", complex_ok=True))
 
 
 def cholesky_solve(chol, rhs, name=None):
     """x with ``A x = rhs`` given ``chol = cholesky(A)`` (two triangular solves)."""
-    c = _prep_square(chol, "cholesky_solve")
+    c = _prep_square(chol, "cholesky_solve", complex_ok=True)
     b = tensor(rhs, op="cholesky_solve")
     _check_rhs(c, b, "cholesky_solve")
     y = _tri_solve(c, b, lower=True, adjoint=False)
-    return _tri_solve(c, y, lower=True, adjoint=True)
+    return _tri_solve_public(c, y, True, True)
 
 
 # ---------------------------------------------------------------------------
@@ -445,8 +465,13 @@ def logdet(matrix, name=None):
     raises ``LinAlgError`` (naming the batch element) when one is not positive definite."""
     from tapegrad.ops.elementwise import log
 
-    c = _cholesky(_prep_square(matrix, "logdet"))
-    return multiply(reduce_sum(log(_diag_part(c)), -1), 2.0)
+    c = _cholesky(_prep_square(matrix, "logdet", complex_ok=True))
+    d = _diag_part(c)
+    if d.dtype.kind == "c":  # the factor's diagonal is real and positive
+        from tapegrad.ops.complex import _real
+
+        d = _real(d)
+    return multiply(reduce_sum(log(d), -1), 2.0)
 
 
 # ---------------------------------------------------------------------------
