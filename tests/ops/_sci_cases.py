@@ -224,9 +224,19 @@ def _linalg_cases():
         lambda a, b, lo=lo: L.triangular_solve(a, b, lower=lo, adjoint=True), "tsolve"),
         _cx_wc((3, 3), "ct") + _cx_args((3, 2), "ctb")) for lo in (True, False)]
     c["det_cofactor"] += [("complex", _cx_vjp_det(), _cx_wc((2, 3, 3), "ccof"))]
+    c["self_adjoint_eig"] += [("complex %s" % (s,), _cx(
+        lambda z: (lambda ev: [ev[0], ev[1] * tg.conj(ev[1][..., :1, :])])(
+            L.eigh(_hermitian(z))), "eigh"), _cx_args(s, "ceig")) for s in MATRIX_SHAPES]
+    c["self_adjoint_eigvals"] += [("complex %s" % (s,), _cx(
+        lambda z: L.eigvalsh(_hermitian(z)), "eigvalsh"), _cx_args(s, "ceigv"))
+        for s in MATRIX_SHAPES]
     c["cholesky"] += [("complex %s" % (s,), _cx(lambda z: L.cholesky(_hpd(z)), "cholesky"),
                        _cx_args(s, "cch")) for s in MATRIX_SHAPES]
     return c
+
+
+def _hermitian(z):
+    return z + tg.conj(tg.linalg.matrix_transpose(z))
 
 
 def _hpd(z):

@@ -236,8 +236,15 @@ def test_complex_linalg_values_and_gradient_convention():
         y = loss(z)
     np.testing.assert_allclose(tape.gradient(y, z).numpy(), _numeric_grad(loss, a0),
                                rtol=1e-6, atol=1e-7)
-    with pytest.raises(TypeError, match="eigh: .*complex"):
-        L.eigh(a)
+    h = a + np.conj(np.swapaxes(a, -1, -2))
+    e, v = L.eigh(h)
+    re, rv = np.linalg.eigh(h)
+    assert e.dtype == np.float64
+    np.testing.assert_array_equal(e.numpy(), re)
+    np.testing.assert_array_equal(v.numpy(), rv)
+    np.testing.assert_array_equal(L.eigvalsh(h).numpy(), np.linalg.eigvalsh(h))
+    with pytest.raises(TypeError, match="svd: .*complex"):
+        L.svd(a)
 
 
 def test_complex_cholesky_family():

@@ -129,6 +129,12 @@ COMPLEX_CASES = [
         tg.matmul(z, tg.conj(z), transpose_b=True) + 3.0 * _EYE),
      lambda z: torch.linalg.cholesky(z @ z.mH + 3.0 * torch.tensor(_EYE)).abs().sum() +
      torch.logdet(z @ z.mH + 3.0 * torch.tensor(_EYE)).real),
+    ("eigh", lambda z: (lambda e, v: tg.reduce_sum(e * np.arange(3.0)) + tg.reduce_sum(
+        tg.math.abs(v * tg.conj(v[..., :1, :]))))(*L.eigh(z + tg.conj(tg.transpose(z)))),
+     lambda z: (lambda e, v: (e * torch.arange(3.0, dtype=torch.float64)).sum() + (
+         v * v[..., :1, :].conj()).abs().sum())(*torch.linalg.eigh(z + z.mH))),
+    ("eigvalsh", lambda z: tg.reduce_sum(L.eigvalsh(z + tg.conj(tg.transpose(z))) ** 2),
+     lambda z: (torch.linalg.eigvalsh(z + z.mH) ** 2).sum()),
 ]
 _EYE = np.eye(3) + 0j
 

@@ -477,7 +477,7 @@ def logdet(matrix, name=None):
 # ---------------------------------------------------------------------------
 # symmetric eigendecomposition (packed: row 0 = eigenvalues, rows 1.. = eigenvectors)
 
-@primitive("self_adjoint_eig", dtypes=FLOAT, save_inputs=False, quiet=True)
+@primitive("self_adjoint_eig", dtypes=INEXACT, save_inputs=False, quiet=True)
 def _eigh(a):
     """Eigenvalues (ascending) and eigenvectors of symmetric a, packed [..., N+1, N]
     (np.linalg.eigh, lower triangle)."""
@@ -497,20 +497,32 @@ def _unpack_eigh(p):
     return p[..., 0, :], p[..., 1:, :]
 
 
+def _re(x):
+    # a complex tensor's real part, kept complex (eigenvalues are real); real x as it is
+    if x.dtype.kind != "c":
+        return x
+    from tapegrad.ops.complex import _complex, _real
+
+    r = _real(x)
+    return _complex(r, zeros_like(r))
+
+
 @_eigh.defvjp
 def _eigh_vjp(g, ans, a):
+    # gA = V (diag(ge) + F o (V^H gV)) V^H (PyTorch's), Hermitian part; for complex input
+    # written in the internal convention: conj(V) (diag(Re ge) + F o (V^T gV)) V^T
     e, v = _unpack_eigh(ans)
     ge, gv = _unpack_eigh(g)
-    inner = add(_diag(ge, rows=e.shape[-1], cols=e.shape[-1]),
+    inner = add(_diag(_re(ge), rows=e.shape[-1], cols=e.shape[-1]),
                 safe_mul(_mm(v, gv, ta=True), _recip_gaps(e)))
-    return _sym(_mm(v, _mm(inner, v, tb=True)))
+    return _herm(_mm(_cj(v), _mm(inner, v, tb=True)))
 
 
 @_eigh.defjvp
 def _eigh_jvp(t, ans, a):
     e, v = _unpack_eigh(ans)
-    m = _mm(v, _mm(_sym(t[0]), v), ta=True)
-    de = _diag_part(m)
+    m = _mm(_cj(v), _mm(_herm(t[0]), v), ta=True)                        # V^H dA V
+    de = _re(_diag_part(m))
     dv = _mm(v, safe_mul(m, _recip_gaps(e)))
     return concat([_row(de), dv], axis=-2)
 
@@ -522,11 +534,16 @@ def eigh(tensor_, name=None):
     Gradients follow PyTorch: well defined for the eigenvalues always; for the
     eigenvectors infinite/NaN at repeated eigenvalues, but only where the loss depends
     on those eigenvectors (a loss of the eigenvalues alone stays finite)."""
-    x = _prep_square(tensor_, "eigh")
-    return _unpack_eigh(_eigh(x))
+    x = _prep_square(tensor_, "eigh", complex_ok=True)
+    e, v = _unpack_eigh(_eigh(x))
+    if x.dtype.kind == "c":  # Hermitian: real eigenvalues, as NumPy returns them
+        from tapegrad.ops.complex import _real
+
+        e = _real(e)
+    return e, v
 
 
-@primitive("self_adjoint_eigvals", dtypes=FLOAT, save_output=False, quiet=True)
+@primitive("self_adjoint_eigvals", dtypes=INEXACT, save_output=False, quiet=True)
 def _eigvalsh(a):
     """Eigenvalues (ascending) of symmetric a (np.linalg.eigvalsh)."""
     try:
@@ -539,19 +556,28 @@ def _eigvalsh(a):
 @_eigvalsh.defvjp
 def _eigvalsh_vjp(g, ans, a):
     _, v = _unpack_eigh(_eigh(a))
-    return _sym(_mm(multiply(v, _row(g)), v, tb=True))
+    if v.dtype.kind == "c":
+        from tapegrad.ops.complex import _complex
+
+        g = _complex(g, zeros_like(g))
+    return _herm(_mm(multiply(_cj(v), _row(g)), v, tb=True))
 
 
 @_eigvalsh.defjvp
 def _eigvalsh_jvp(t, ans, a):
     _, v = _unpack_eigh(_eigh(a))
-    return _diag_part(_mm(v, _mm(_sym(t[0]), v), ta=True))
+    d = _diag_part(_mm(_cj(v), _mm(_herm(t[0]), v), ta=True))
+    if d.dtype.kind == "c":
+        from tapegrad.ops.complex import _real
+
+        d = _real(d)
+    return d
 
 
 def eigvalsh(tensor_, name=None):
     """Ascending eigenvalues of symmetric ``[..., N, N]`` (TF's ``self_adjoint_eigvals``);
     the gradient is finite also at repeated eigenvalues."""
-    return _eigvalsh(_prep_square(tensor_, "eigvalsh"))
+    return _eigvalsh(_prep_square(tensor_, "eigvalsh", complex_ok=True))
 
 
 # ---------------------------------------------------------------------------
