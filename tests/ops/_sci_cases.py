@@ -230,6 +230,8 @@ def _linalg_cases():
     c["self_adjoint_eigvals"] += [("complex %s" % (s,), _cx(
         lambda z: L.eigvalsh(_hermitian(z)), "eigvalsh"), _cx_args(s, "ceigv"))
         for s in MATRIX_SHAPES]
+    c["log_abs_det"] += [("complex %s" % (s,), _cx(lambda z: L.slogdet(z)[1], "slogdet"),
+                          _cx_wc(s, "clad")) for s in MATRIX_SHAPES]
     c["cholesky"] += [("complex %s" % (s,), _cx(lambda z: L.cholesky(_hpd(z)), "cholesky"),
                        _cx_args(s, "cch")) for s in MATRIX_SHAPES]
     return c

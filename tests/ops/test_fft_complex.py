@@ -219,6 +219,11 @@ def test_complex_linalg_values_and_gradient_convention():
     np.testing.assert_array_equal(L.inv(a).numpy(), np.linalg.inv(a))
     np.testing.assert_array_equal(L.solve(a, b).numpy(), np.linalg.solve(a, b))
     np.testing.assert_array_equal(L.det(a).numpy(), np.linalg.det(a))
+    sign, lad = L.slogdet(a)
+    rs, rl = np.linalg.slogdet(a)
+    np.testing.assert_array_equal(sign.numpy(), rs)
+    np.testing.assert_array_equal(lad.numpy(), rl)
+    assert lad.dtype == np.float64
     np.testing.assert_allclose(L.triangular_solve(a, b).numpy(),
                                np.linalg.solve(np.tril(a), b), rtol=1e-12)
     import scipy.linalg

@@ -133,6 +133,8 @@ COMPLEX_CASES = [
         tg.math.abs(v * tg.conj(v[..., :1, :]))))(*L.eigh(z + tg.conj(tg.transpose(z)))),
      lambda z: (lambda e, v: (e * torch.arange(3.0, dtype=torch.float64)).sum() + (
          v * v[..., :1, :].conj()).abs().sum())(*torch.linalg.eigh(z + z.mH))),
+    ("slogdet", lambda z: L.slogdet(z + 3.0 * _EYE)[1],
+     lambda z: torch.linalg.slogdet(z + 3.0 * torch.tensor(_EYE))[1]),
     ("eigvalsh", lambda z: tg.reduce_sum(L.eigvalsh(z + tg.conj(tg.transpose(z))) ** 2),
      lambda z: (torch.linalg.eigvalsh(z + z.mH) ** 2).sum()),
 ]

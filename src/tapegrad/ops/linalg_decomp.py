@@ -430,7 +430,7 @@ def det(input, name=None):
     return _det(_prep_square(input, "det", complex_ok=True))
 
 
-@primitive("log_abs_det", dtypes=FLOAT, save_output=False, quiet=True)
+@primitive("log_abs_det", dtypes=INEXACT, save_output=False, quiet=True)
 def _slogdet(a):
     """(sign, log|det(a)|) packed along a new last axis of size 2 (one np.linalg.slogdet);
     log|det| is -inf for a singular matrix."""
@@ -440,13 +440,15 @@ def _slogdet(a):
 
 @_slogdet.defvjp
 def _slogdet_vjp(g, ans, a):
-    # the sign is piecewise constant: only the log|det| half of g counts
-    return multiply(_col(_col(g[..., 1])), _T(_inv(a)))
+    # the sign is piecewise constant (for complex input its phase is not differentiated
+    # either): only the log|det| half of g counts; d log|det| = Re tr(A^-1 dA), whose
+    # internal-convention cotangent is g A^-T for real and complex A alike
+    return multiply(_col(_col(_re(g[..., 1]))), _T(_inv(a)))
 
 
 @_slogdet.defjvp
 def _slogdet_jvp(t, ans, a):
-    d = reduce_sum(multiply(_T(_inv(a)), t[0]), [-2, -1])
+    d = _re(reduce_sum(multiply(_T(_inv(a)), t[0]), [-2, -1]))
     return concat([_col(zeros_like(d)), _col(d)], axis=-1)
 
 
@@ -456,8 +458,13 @@ def slogdet(input, name=None):
     at a singular matrix (log|det| = -inf) it raises ``LinAlgError``."""
     from tapegrad.ops.elementwise import stop_gradient
 
-    packed = _slogdet(_prep_square(input, "slogdet"))
-    return stop_gradient(packed[..., 0]), packed[..., 1]
+    packed = _slogdet(_prep_square(input, "slogdet", complex_ok=True))
+    logabs = packed[..., 1]
+    if packed.dtype.kind == "c":  # complex input: a complex sign (phase), a real log|det|
+        from tapegrad.ops.complex import _real
+
+        logabs = _real(logabs)
+    return stop_gradient(packed[..., 0]), logabs
 
 
 def logdet(matrix, name=None):
