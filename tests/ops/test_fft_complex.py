@@ -280,3 +280,25 @@ def test_complex_cholesky_family():
         y = loss(w)
     np.testing.assert_allclose(tape.gradient(y, w).numpy(), _numeric_grad(loss, w0),
                                rtol=1e-6, atol=1e-7)
+
+
+def test_complex_lstsq():
+    L = tg.linalg
+    a = _c((5, 3))
+    b = _c((5, 2))
+    np.testing.assert_allclose(L.lstsq(a, b).numpy(), np.linalg.lstsq(a, b, rcond=None)[0],
+                               rtol=1e-10)
+    w = _c((2, 4))
+    y = _c((2, 1))
+    np.testing.assert_allclose(L.lstsq(w, y).numpy(), np.linalg.lstsq(w, y, rcond=None)[0],
+                               rtol=1e-10)
+
+    def loss(z):
+        return tg.reduce_sum(tg.math.abs(L.lstsq(z, tg.constant(b), l2_regularizer=0.1)))
+
+    z = tg.constant(a)
+    with tg.GradientTape() as tape:
+        tape.watch(z)
+        val = loss(z)
+    np.testing.assert_allclose(tape.gradient(val, z).numpy(), _numeric_grad(loss, a),
+                               rtol=1e-6, atol=1e-7)

@@ -890,7 +890,7 @@ def lstsq(matrix, rhs, l2_regularizer=0.0, fast=True, name=None):
     ``x = (A^T A + l2 I)^-1 A^T b`` by Cholesky; for M < N the minimum-norm solution
     ``A^T (A A^T + l2 I)^-1 b``.  Needs full rank when ``l2_regularizer`` is 0."""
     a = tensor(matrix, op="lstsq")
-    _check_float(a, "lstsq")
+    _check_float(a, "lstsq", complex_ok=True)
     _check_matrix(a, "lstsq")
     b = tensor(rhs, op="lstsq")
     if b.ndim < 2 or b.shape[-2] != a.shape[-2]:
@@ -899,15 +899,16 @@ def lstsq(matrix, rhs, l2_regularizer=0.0, fast=True, name=None):
     if a.dtype != b.dtype:
         raise TypeError("lstsq: dtypes differ: matrix %s, rhs %s" % (a.dtype.name, b.dtype.name))
     m, n = a.shape[-2:]
+    ah = _cj(a)  # A^H = conj(A)^T (the plain transpose for real A)
     if m >= n:
-        gram = _mm(a, a, ta=True)
+        gram = _mm(ah, a, ta=True)
         if l2_regularizer:
             gram = add(gram, multiply(_eye(n, a.dtype), l2_regularizer))
-        return cholesky_solve(_cholesky(gram), _mm(a, b, ta=True))
-    gram = _mm(a, a, tb=True)
+        return cholesky_solve(_cholesky(gram), _mm(ah, b, ta=True))
+    gram = _mm(a, ah, tb=True)
     if l2_regularizer:
         gram = add(gram, multiply(_eye(m, a.dtype), l2_regularizer))
-    return _mm(a, cholesky_solve(_cholesky(gram), b), ta=True)
+    return _mm(ah, cholesky_solve(_cholesky(gram), b), ta=True)
 
 
 # ---------------------------------------------------------------------------
