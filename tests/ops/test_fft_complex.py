@@ -302,3 +302,30 @@ def test_complex_lstsq():
         val = loss(z)
     np.testing.assert_allclose(tape.gradient(val, z).numpy(), _numeric_grad(loss, a),
                                rtol=1e-6, atol=1e-7)
+
+
+def test_complex_norms():
+    z = _c((3, 4))
+    z[0, 0] = 0.0
+    for kw in ({}, {"axis": 1}, {"ord": 1, "axis": [0, 1]}, {"ord": np.inf, "axis": [0, 1]},
+               {"ord": 3}, {"axis": [0, 1]}):
+        ref_kw = dict(kw)
+        if "axis" in ref_kw:
+            ref_kw["axis"] = tuple(ref_kw["axis"]) if isinstance(ref_kw["axis"], list) \
+                else ref_kw["axis"]
+            ref = np.linalg.norm(z, **ref_kw)
+        else:
+            ref = np.linalg.norm(z.ravel(), ref_kw.get("ord"))
+        got = tg.norm(z, **kw)
+        assert got.dtype == np.float64
+        np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12)
+
+    def loss(w):
+        return tg.reduce_sum(tg.norm(w, axis=1)) + tg.norm(w, ord=3)
+
+    w = tg.constant(z)
+    with tg.GradientTape() as tape:
+        tape.watch(w)
+        y = loss(w)
+    np.testing.assert_allclose(tape.gradient(y, w).numpy(), _numeric_grad(loss, z), rtol=1e-6,
+                               atol=1e-6)

@@ -5,8 +5,8 @@ import numpy as np
 from tapegrad import _core
 from tapegrad._tape import needs_input
 from tapegrad.ops._registry import NUMERIC, primitive, tensor
-from tapegrad.ops.elementwise import abs as abs_
 from tapegrad.ops.elementwise import (
+    add,
     add_n,
     divide,
     greater,
@@ -188,6 +188,13 @@ def einsum(equation, *inputs, **kwargs):
 # ---------------------------------------------------------------------------
 # norms
 
+def abs_(x):
+    # |x|, the magnitude for complex x (a real tensor)
+    from tapegrad.ops.complex import abs as magnitude
+
+    return magnitude(x)
+
+
 def _stable_pnorm(x, p, axis):
     """(sum |x|^p)^(1/p) over ``axis`` (kept), scaled by the largest |x| first so that
     neither the value nor the gradient under- or overflows (1e-30 and 3.4e38 in float32
@@ -200,8 +207,16 @@ def _stable_pnorm(x, p, axis):
     # any m > 0, so treating it as constant gives the true derivative at every order
     ok = logical_and(greater(m, 0), is_finite(m))
     m = where(ok, m, 1)
-    y = divide(ax, m) if p != 2 else divide(x, m)
-    s = reduce_sum(square(y) if p == 2 else pow(y, float(p)), axis, True)
+    if p != 2:
+        s = reduce_sum(pow(divide(ax, m), float(p)), axis, True)
+    elif x.dtype.kind == "c":
+        # |x/m|^2 as re^2 + im^2: smooth at 0, as square(x) is for real x (|x| is not)
+        from tapegrad.ops.complex import _imag, _real
+
+        s = reduce_sum(add(square(divide(_real(x), m)), square(divide(_imag(x), m))),
+                       axis, True)
+    else:
+        s = reduce_sum(square(divide(x, m)), axis, True)
     pos = greater(s, 0)
     safe = where(pos, s, 1)
     root = sqrt(safe) if p == 2 else pow(safe, 1.0 / float(p))
