@@ -627,6 +627,11 @@ def spawn(fw, args):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--scientific" in argv:  # linalg/special/FFT vs NumPy, SciPy, PyTorch (issue 17)
+        import compare_scientific
+
+        return compare_scientific.main([a for a in argv if a != "--scientific"])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="fewer repeats and %d memory steps" % 3000)

@@ -24,7 +24,7 @@ from tapegrad import _core
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_DIR = os.path.join(ROOT, "asv_bench", "benchmarks")
 PACKAGE = "_tg_asv_benchmarks"  # a private name: no clash with other "benchmarks" packages
-MODULES = ["ops", "tape", "layers", "data", "imports", "traced"]
+MODULES = ["ops", "tape", "layers", "data", "imports", "traced", "scientific"]
 BENCH_PREFIXES = ("time_", "peakmem_", "track_", "mem_", "timeraw_")
 
 
@@ -41,6 +41,8 @@ def _load_package():
 
 BENCH = _load_package()
 OPS = BENCH["ops"]
+SCI = BENCH["scientific"]  # linalg, special functions, complex, FFT: same table layout
+TABLES = (OPS, SCI)
 
 
 def _registry():
@@ -58,15 +60,15 @@ def test_registry_and_tables_are_populated():
 
 def test_every_primitive_has_a_forward_benchmark():
     missing = sorted(name for name in _registry()
-                     if name not in OPS.FORWARD and name not in OPS.ADJOINTS)
+                     if not any(name in t.FORWARD or name in t.ADJOINTS for t in TABLES))
     assert not missing, ("registered primitives without a forward benchmark in "
                          "asv_bench/benchmarks/ops.py FORWARD (or ADJOINTS): %s" % missing)
 
 
 def test_every_differentiable_primitive_has_a_forward_backward_benchmark():
     missing = sorted(name for name, prim in _registry().items()
-                     if prim.differentiable
-                     and name not in OPS.FORWARD_BACKWARD and name not in OPS.ADJOINTS)
+                     if prim.differentiable and not any(
+                         name in t.FORWARD_BACKWARD or name in t.ADJOINTS for t in TABLES))
     assert not missing, ("registered differentiable primitives without a forward+backward "
                          "benchmark in asv_bench/benchmarks/ops.py FORWARD_BACKWARD (or "
                          "ADJOINTS): %s" % missing)
@@ -141,8 +143,8 @@ def _run(cls, op, calls):
 
 def test_forward_entries_run_their_primitive(calls):
     wrong = []
-    for op in sorted(OPS.FORWARD):
-        _run(OPS.Forward, op, calls)
+    for table, op in [(t, op) for t in TABLES for op in sorted(t.FORWARD)]:
+        _run(table.Forward, op, calls)
         # custom_gradient records its call directly instead of dispatching a forward;
         # its VJP is checked below
         if op not in calls.forward and op != "custom_gradient":
@@ -152,14 +154,15 @@ def test_forward_entries_run_their_primitive(calls):
 
 def test_forward_backward_entries_run_their_vjp(calls):
     wrong = []
-    for op in sorted(OPS.FORWARD_BACKWARD):
-        _run(OPS.ForwardBackward, op, calls)
+    for table, op in [(t, op) for t in TABLES for op in sorted(t.FORWARD_BACKWARD)]:
+        _run(table.ForwardBackward, op, calls)
         if op not in calls.vjp:
             wrong.append("%s (VJPs run: %s)" % (op, sorted(calls.vjp)))
     assert not wrong, "ForwardBackward entries that never run their VJP: %s" % wrong
 
 
-def test_adjoints_run_in_their_parents_benchmarks(calls):
+@pytest.mark.parametrize("OPS", TABLES, ids=["ops", "scientific"])
+def test_adjoints_run_in_their_parents_benchmarks(calls, OPS):
     reg = _registry()
     first_order, second_order = {}, {}
     for parent in set(OPS.ADJOINTS.values()):

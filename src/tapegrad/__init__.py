@@ -23,6 +23,8 @@ from tapegrad.dtypes import (
     DType,
     as_dtype,
     bool,
+    complex64,
+    complex128,
     double,
     float16,
     float32,
@@ -35,6 +37,7 @@ from tapegrad.dtypes import (
     uint8,
 )
 from tapegrad.ops import nn, random
+from tapegrad.ops.complex import abs, complex, conj, imag, real  # abs: |z| for complex
 from tapegrad.ops.creation import (
     constant,
     convert_to_tensor,
@@ -46,7 +49,6 @@ from tapegrad.ops.creation import (
     zeros,
 )
 from tapegrad.ops.elementwise import (
-    abs,
     add,
     add_n,
     cast,
@@ -169,6 +171,7 @@ _LAZY = {
     "initializers": "initializers", "data": "data", "datasets": "data.datasets",
     "train": "train", "summary": "summary", "cuda": "cuda", "errors": "errors",
     "compat": "compat", "tracking": "tracking", "backend": "backend", "onnx": "onnx",
+    "linalg": "linalg", "math": "math", "signal": "signal", "spectral": "signal",
 }
 
 

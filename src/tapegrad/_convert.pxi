@@ -17,9 +17,10 @@ cdef object _default_array_dtype(object arr):
 
 cdef object _check_array_dtype(object arr, str what):
     cdef str k = arr.dtype.kind
-    if k not in "fiub":
+    if k not in "fiubc":
         raise TypeError("%s: cannot convert a value of dtype %s to a tensor (supported: "
-                        "float16/32/64, int8..int64, uint8, bool)" % (what, arr.dtype))
+                        "float16/32/64, complex64/128, int8..int64, uint8, bool)"
+                        % (what, arr.dtype))
     return arr
 
 
@@ -43,7 +44,7 @@ cpdef Tensor convert(object value, object dtype=None, str what="convert_to_tenso
             arr = _np_array(value, dtype=dtype)
         elif dtype is not None:
             arr = _np_array(value)
-            if arr.dtype == object or arr.dtype.kind not in "fiub":
+            if arr.dtype == object or arr.dtype.kind not in "fiubc":
                 raise TypeError("%s: cannot convert %s to a tensor" % (what, type(value).__name__))
             if arr.dtype.kind == "f" and np.dtype(dtype).kind in "iub" and (
                     np.dtype(dtype).kind == "b" or not np.all(np.trunc(arr) == arr)):
@@ -79,13 +80,16 @@ cdef bint _contains_tensor(object seq):
 cdef inline bint _is_weak(object x):
     # Python scalars adopt the dtype of the tensors they meet (weak typing).
     cdef object tp = type(x)
-    return tp is float or tp is int or tp is bool
+    return tp is float or tp is int or tp is bool or tp is complex
 
 
 cdef object _weak_to_array(object x, object dtype, str name):
     cdef object tp = type(x)
     cdef str k = dtype.kind
-    if tp is float and k != "f":
+    if tp is complex and k != "c":
+        raise TypeError("%s: cannot combine Python complex %r with a %s tensor (use tg.cast "
+                        "or tg.complex)" % (name, x, dtype.name))
+    if tp is float and k != "f" and k != "c":
         if k == "b" or float(x) != int(x):
             raise TypeError("%s: cannot combine Python float %r with a %s tensor (use tg.cast)"
                             % (name, x, dtype.name))

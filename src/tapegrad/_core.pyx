@@ -75,6 +75,7 @@ KIND_INT = K_INT | K_UINT
 KIND_BOOL = K_BOOL
 KIND_NUMERIC = K_FLOAT | K_INT | K_UINT
 KIND_ANY = K_FLOAT | K_INT | K_UINT | K_BOOL
+KIND_COMPLEX = K_COMPLEX
 
 
 cdef inline int _kind_of(object dt):
@@ -91,11 +92,16 @@ cdef inline int _kind_of(object dt):
 
 
 cdef inline bint _is_float(object dt):
-    return (<cnp.dtype>dt).kind == b"f"
+    # "differentiable": real or complex floating point (complex64/128 are recorded too;
+    # the complex gradient convention is described in ops/complex.py)
+    cdef char k = (<cnp.dtype>dt).kind
+    return k == b"f" or k == b"c"
 
 
 _KIND_NAMES = {K_FLOAT: "floating", K_INT | K_UINT: "integer", K_BOOL: "bool",
-               K_FLOAT | K_INT | K_UINT: "numeric (not bool)"}
+               K_FLOAT | K_INT | K_UINT: "real numeric (not bool or complex)",
+               K_FLOAT | K_INT | K_UINT | K_COMPLEX: "numeric (not bool)",
+               K_FLOAT | K_COMPLEX: "floating or complex", K_COMPLEX: "complex"}
 
 # ---------------------------------------------------------------------------
 # ids, devices
@@ -168,7 +174,7 @@ cpdef Tensor wrap(object array):
         return <Tensor>array
     if not isinstance(array, ndarray):
         raise TypeError("wrap: expected a numpy.ndarray, got %s" % type(array).__name__)
-    if _kind_of(array.dtype) == K_COMPLEX or array.dtype.kind not in "fiub":
+    if array.dtype.kind not in "fiubc":
         raise TypeError("wrap: unsupported dtype %s" % array.dtype)
     if type(array) is not ndarray:
         array = _np_asarray(array)

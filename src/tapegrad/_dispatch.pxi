@@ -427,8 +427,8 @@ cdef inline bint _in(tuple same, Py_ssize_t i):
 cdef object _scalar_operand(int code, object a, object b):
     # a 0-d tensor meeting an array of its dtype (a scalar weight times a batch) runs
     # the scalar kernel; broadcasting is undone by the tape's sum_to as usual
-    if (<cnp.dtype>a.dtype) is not (<cnp.dtype>b.dtype):
-        return None
+    if (<cnp.dtype>a.dtype) is not (<cnp.dtype>b.dtype) or (<cnp.dtype>a.dtype).kind != b"f":
+        return None     # (the scalar kernels are real: a complex 0-d goes the general way)
     if cnp.PyArray_NDIM(<cnp.ndarray>b) == 0:
         return _kernels.binary_scalar(code, a, (<cnp.ndarray>b).item(), False)
     if cnp.PyArray_NDIM(<cnp.ndarray>a) == 0:

@@ -68,6 +68,29 @@ def _set_helpers(sum_to, add, add_n):
     _add_n = add_n
 
 
+cdef object _conj = None
+
+
+def _set_conj(conj):
+    """Installed by tapegrad.ops.complex: the differentiable complex conjugate."""
+    global _conj
+    _conj = conj
+
+
+cdef list _conj_complex(list xs):
+    # VJPs follow JAX's convention for complex values (g * f'(z) for holomorphic f); the
+    # tape's users get PyTorch's/TF's (dL/dx + i dL/dy), its conjugate: complex seeds are
+    # conjugated on the way in and complex gradients on the way out (ops/complex.py).
+    cdef Py_ssize_t i
+    cdef list out = xs
+    for i in range(len(xs)):
+        if type(xs[i]) is Tensor and (<cnp.dtype>(<Tensor>xs[i])._data.dtype).kind == b"c":
+            if out is xs:
+                out = list(xs)      # the caller's list stays as it was
+            out[i] = _conj(xs[i])
+    return out
+
+
 cdef class Meta:
     """What a VJP sees of an input the tape did not save: its shape and dtype."""
     cdef readonly tuple shape
@@ -180,6 +203,14 @@ cdef object _fit(object g, tuple meta, Primitive prim, int i):
 
 
 cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources,
+                           object on_ready=None):
+    """Gradients of sum(targets * seeds) for each source, complex ones in PyTorch's and
+    TF's convention (see _conj_complex)."""
+    return _conj_complex(_imperative_grad(tape, targets, _conj_complex(seeds), sources,
+                                          on_ready))
+
+
+cdef list _imperative_grad(TapeCore tape, list targets, list seeds, list sources,
                            object on_ready=None):
     """Gradients of sum(targets * seeds) for each source.
 

@@ -14,7 +14,7 @@ the TF question for a tensor.  Any other attribute is the NumPy dtype's (``kind`
 import numpy as np
 
 __all__ = ["DType", "as_dtype", "float16", "float32", "float64", "int8", "int16", "int32",
-           "int64", "uint8", "bool", "half", "double"]
+           "int64", "uint8", "bool", "half", "double", "complex64", "complex128"]
 
 
 class DType:
@@ -164,5 +164,7 @@ int32 = as_dtype(np.int32)
 int64 = as_dtype(np.int64)
 uint8 = as_dtype(np.uint8)
 bool = as_dtype(np.bool_)  # noqa: A001
+complex64 = as_dtype(np.complex64)
+complex128 = as_dtype(np.complex128)
 half = float16
 double = float64

@@ -105,6 +105,23 @@ OPS = [
 ]
 
 
+def _sci_forward_ops():
+    # the scientific primitives (special, linalg, complex, FFT): tests/ops/_sci_cases.py
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "ops", "_sci_cases.py")
+    spec = importlib.util.spec_from_file_location("_tg_sci_cases_fwd", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SCI_FORWARD_OPS
+
+
+# (every one has its own JVP rule, checked numerically by the sweeps; the rules-vs-fallback
+# comparison below stays on OPS)
+SCI_OPS = _sci_forward_ops()
+
+
 @pytest.mark.parametrize("name,fn,arrays", OPS, ids=[o[0] for o in OPS])
 def test_jvp_is_jacobian_times_tangent_and_vjp_is_cotangent_times_jacobian(name, fn, arrays):
     y0, blocks = fd_jacobian(fn, arrays)
@@ -126,7 +143,7 @@ def test_jvp_is_jacobian_times_tangent_and_vjp_is_cotangent_times_jacobian(name,
                                    rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("name,fn,arrays", OPS, ids=[o[0] for o in OPS])
+@pytest.mark.parametrize("name,fn,arrays", OPS + SCI_OPS, ids=[o[0] for o in OPS + SCI_OPS])
 def test_check_grads_forward_and_reverse(name, fn, arrays):
     tg.check_grads(fn, arrays, order=2, modes=("fwd", "rev"))
 
@@ -136,7 +153,7 @@ def test_op_cases_cover_every_differentiable_primitive():
     from tapegrad import _core
 
     seen = set()
-    for _, fn, arrays in OPS:
+    for _, fn, arrays in OPS + SCI_OPS:
         xs = [tg.constant(a) for a in arrays]
         with tg.GradientTape(persistent=True) as t3:
             t3.watch(xs)

@@ -68,18 +68,23 @@ def test_jet_matches_nested_tapes(name, label, fn, args):
                for k in range(K)] if x.dtype.kind == "f" else [tg.zeros_like(x)] * K
               for i, x in enumerate(xs)]
     if missing:
-        with pytest.raises(JetError, match=missing[0]):
+        with pytest.raises(JetError, match="|".join(missing)):
             tg.jet(fn, tuple(xs), tuple(series))
         return
     y0, ys = tg.jet(fn, tuple(xs), tuple(series))
     if isinstance(y0, (list, tuple)):
         y0, ys = y0[0], ys[0]
-    np.testing.assert_allclose(y0.numpy(), fn(*xs).numpy(), rtol=1e-12, atol=1e-12)
+
+    def first(out):
+        # a case may return several tensors (complex parts): the first is compared
+        return out[0] if isinstance(out, (list, tuple)) else out
+
+    np.testing.assert_allclose(y0.numpy(), first(fn(*xs)).numpy(), rtol=1e-12, atol=1e-12)
     w = tg.constant(rng.standard_normal(tuple(y0.shape)))
 
     def along(t):
         moved = [x + t * tg.constant(vs[i]) if i in vs else x for i, x in enumerate(xs)]
-        return tg.reduce_sum(fn(*moved) * w)
+        return tg.reduce_sum(first(fn(*moved)) * w)
 
     t0 = tg.constant(0.0, dtype=tg.float64)
     for k in range(1, K + 1):

@@ -141,7 +141,53 @@ def cases():
     c["max_pool2d_select"] = [((IMG, _r(2, 7, 6, 3, seed=11)), dict(POOL))]
     c["avg_pool2d_grad"] = [((_r(2, 4, 3, 3),), dict(input_shape=IMG.shape, ksize=(3, 2),
                                                      strides=(2, 2), pads=(1, 0)))]
+    c.update(_host_cases())
     return c
+
+
+def _host_cases():
+    # primitives computed on the host (cuda/host.py): special functions, decompositions
+    m3 = _r(2, 3, 3, seed=21) + 3 * np.eye(3, dtype=np.float32)
+    spd = (m3 @ m3.transpose(0, 2, 1)).astype(np.float32)
+    rhs = _r(2, 3, 2, seed=22)
+    unit = _r(2, 3, 4, lo=-0.8, hi=0.8)
+    c = {}
+    for name in ("tan", "atan", "sinh", "cosh", "asinh", "erf", "erfc", "bessel_i0e",
+                 "bessel_i1e"):
+        c[name] = [((X,), {})]
+    for name in ("asin", "acos", "atanh", "erfinv"):
+        c[name] = [((unit,), {})]
+    c["acosh"] = [((P + 1,), {})]
+    c["ndtri"] = [((np.abs(unit) + 0.1,), {})]
+    for name in ("lgamma", "digamma"):
+        c[name] = [((P,), {})]
+    c["atan2"] = [((X, P), {})]
+    c["polygamma"] = [((np.ones_like(P), P), {})]
+    for name in ("igamma", "igammac", "zeta"):
+        c[name] = [((P + 1, P), {})]
+    c["betainc"] = [((P, P + 1, np.abs(unit)), {})]
+    c["matrix_inverse"] = [((m3,), {})]
+    c["matrix_solve"] = [((m3, rhs), {"adjoint": False})]
+    c["matrix_triangular_solve"] = [((m3, rhs), {"lower": True, "adjoint": True})]
+    c["cholesky"] = [((spd,), {})]
+    for name in ("matrix_determinant", "det_cofactor", "log_abs_det", "expm",
+                 "matrix_diag_part"):
+        c[name] = [((m3,), {})]
+    for name in ("self_adjoint_eig", "self_adjoint_eigvals"):
+        c[name] = [((spd,), {})]
+    c["svd"] = [((X, ), {"full_matrices": False})]
+    c["singular_values"] = [((X,), {})]
+    c["qr"] = [((X,), {"full_matrices": False})]
+    c["pinv"] = [((X,), {"rcond": 1e-5})]
+    c["matrix_diag"] = [((X[0],), {"rows": 4, "cols": 4})]
+    c["matrix_set_diag"] = [((X, X[..., 0]), {})]
+    return c
+
+
+# complex dtypes have no GPU storage (CudaArray supports real and bool dtypes): these run
+# on the CPU only, and their GPU lookup raises a clear TypeError
+COMPLEX_ONLY = {"complex", "real", "imag", "conj", "complex_abs", "angle", "fft_c2c",
+                "fft_r2c", "fft_c2r"}
 
 
 # Primitives whose GPU values legitimately differ from the CPU's (other random streams)

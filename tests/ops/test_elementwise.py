@@ -168,7 +168,8 @@ def test_float16_unary(op):
     x = np.array([0.5, 1.0, 2.0], np.float16)
     r = op(tg.constant(x))
     assert r.dtype == np.float16
-    ref = {tg.sigmoid: _sigmoid}.get(op) or getattr(np, op.name if hasattr(op, "name") else "")
+    ref = {tg.sigmoid: _sigmoid}.get(op) or getattr(np, op.name if hasattr(op, "name")
+                                                                 else op.__name__)
     np.testing.assert_allclose(r.numpy().astype(np.float64),
                                ref(x).astype(np.float64), rtol=2e-3)
 

@@ -506,6 +506,20 @@ GRAD_CASES = {
     "where": _where_cases(),
 }
 
+# scientific primitives (special functions, linalg, complex, FFT): tests/ops/_sci_cases.py
+def _sci_cases():
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "_sci_cases.py")
+    spec = importlib.util.spec_from_file_location("_tg_sci_cases", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GRAD_CASES.update(_sci_cases().SCI_GRAD_CASES)
+
 # Non-linear compositions worth a second-order check of their own (they are built from
 # the primitives above, so they need no entry in GRAD_CASES).
 COMPOSITE_CASES = [

@@ -137,3 +137,29 @@ def test_public_namespace_exposes_architecture_ops():
                 if not callable(getattr(tg.random, n, None))]
     for dt in ("float16", "float32", "float64", "int32", "int64", "bool"):
         assert getattr(tg, dt) == getattr(__import__("numpy"), dt if dt != "bool" else "bool_")
+
+
+# ---------------------------------------------------------------------------
+# the other transforms' rules (docs/architecture.md §3): every primitive declares one,
+# or NotSupported with its reason, beside its forward; nothing is silently missing
+
+def _rule_status(kind, only_differentiable=False):
+    import tapegrad.linalg  # noqa: F401  (registers the scientific primitives)
+    import tapegrad.math  # noqa: F401
+    import tapegrad.signal  # noqa: F401
+
+    missing = []
+    for name, prim in sorted(_registry().items()):
+        if only_differentiable and not prim.differentiable:
+            continue
+        if prim.rule(kind) is None:
+            missing.append(name)
+    return missing
+
+
+@pytest.mark.parametrize("kind,only_differentiable", [("taylor", True), ("batch", False),
+                                                      ("onnx", False)])
+def test_every_primitive_declares_its_transform_rules(kind, only_differentiable):
+    missing = _rule_status(kind, only_differentiable)
+    assert not missing, ("primitives with neither a %r rule nor NotSupported(reason) beside "
+                         "their forward: %s" % (kind, missing))

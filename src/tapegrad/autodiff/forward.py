@@ -31,7 +31,7 @@ def check_tangent(primal, tangent, what, label, of="its primal"):
     """``tangent`` as a tensor of ``primal``'s shape and dtype, or a precise error."""
     if tangent is None:
         return None
-    if primal.dtype.kind != "f":
+    if primal.dtype.kind not in "fc":
         raise TypeError("%s: %s is given for a value of dtype %s; only floating-point values "
                         "carry tangents (pass None)" % (what, label, primal.dtype.name))
     if isinstance(tangent, (_core.Tensor, _core.BaseVariable)):
@@ -78,7 +78,7 @@ def _fresh(t):
     """A recorded copy with its own id, so a tensor passed as two primals gets two tangents."""
     from tapegrad.ops.elementwise import identity
 
-    return identity(t) if t.dtype.kind == "f" else t
+    return identity(t) if t.dtype.kind in "fc" else t
 
 
 def _record_args(rec):
@@ -161,7 +161,7 @@ def jvp(f, primals, tangents):
     flat_p, flat_t = _paired_leaves(primals, tangents, "jvp")
     fresh = [_fresh(p) for p in flat_p]
     args = _repack(primals, fresh)
-    watched = [k for k, p in enumerate(fresh) if p.dtype.kind == "f"]
+    watched = [k for k, p in enumerate(fresh) if p.dtype.kind in "fc"]
     with GradientTape(watch_accessed_variables=False) as tape:
         tape.watch([fresh[k] for k in watched])
         out = f(*args)
@@ -211,7 +211,7 @@ class ForwardAccumulator:
             self._tangents.append(check_tangent(_tensor(p, "ForwardAccumulator"), t,
                                                 "ForwardAccumulator", "tangent %d" % i))
         self._tape = GradientTape(persistent=True, watch_accessed_variables=False)
-        self._tape.watch([p for p in self._sources if p.dtype.kind == "f"])
+        self._tape.watch([p for p in self._sources if p.dtype.kind in "fc"])
         self._entered = False
 
     def __enter__(self):
@@ -260,7 +260,7 @@ def vjp(f, *primals, has_aux=False):
     flat_args = nest.flatten(args)
     tape = GradientTape(persistent=True, watch_accessed_variables=False)
     with tape:
-        tape.watch([a for a in flat_args if a.dtype.kind == "f"])
+        tape.watch([a for a in flat_args if a.dtype.kind in "fc"])
         res = f(*args)
     if has_aux:
         if not (isinstance(res, (tuple, list)) and len(res) == 2):
@@ -278,7 +278,7 @@ def vjp(f, *primals, has_aux=False):
                              % (name, len(flat_ct), len(flat_out)))
         targets, seeds = [], []
         for i, (y, c) in enumerate(zip(flat_out, flat_ct)):
-            if c is None or y.dtype.kind != "f":
+            if c is None or y.dtype.kind not in "fc":
                 continue
             targets.append(y)
             seeds.append(check_tangent(y, c, "vjp_fn of %s" % name, "cotangent %d" % i,

@@ -94,7 +94,7 @@ class GradientTape(_tape.TapeBase):
                             % type(bad).__name__)
         grads = self._run(flat_targets, seeds, source_ids)
         for i, g in enumerate(grads):
-            if g is None and zero and flat_sources[i].dtype.kind == "f":
+            if g is None and zero and flat_sources[i].dtype.kind in "fc":
                 grads[i] = zeros_like(flat_sources[i])
         return grads[0] if single else nest.pack_sequence_as(sources, grads)
 

@@ -363,7 +363,33 @@ _MODULES = {
     "layers": "tapegrad.compat._v1_layers",
     "initializers": "tapegrad.initializers",
     "errors": "tapegrad.errors",
+    # scientific math (issue 17)
+    "linalg": "tapegrad.linalg",
+    "math": "tapegrad.math",
+    "signal": "tapegrad.signal",
+    "spectral": "tapegrad.signal",
 }
+
+# TF 1.x top-level spellings of linalg, special-function and FFT ops (tf.cholesky, ...)
+_SCIENTIFIC = {name: "tapegrad.linalg:" + target for name, target in {
+    "matrix_inverse": "inv", "matrix_solve": "solve", "cholesky": "cholesky",
+    "cholesky_solve": "cholesky_solve", "matrix_triangular_solve": "triangular_solve",
+    "matrix_determinant": "det", "log_matrix_determinant": "slogdet",
+    "self_adjoint_eig": "eigh", "self_adjoint_eigvals": "eigvalsh", "svd": "svd", "qr": "qr",
+    "matrix_solve_ls": "lstsq", "trace": "trace", "matrix_diag": "diag",
+    "matrix_diag_part": "diag_part", "diag_part": "diag_part", "matrix_set_diag": "set_diag",
+    "matrix_band_part": "band_part", "adjoint": "adjoint", "cross": "cross",
+}.items()}
+_SCIENTIFIC.update({name: "tapegrad.math:" + name for name in (
+    "erf", "erfc", "lgamma", "digamma", "polygamma", "igamma", "igammac", "lbeta", "betainc",
+    "zeta", "atan2", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
+    "squared_difference", "reduce_euclidean_norm", "real", "imag", "conj", "angle",
+    "complex", "xlogy", "xdivy", "log_sigmoid", "softplus", "divide_no_nan")})
+_SCIENTIFIC.update({name: "tapegrad.signal:" + name for name in (
+    "fft", "ifft", "fft2d", "ifft2d", "fft3d", "ifft3d")})
+_SCIENTIFIC.update({"erfinv": "tapegrad.math:erfinv", "ndtri": "tapegrad.math:ndtri",
+                    "complex64": "tapegrad.dtypes:complex64",
+                    "complex128": "tapegrad.dtypes:complex128"})
 
 
 # tf.function / tf.print / tf.TensorSpec: tapegrad's graph functions (tapegrad/graph)
@@ -379,8 +405,12 @@ def __getattr__(name):
         module = importlib.import_module(_MODULES[name])
         globals()[name] = module
         return module
+    if name in _SCIENTIFIC:
+        value = _resolve(_SCIENTIFIC[name])
+        globals()[name] = value
+        return value
     raise _missing("tf", name, module_style=True)
 
 
 def __dir__():
-    return sorted(set(__all__) | set(_MODULES) | set(_GRAPH))
+    return sorted(set(__all__) | set(_MODULES) | set(_GRAPH) | set(_SCIENTIFIC))

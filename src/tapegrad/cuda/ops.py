@@ -12,6 +12,7 @@ from . import elementwise as ew
 from . import linalg, nn, reduce, shape
 from . import random as rnd
 from .array import CudaArray
+from .host import host_impls
 
 
 def _device_index(device):
@@ -282,6 +283,8 @@ IMPLS = {
     "avg_pool2d": nn.avg_pool2d, "avg_pool2d_grad": nn.avg_pool2d_grad,
     "custom_gradient": custom_gradient,
 }
+# decompositions, special functions, FFT, complex parts: on the host (cuda/host.py)
+IMPLS.update(host_impls())
 
 
 def lookup(name):

@@ -1,7 +1,20 @@
 """All ops, one module per family; importing this package registers every primitive."""
 
 from tapegrad import _tape
-from tapegrad.ops import creation, elementwise, linalg, nn, random, reductions, shape  # noqa: F401
+from tapegrad.ops import (  # noqa: F401
+    complex,
+    creation,
+    elementwise,
+    fft,
+    linalg,
+    linalg_decomp,
+    linalg_matrix,
+    nn,
+    random,
+    reductions,
+    shape,
+    special,
+)
 from tapegrad.ops.elementwise import _add_n, add
 from tapegrad.ops.shape import sum_to
 

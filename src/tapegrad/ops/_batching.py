@@ -102,3 +102,10 @@ def loop(prim, B, args, bdims, **params):
         out = prim(*[a[b] if bd == 0 else a for a, bd in zip(args, bdims)], **params)
         outs.append(reshape(out, shape=(1,) + tuple(out.shape)))
     return _prim("concat")(*outs, axis=0)
+
+
+def leading(prim, B, args, bdims, **params):
+    """Ops that already map over leading axes (linear algebra on [..., M, N], FFTs over
+    the innermost axes): every tensor operand batched, one call."""
+    return prim(*[materialize(a, bd, B) if isinstance(a, _core.Tensor) else a
+                  for a, bd in zip(args, bdims)], **params)

@@ -7,11 +7,24 @@ import sys
 import numpy as np
 
 from tapegrad import _core
-from tapegrad._core import KIND_ANY, KIND_BOOL, KIND_FLOAT, KIND_INT, KIND_NUMERIC  # noqa: F401
+from tapegrad._core import (  # noqa: F401
+    KIND_ANY,
+    KIND_BOOL,
+    KIND_COMPLEX,
+    KIND_FLOAT,
+    KIND_INT,
+    KIND_NUMERIC,
+)
 
+# dtype kinds a primitive accepts.  Complex dtypes count as numeric (add, multiply,
+# matmul, reductions...); REAL excludes them for ops that need an order (maximum, less,
+# argmax...).  INEXACT is real or complex floating point.
 FLOAT = KIND_FLOAT
-NUMERIC = KIND_NUMERIC
-ANY = KIND_ANY
+COMPLEX = KIND_COMPLEX
+INEXACT = KIND_FLOAT | KIND_COMPLEX
+REAL = KIND_NUMERIC
+NUMERIC = KIND_NUMERIC | KIND_COMPLEX
+ANY = KIND_ANY | KIND_COMPLEX
 INT = KIND_INT
 BOOL = KIND_BOOL
 
@@ -173,7 +186,7 @@ def as_dtype(dtype, op="dtype"):
         dt = np.dtype(dtype)
     except TypeError:
         raise TypeError("%s: %r is not a dtype" % (op, dtype)) from None
-    if dt.kind not in "fiub":
+    if dt.kind not in "fiubc":
         raise TypeError("%s: unsupported dtype %s" % (op, dt))
     return dt
 

@@ -22,7 +22,9 @@ from tapegrad.ops import _series as _S
 from tapegrad.ops._registry import (
     BOOL,
     FLOAT,
+    INEXACT,
     NUMERIC,
+    REAL,
     as_dtype,
     not_differentiable,
     primitive,
@@ -110,7 +112,7 @@ def _divide_jvp(ts, ans, x, y):
                         ans)
 
 
-@primitive("safe_mul", dtypes=FLOAT, save_output=False, quiet=True, args=("g", "z"))
+@primitive("safe_mul", dtypes=INEXACT, save_output=False, quiet=True, args=("g", "z"))
 def safe_mul(g, z):
     """g * z, but exactly 0 wherever g == 0 (even where z is inf or NaN)."""
     out = np.multiply(g, z)
@@ -133,7 +135,7 @@ def _safe_mul_jvp(ts, ans, g, z):
                          None if tz is None else safe_mul(g, tz)], ans)
 
 
-pow = primitive("pow", dtypes=NUMERIC, quiet=True, args=("x", "y"),  # noqa: A001
+pow = primitive("pow", dtypes=REAL, quiet=True, args=("x", "y"),  # noqa: A001
                 doc="x ** y elementwise, with broadcasting.")(np.power)
 
 
@@ -157,7 +159,7 @@ def _pow_jvp(ts, ans, x, y):
          None if ty is None else safe_mul(ty, multiply(ans, _log_where_positive(x)))], ans)
 
 
-maximum = primitive("maximum", dtypes=NUMERIC, save_output=False, fast_code=_kernels.FAST_MAX,
+maximum = primitive("maximum", dtypes=REAL, save_output=False, fast_code=_kernels.FAST_MAX,
                     args=("x", "y"), doc="max(x, y) elementwise, with broadcasting; ties "
                     "send the gradient to x, as TensorFlow does.")(np.maximum)
 
@@ -179,7 +181,7 @@ def _maximum_jvp(ts, ans, x, y):
     return _select_jvp(greater_equal(x, y), ts[0], ts[1], ans)
 
 
-minimum = primitive("minimum", dtypes=NUMERIC, save_output=False, fast_code=_kernels.FAST_MIN,
+minimum = primitive("minimum", dtypes=REAL, save_output=False, fast_code=_kernels.FAST_MIN,
                     args=("x", "y"), doc="min(x, y) elementwise, with broadcasting; ties "
                     "send the gradient to x.")(np.minimum)
 
@@ -195,11 +197,11 @@ def _minimum_jvp(ts, ans, x, y):
     return _select_jvp(less_equal(x, y), ts[0], ts[1], ans)
 
 
-floordiv = not_differentiable("floordiv", dtypes=NUMERIC, quiet=True, args=("x", "y"),
+floordiv = not_differentiable("floordiv", dtypes=REAL, quiet=True, args=("x", "y"),
                               doc="floor(x / y) elementwise (not differentiable)."
                               )(np.floor_divide)
 
-floormod = primitive("floormod", dtypes=NUMERIC, save_output=False, quiet=True,
+floormod = primitive("floormod", dtypes=REAL, save_output=False, quiet=True,
                      args=("x", "y"), doc="x mod y with the sign of y (Python's %), "
                      "elementwise.")(np.mod)
 
@@ -229,7 +231,7 @@ def _negative_vjp(g, ans, x):
     return negative(g)
 
 
-abs = primitive("abs", dtypes=NUMERIC, save_output=False, args=("x",),  # noqa: A001
+abs = primitive("abs", dtypes=REAL, save_output=False, args=("x",),  # noqa: A001
                 doc="|x| elementwise (subgradient 0 at 0).")(np.abs)
 
 
@@ -242,7 +244,7 @@ def _abs_vjp(g, ans, x):
 abs.defjvp_self_adjoint()
 
 
-sign = primitive("sign", dtypes=NUMERIC, save_output=False, args=("x",),
+sign = primitive("sign", dtypes=REAL, save_output=False, args=("x",),
                  doc="-1, 0 or 1 by the sign of x (gradient 0).")(np.sign)
 floor = primitive("floor", dtypes=FLOAT, save_output=False, args=("x",),
                   doc="Largest integer <= x, elementwise (gradient 0).")(np.floor)
@@ -277,7 +279,7 @@ def _square_vjp(g, ans, x):
 square.defjvp_self_adjoint()
 
 
-exp = primitive("exp", dtypes=FLOAT, save_inputs=False, quiet=True, args=("x",),
+exp = primitive("exp", dtypes=INEXACT, save_inputs=False, quiet=True, args=("x",),
                 doc="e ** x elementwise.")(np.exp)
 
 
@@ -289,7 +291,7 @@ def _exp_vjp(g, ans, x):
 exp.defjvp_self_adjoint()
 
 
-expm1 = primitive("expm1", dtypes=FLOAT, save_inputs=False, quiet=True, args=("x",),
+expm1 = primitive("expm1", dtypes=INEXACT, save_inputs=False, quiet=True, args=("x",),
                   doc="exp(x) - 1 elementwise, accurate near 0.")(np.expm1)
 
 
@@ -301,7 +303,7 @@ def _expm1_vjp(g, ans, x):
 expm1.defjvp_self_adjoint()
 
 
-log = primitive("log", dtypes=FLOAT, save_output=False, quiet=True, args=("x",),
+log = primitive("log", dtypes=INEXACT, save_output=False, quiet=True, args=("x",),
                 doc="Natural logarithm elementwise (-inf at 0, NaN below, as IEEE).")(np.log)
 
 
@@ -313,7 +315,7 @@ def _log_vjp(g, ans, x):
 log.defjvp_self_adjoint()
 
 
-log1p = primitive("log1p", dtypes=FLOAT, save_output=False, quiet=True, args=("x",),
+log1p = primitive("log1p", dtypes=INEXACT, save_output=False, quiet=True, args=("x",),
                   doc="log(1 + x) elementwise, accurate near 0.")(np.log1p)
 
 
@@ -325,7 +327,7 @@ def _log1p_vjp(g, ans, x):
 log1p.defjvp_self_adjoint()
 
 
-sqrt = primitive("sqrt", dtypes=FLOAT, save_inputs=False, quiet=True, args=("x",),
+sqrt = primitive("sqrt", dtypes=INEXACT, save_inputs=False, quiet=True, args=("x",),
                  doc="Square root elementwise (NaN below 0, as IEEE).")(np.sqrt)
 
 
@@ -337,7 +339,7 @@ def _sqrt_vjp(g, ans, x):
 sqrt.defjvp_self_adjoint()
 
 
-@primitive("rsqrt", dtypes=FLOAT, quiet=True, args=("x",))
+@primitive("rsqrt", dtypes=INEXACT, quiet=True, args=("x",))
 def rsqrt(x):
     """1 / sqrt(x) elementwise."""
     return np.reciprocal(np.sqrt(x))
@@ -353,7 +355,7 @@ def _rsqrt_vjp(g, ans, x):
 rsqrt.defjvp_self_adjoint()
 
 
-reciprocal = primitive("reciprocal", dtypes=FLOAT, save_output=False, quiet=True,
+reciprocal = primitive("reciprocal", dtypes=INEXACT, save_output=False, quiet=True,
                        args=("x",), doc="1 / x elementwise.")(np.reciprocal)
 
 
@@ -366,7 +368,7 @@ def _reciprocal_vjp(g, ans, x):
 reciprocal.defjvp_self_adjoint()
 
 
-tanh = primitive("tanh", dtypes=FLOAT, save_inputs=False, args=("x",),
+tanh = primitive("tanh", dtypes=INEXACT, save_inputs=False, args=("x",),
                  doc="Hyperbolic tangent elementwise.")(np.tanh)
 
 
@@ -393,9 +395,9 @@ def _sigmoid_vjp(g, ans, x):
 sigmoid.defjvp_self_adjoint()
 
 
-sin = primitive("sin", dtypes=FLOAT, save_output=False, args=("x",),
+sin = primitive("sin", dtypes=INEXACT, save_output=False, args=("x",),
                 doc="Sine elementwise (radians).")(np.sin)
-cos = primitive("cos", dtypes=FLOAT, save_output=False, args=("x",),
+cos = primitive("cos", dtypes=INEXACT, save_output=False, args=("x",),
                 doc="Cosine elementwise (radians).")(np.cos)
 
 
@@ -426,10 +428,10 @@ def _predicate(name, ufunc, what, dtypes=None):
 
 equal = _predicate("equal", np.equal, "x == y")
 not_equal = _predicate("not_equal", np.not_equal, "x != y")
-less = _predicate("less", np.less, "x < y", NUMERIC)
-less_equal = _predicate("less_equal", np.less_equal, "x <= y", NUMERIC)
-greater = _predicate("greater", np.greater, "x > y", NUMERIC)
-greater_equal = _predicate("greater_equal", np.greater_equal, "x >= y", NUMERIC)
+less = _predicate("less", np.less, "x < y", REAL)
+less_equal = _predicate("less_equal", np.less_equal, "x <= y", REAL)
+greater = _predicate("greater", np.greater, "x > y", REAL)
+greater_equal = _predicate("greater_equal", np.greater_equal, "x >= y", REAL)
 logical_and = _predicate("logical_and", np.logical_and, "x and y", BOOL)
 logical_or = _predicate("logical_or", np.logical_or, "x or y", BOOL)
 logical_xor = _predicate("logical_xor", np.logical_xor, "x xor y", BOOL)
@@ -472,7 +474,10 @@ def where(condition, x=None, y=None, name=None):
 
 @primitive("cast", save_inputs=False, save_output=False, quiet=True)
 def _cast(x, dtype):
-    """x converted to ``dtype`` (float→int truncates toward zero, like TF)."""
+    """x converted to ``dtype`` (float→int truncates toward zero, like TF; complex→real
+    takes the real part, like TF, so its gradient is the real cotangent)."""
+    if x.dtype.kind == "c" and dtype.kind != "c":
+        x = x.real
     return x.astype(dtype)
 
 
@@ -481,7 +486,7 @@ _cast.deflinear()
 
 @_cast.defvjp
 def _cast_vjp(g, ans, x, dtype):
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fc":
         return None
     return _cast(g, dtype=x.dtype)
 

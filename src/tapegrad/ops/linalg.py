@@ -7,8 +7,8 @@ from tapegrad._tape import needs_input
 from tapegrad.ops._registry import NUMERIC, primitive, tensor
 from tapegrad.ops._registry import format_shape as _fmt
 from tapegrad.ops._registry import onnx_rules as _onnx_rules
-from tapegrad.ops.elementwise import abs as abs_
 from tapegrad.ops.elementwise import (
+    add,
     add_n,
     divide,
     greater,
@@ -20,7 +20,7 @@ from tapegrad.ops.elementwise import (
     where,
 )
 from tapegrad.ops.reductions import reduce_max, reduce_sum
-from tapegrad.ops.shape import _broadcast_to, broadcast_to, reshape, squeeze
+from tapegrad.ops.shape import _broadcast_to, broadcast_to, expand_dims, reshape, squeeze
 
 
 @primitive("matmul", dtypes=NUMERIC, save_output=False, quiet=True)
@@ -217,17 +217,128 @@ def einsum(equation, *inputs, **kwargs):
 # ---------------------------------------------------------------------------
 # norms
 
-def norm(tensor_, ord="euclidean", axis=None, keepdims=False, name=None):
-    """Vector norms: 'euclidean'/2, 1, np.inf over ``axis`` (None = all entries)."""
+def _abs(x):
+    # |x|, the magnitude for complex x (a real tensor)
+    from tapegrad.ops.complex import abs as magnitude
 
+    return magnitude(x)
+
+
+def _stable_pnorm(x, p, axis):
+    """(sum |x|^p)^(1/p) over ``axis`` (kept), scaled by the largest |x| first so that
+    neither the value nor the gradient under- or overflows (1e-30 and 3.4e38 in float32
+    stay finite); the gradient at x == 0 is the subgradient 0, as in PyTorch."""
+    from tapegrad.ops.elementwise import equal, is_finite, logical_and, pow, stop_gradient
+
+    ax = _abs(x)
+    m = stop_gradient(reduce_max(ax, axis, True))
+    # the scale is a constant for differentiation: the norm is exactly m * |x/m|_p for
+    # any m > 0, so treating it as constant gives the true derivative at every order
+    ok = logical_and(greater(m, 0), is_finite(m))
+    m = where(ok, m, 1)
+    if p != 2:
+        s = reduce_sum(pow(divide(ax, m), float(p)), axis, True)
+    elif x.dtype.kind == "c":
+        # |x/m|^2 as re^2 + im^2: smooth at 0, as square(x) is for real x (|x| is not)
+        from tapegrad.ops.complex import _imag, _real
+
+        s = reduce_sum(add(square(divide(_real(x), m)), square(divide(_imag(x), m))),
+                       axis, True)
+    else:
+        s = reduce_sum(square(divide(x, m)), axis, True)
+    pos = greater(s, 0)
+    safe = where(pos, s, 1)
+    root = sqrt(safe) if p == 2 else pow(safe, 1.0 / float(p))
+    out = multiply(where(pos, root, 0), m)
+    # an inf entry makes the norm inf (the scaled sum above would be NaN)
+    return where(equal(reduce_max(ax, axis, True), np.inf), np.inf, out)
+
+
+def _norm_axes(axis, ndim):
+    from tapegrad.ops._registry import norm_axes
+
+    if axis is None:
+        return None
+    axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    if len(axes) not in (1, 2):
+        raise ValueError("norm: axis must be None, an int or a pair of ints, got %r" % (axis,))
+    out = [norm_axes(a, ndim, "norm")[0] for a in axes]
+    if len(out) == 2 and out[0] == out[1]:
+        raise ValueError("norm: the two axes of a matrix norm must differ, got %r" % (axis,))
+    return tuple(out)
+
+
+def _keep(out, x, axes, keepdims):
+    # out has the reduced axes kept (size 1); drop them unless keepdims
+    if keepdims:
+        return out
+    if axes is None:
+        return reshape(out, ())
+    return squeeze(out, list(axes))
+
+
+def norm(tensor_, ord="euclidean", axis=None, keepdims=False, name=None):
+    """Vector and matrix norms (TF's ``tf.norm`` with NumPy's matrix ``ord=2``).
+
+    ``axis`` None (every entry, as one vector) or an int: vector norms, ``ord`` one of
+    'euclidean' (= 2), 1, inf or any p >= 1.  ``axis`` a pair: matrix norms over those
+    two axes, ``ord`` one of 'fro' / 'euclidean' (Frobenius), 1 (max column sum of
+    |x|), inf (max row sum), 2 (largest singular value) or 'nuc' (sum of singular
+    values).  TF 1.x rejects ``ord=2`` on matrices; tapegrad follows NumPy and computes
+    the spectral norm.  Euclidean and p-norms scale by the largest |x| before powering,
+    so values and gradients stay finite from float32's smallest to its largest numbers,
+    and the gradient at the zero vector is the subgradient 0 (PyTorch's choice).
+    """
     x = tensor(tensor_, op="norm")
-    if ord in ("euclidean", "fro", 2, 2.0):
-        return sqrt(reduce_sum(square(x), axis, keepdims))
-    if ord in (1, 1.0):
-        return reduce_sum(abs_(x), axis, keepdims)
-    if ord in (np.inf, "inf"):
-        return reduce_max(abs_(x), axis, keepdims)
-    raise ValueError("norm: unsupported ord %r (use 'euclidean', 1 or np.inf)" % (ord,))
+    if x.dtype.kind not in "fc":
+        raise TypeError("norm: expected a floating tensor, got dtype %s" % x.dtype.name)
+    axes = _norm_axes(axis, x.ndim)
+    if isinstance(ord, str) and ord not in ("euclidean", "fro", "nuc", "inf"):
+        raise ValueError("norm: unsupported ord %r" % (ord,))
+    if ord == "inf":
+        ord = np.inf
+    if axes is not None and len(axes) == 2:
+        return _matrix_norm(x, ord, axes, keepdims)
+    if ord == "nuc" or (ord == "fro" and axes is not None):
+        raise ValueError("norm: ord=%r is a matrix norm: give axis as a pair of axes" % (ord,))
+    red = list(axes) if axes is not None else None
+    if ord in ("euclidean", "fro") or ord == 2:
+        out = _stable_pnorm(x, 2, red)
+    elif ord == 1:
+        out = reduce_sum(_abs(x), red, True)
+    elif ord == np.inf:
+        out = reduce_max(_abs(x), red, True)
+    elif isinstance(ord, (int, float, np.integer, np.floating)) and not isinstance(ord, bool) \
+            and ord > 1:
+        out = _stable_pnorm(x, float(ord), red)
+    else:
+        raise ValueError("norm: unsupported vector ord %r (use 'euclidean', 1, inf or a "
+                         "number p >= 1)" % (ord,))
+    return _keep(out, x, red, keepdims)
+
+
+def _matrix_norm(x, ord, axes, keepdims):
+    from tapegrad.ops.shape import transpose
+
+    r, c = axes
+    if ord in ("fro", "euclidean"):
+        return _keep(_stable_pnorm(x, 2, [r, c]), x, (r, c), keepdims)
+    if ord == 1 or ord == np.inf:
+        inner, outer = (r, c) if ord == 1 else (c, r)
+        out = reduce_max(reduce_sum(_abs(x), inner, True), outer, True)
+        return _keep(out, x, tuple(sorted((r, c))), keepdims)
+    if ord in (2, "nuc"):
+        # the singular-values primitive by name: linalg_decomp builds on this module
+        svals = _core.registry()["singular_values"]
+        rest = [i for i in range(x.ndim) if i not in (r, c)]
+        s = svals(transpose(x, rest + [r, c]))
+        out = reduce_max(s, -1) if ord == 2 else reduce_sum(s, -1)
+        if keepdims:
+            for ax in sorted((r, c)):
+                out = expand_dims(out, ax)
+        return out
+    raise ValueError("norm: unsupported matrix ord %r (use 'fro', 'euclidean', 1, inf, 2 or "
+                     "'nuc')" % (ord,))
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
@@ -237,12 +348,14 @@ def clip_by_value(t, clip_value_min, clip_value_max, name=None):
 
 
 def clip_by_norm(t, clip_norm, axes=None, name=None):
-    """t * clip_norm / max(l2norm(t), clip_norm), with a finite gradient at t == 0 (TF's)."""
+    """t * clip_norm / max(l2norm(t), clip_norm), with a finite gradient at t == 0 (TF's)
+    and the norm scaled before squaring (finite from 1e-30 to 3.4e38 in float32)."""
+    from tapegrad.ops._registry import norm_axes
+
     t = tensor(t, op="clip_by_norm")
-    l2sum = reduce_sum(square(t), axes, keepdims=True)
-    positive = greater(l2sum, 0)
-    l2norm = where(positive, sqrt(where(positive, l2sum, 1)), l2sum)
-    return divide(multiply(t, clip_norm), maximum(l2norm, clip_norm))
+    axes = None if axes is None else list(norm_axes(axes, t.ndim, "clip_by_norm"))
+    l2norm = _stable_pnorm(t, 2, axes)
+    return multiply(t, divide(clip_norm, maximum(l2norm, clip_norm)))
 
 
 def global_norm(t_list, name=None):

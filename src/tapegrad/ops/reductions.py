@@ -5,7 +5,7 @@ import numpy as np
 
 from tapegrad.ops._registry import (
     BOOL,
-    NUMERIC,
+    REAL,
     norm_axes,
     norm_axis,
     not_differentiable,
@@ -44,7 +44,7 @@ def _extremum_vjp(g, ans, x, axes, keepdims):
     return multiply(divide(g, count), hit)
 
 
-@primitive("reduce_max", dtypes=NUMERIC)
+@primitive("reduce_max", dtypes=REAL)
 def _max(x, axes, keepdims):
     """Maximum over ``axes``."""
     if x.size == 0:
@@ -52,7 +52,7 @@ def _max(x, axes, keepdims):
     return np.max(x, axis=axes, keepdims=keepdims)
 
 
-@primitive("reduce_min", dtypes=NUMERIC)
+@primitive("reduce_min", dtypes=REAL)
 def _min(x, axes, keepdims):
     """Minimum over ``axes``."""
     if x.size == 0:
@@ -74,7 +74,7 @@ for _p in (_max, _min):
     _p.defjvp(_extremum_jvp)
 
 
-@primitive("reduce_prod", dtypes=NUMERIC, quiet=True)
+@primitive("reduce_prod", dtypes=REAL, quiet=True)
 def _prod(x, axes, keepdims):
     """Product over ``axes``."""
     return np.prod(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
@@ -141,7 +141,7 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     for a in axes:
         count *= x.shape[a]
     total = _sum(x, axes=axes, keepdims=bool(keepdims))
-    if x.dtype.kind == "f":
+    if x.dtype.kind in "fc":
         if count == 0:
             return divide(total, float("nan"))
         return multiply(total, 1.0 / count)
@@ -210,7 +210,7 @@ def reduce_all(input_tensor, axis=None, keepdims=False, name=None):
     return _all(x, axes=norm_axes(axis, x.ndim, "reduce_all"), keepdims=bool(keepdims))
 
 
-@not_differentiable("argmax", dtypes=NUMERIC)
+@not_differentiable("argmax", dtypes=REAL)
 def _argmax(x, axis, output_type):
     """Index of the first maximum along ``axis``."""
     if x.shape[axis] == 0:
@@ -218,7 +218,7 @@ def _argmax(x, axis, output_type):
     return np.argmax(x, axis=axis).astype(output_type)
 
 
-@not_differentiable("argmin", dtypes=NUMERIC)
+@not_differentiable("argmin", dtypes=REAL)
 def _argmin(x, axis, output_type):
     """Index of the first minimum along ``axis``."""
     if x.shape[axis] == 0:

@@ -1,0 +1,243 @@
+"""Complex numbers: tg.complex, real, imag, conj, angle and the complex magnitude.
+
+Gradient convention (the user-visible one is PyTorch's and TensorFlow's): for a real
+loss L of z = x + iy, ``tape.gradient(L, z)`` is dL/dx + i dL/dy, so ``z - lr * grad``
+descends.  Internally every VJP follows JAX's convention, the conjugate of that one
+(``g * f'(z)`` for a holomorphic f, plain transposes in matmul/einsum/linalg), because
+then the VJPs of holomorphic real ops (multiply, exp, matmul, einsum, inv, solve, FFT
+...) are already right for complex values with no change.  The tape conjugates complex
+seeds on the way in and complex gradients on the way out (``_tape._conj_complex``), so
+the two conventions meet in exactly one place.
+
+The non-holomorphic ops below write their VJPs in that internal convention:
+``real``: g -> g + 0i; ``imag``: g -> -i g; ``conj``: g -> conj(g); ``complex(x, y)``:
+g -> (Re g, -Im g); ``abs``: g -> g conj(z)/|z| (0 at z = 0); ``angle``: g -> -i g
+conj(z)/|z|^2 (0 at z = 0).  Casting complex to real takes the real part (as TF does),
+so its gradient is the real cotangent as a complex number.
+"""
+
+import numpy as np
+
+from tapegrad import _tape
+from tapegrad.ops._registry import COMPLEX, FLOAT, primitive, tensor
+from tapegrad.ops.elementwise import (
+    add,
+    divide,
+    equal,
+    multiply,
+    negative,
+    square,
+    where,
+    zeros_like,
+)
+
+_COMPLEX_OF = {np.dtype(np.float32): np.dtype(np.complex64),
+               np.dtype(np.float64): np.dtype(np.complex128)}
+
+
+def _cdtype(real_dtype):
+    return _COMPLEX_OF[np.dtype(real_dtype)]
+
+
+@primitive("complex", dtypes=FLOAT, save_inputs=False, save_output=False)
+def _complex(x, y):
+    """x + i y: float32 -> complex64, float64 -> complex128."""
+    dt = _COMPLEX_OF.get(x.dtype)
+    if dt is None:
+        raise TypeError("complex: real and imag must be float32 or float64, got %s"
+                        % x.dtype.name)
+    out = np.empty(np.broadcast_shapes(x.shape, y.shape), dtype=dt)
+    out.real = x
+    out.imag = y
+    return out
+
+
+@_complex.defvjp
+def _complex_vjp(g, ans, x, y):
+    return _real(g), negative(_imag(g))
+
+
+@_complex.defjvp
+def _complex_jvp(t, ans, x, y):
+    tx, ty = t
+    if tx is None:
+        tx = zeros_like(ty)
+    if ty is None:
+        ty = zeros_like(tx)
+    return _complex(tx, ty)
+
+
+@primitive("real", dtypes=COMPLEX, save_inputs=False, save_output=False)
+def _real(z):
+    """Real part (float32 for complex64, float64 for complex128)."""
+    return np.ascontiguousarray(z.real)
+
+
+@_real.defvjp
+def _real_vjp(g, ans, z):
+    return _complex(g, zeros_like(g))
+
+
+@_real.defjvp
+def _real_jvp(t, ans, z):
+    return _real(t[0])
+
+
+@primitive("imag", dtypes=COMPLEX, save_inputs=False, save_output=False)
+def _imag(z):
+    """Imaginary part."""
+    return np.ascontiguousarray(z.imag)
+
+
+@_imag.defvjp
+def _imag_vjp(g, ans, z):
+    return _complex(zeros_like(g), negative(g))
+
+
+@_imag.defjvp
+def _imag_jvp(t, ans, z):
+    return _imag(t[0])
+
+
+@primitive("conj", dtypes=COMPLEX, save_inputs=False, save_output=False)
+def _conj(z):
+    """Complex conjugate."""
+    return np.conj(z)
+
+
+@_conj.defvjp
+def _conj_vjp(g, ans, z):
+    return _conj(g)
+
+
+@_conj.defjvp
+def _conj_jvp(t, ans, z):
+    return _conj(t[0])
+
+
+def _unit(z, r):
+    # z / |z|, and 0 at z == 0
+    zero = equal(r, 0)
+    safe = where(zero, 1, r)
+    return where(zero, zeros_like(z), divide(z, _complex(safe, zeros_like(safe))))
+
+
+@primitive("complex_abs", dtypes=COMPLEX, save_output=True)
+def _cabs(z):
+    """|z| (a real tensor)."""
+    return np.abs(z)
+
+
+@_cabs.defvjp
+def _cabs_vjp(g, ans, z):
+    return multiply(_complex(g, zeros_like(g)), _conj(_unit(z, ans)))
+
+
+@_cabs.defjvp
+def _cabs_jvp(t, ans, z):
+    return _real(multiply(_conj(_unit(z, ans)), t[0]))
+
+
+@primitive("angle", dtypes=COMPLEX, save_output=False)
+def _angle(z):
+    """Argument of z in (-pi, pi]."""
+    return np.angle(z)
+
+
+def _angle_factor(z):
+    # conj(z) / |z|^2, 0 at z == 0
+    r2 = add(square(_real(z)), square(_imag(z)))
+    zero = equal(r2, 0)
+    safe = where(zero, 1, r2)
+    return where(zero, zeros_like(z), divide(_conj(z), _complex(safe, zeros_like(safe))))
+
+
+@_angle.defvjp
+def _angle_vjp(g, ans, z):
+    # -i g conj(z) / |z|^2
+    f = _angle_factor(z)
+    return multiply(_complex(zeros_like(g), negative(g)), f)
+
+
+@_angle.defjvp
+def _angle_jvp(t, ans, z):
+    return _imag(multiply(_angle_factor(z), t[0]))
+
+
+# ---------------------------------------------------------------------------
+# public functions (real inputs are accepted where TF accepts them)
+
+def complex(real, imag, name=None):  # noqa: A001
+    """real + i imag (float32 -> complex64, float64 -> complex128; shapes broadcast)."""
+    x = tensor(real, op="complex")
+    y = tensor(imag, op="complex")
+    if x.dtype != y.dtype:
+        raise TypeError("complex: real and imag dtypes differ: %s vs %s"
+                        % (x.dtype.name, y.dtype.name))
+    return _complex(x, y)
+
+
+def real(input, name=None):
+    """Real part; a real tensor is returned as it is (TF)."""
+    z = tensor(input, op="real")
+    return _real(z) if z.dtype.kind == "c" else z
+
+
+def imag(input, name=None):
+    """Imaginary part; zeros for a real tensor (TF)."""
+    z = tensor(input, op="imag")
+    return _imag(z) if z.dtype.kind == "c" else zeros_like(z)
+
+
+def conj(x, name=None):
+    """Complex conjugate; a real tensor is returned as it is (TF)."""
+    z = tensor(x, op="conj")
+    return _conj(z) if z.dtype.kind == "c" else z
+
+
+def angle(input, name=None):
+    """Argument in (-pi, pi]; for real input 0 or pi (a constant, zero gradient)."""
+    z = tensor(input, op="angle")
+    if z.dtype.kind == "c":
+        return _angle(z)
+    from tapegrad.ops.elementwise import less
+
+    return where(less(z, 0), np.pi, zeros_like(z))
+
+
+def abs(x, name=None):  # noqa: A001
+    """|x|: the magnitude (a real tensor) for complex input, elementwise abs otherwise."""
+    z = tensor(x, op="abs")
+    if z.dtype.kind == "c":
+        return _cabs(z)
+    from tapegrad.ops.elementwise import abs as real_abs
+
+    return real_abs(z)
+
+
+_tape._set_conj(_conj)
+
+
+# ---------------------------------------------------------------------------
+# rules of the other transforms (tg.jet, tg.vmap, tg.onnx), beside the forwards
+
+def _transform_rules():
+    from tapegrad import _core
+    from tapegrad.ops import _batching as Bt
+    from tapegrad.ops._registry import NotSupported
+
+    reg = _core.registry()
+    # complex(x, y), real, imag and conj are linear: Taylor coefficient by coefficient
+    reg["complex"].defrule("taylor", lambda x, y: x + 1j * y)
+    reg["real"].defrule("taylor", lambda z: z.real.copy())
+    reg["imag"].defrule("taylor", lambda z: z.imag.copy())
+    reg["conj"].defrule("taylor", np.conj)
+    for name in ("complex_abs", "angle"):
+        reg[name].defrule("taylor", NotSupported(
+            "%s is not holomorphic; no Taylor rule (take real and imaginary parts)" % name))
+    for name in ("complex", "real", "imag", "conj", "complex_abs", "angle"):
+        reg[name].defrule("batch", Bt.elementwise)
+        reg[name].defrule("onnx", NotSupported("ONNX has no complex tensor operators"))
+
+
+_transform_rules()
