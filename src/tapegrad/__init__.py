@@ -159,6 +159,8 @@ _LAZY = {
     "initializers": "initializers", "data": "data", "datasets": "data.datasets",
     "train": "train", "summary": "summary", "cuda": "cuda", "errors": "errors",
     "compat": "compat", "tracking": "tracking",
+    # Keras training loop (issue 21)
+    "callbacks": "callbacks",
 }
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import tapegrad as tg
 from tapegrad import layers as layers_module
 from tapegrad.layers.base import Layer, _normalize_shape
+from tapegrad.training.engine import TrainingMixin
 
 __all__ = ["Model", "Sequential"]
 
@@ -18,13 +19,15 @@ def _format_shape(shape):
         ",)" if len(shape) == 1 else ")")
 
 
-class Model(Layer):
+class Model(TrainingMixin, Layer):
     """A layer whose sublayers and variables are its attributes (the guide's ``tf.keras.Model``).
 
     Subclass it, assign layers (or Variables, or lists/dicts of them) to attributes in
     ``__init__`` and compute in ``call``.  ``variables`` lists each variable once, in
     attribute order, however often ``call`` reuses a layer.  No input shape is needed:
-    sublayers build on the first call.
+    sublayers build on the first call.  Keras' training API (``compile``, ``fit``,
+    ``evaluate``, ``predict``, ``save_weights``...) comes from
+    :class:`tapegrad.training.engine.TrainingMixin`.
     """
 
     def build(self, input_shape):

@@ -219,6 +219,10 @@ keras = _Aliases("tf.keras", {
     "metrics": "tapegrad.metrics",
     "initializers": "tapegrad.initializers",
     "activations": "tapegrad.layers.activations",
+    # Keras training loop (issue 21)
+    "callbacks": "tapegrad.callbacks",
+    "losses": "tapegrad.training.losses",
+    "optimizers": "tapegrad.optimizers",
 })
 
 train = _Aliases("tf.train", {
