@@ -12,6 +12,18 @@ from tapegrad.layers.pooling import (
     MaxPooling2D,
 )
 
+# Recurrent layers (issue 21)
+from tapegrad.layers.recurrent import (
+    GRU,
+    LSTM,
+    RNN,
+    GRUCell,
+    LSTMCell,
+    SimpleRNN,
+    SimpleRNNCell,
+)
+from tapegrad.layers.wrappers import Bidirectional, Masking
+
 # Keras' short aliases.
 Convolution2D = Conv2D
 MaxPool2D = MaxPooling2D
@@ -35,4 +47,13 @@ __all__ = [
     "GlobalAveragePooling2D",
     "GlobalMaxPooling2D",
     "BatchNormalization",
+    "RNN",
+    "SimpleRNN",
+    "SimpleRNNCell",
+    "LSTM",
+    "LSTMCell",
+    "GRU",
+    "GRUCell",
+    "Bidirectional",
+    "Masking",
 ]

@@ -195,8 +195,10 @@ class Embedding(Layer):
     """Maps integer ids in ``[0, input_dim)`` to trainable vectors of size ``output_dim``."""
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="random_uniform",
-                 **kwargs):
+                 mask_zero=False, **kwargs):
         super().__init__(**kwargs)
+        # mask_zero: id 0 is padding; recurrent layers skip those steps (issue 21)
+        self.mask_zero = bool(mask_zero)
         self.input_dim = _positive_int(input_dim, "input_dim", "Embedding")
         self.output_dim = _positive_int(output_dim, "output_dim", "Embedding")
         self.embeddings_initializer = initializers.get(embeddings_initializer)
@@ -226,7 +228,12 @@ class Embedding(Layer):
                     f"Embedding {self.name!r}: ids must be in [0, {self.input_dim}), got "
                     f"values in [{ids.min()}, {ids.max()}]"
                 )
-        return tg.gather(self.embeddings, inputs)
+        outputs = tg.gather(self.embeddings, inputs)
+        if self.mask_zero:
+            from tapegrad.layers.recurrent import set_mask
+
+            set_mask(outputs, inputs.numpy() != 0)
+        return outputs
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
@@ -234,5 +241,6 @@ class Embedding(Layer):
     def get_config(self):
         config = super().get_config()
         config.update(input_dim=self.input_dim, output_dim=self.output_dim,
+                      mask_zero=self.mask_zero,
                       embeddings_initializer=initializers.serialize(self.embeddings_initializer))
         return config
