@@ -4,7 +4,8 @@ import numpy as np
 
 import tapegrad as tg
 from tapegrad import layers as layers_module
-from tapegrad.layers.base import Layer, _normalize_shape
+from tapegrad.layers.base import Layer, _normalize_shape, _unique_name
+from tapegrad.layers.functional import Functional
 from tapegrad.training.engine import TrainingMixin
 
 __all__ = ["Model", "Sequential"]
@@ -29,6 +30,12 @@ class Model(TrainingMixin, Layer):
     ``evaluate``, ``predict``, ``save_weights``...) comes from
     :class:`tapegrad.training.engine.TrainingMixin`.
     """
+
+    def __new__(cls, *args, **kwargs):
+        # Model(inputs, outputs): the functional API (issue 21)
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            return object.__new__(FunctionalModel)
+        return object.__new__(cls)
 
     def build(self, input_shape):
         """Create every variable by running ``call`` once on zeros of ``input_shape``.
@@ -105,6 +112,24 @@ class Model(TrainingMixin, Layer):
             rows.append((f"{layer.name} ({type(layer).__name__})", _format_shape(shape),
                          f"{params:,}"))
         return rows
+
+
+class FunctionalModel(Functional, Model):
+    r"""``tg.Model(inputs, outputs)``: a model from a graph of layer calls on ``Input``\ s.
+
+    ``inputs``/``outputs``: one symbolic tensor, a list, or (inputs) a dict by name.
+    ``model.layers`` lists each layer once (Input layers first), ``get_layer(name)``
+    finds one; compile/fit/predict take lists (or dicts by input name) for several
+    inputs and return lists for several outputs.
+    """
+
+    def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
+        if inputs is None or outputs is None:
+            raise TypeError("Model(inputs, outputs): both inputs and outputs must be given")
+        if name is None:
+            name = _unique_name("model")
+        super().__init__(name=name, **kwargs)
+        self._init_graph(inputs, outputs)
 
 
 class Sequential(Model):

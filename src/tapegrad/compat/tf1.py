@@ -221,6 +221,7 @@ keras = _Aliases("tf.keras", {
     "activations": "tapegrad.layers.activations",
     # Keras training loop (issue 21)
     "callbacks": "tapegrad.callbacks",
+    "Input": "tapegrad.layers:Input",
     "losses": "tapegrad.training.losses",
     "optimizers": "tapegrad.optimizers",
 })

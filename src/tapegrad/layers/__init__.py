@@ -4,6 +4,38 @@ from tapegrad.layers import activations
 from tapegrad.layers.base import Layer
 from tapegrad.layers.convolutional import Conv2D
 from tapegrad.layers.core import Activation, Dense, Dropout, Embedding, Flatten, Reshape
+
+# Functional API and recurrent layers (issue 21)
+from tapegrad.layers.extra import (
+    ELU,
+    AveragePooling1D,
+    Conv1D,
+    Cropping2D,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    LayerNormalization,
+    LeakyReLU,
+    MaxPooling1D,
+    Permute,
+    PReLU,
+    ReLU,
+    RepeatVector,
+    Softmax,
+    TimeDistributed,
+    UpSampling2D,
+    ZeroPadding2D,
+)
+from tapegrad.layers.functional import Input, InputLayer
+from tapegrad.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Lambda,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+)
 from tapegrad.layers.normalization import BatchNormalization
 from tapegrad.layers.pooling import (
     AveragePooling2D,
@@ -11,8 +43,6 @@ from tapegrad.layers.pooling import (
     GlobalMaxPooling2D,
     MaxPooling2D,
 )
-
-# Recurrent layers (issue 21)
 from tapegrad.layers.recurrent import (
     GRU,
     LSTM,
@@ -47,6 +77,33 @@ __all__ = [
     "GlobalAveragePooling2D",
     "GlobalMaxPooling2D",
     "BatchNormalization",
+    "Input",
+    "InputLayer",
+    "Softmax",
+    "ReLU",
+    "LeakyReLU",
+    "PReLU",
+    "ELU",
+    "LayerNormalization",
+    "Conv1D",
+    "MaxPooling1D",
+    "AveragePooling1D",
+    "GlobalAveragePooling1D",
+    "GlobalMaxPooling1D",
+    "RepeatVector",
+    "Permute",
+    "ZeroPadding2D",
+    "Cropping2D",
+    "UpSampling2D",
+    "TimeDistributed",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
+    "Concatenate",
+    "Lambda",
     "RNN",
     "SimpleRNN",
     "SimpleRNNCell",

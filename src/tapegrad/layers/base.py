@@ -84,6 +84,48 @@ def _accepts_kwarg(fn, name):
     return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
+class KerasTensor:
+    """A symbolic tensor of the functional API: a shape (``None`` = unknown), a dtype,
+    and the layer call that produced it.  ``tg.layers.Input`` makes the first ones;
+    calling a layer on them records the call and returns new ones; ``tg.Model(inputs,
+    outputs)`` replays the recorded calls on real tensors."""
+
+    __slots__ = ("shape", "dtype", "name", "node", "index", "__weakref__")
+
+    def __init__(self, shape, dtype, name=None, node=None, index=0):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.name = name
+        self.node = node        # the _Node that produced it (None for an Input)
+        self.index = index      # which output of that node
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape} dtype={self.dtype.name} name={self.name!r}>"
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError(
+            f"{self!r} is symbolic (functional API): it has no value; pass it to layers "
+            "(Lambda wraps a function), then build a tg.Model(inputs, outputs) and call that"
+        )
+
+    def numpy(self):
+        return self.__array__()
+
+
+def _has_keras_tensor(value):
+    if type(value) is KerasTensor:
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_has_keras_tensor(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_keras_tensor(v) for v in value.values())
+    return False
+
+
 class Layer(tracking.Trackable):
     """Base class of layers and models (Keras' ``Layer``).
 
@@ -354,6 +396,11 @@ class Layer(tracking.Trackable):
         d["_build_input_shape"] = input_shape
 
     def __call__(self, inputs, *args, training=None, **kwargs):
+        if type(inputs) is KerasTensor or (
+                type(inputs) in (list, tuple, dict) and _has_keras_tensor(inputs)):
+            from tapegrad.layers.functional import call_symbolic
+
+            return call_symbolic(self, inputs, args, kwargs)
         inputs = self._convert_input(inputs)
         first_call = not self._built
         if first_call:

@@ -323,8 +323,10 @@ class RNN(Layer):
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
         outputs = []
         output = None
+        # the cell is built; its call() directly saves Layer.__call__'s checks per step
+        step = cell.call
         for t in order:
-            output_t, new_states = cell(time_major[t], states)
+            output_t, new_states = step(time_major[t], states)
             if mask is not None:
                 m = masks[t]
                 keep = 1.0 - m

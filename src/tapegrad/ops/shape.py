@@ -320,8 +320,20 @@ def _getitem_vjp(g, ans, x, key):
 def _getitem_grad(g, shape, key):
     """Adjoint of getitem: zeros of ``shape`` with g added at ``key`` (repeats accumulate)."""
     out = np.zeros(shape, dtype=g.dtype)
-    np.add.at(out, _core.key_for_numpy(key), g)
+    np_key = _core.key_for_numpy(key)
+    if _is_basic_key(np_key):
+        # Basic indexing selects each element at most once: a plain store is exact and
+        # ~10x faster than np.add.at (a recurrent layer's per-step slices hit this).
+        out[np_key] = g
+    else:
+        np.add.at(out, np_key, g)
     return out
+
+
+def _is_basic_key(key):
+    items = key if isinstance(key, tuple) else (key,)
+    return all(item is None or item is Ellipsis or isinstance(item, (slice, int, np.integer))
+               for item in items)
 
 
 @_getitem_grad.defvjp
