@@ -23,8 +23,12 @@ class Adam(Optimizer):
     _slot_names = ("m", "v")
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
-                 name="Adam"):
-        super().__init__(learning_rate, name)
+                 name="Adam", amsgrad=False, **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
+        # amsgrad: divide by the running maximum of v (slot "vhat"), Reddi et al. 2018
+        self.amsgrad = bool(amsgrad)
+        if self.amsgrad:
+            self.__dict__["_slot_names"] = ("m", "v", "vhat")
         self.beta1 = self._check_hyper("beta1", beta1, low=0.0, high=1.0)
         self.beta2 = self._check_hyper("beta2", beta2, low=0.0, high=1.0)
         self.epsilon = self._check_hyper("epsilon", epsilon, low=0.0)
@@ -37,6 +41,10 @@ class Adam(Optimizer):
         return {"lr": lr, "lr_t": lr_t}
 
     def _apply_dense_numpy(self, grad, var, slots, hyper):
+        if self.amsgrad:
+            from tapegrad.optimizers.adaptive import amsgrad_numpy
+
+            return amsgrad_numpy(self, grad, var, slots, hyper["lr_t"])
         m, v = slots
         b1, b2 = self.beta1, self.beta2
         # one fused pass instead of a dozen array-wide NumPy operations
@@ -57,6 +65,10 @@ class Adam(Optimizer):
         var -= tmp
 
     def _apply_dense_tensor(self, grad, var, slots, hyper):
+        if self.amsgrad:
+            from tapegrad.optimizers.adaptive import amsgrad_tensor
+
+            return amsgrad_tensor(self, grad, var, slots, hyper["lr_t"])
         m, v = slots
         b1, b2 = self.beta1, self.beta2
         m.assign(m.read_value() * b1 + grad * (1.0 - b1))
@@ -65,5 +77,6 @@ class Adam(Optimizer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon)
+        config.update(beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon,
+                      amsgrad=self.amsgrad)
         return config

@@ -50,7 +50,8 @@ class Optimizer(tracking.Trackable):
     # Initial value of each slot, by name (default 0).
     _slot_init = {}
 
-    def __init__(self, learning_rate, name):
+    def __init__(self, learning_rate, name, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None):
         if not callable(learning_rate):
             learning_rate = self._check_hyper("learning_rate", learning_rate, low=0.0)
         self.__dict__["_learning_rate"] = learning_rate
@@ -61,6 +62,11 @@ class Optimizer(tracking.Trackable):
         self.__dict__["_scratch"] = {}
         self.iterations = tg.Variable(0, trainable=False, name=f"{name}/iterations",
                                       dtype=tg.int64)
+        # Keras' gradient clipping (issue 21), applied by apply_gradients
+        from tapegrad.optimizers.clipping import check_clipping
+
+        self.__dict__["_clipping"] = check_clipping(type(self).__name__, clipnorm, clipvalue,
+                                                    global_clipnorm)
 
     def _check_hyper(self, what, value, low=None, high=None, low_open=False):
         where = type(self).__name__
@@ -209,6 +215,10 @@ class Optimizer(tracking.Trackable):
                 f"{where}: no gradients provided for any variable ({skipped or 'empty list'}); "
                 "check that the loss depends on the variables"
             )
+        if self._clipping:
+            from tapegrad.optimizers.clipping import clip_pairs
+
+            pairs = clip_pairs(pairs, self._clipping)
         lr = self._current_learning_rate()
         step = int(self.iterations.numpy()) + 1
         hyper = self._prepare(lr, step)

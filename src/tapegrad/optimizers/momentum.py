@@ -16,8 +16,9 @@ class Momentum(Optimizer):
 
     _slot_names = ("momentum",)
 
-    def __init__(self, learning_rate=0.01, momentum=0.9, use_nesterov=False, name="Momentum"):
-        super().__init__(learning_rate, name)
+    def __init__(self, learning_rate=0.01, momentum=0.9, use_nesterov=False, name="Momentum",
+                 **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
         self.momentum = self._check_hyper("momentum", momentum, low=0.0)
         self.use_nesterov = bool(use_nesterov)
 

@@ -20,8 +20,8 @@ class RMSProp(Optimizer):
     _slot_init = {"rms": 1.0}
 
     def __init__(self, learning_rate=0.001, decay=0.9, momentum=0.0, epsilon=1e-10,
-                 centered=False, name="RMSProp"):
-        super().__init__(learning_rate, name)
+                 centered=False, name="RMSProp", **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
         self.decay = self._check_hyper("decay", decay, low=0.0, high=1.0)
         self.momentum = self._check_hyper("momentum", momentum, low=0.0)
         self.epsilon = self._check_hyper("epsilon", epsilon, low=0.0)

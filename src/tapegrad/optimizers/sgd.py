@@ -11,8 +11,8 @@ __all__ = ["SGD", "GradientDescent"]
 class SGD(Optimizer):
     """``var -= learning_rate * grad``."""
 
-    def __init__(self, learning_rate=0.01, name="GradientDescent"):
-        super().__init__(learning_rate, name)
+    def __init__(self, learning_rate=0.01, name="GradientDescent", **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
 
     def _apply_dense_numpy(self, grad, var, slots, hyper):
         if _kernels.sgd_update(var, grad, hyper["lr"]):
