@@ -160,7 +160,7 @@ _LAZY = {
     "train": "train", "summary": "summary", "cuda": "cuda", "errors": "errors",
     "compat": "compat", "tracking": "tracking",
     # Keras training loop (issue 21)
-    "callbacks": "callbacks",
+    "callbacks": "callbacks", "regularizers": "regularizers", "constraints": "constraints",
 }
 
 

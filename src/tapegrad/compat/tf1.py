@@ -222,6 +222,8 @@ keras = _Aliases("tf.keras", {
     # Keras training loop (issue 21)
     "callbacks": "tapegrad.callbacks",
     "Input": "tapegrad.layers:Input",
+    "regularizers": "tapegrad.regularizers",
+    "constraints": "tapegrad.constraints",
     "losses": "tapegrad.training.losses",
     "optimizers": "tapegrad.optimizers",
 })

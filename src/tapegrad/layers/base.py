@@ -233,13 +233,16 @@ class Layer(tracking.Trackable):
 
     # ------------------------------------------------------------------ variables
 
-    def add_weight(self, name=None, shape=None, dtype=None, initializer=None, trainable=True):
+    def add_weight(self, name=None, shape=None, dtype=None, initializer=None, trainable=True,
+                   regularizer=None, constraint=None):
         """Create a variable owned by this layer, named ``"<layer name>/<name>"``.
 
         ``initializer`` is an initializer object, its name (``"zeros"``, ``"he_normal"``)
         or a callable ``(shape, dtype) -> value``; the default is glorot_uniform for
         floating dtypes and zeros otherwise.  ``trainable=False`` makes a state variable
-        (BatchNormalization's moving statistics).
+        (BatchNormalization's moving statistics).  ``regularizer`` (``weights ->
+        scalar``) adds a penalty to :attr:`losses`; ``constraint`` (``weights -> weights``)
+        becomes the variable's ``constraint``, which optimizers apply after each update.
         """
         if name is None:
             name = f"weight_{len(self._weights)}"
@@ -259,7 +262,40 @@ class Layer(tracking.Trackable):
                                dtype=dtype)
         self._weights.append(variable)
         tracking.variable_created(self, name, variable)
+        # regularizers and constraints (issue 21)
+        if regularizer is not None:
+            from tapegrad import regularizers
+
+            self.__dict__.setdefault("_weight_regularizers", []).append(
+                (variable, regularizers.get(regularizer)))
+        if constraint is not None:
+            from tapegrad import constraints
+
+            variable.constraint = constraints.get(constraint)
         return variable
+
+    @property
+    def losses(self):
+        """Regularization penalties of this layer and its sublayers: each weight
+        regularizer evaluated on the current weights (so, inside a GradientTape, they are
+        differentiable), and the activity penalties of each layer's latest call."""
+        out, seen, stack = [], set(), [self]
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            d = layer.__dict__
+            for variable, regularizer in d.get("_weight_regularizers", ()):
+                out.append(regularizer(variable))
+            out.extend(d.get("_activity_losses", ()))
+            stack.extend(reversed(layer.layers))
+        return out
+
+    def _record_activity_loss(self, regularizer, outputs):
+        """Keras' activity regularization: the penalty of the outputs over the batch size."""
+        batch = outputs.shape[0] if len(outputs.shape) else 1
+        self.__dict__["_activity_losses"] = [regularizer(outputs) / float(max(batch, 1))]
 
     # The guide's (TF 1.x) spelling.
     add_variable = add_weight

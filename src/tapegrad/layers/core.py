@@ -16,6 +16,18 @@ def _positive_int(value, what, where):
     return int(value)
 
 
+def _set_penalties(layer, kernel_regularizer, bias_regularizer, activity_regularizer,
+                   kernel_constraint, bias_constraint):
+    """Keras' regularizer and constraint arguments of Dense and Conv* (issue 21)."""
+    from tapegrad import constraints, regularizers
+
+    layer.kernel_regularizer = regularizers.get(kernel_regularizer)
+    layer.bias_regularizer = regularizers.get(bias_regularizer)
+    layer.activity_regularizer = regularizers.get(activity_regularizer)
+    layer.kernel_constraint = constraints.get(kernel_constraint)
+    layer.bias_constraint = constraints.get(bias_constraint)
+
+
 class Dense(Layer):
     """``activation(inputs @ kernel + bias)`` over the last axis of the input.
 
@@ -24,8 +36,12 @@ class Dense(Layer):
     """
 
     def __init__(self, units, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        _set_penalties(self, kernel_regularizer, bias_regularizer, activity_regularizer,
+                       kernel_constraint, bias_constraint)
         self.units = _positive_int(units, "units", "Dense")
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -39,8 +55,12 @@ class Dense(Layer):
                 f"got input shape {input_shape}"
             )
         self.kernel = self.add_weight("kernel", (input_shape[-1], self.units),
-                                      initializer=self.kernel_initializer)
-        self.bias = (self.add_weight("bias", (self.units,), initializer=self.bias_initializer)
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = (self.add_weight("bias", (self.units,), initializer=self.bias_initializer,
+                                     regularizer=self.bias_regularizer,
+                                     constraint=self.bias_constraint)
                      if self.use_bias else None)
         self.built = True
 
@@ -61,6 +81,8 @@ class Dense(Layer):
             outputs = outputs + self.bias
         if self.activation is not activations.linear:
             outputs = self.activation(outputs)
+        if self.activity_regularizer is not None:
+            self._record_activity_loss(self.activity_regularizer, outputs)
         return outputs
 
     def compute_output_shape(self, input_shape):

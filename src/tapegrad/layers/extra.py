@@ -193,8 +193,12 @@ class Conv1D(Conv2D):
         # Keras' 1-D layout: (kernel_size, in_channels, filters)
         self.kernel = self.add_weight("kernel", (self.kernel_size[1], input_shape[-1],
                                                  self.filters),
-                                      initializer=self.kernel_initializer)
-        self.bias = (self.add_weight("bias", (self.filters,), initializer=self.bias_initializer)
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = (self.add_weight("bias", (self.filters,), initializer=self.bias_initializer,
+                                     regularizer=self.bias_regularizer,
+                                     constraint=self.bias_constraint)
                      if self.use_bias else None)
         self.built = True
 
@@ -212,7 +216,10 @@ class Conv1D(Conv2D):
         out = tg.squeeze(out, axis=1)
         if self.bias is not None:
             out = out + self.bias
-        return self.activation(out)
+        out = self.activation(out)
+        if self.activity_regularizer is not None:
+            self._record_activity_loss(self.activity_regularizer, out)
+        return out
 
     def compute_output_shape(self, input_shape):
         n, steps, _ = input_shape

@@ -240,6 +240,11 @@ class Optimizer(tracking.Trackable):
                         f"{var.name!r} of shape {tuple(var.shape)}"
                     )
                 self._apply_dense_tensor(grad, var, slots, hyper)
+        # Keras' weight constraints (issue 21): project right after the update
+        for _, var in pairs:
+            constraint = getattr(var, "constraint", None)
+            if constraint is not None:
+                var.assign(constraint(var.read_value()))
         self._count_step(self.iterations, step)
         if global_step is not None:
             global_step.assign_add(1)
