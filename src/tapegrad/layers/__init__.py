@@ -1,11 +1,12 @@
 """Keras-like layers (the guide's ``tf.keras.layers``)."""
 
 from tapegrad.layers import activations
+
+# Functional API and recurrent layers (issue 21)
+from tapegrad.layers.attention import Attention, MultiHeadAttention
 from tapegrad.layers.base import Layer
 from tapegrad.layers.convolutional import Conv2D
 from tapegrad.layers.core import Activation, Dense, Dropout, Embedding, Flatten, Reshape
-
-# Functional API and recurrent layers (issue 21)
 from tapegrad.layers.extra import (
     ELU,
     AveragePooling1D,
@@ -79,6 +80,8 @@ __all__ = [
     "BatchNormalization",
     "Input",
     "InputLayer",
+    "Attention",
+    "MultiHeadAttention",
     "Softmax",
     "ReLU",
     "LeakyReLU",
