@@ -6,6 +6,11 @@ from tapegrad.layers import activations
 from tapegrad.layers.attention import Attention, MultiHeadAttention
 from tapegrad.layers.base import Layer
 from tapegrad.layers.convolutional import Conv2D
+from tapegrad.layers.convolutional_extra import (
+    Conv2DTranspose,
+    DepthwiseConv2D,
+    SeparableConv2D,
+)
 from tapegrad.layers.core import Activation, Dense, Dropout, Embedding, Flatten, Reshape
 from tapegrad.layers.extra import (
     ELU,
@@ -82,6 +87,9 @@ __all__ = [
     "InputLayer",
     "Attention",
     "MultiHeadAttention",
+    "Conv2DTranspose",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
     "Softmax",
     "ReLU",
     "LeakyReLU",
