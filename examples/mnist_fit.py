@@ -71,6 +71,8 @@ def main(argv=None):
     parser.add_argument("--validation-split", type=float, default=0.1)
     parser.add_argument("--patience", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-size", type=int, default=None)
+    parser.add_argument("--eval-size", type=int, default=None)
     parser.add_argument("--workdir", default=None,
                         help="checkpoints and TensorBoard logs go here (default: a temp dir)")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
@@ -81,7 +83,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     tg.random.set_seed(args.seed)
-    (x_train, y_train), (x_test, y_test), source = load_arrays(args.data_dir, None, None)
+    (x_train, y_train), (x_test, y_test), source = load_arrays(args.data_dir, args.train_size,
+                                                           args.eval_size)
     print(f"data: {source}: {len(x_train)} train, {len(x_test)} test images")
 
     if args.compare_loop:

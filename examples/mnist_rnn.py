@@ -36,11 +36,14 @@ def main(argv=None):
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--units", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-size", type=int, default=None)
+    parser.add_argument("--eval-size", type=int, default=None)
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
     args = parser.parse_args(argv)
 
     tg.random.set_seed(args.seed)
-    (x_train, y_train), (x_test, y_test), source = load_arrays(args.data_dir, None, None)
+    (x_train, y_train), (x_test, y_test), source = load_arrays(args.data_dir, args.train_size,
+                                                           args.eval_size)
     # (n, 28, 28, 1) images -> (n, 28 time steps, 28 features)
     x_train = x_train.reshape(len(x_train), 28, 28)
     x_test = x_test.reshape(len(x_test), 28, 28)
