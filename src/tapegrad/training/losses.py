@@ -7,6 +7,8 @@ not depend on the batch size.  ``from_logits=False`` (Keras' default) expects
 probabilities and clips them to ``[eps, 1 - eps]`` before taking logs.
 """
 
+import math
+
 import numpy as np
 
 import tapegrad as tg
@@ -70,11 +72,13 @@ class Loss:
             losses = losses * weights
         if self.reduction == "none":
             return losses
-        total = tg.reduce_sum(losses)
         if self.reduction == "sum":
-            return total
-        count = int(np.prod(losses.shape)) if len(losses.shape) else 1
-        return total / float(max(count, 1))
+            return tg.reduce_sum(losses)
+        count = math.prod(losses.shape)
+        if count == 0:
+            return tg.reduce_sum(losses)
+        # the weighted sum over the number of examples (not over the weights' sum)
+        return tg.reduce_mean(losses)
 
     def get_config(self):
         return {"reduction": self.reduction, "name": self.name}
