@@ -355,6 +355,12 @@ def _gather(params, indices, axis):
 
 @_gather.defvjp
 def _gather_vjp(g, ans, params, indices, axis):
+    if axis == 0:
+        # rows + indices instead of a mostly-zero tensor, where asked (issue 21)
+        from tapegrad.ops import indexed_slices
+
+        if indexed_slices.sparse_requested():
+            return indexed_slices.gather_gradient(g, indices, params.shape), None
     return _gather_grad(g, indices, shape=params.shape, axis=axis), None
 
 

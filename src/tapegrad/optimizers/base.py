@@ -12,6 +12,8 @@ import numpy as np
 
 import tapegrad as tg
 from tapegrad import tracking
+from tapegrad.ops.indexed_slices import IndexedSlices
+from tapegrad.optimizers.sparse import apply_sparse_numpy
 
 __all__ = ["Optimizer"]
 
@@ -225,6 +227,12 @@ class Optimizer(tracking.Trackable):
         apply_numpy = self._apply_dense_numpy
         for grad, var in pairs:
             slots = self._get_or_create_slots(var)
+            if type(grad) is IndexedSlices:
+                # a row lookup's gradient: touched rows only on CPU (issue 21)
+                if self._updates_in_place(var):
+                    apply_sparse_numpy(self, grad, var, slots, hyper, where)
+                    continue
+                grad = grad.to_dense()
             if self._updates_in_place(var):
                 g = _host_gradient(grad, var, where)
                 apply_numpy(g, var._inplace_array(), [slot._inplace_array() for slot in slots],

@@ -42,6 +42,10 @@ def check_clipping(where, clipnorm, clipvalue, global_clipnorm):
 
 
 def _tensor(grad, var):
+    from tapegrad.ops.indexed_slices import IndexedSlices
+
+    if type(grad) is IndexedSlices:
+        grad = grad.to_dense()   # clipping needs the dense norm / values
     if not isinstance(grad, (tg.Tensor, tg.Variable)):
         grad = tg.convert_to_tensor(np.asarray(grad))
     if grad.dtype != var.dtype:

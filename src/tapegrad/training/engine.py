@@ -21,6 +21,7 @@ import numpy as np
 
 import tapegrad as tg
 from tapegrad.callbacks import CallbackList, History, ProgbarLogger
+from tapegrad.ops.indexed_slices import sparse_gradients
 from tapegrad.training import compile_utils, data_adapter
 
 __all__ = ["TrainingMixin"]
@@ -205,7 +206,9 @@ class TrainingMixin:
                 loss, _ = model.compiled_loss(y, y_pred, sample_weight,
                                               model._regularization_losses())
             variables = model.trainable_variables
-            grads = tape.gradient(loss, variables)
+            # row lookups (Embedding) give IndexedSlices: only touched rows are updated
+            with sparse_gradients():
+                grads = tape.gradient(loss, variables)
             model.optimizer.apply_gradients(zip(grads, variables))
             return loss, y_pred
 
