@@ -242,3 +242,37 @@ def test_lstm_trains_in_a_sequential_model_with_fit():
                   metrics=["accuracy"])
     hist = model.fit(x, y, epochs=15, batch_size=16, verbose=0)
     assert hist.history["loss"][-1] < 0.5 * hist.history["loss"][0]
+
+
+@pytest.mark.parametrize("options", [
+    {"return_sequences": True, "return_state": True},
+    {"go_backwards": True},
+    {"return_sequences": True, "go_backwards": True},
+])
+def test_fused_lstm_matches_the_generic_loop_values_and_gradients(options, monkeypatch):
+    from tapegrad.layers.recurrent import RNN
+
+    x = tg.constant(_x((3, 6, 4), seed=7))
+    layer = LSTM(5, dtype="float64", **options)
+    layer(x)
+    h0 = tg.constant(_x((3, 5), seed=8))
+    c0 = tg.constant(_x((3, 5), seed=9))
+
+    def run():
+        with tg.GradientTape() as tape:
+            tape.watch([x, h0, c0])
+            out = layer(x, initial_state=[h0, c0])
+            outs = out if isinstance(out, list) else [out]
+            loss = tg.add_n([tg.reduce_sum(o * o) for o in outs])
+        # gradient taken outside the block: the fused NumPy backward runs
+        grads = tape.gradient(loss, [x, h0, c0] + layer.trainable_variables)
+        return [o.numpy() for o in outs], [g.numpy() for g in grads]
+
+    assert layer._fused_lstm()
+    fused_out, fused_grads = run()
+    monkeypatch.setattr(RNN, "_fused_lstm", lambda self: False)
+    plain_out, plain_grads = run()
+    for a, b in zip(fused_out, plain_out):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    for a, b in zip(fused_grads, plain_grads):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)

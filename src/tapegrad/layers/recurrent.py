@@ -6,11 +6,14 @@ Weights are Keras': ``kernel`` ``(input_dim, k * units)``, ``recurrent_kernel``
 ``(2, 3 * units)``, input and recurrent halves, as torch.nn.GRU computes it), so
 weights load from Keras and convert from PyTorch by transposing and reordering.
 
-The loop is written in tapegrad ops, so gradients of every order follow from the
-tape.  Each time step costs two matmuls (``x_t @ kernel`` and ``h @ recurrent_kernel``)
-and one activation over all the gates at once: the gates are computed together and
-split afterwards, not matmul by matmul.  ``x_t`` is read from a time-major copy of
-the input, so reading it costs nothing on the tape when the input needs no gradient.
+The standard LSTM (sigmoid gates, tanh, no mask) runs fused (``_lstm_fused.py``): the
+input projection of all steps is one matmul, the recurrence and its backward pass
+through time run in NumPy with one matmul per step, and a recording outer tape (second
+order) gets the gradient recomputed with differentiable ops.  Every other case loops in
+tapegrad ops, so gradients of every order follow from the tape: each step costs two
+matmuls (``x_t @ kernel`` and ``h @ recurrent_kernel``) and one activation per kind over
+adjacent gates.  ``x_t`` is read from a time-major copy of the input, so reading it costs
+nothing on the tape when the input needs no gradient.
 
 Masking: ``Embedding(mask_zero=True)`` (or ``Masking``) attaches a ``(batch, time)``
 boolean mask to its output; a recurrent layer then keeps the previous state (and, with
@@ -312,6 +315,8 @@ class RNN(Layer):
                                      f"shape {(batch, size)}, got {tuple(s.shape)}")
         if steps == 0:
             raise ValueError(f"{type(self).__name__}: the input has no time steps")
+        if mask is None and self._fused_lstm():
+            return self._call_fused(inputs, states)
         # Time-major once, so that step t is a contiguous slice.
         time_major = tg.transpose(inputs, (1, 0, 2))
         if mask is not None:
@@ -345,6 +350,35 @@ class RNN(Layer):
             result = output
         if self.return_state:
             return [result] + list(states)
+        return result
+
+    def _fused_lstm(self):
+        cell = self.cell
+        return (type(cell) is LSTMCell and cell.activation is tg.tanh
+                and cell.recurrent_activation is tg.nn.sigmoid)
+
+    def _call_fused(self, inputs, states):
+        """The standard LSTM through the fused recurrence (layers/_lstm_fused.py): one
+        input projection matmul for all steps, the loop in NumPy, a hand-written BPTT."""
+        from tapegrad.layers._lstm_fused import lstm_sequence
+
+        cell = self.cell
+        batch, steps, features = inputs.shape
+        if self.go_backwards:
+            inputs = inputs[:, ::-1]
+        time_major = tg.reshape(tg.transpose(inputs, (1, 0, 2)), (steps * batch, features))
+        projected = tg.matmul(time_major, cell.kernel)
+        if cell.bias is not None:
+            projected = projected + cell.bias
+        projected = tg.reshape(projected, (steps, batch, 4 * cell.units))
+        recurrent = cell.recurrent_kernel
+        if isinstance(recurrent, tg.Variable):
+            recurrent = recurrent.read_value()
+        packed = lstm_sequence(projected, recurrent, states[0], states[1])
+        h, c = packed[steps - 1], packed[steps]
+        result = tg.transpose(packed[:steps], (1, 0, 2)) if self.return_sequences else h
+        if self.return_state:
+            return [result, h, c]
         return result
 
     def __call__(self, inputs, *args, **kwargs):
