@@ -86,3 +86,18 @@ def test_constraints_project_after_each_step():
     tg.optimizers.SGD(1.0).apply_gradients(zip(tape.gradient(loss, conv.variables),
                                                conv.variables))
     assert conv.kernel.numpy().min() >= 0
+
+
+def test_penalties_survive_get_config_round_trips():
+    model = tg.Sequential([
+        tg.layers.Dense(3, kernel_regularizer=tg.regularizers.l1_l2(0.1, 0.2),
+                        bias_constraint=tg.constraints.non_neg(), input_shape=(2,)),
+        tg.layers.Dense(1, kernel_constraint=tg.constraints.max_norm(1.5, axis=0)),
+    ])
+    copy = tg.Sequential.from_config(model.get_config())
+    first, second = copy.layers
+    assert first.kernel_regularizer.get_config() == {"l1": 0.1, "l2": 0.2}
+    assert isinstance(first.bias_constraint, tg.constraints.NonNeg)
+    assert second.kernel_constraint.get_config() == {"max_value": 1.5, "axis": 0}
+    conv = tg.layers.Conv2D(2, 3, kernel_regularizer="l2")
+    assert tg.layers.Conv2D.from_config(conv.get_config()).kernel_regularizer.l2 == 0.01

@@ -142,4 +142,7 @@ class Conv2D(Layer):
             kernel_initializer=initializers.serialize(self.kernel_initializer),
             bias_initializer=initializers.serialize(self.bias_initializer),
         )
+        from tapegrad.layers.core import _penalty_config
+
+        config.update(_penalty_config(self))
         return config

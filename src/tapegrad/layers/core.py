@@ -28,6 +28,18 @@ def _set_penalties(layer, kernel_regularizer, bias_regularizer, activity_regular
     layer.bias_constraint = constraints.get(bias_constraint)
 
 
+def _penalty_config(layer):
+    from tapegrad import constraints, regularizers
+
+    return {
+        "kernel_regularizer": regularizers.serialize(layer.kernel_regularizer),
+        "bias_regularizer": regularizers.serialize(layer.bias_regularizer),
+        "activity_regularizer": regularizers.serialize(layer.activity_regularizer),
+        "kernel_constraint": constraints.serialize(layer.kernel_constraint),
+        "bias_constraint": constraints.serialize(layer.bias_constraint),
+    }
+
+
 class Dense(Layer):
     """``activation(inputs @ kernel + bias)`` over the last axis of the input.
 
@@ -96,6 +108,7 @@ class Dense(Layer):
             use_bias=self.use_bias,
             kernel_initializer=initializers.serialize(self.kernel_initializer),
             bias_initializer=initializers.serialize(self.bias_initializer),
+            **_penalty_config(self),
         )
         return config
 
