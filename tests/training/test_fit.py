@@ -293,3 +293,15 @@ def test_summary_prints_keras_table():
     text = "\n".join(lines)
     assert "Layer (type)" in text and "Output Shape" in text and "Param #" in text
     assert "(None, 8)" in text and "Total params: 58" in text
+
+
+def test_compat_tf1_keras_names():
+    from tapegrad.compat import tf1
+
+    assert tf1.keras.callbacks.EarlyStopping is tg.callbacks.EarlyStopping
+    assert tf1.keras.losses.SparseCategoricalCrossentropy is \
+        tg.losses.SparseCategoricalCrossentropy
+    assert tf1.keras.Input is tg.layers.Input
+    assert tf1.keras.optimizers.AdamW is tg.optimizers.AdamW
+    assert tf1.keras.regularizers.l2 is tg.regularizers.l2
+    assert tf1.keras.layers.LSTM is tg.layers.LSTM
