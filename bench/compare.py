@@ -277,6 +277,13 @@ def tapegrad_workloads(quick, memory_steps, timer):
     from compare_traced import traced_workloads
     out.update(traced_workloads(tg, timer, linreg_data, mlp_data, cnn_data, LINREG_STEPS,
                                 LEARNING_RATE))
+    # LSTM(128) over MNIST rows, one Keras train step (issue 21)
+    lstm = tg.Sequential([layers.LSTM(128, input_shape=(28, 28)), layers.Dense(10)])
+    lstm.compile(tg.optimizers.Adam(1e-3),
+                 tg.losses.SparseCategoricalCrossentropy(from_logits=True))
+    lstm_step = lstm.make_train_function()
+    rows = tg.constant(images.reshape(CNN_BATCH, 28, 28))
+    out["lstm64"] = timer(lambda: lstm_step(rows, cl, None))
 
     out["import"] = time_import("tapegrad", quick)
 
@@ -425,6 +432,22 @@ def torch_workloads(quick, memory_steps, timer, threads):
             out["mlp32_checked"] = timer(lambda: train_step(mlp, sgd, x, y))
             out["cnn64_checked"] = timer(lambda: train_step(cnn, adam, ci, cl))
 
+    # LSTM(128) over MNIST rows (issue 21)
+    class RowLSTM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(28, 128, batch_first=True)
+            self.fc = nn.Linear(128, 10)
+
+        def forward(self, x):
+            return self.fc(self.lstm(x)[0][:, -1])
+
+    row_lstm = RowLSTM()
+    lstm_adam = torch.optim.Adam(row_lstm.parameters(), lr=1e-3)
+    rows = torch.from_numpy(np.ascontiguousarray(images.reshape(CNN_BATCH, 28, 28)))
+    out["lstm64"] = timer(lambda: train_step(row_lstm, lstm_adam, rows,
+                                             torch.from_numpy(labels)))
+
     out["import"] = time_import("torch", quick)
     return out
 
@@ -493,6 +516,8 @@ WORKLOADS = [
      lambda t, n, p, rn, rp: None if rp is None else rp <= 0.9),
     ("cnn_trace", "trace time of the CNN step (first call of a fresh tg.function)",
      "≤ 50 ms", lambda t, n, p, rn, rp: t <= 50e-3),
+    ("lstm64", "LSTM(128) over 28 MNIST rows + Dense(10), Adam step, batch 64",
+     "≤ 1.5× PyTorch", lambda t, n, p, rn, rp: None if rp is None else rp <= 1.5),
     ("import", "`python -c \"import <framework>\"` (fresh process, wall)",
      "≤ NumPy + 0.1 s",
      lambda t, n, p, rn, rp: None if n is None else t <= n + 0.1),

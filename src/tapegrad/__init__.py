@@ -172,6 +172,8 @@ _LAZY = {
     "train": "train", "summary": "summary", "cuda": "cuda", "errors": "errors",
     "compat": "compat", "tracking": "tracking", "backend": "backend", "onnx": "onnx",
     "linalg": "linalg", "math": "math", "signal": "signal", "spectral": "signal",
+    # Keras training loop
+    "callbacks": "callbacks", "regularizers": "regularizers", "constraints": "constraints",
 }
 
 

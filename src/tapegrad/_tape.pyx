@@ -58,6 +58,17 @@ def needs_input(int i):
 cdef object _sum_to = None
 cdef object _add_n = None
 cdef object _add = None
+# sparse gradients of row lookups (ops/indexed_slices.py): their type, sum and densify
+cdef object _sparse_type = None
+cdef object _sparse_aggregate = None
+cdef object _densify = None
+
+
+def _set_sparse_helpers(cls, aggregate, densify):
+    global _sparse_type, _sparse_aggregate, _densify
+    _sparse_type = cls
+    _sparse_aggregate = aggregate
+    _densify = densify
 
 
 def _set_helpers(sum_to, add, add_n):
@@ -130,6 +141,10 @@ cdef inline tuple _meta_of(OpRecord rec, Py_ssize_t i):
 cdef object _aggregate(list gs):
     if len(gs) == 1:
         return gs[0]
+    if _sparse_type is not None:
+        for g in gs:
+            if type(g) is _sparse_type:
+                return _sparse_aggregate(gs)
     if len(gs) == 2:
         # two contributions (the common case): add has the same-shape fast path
         return _add(gs[0], gs[1])
@@ -191,6 +206,8 @@ def fit_grad(g, tuple meta, Primitive prim, int i):
 cdef object _fit(object g, tuple meta, Primitive prim, int i):
     # Bring an input gradient to the input's shape; broadcasting is undone here only.
     cdef tuple shape = meta[0]
+    if _sparse_type is not None and type(g) is _sparse_type and g.dense_shape == shape:
+        return g
     if not isinstance(g, Tensor):
         raise TypeError("gradient of %s returned %s for input %d; VJPs must return tensors "
                         "or None" % (prim.name, type(g).__name__, i))
@@ -285,6 +302,8 @@ cdef list _imperative_grad(TapeCore tape, list targets, list seeds, list sources
         in_grads = None
         if glist is not None and rec.prim.vjp is not None:
             g = _aggregate(glist)
+            if _sparse_type is not None and type(g) is _sparse_type:
+                g = _densify(g)     # VJPs take dense gradients
             inputs = rec.inputs if rec.inputs is not None else _metas(rec)
             if _track_vjp:
                 prev = getattr(_vjp_local, "rec", None)

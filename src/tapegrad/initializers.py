@@ -27,6 +27,7 @@ __all__ = [
     "HeUniform",
     "LecunNormal",
     "LecunUniform",
+    "Orthogonal",
     "get",
     "serialize",
 ]
@@ -249,6 +250,33 @@ class LecunUniform(_FixedVarianceScaling):
     _ARGS = (1.0, "fan_in", "uniform")
 
 
+# Keras' default recurrent_initializer (issue 21)
+class Orthogonal(Initializer):
+    """A random orthogonal matrix (Keras' default ``recurrent_initializer``), times ``gain``."""
+
+    def __init__(self, gain=1.0, seed=None):
+        self.gain = float(gain)
+        self.seed = seed
+
+    def __call__(self, shape, dtype=None):
+        shape = tuple(int(d) for d in shape)
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal: needs a shape of rank >= 2, got {shape}")
+        rows = int(np.prod(shape[:-1]))
+        cols = shape[-1]
+        rng = (np.random.default_rng(self.seed) if self.seed is not None
+               else tg.random.numpy_rng())
+        a = rng.normal(size=(max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))  # a uniform distribution over orthogonal matrices
+        if rows < cols:
+            q = q.T
+        return (self.gain * q[:rows, :cols]).reshape(shape).astype(dtype or np.float32)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
 _BY_NAME = {
     "zeros": Zeros,
     "ones": Ones,
@@ -263,6 +291,7 @@ _BY_NAME = {
     "he_uniform": HeUniform,
     "lecun_normal": LecunNormal,
     "lecun_uniform": LecunUniform,
+    "orthogonal": Orthogonal,
 }
 _NAME_OF = {cls: name for name, cls in _BY_NAME.items()}
 
@@ -280,6 +309,7 @@ he_normal = HeNormal
 he_uniform = HeUniform
 lecun_normal = LecunNormal
 lecun_uniform = LecunUniform
+orthogonal = Orthogonal
 
 
 def get(identifier):

@@ -241,3 +241,18 @@ def hinge_loss(labels, logits, weights=1.0, reduction=Reduction.SUM_BY_NONZERO_W
     _check_same_shape(labels, logits, where, "labels", "logits")
     losses = tg.nn.relu(1.0 - (2.0 * labels - 1.0) * logits)
     return compute_weighted_loss(losses, weights, reduction, where)
+
+
+# Keras' loss objects (``tf.keras.losses``), for ``Model.compile`` (issue 21).
+from tapegrad.training.losses import (  # noqa: E402
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Huber,
+    Loss,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    SparseCategoricalCrossentropy,
+)
+
+__all__ += ["Loss", "SparseCategoricalCrossentropy", "CategoricalCrossentropy",
+            "BinaryCrossentropy", "MeanSquaredError", "MeanAbsoluteError", "Huber"]

@@ -4,7 +4,9 @@ import numpy as np
 
 import tapegrad as tg
 from tapegrad import layers as layers_module
-from tapegrad.layers.base import Layer, _normalize_shape
+from tapegrad.layers.base import Layer, _normalize_shape, _unique_name
+from tapegrad.layers.functional import Functional
+from tapegrad.training.engine import TrainingMixin
 
 __all__ = ["Model", "Sequential"]
 
@@ -18,17 +20,25 @@ def _format_shape(shape):
         ",)" if len(shape) == 1 else ")")
 
 
-class Model(Layer):
+class Model(TrainingMixin, Layer):
     """A layer whose sublayers and variables are its attributes (the guide's ``tf.keras.Model``).
 
     Subclass it, assign layers (or Variables, or lists/dicts of them) to attributes in
     ``__init__`` and compute in ``call``.  ``variables`` lists each variable once, in
     attribute order, however often ``call`` reuses a layer.  No input shape is needed:
-    sublayers build on the first call.
+    sublayers build on the first call.  Keras' training API (``compile``, ``fit``,
+    ``evaluate``, ``predict``, ``save_weights``...) comes from
+    :class:`tapegrad.training.engine.TrainingMixin`.
     """
 
     # ``call`` is the user's: it may take objects a built-in layer would reject.
     _accepts_any_input = True
+
+    def __new__(cls, *args, **kwargs):
+        # Model(inputs, outputs): the functional API (issue 21)
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            return object.__new__(FunctionalModel)
+        return object.__new__(cls)
 
     def build(self, input_shape):
         """Create every variable by running ``call`` once on zeros of ``input_shape``.
@@ -105,6 +115,24 @@ class Model(Layer):
             rows.append((f"{layer.name} ({type(layer).__name__})", _format_shape(shape),
                          f"{params:,}"))
         return rows
+
+
+class FunctionalModel(Functional, Model):
+    r"""``tg.Model(inputs, outputs)``: a model from a graph of layer calls on ``Input``\ s.
+
+    ``inputs``/``outputs``: one symbolic tensor, a list, or (inputs) a dict by name.
+    ``model.layers`` lists each layer once (Input layers first), ``get_layer(name)``
+    finds one; compile/fit/predict take lists (or dicts by input name) for several
+    inputs and return lists for several outputs.
+    """
+
+    def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
+        if inputs is None or outputs is None:
+            raise TypeError("Model(inputs, outputs): both inputs and outputs must be given")
+        if name is None:
+            name = _unique_name("model")
+        super().__init__(name=name, **kwargs)
+        self._init_graph(inputs, outputs)
 
 
 class Sequential(Model):

@@ -5,7 +5,6 @@ resolve to ``tapegrad.callbacks``/``regularizers``/``constraints`` when those mo
 exist (see ``tf1.keras``).
 """
 
-import numpy as np
 
 from tapegrad import optimizers as _opt
 
@@ -124,73 +123,18 @@ LOSSES = {
 }
 
 
-class Loss:
-    """A Keras loss object: ``loss(y_true, y_pred, sample_weight=None)`` is the per-example
-    loss, weighted by ``sample_weight`` and reduced as ``reduction`` says: the mean over
-    all examples ("sum_over_batch_size", Keras' default), "sum", or "none"."""
+# The loss classes are the Keras training loop's own (tapegrad.training.losses): one
+# definition, reached from tf.keras.losses and tg.losses alike.
+def _loss_classes():
+    from tapegrad.training import losses as L
 
-    _fn = None
-
-    def __init__(self, reduction="sum_over_batch_size", name=None, **fn_kwargs):
-        if reduction not in ("sum_over_batch_size", "auto", "sum", "none"):
-            raise ValueError("%s: reduction must be 'sum_over_batch_size', 'sum' or 'none', "
-                             "got %r" % (type(self).__name__, reduction))
-        self.reduction = reduction
-        self.name = name or type(self).__name__
-        self._fn_kwargs = fn_kwargs
-
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        import tapegrad as tg
-
-        losses = type(self)._fn(y_true, y_pred, **self._fn_kwargs)
-        if sample_weight is not None:
-            weight = tg.cast(tg.convert_to_tensor(sample_weight), losses.dtype)
-            if weight.ndim > losses.ndim:
-                weight = tg.reshape(weight, losses.shape)
-            losses = losses * weight
-        if self.reduction == "none":
-            return losses
-        total = tg.reduce_sum(losses)
-        if self.reduction == "sum":
-            return total
-        return total / float(max(int(np.prod(losses.shape)), 1))
-
-    def get_config(self):
-        return dict(reduction=self.reduction, name=self.name, **self._fn_kwargs)
+    return {c.__name__: c for c in (L.Loss, L.MeanSquaredError, L.MeanAbsoluteError,
+                                     L.CategoricalCrossentropy,
+                                     L.SparseCategoricalCrossentropy, L.BinaryCrossentropy,
+                                     L.Huber)}
 
 
-class MeanSquaredError(Loss):
-    _fn = staticmethod(mean_squared_error)
-
-
-class MeanAbsoluteError(Loss):
-    _fn = staticmethod(mean_absolute_error)
-
-
-class CategoricalCrossentropy(Loss):
-    _fn = staticmethod(categorical_crossentropy)
-
-    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None):
-        super().__init__(reduction, name, from_logits=from_logits)
-
-
-class SparseCategoricalCrossentropy(Loss):
-    _fn = staticmethod(sparse_categorical_crossentropy)
-
-    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None):
-        super().__init__(reduction, name, from_logits=from_logits)
-
-
-class BinaryCrossentropy(Loss):
-    _fn = staticmethod(binary_crossentropy)
-
-    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None):
-        super().__init__(reduction, name, from_logits=from_logits)
-
-
-LOSS_CLASSES = {c.__name__: c for c in (Loss, MeanSquaredError, MeanAbsoluteError,
-                                         CategoricalCrossentropy,
-                                         SparseCategoricalCrossentropy, BinaryCrossentropy)}
+LOSS_CLASSES = _loss_classes()
 
 
 def get_loss(identifier):

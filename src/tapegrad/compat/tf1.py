@@ -302,12 +302,16 @@ keras = _Aliases("tf.keras", {
         "Adagrad": "tapegrad.compat._v1_keras:Adagrad",
         "Optimizer": "tapegrad.optimizers:Optimizer",
         "schedules": "tapegrad.optimizers.schedules",
+        "AdamW": "tapegrad.optimizers:AdamW",
+        "Adamax": "tapegrad.optimizers:Adamax",
+        "Nadam": "tapegrad.optimizers:Nadam",
+        "Ftrl": "tapegrad.optimizers:Ftrl",
     }),
-    # Being written beside this module (h21): resolve once tapegrad.callbacks,
-    # tapegrad.regularizers and tapegrad.constraints exist.
-    "callbacks": _Pending("tf.keras.callbacks", "tapegrad.callbacks"),
-    "regularizers": _Pending("tf.keras.regularizers", "tapegrad.regularizers"),
-    "constraints": _Pending("tf.keras.constraints", "tapegrad.constraints"),
+    # Keras training loop
+    "callbacks": "tapegrad.callbacks",
+    "Input": "tapegrad.layers:Input",
+    "regularizers": "tapegrad.regularizers",
+    "constraints": "tapegrad.constraints",
 })
 
 train = _Aliases("tf.train", {

@@ -121,6 +121,48 @@ def _training_param(fn):
     return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
+class KerasTensor:
+    """A symbolic tensor of the functional API: a shape (``None`` = unknown), a dtype,
+    and the layer call that produced it.  ``tg.layers.Input`` makes the first ones;
+    calling a layer on them records the call and returns new ones; ``tg.Model(inputs,
+    outputs)`` replays the recorded calls on real tensors."""
+
+    __slots__ = ("shape", "dtype", "name", "node", "index", "__weakref__")
+
+    def __init__(self, shape, dtype, name=None, node=None, index=0):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.name = name
+        self.node = node        # the _Node that produced it (None for an Input)
+        self.index = index      # which output of that node
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape} dtype={self.dtype.name} name={self.name!r}>"
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError(
+            f"{self!r} is symbolic (functional API): it has no value; pass it to layers "
+            "(Lambda wraps a function), then build a tg.Model(inputs, outputs) and call that"
+        )
+
+    def numpy(self):
+        return self.__array__()
+
+
+def _has_keras_tensor(value):
+    if type(value) is KerasTensor:
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_has_keras_tensor(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_keras_tensor(v) for v in value.values())
+    return False
+
+
 class Layer(tracking.Trackable):
     """Base class of layers and models (Keras' ``Layer``).
 
@@ -241,13 +283,16 @@ class Layer(tracking.Trackable):
 
     # ------------------------------------------------------------------ variables
 
-    def add_weight(self, name=None, shape=None, dtype=None, initializer=None, trainable=True):
+    def add_weight(self, name=None, shape=None, dtype=None, initializer=None, trainable=True,
+                   regularizer=None, constraint=None):
         """Create a variable owned by this layer, named ``"<layer name>/<name>"``.
 
         ``initializer`` is an initializer object, its name (``"zeros"``, ``"he_normal"``)
         or a callable ``(shape, dtype) -> value``; the default is glorot_uniform for
         floating dtypes and zeros otherwise.  ``trainable=False`` makes a state variable
-        (BatchNormalization's moving statistics).
+        (BatchNormalization's moving statistics).  ``regularizer`` (``weights ->
+        scalar``) adds a penalty to :attr:`losses`; ``constraint`` (``weights -> weights``)
+        becomes the variable's ``constraint``, which optimizers apply after each update.
         """
         if name is None:
             name = f"weight_{len(self._weights)}"
@@ -267,7 +312,40 @@ class Layer(tracking.Trackable):
                                dtype=dtype)
         self._weights.append(variable)
         tracking.variable_created(self, name, variable)
+        # regularizers and constraints (issue 21)
+        if regularizer is not None:
+            from tapegrad import regularizers
+
+            self.__dict__.setdefault("_weight_regularizers", []).append(
+                (variable, regularizers.get(regularizer)))
+        if constraint is not None:
+            from tapegrad import constraints
+
+            variable.constraint = constraints.get(constraint)
         return variable
+
+    @property
+    def losses(self):
+        """Regularization penalties of this layer and its sublayers: each weight
+        regularizer evaluated on the current weights (so, inside a GradientTape, they are
+        differentiable), and the activity penalties of each layer's latest call."""
+        out, seen, stack = [], set(), [self]
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            d = layer.__dict__
+            for variable, regularizer in d.get("_weight_regularizers", ()):
+                out.append(regularizer(variable))
+            out.extend(d.get("_activity_losses", ()))
+            stack.extend(reversed(layer.layers))
+        return out
+
+    def _record_activity_loss(self, regularizer, outputs):
+        """Keras' activity regularization: the penalty of the outputs over the batch size."""
+        batch = outputs.shape[0] if len(outputs.shape) else 1
+        self.__dict__["_activity_losses"] = [regularizer(outputs) / float(max(batch, 1))]
 
     # The guide's (TF 1.x) spelling.
     add_variable = add_weight
@@ -411,6 +489,11 @@ class Layer(tracking.Trackable):
         d["_build_input_shape"] = input_shape
 
     def __call__(self, inputs, *args, training=None, **kwargs):
+        if type(inputs) is KerasTensor or (
+                type(inputs) in (list, tuple, dict) and _has_keras_tensor(inputs)):
+            from tapegrad.layers.functional import call_symbolic
+
+            return call_symbolic(self, inputs, args, kwargs)
         inputs = self._convert_input(inputs)
         first_call = not self._built
         if first_call:

@@ -58,8 +58,14 @@ class Conv2D(Layer):
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        from tapegrad.layers.core import _set_penalties
+
+        _set_penalties(self, kernel_regularizer, bias_regularizer, activity_regularizer,
+                       kernel_constraint, bias_constraint)
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
             raise ValueError(f"Conv2D: filters must be a positive int, got {filters!r}")
         self.filters = int(filters)
@@ -86,8 +92,12 @@ class Conv2D(Layer):
             )
         kh, kw = self.kernel_size
         self.kernel = self.add_weight("kernel", (kh, kw, input_shape[-1], self.filters),
-                                      initializer=self.kernel_initializer)
-        self.bias = (self.add_weight("bias", (self.filters,), initializer=self.bias_initializer)
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = (self.add_weight("bias", (self.filters,), initializer=self.bias_initializer,
+                                     regularizer=self.bias_regularizer,
+                                     constraint=self.bias_constraint)
                      if self.use_bias else None)
         self.built = True
 
@@ -108,6 +118,8 @@ class Conv2D(Layer):
             outputs = outputs + self.bias
         if self.activation is not activations.linear:
             outputs = self.activation(outputs)
+        if self.activity_regularizer is not None:
+            self._record_activity_loss(self.activity_regularizer, outputs)
         return outputs
 
     def compute_output_shape(self, input_shape):
@@ -135,4 +147,7 @@ class Conv2D(Layer):
             kernel_initializer=initializers.serialize(self.kernel_initializer),
             bias_initializer=initializers.serialize(self.bias_initializer),
         )
+        from tapegrad.layers.core import _penalty_config
+
+        config.update(_penalty_config(self))
         return config

@@ -16,6 +16,30 @@ def _positive_int(value, what, where):
     return int(value)
 
 
+def _set_penalties(layer, kernel_regularizer, bias_regularizer, activity_regularizer,
+                   kernel_constraint, bias_constraint):
+    """Keras' regularizer and constraint arguments of Dense and Conv* (issue 21)."""
+    from tapegrad import constraints, regularizers
+
+    layer.kernel_regularizer = regularizers.get(kernel_regularizer)
+    layer.bias_regularizer = regularizers.get(bias_regularizer)
+    layer.activity_regularizer = regularizers.get(activity_regularizer)
+    layer.kernel_constraint = constraints.get(kernel_constraint)
+    layer.bias_constraint = constraints.get(bias_constraint)
+
+
+def _penalty_config(layer):
+    from tapegrad import constraints, regularizers
+
+    return {
+        "kernel_regularizer": regularizers.serialize(layer.kernel_regularizer),
+        "bias_regularizer": regularizers.serialize(layer.bias_regularizer),
+        "activity_regularizer": regularizers.serialize(layer.activity_regularizer),
+        "kernel_constraint": constraints.serialize(layer.kernel_constraint),
+        "bias_constraint": constraints.serialize(layer.bias_constraint),
+    }
+
+
 class Dense(Layer):
     """``activation(inputs @ kernel + bias)`` over the last axis of the input.
 
@@ -26,8 +50,12 @@ class Dense(Layer):
     _single_input = True
 
     def __init__(self, units, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        _set_penalties(self, kernel_regularizer, bias_regularizer, activity_regularizer,
+                       kernel_constraint, bias_constraint)
         self.units = _positive_int(units, "units", "Dense")
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -41,8 +69,12 @@ class Dense(Layer):
                 f"got input shape {input_shape}"
             )
         self.kernel = self.add_weight("kernel", (input_shape[-1], self.units),
-                                      initializer=self.kernel_initializer)
-        self.bias = (self.add_weight("bias", (self.units,), initializer=self.bias_initializer)
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = (self.add_weight("bias", (self.units,), initializer=self.bias_initializer,
+                                     regularizer=self.bias_regularizer,
+                                     constraint=self.bias_constraint)
                      if self.use_bias else None)
         self.built = True
 
@@ -66,6 +98,8 @@ class Dense(Layer):
             outputs = outputs + self.bias
         if self.activation is not activations.linear:
             outputs = self.activation(outputs)
+        if self.activity_regularizer is not None:
+            self._record_activity_loss(self.activity_regularizer, outputs)
         return outputs
 
     def compute_output_shape(self, input_shape):
@@ -79,6 +113,7 @@ class Dense(Layer):
             use_bias=self.use_bias,
             kernel_initializer=initializers.serialize(self.kernel_initializer),
             bias_initializer=initializers.serialize(self.bias_initializer),
+            **_penalty_config(self),
         )
         return config
 
@@ -210,8 +245,10 @@ class Embedding(Layer):
     _single_input = True
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="random_uniform",
-                 **kwargs):
+                 mask_zero=False, **kwargs):
         super().__init__(**kwargs)
+        # mask_zero: id 0 is padding; recurrent layers skip those steps (issue 21)
+        self.mask_zero = bool(mask_zero)
         self.input_dim = _positive_int(input_dim, "input_dim", "Embedding")
         self.output_dim = _positive_int(output_dim, "output_dim", "Embedding")
         self.embeddings_initializer = initializers.get(embeddings_initializer)
@@ -248,7 +285,12 @@ class Embedding(Layer):
                     f"Embedding {self.name!r}: ids must be in [0, {self.input_dim}), got "
                     f"values in [{ids.min()}, {ids.max()}]"
                 )
-        return tg.gather(self.embeddings, inputs)
+        outputs = tg.gather(self.embeddings, inputs)
+        if self.mask_zero:
+            from tapegrad.layers.recurrent import set_mask
+
+            set_mask(outputs, inputs.numpy() != 0)
+        return outputs
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
@@ -256,5 +298,6 @@ class Embedding(Layer):
     def get_config(self):
         config = super().get_config()
         config.update(input_dim=self.input_dim, output_dim=self.output_dim,
+                      mask_zero=self.mask_zero,
                       embeddings_initializer=initializers.serialize(self.embeddings_initializer))
         return config

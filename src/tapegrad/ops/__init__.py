@@ -19,3 +19,7 @@ from tapegrad.ops.elementwise import _add_n, add
 from tapegrad.ops.shape import sum_to
 
 _tape._set_helpers(sum_to, add, _add_n)
+
+from tapegrad.ops import indexed_slices as _sparse  # noqa: E402
+
+_tape._set_sparse_helpers(_sparse.IndexedSlices, _sparse.aggregate, _sparse.densify)

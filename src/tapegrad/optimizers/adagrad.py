@@ -17,8 +17,9 @@ class Adagrad(Optimizer):
 
     _slot_names = ("accumulator",)
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, name="Adagrad"):
-        super().__init__(learning_rate, name)
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, name="Adagrad",
+                 **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
         self.initial_accumulator_value = self._check_hyper(
             "initial_accumulator_value", initial_accumulator_value, low=0.0, low_open=True)
         self.__dict__["_slot_init"] = {"accumulator": self.initial_accumulator_value}

@@ -29,8 +29,12 @@ class Adam(Optimizer):
     epsilon = _Hyper("epsilon")
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
-                 name="Adam"):
-        super().__init__(learning_rate, name)
+                 name="Adam", amsgrad=False, **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
+        # amsgrad: divide by the running maximum of v (slot "vhat"), Reddi et al. 2018
+        self.amsgrad = bool(amsgrad)
+        if self.amsgrad:
+            self.__dict__["_slot_names"] = ("m", "v", "vhat")
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
@@ -44,6 +48,10 @@ class Adam(Optimizer):
         return dict(hyper, lr=lr, lr_t=lr_t)
 
     def _apply_dense_numpy(self, grad, var, slots, hyper):
+        if self.amsgrad:
+            from tapegrad.optimizers.adaptive import amsgrad_numpy
+
+            return amsgrad_numpy(self, grad, var, slots, hyper["lr_t"])
         m, v = slots
         b1, b2, eps = hyper["beta1"], hyper["beta2"], hyper["epsilon"]
         # one fused pass instead of a dozen array-wide NumPy operations
@@ -64,6 +72,13 @@ class Adam(Optimizer):
         var -= tmp
 
     def _dense_tensor_update(self, grad, var, slots, hyper):
+        if self.amsgrad:
+            m, v, vhat = slots
+            b1, b2 = hyper["beta1"], hyper["beta2"]
+            m = m * b1 + grad * (1.0 - b1)
+            v = v * b2 + tg.square(grad) * (1.0 - b2)
+            vhat = tg.maximum(vhat, v)
+            return var - m * hyper["lr_t"] / (tg.sqrt(vhat) + hyper["epsilon"]), [m, v, vhat]
         m, v = slots
         b1, b2 = hyper["beta1"], hyper["beta2"]
         m = m * b1 + grad * (1.0 - b1)
@@ -73,4 +88,5 @@ class Adam(Optimizer):
     def get_config(self):
         config = super().get_config()
         config.update({k: self._hyper_config(k) for k in ("beta1", "beta2", "epsilon")})
+        config["amsgrad"] = self.amsgrad
         return config

@@ -19,7 +19,9 @@ import numpy as np
 import tapegrad as tg
 from tapegrad import _core, tracking
 from tapegrad.graph.trace import host_call
+from tapegrad.ops.indexed_slices import IndexedSlices
 from tapegrad.optimizers import schedules
+from tapegrad.optimizers.sparse import apply_sparse_numpy
 
 __all__ = ["Optimizer"]
 
@@ -147,7 +149,8 @@ class Optimizer(tracking.Trackable):
 
     learning_rate = _Hyper("learning_rate")
 
-    def __init__(self, learning_rate, name):
+    def __init__(self, learning_rate, name, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None):
         self.__dict__["_hyper"] = {}
         # the checked float of each hyperparameter given as a plain number
         self.__dict__["_hyper_numbers"] = {}
@@ -159,6 +162,11 @@ class Optimizer(tracking.Trackable):
         self.__dict__["_scratch"] = {}
         self.iterations = tg.Variable(0, trainable=False, name=f"{name}/iterations",
                                       dtype=tg.int64)
+        # Keras' gradient clipping (issue 21), applied by apply_gradients
+        from tapegrad.optimizers.clipping import check_clipping
+
+        self.__dict__["_clipping"] = check_clipping(type(self).__name__, clipnorm, clipvalue,
+                                                    global_clipnorm)
 
     def _check_hyper(self, what, value, low=None, high=None, low_open=False):
         where = type(self).__name__
@@ -346,6 +354,11 @@ class Optimizer(tracking.Trackable):
                 f"{where}: no gradients provided for any variable ({skipped or 'empty list'}); "
                 "check that the loss depends on the variables"
             )
+        if self._clipping:
+            # Keras' clipnorm/clipvalue/global_clipnorm, before anything else
+            from tapegrad.optimizers.clipping import clip_pairs
+
+            pairs = clip_pairs(pairs, self._clipping)
         if global_step is not None and not isinstance(global_step, tg.Variable):
             raise TypeError(f"{where}: global_step must be a tg.Variable, got "
                             f"{type(global_step).__name__}")
@@ -355,9 +368,15 @@ class Optimizer(tracking.Trackable):
         step = done + 1
         hyper = self._prepare_step({name: self._resolve_hyper(name, done)
                                     for name in self._hyper}, step)
-        in_place, copied, tensor_updates, legacy = [], [], [], []
+        in_place, copied, tensor_updates, legacy, sparse = [], [], [], [], []
         for grad, var in pairs:
             slots = self._get_or_create_slots(var)
+            if type(grad) is IndexedSlices:
+                # a row lookup's gradient: touched rows only, on CPU, written in phase 2
+                if self._updates_in_place(var) and _COMPUTE_DTYPE.get(var.dtype) is None:
+                    sparse.append((grad, var, slots))
+                    continue
+                grad = grad.to_dense()
             if self._updates_in_place(var):
                 compute = _COMPUTE_DTYPE.get(var.dtype)
                 if compute is None:
@@ -416,6 +435,13 @@ class Optimizer(tracking.Trackable):
                     target.assign(value)
             for grad, var, slots in legacy:
                 self._apply_dense_tensor(grad, var, slots, hyper)
+            for grad, var, slots in sparse:
+                apply_sparse_numpy(self, grad, var, slots, hyper, where)
+            # Keras' weight constraints: projected right after the update
+            for _, var in pairs:
+                constraint = getattr(var, "constraint", None)
+                if constraint is not None:
+                    var.assign(constraint(var.read_value()))
             self._count_step(self.iterations, step)
             if global_step is not None:
                 global_step.assign_add(1)

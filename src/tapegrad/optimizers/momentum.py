@@ -18,8 +18,9 @@ class Momentum(Optimizer):
     _hyper_bounds = {"momentum": (0.0, None, False)}
     momentum = _Hyper("momentum")
 
-    def __init__(self, learning_rate=0.01, momentum=0.9, use_nesterov=False, name="Momentum"):
-        super().__init__(learning_rate, name)
+    def __init__(self, learning_rate=0.01, momentum=0.9, use_nesterov=False, name="Momentum",
+                 **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
         self.momentum = momentum
         self.use_nesterov = bool(use_nesterov)
 

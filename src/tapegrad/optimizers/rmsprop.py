@@ -25,8 +25,8 @@ class RMSProp(Optimizer):
     epsilon = _Hyper("epsilon")
 
     def __init__(self, learning_rate=0.001, decay=0.9, momentum=0.0, epsilon=1e-10,
-                 centered=False, name="RMSProp"):
-        super().__init__(learning_rate, name)
+                 centered=False, name="RMSProp", **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
         self.decay = decay
         self.momentum = momentum
         self.epsilon = epsilon

@@ -13,8 +13,8 @@ class SGD(Optimizer):
 
     _uses_scratch = False
 
-    def __init__(self, learning_rate=0.01, name="GradientDescent"):
-        super().__init__(learning_rate, name)
+    def __init__(self, learning_rate=0.01, name="GradientDescent", **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
 
     def _apply_dense_numpy(self, grad, var, slots, hyper):
         if _kernels.sgd_update(var, grad, hyper["lr"]):
