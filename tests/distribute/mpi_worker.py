@@ -26,6 +26,7 @@ def case_collectives():
     x = tg.constant(np.arange(6.0).reshape(2, 3) + r)
     base = np.arange(6.0).reshape(2, 3)
     close(dist.allreduce(x, dist.Sum), n * base + sum(range(n)))
+    assert dist.allreduce(tg.constant(2.0)).shape == ()          # scalars stay scalars
     close(dist.allreduce(x), base + (n - 1) / 2)
     close(dist.allreduce(x, dist.Min), base)
     close(dist.allreduce(x, dist.Max), base + n - 1)
@@ -168,6 +169,52 @@ def case_shard():
     ds = tg.data.Dataset.range(10)
     got = [int(x) for x in dist.shard(ds)]
     assert got == list(range(dist.rank(), 10, dist.size())), got
+
+
+def case_sparse():
+    # an embedding's row gradients stay sparse (rows gathered, never densified) and
+    # average to the dense gradient of the global batch
+    from tapegrad.ops.indexed_slices import IndexedSlices, sparse_gradients
+
+    r, n = dist.rank(), dist.size()
+    table = tg.Variable(np.arange(40.0).reshape(10, 4) / 10.0)
+    ids_all = np.array([[1, 3, 3], [7, 1, 0], [9, 9, 2], [4, 5, 6]])[:max(n, 2)]
+    ids = ids_all[r % len(ids_all)]
+    with tg.GradientTape() as tape:
+        rows = tg.gather(table, tg.constant(ids))
+        loss = tg.reduce_sum(rows * rows)
+    with sparse_gradients():
+        g = dist.DistributedGradientTape(tape).gradient(loss, table)
+    assert isinstance(g, IndexedSlices), type(g)
+    dense = np.zeros((10, 4))
+    for k in range(n):
+        for i in ids_all[k % len(ids_all)]:
+            dense[i] += 2 * table.numpy()[i]
+    close(g.to_dense().numpy(), dense / n)
+
+
+def case_fit():
+    # Keras fit on every rank's shard with the two callbacks: identical weights
+    r, n = dist.rank(), dist.size()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 6)).astype(np.float32)
+    Y = (X @ rng.standard_normal(6) > 0).astype(np.int32)
+    tg.random.set_seed(10 + r)          # different initial weights on every rank
+    model = tg.Sequential([tg.layers.Dense(8, activation="relu", input_shape=(6,)),
+                           tg.layers.Dense(2)])
+    model.compile(dist.DistributedOptimizer(tg.optimizers.Adam(0.01)),
+                  tg.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    hist = model.fit(X[r::n], Y[r::n], batch_size=8, epochs=3, verbose=0, shuffle=False,
+                     callbacks=[dist.BroadcastGlobalVariablesCallback(0),
+                                dist.MetricAverageCallback()])
+    for v in model.variables:
+        a = v.numpy()
+        close(dist.allreduce(a, dist.Max), dist.allreduce(a, dist.Min), 0)
+    losses = hist.history["loss"]
+    assert losses[-1] < losses[0], losses
+    # averaged metrics: the same numbers on every rank
+    close(dist.allreduce(np.array(losses), dist.Max), dist.allreduce(np.array(losses),
+                                                                       dist.Min), 0)
 
 
 def case_raise():

@@ -127,7 +127,8 @@ def _host(x, what):
         raise TypeError("%s: unsupported dtype %s" % (what, arr.dtype))
     if not arr.dtype.isnative:
         arr = arr.astype(arr.dtype.newbyteorder("="))
-    return x, np.ascontiguousarray(arr)
+    # np.require keeps a 0-d array 0-d (ascontiguousarray would make it 1-d)
+    return x, np.require(arr, requirements="C")
 
 
 def _mpi_op(op):

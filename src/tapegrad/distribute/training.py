@@ -141,6 +141,10 @@ class DistributedGradientTape:
                 remaining[i] -= 1
                 if remaining[i] == 0 and not _is_sparse(g):
                     total = parts[i][0] if len(parts[i]) == 1 else tg.add_n(parts[i])
+                    if total.dtype.kind == "c":
+                        # the walk's internal gradients of complex values are conjugated
+                        # (tape.gradient returns dL/dx + i dL/dy); match what it returns
+                        total = tg.math.conj(total)
                     reducer.ready(i, total)
 
         return tape._run(targets, seeds, ids, on_ready)
