@@ -38,6 +38,13 @@ cdef class OpRecord:
     cdef readonly dict params
 
 
+cdef class RecState:
+    # Recording state of one thread (one context under asyncio): see _dispatch.pxi.
+    cdef readonly list tapes             # active TapeCores, innermost last; never mutated
+    cdef public tuple needs              # inside a VJP: which inputs need gradients
+    cdef unsigned long owner             # the thread that made it
+
+
 cdef class TapeCore:
     cdef public dict producers           # tensor id -> OpRecord, or None for watched sources
     cdef public dict var_reads           # variable uid -> list of tensor ids read from it
@@ -65,5 +72,6 @@ cpdef Tensor wrap(object array)
 cpdef Tensor ones_like_fast(Tensor t)
 cdef Tensor _new_tensor(object data)
 cpdef object apply(Primitive prim, tuple args, dict params)
-cdef void push_tape(TapeCore tape)
-cdef void pop_tape(TapeCore tape)
+cdef int push_tape(TapeCore tape) except -1
+cdef int pop_tape(TapeCore tape) except -1
+cdef RecState current_state()

@@ -8,7 +8,11 @@
 cimport cython
 cimport numpy as cnp
 from cpython.object cimport PyObject
-from cpython.contextvars cimport PyContextVar_Reset, PyContextVar_Set
+from cpython.contextvars cimport PyContextVar_Get, PyContextVar_Reset, PyContextVar_Set
+from cpython.pythread cimport PyThread_get_thread_ident
+from cpython.ref cimport Py_XDECREF
+
+from contextvars import ContextVar
 
 import numpy as np
 

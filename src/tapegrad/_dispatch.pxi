@@ -88,29 +88,79 @@ cdef class OpRecord:
         return "<OpRecord %s -> %d>" % (self.prim.name, self.output_id)
 
 
-cdef list _tapes = []            # active TapeCore objects, innermost last
-cdef int _n_tapes = 0
+# Recording state is per thread, and per context under asyncio: a tape records only the
+# ops of the thread (task) that entered it, and `needs_input` answers for the VJP this
+# thread runs.  One RecState object per context variable value; entering or leaving a
+# tape replaces it (copy-on-write), so a task created inside a tape block sees that tape
+# while tapes entered later in other tasks stay invisible to it.  A state made by another
+# thread (a context copied into a worker with copy_context().run or asyncio.to_thread) is
+# never shared: that thread starts with no tapes, as TensorFlow's thread-local tapes do.
+#
+# `_n_tapes` counts active tapes over all threads: when it is 0 (no tape anywhere) the
+# hot path skips recording with one C int test and never looks the state up.
+
+cdef class RecState:
+    """What is recording in this thread/context: its tapes, and the VJP's needs."""
+
+    def __repr__(self):
+        return "<RecState tapes=%d needs=%r>" % (len(self.tapes), self.needs)
 
 
-cdef void push_tape(TapeCore tape):
+cdef object _state_var = ContextVar("tapegrad_recording")
+cdef Py_ssize_t _n_tapes = 0
+
+
+cdef RecState _fresh_state(list tapes, tuple needs):
+    cdef RecState st = RecState.__new__(RecState)
+    st.tapes = tapes
+    st.needs = needs
+    st.owner = PyThread_get_thread_ident()
+    return st
+
+
+cdef RecState current_state():
+    """This thread's (context's) recording state; made on first use."""
+    cdef PyObject* value = NULL
+    cdef RecState st
+    # PyContextVar_Get hits CPython's per-variable cache while the context is unchanged
+    PyContextVar_Get(_state_var, NULL, &value)
+    if value != NULL:
+        st = <RecState>value
+        Py_XDECREF(value)        # PyContextVar_Get returned a new reference
+        if st.owner == PyThread_get_thread_ident():
+            return st
+    st = _fresh_state([], None)
+    PyContextVar_Set(_state_var, st)
+    return st
+
+
+cdef int push_tape(TapeCore tape) except -1:
     global _n_tapes
-    _tapes.append(tape)
-    _n_tapes = len(_tapes)
+    cdef RecState st = current_state()
+    PyContextVar_Set(_state_var, _fresh_state(st.tapes + [tape], st.needs))
+    _n_tapes += 1
+    return 0
 
 
-cdef void pop_tape(TapeCore tape):
+cdef int pop_tape(TapeCore tape) except -1:
     global _n_tapes
+    cdef RecState st = current_state()
     cdef Py_ssize_t i
+    cdef list tapes
     # Tapes normally exit innermost-first, but a persistent tape may be exited out of order.
-    for i in range(len(_tapes) - 1, -1, -1):
-        if _tapes[i] is tape:
-            del _tapes[i]
+    for i in range(len(st.tapes) - 1, -1, -1):
+        if st.tapes[i] is tape:
+            tapes = list(st.tapes)
+            del tapes[i]
+            PyContextVar_Set(_state_var, _fresh_state(tapes, st.needs))
+            _n_tapes -= 1
             break
-    _n_tapes = len(_tapes)
+    return 0
 
 
 def _active_tapes():
-    return list(_tapes)
+    """The TapeCores recording in this thread/context, innermost last."""
+    return list(current_state().tapes)
 
 
 cdef class TapeCore:
@@ -169,7 +219,7 @@ cdef inline void _record(Primitive prim, tuple inputs, Tensor out, dict params):
     cdef OpRecord rec = None
     if not prim.differentiable or not _is_float(out._data.dtype):
         return
-    for tape in _tapes:
+    for tape in current_state().tapes:
         if tape.paused or not tape.records(inputs):
             continue
         if rec is None:

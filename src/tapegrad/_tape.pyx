@@ -12,24 +12,23 @@
 cimport numpy as cnp
 import numpy as np
 
-from tapegrad._core cimport (BaseVariable, OpRecord, Primitive, TapeCore, Tensor, ones_like_fast,
-                            pop_tape, push_tape)
+from tapegrad._core cimport (BaseVariable, OpRecord, Primitive, RecState, TapeCore, Tensor,
+                            current_state, ones_like_fast, pop_tape, push_tape)
 
 cnp.import_array()
 cdef object ndarray = np.ndarray
-
-cdef tuple _needs = None        # which inputs of the op whose VJP runs now need gradients
-
 
 def needs_input(int i):
     """Inside a VJP: whether input ``i`` of the op is on the tape (its gradient is used).
 
     Expensive VJPs (conv2d, matmul) skip the adjoints nobody asked for, like PyTorch's
-    needs_input_grad.  Read it before running any op in the VJP.
+    needs_input_grad.  Read it before running any op in the VJP.  The answer is this
+    thread's (this context's): backward passes in other threads do not disturb it.
     """
     # outside the tape walk (a VJP called directly, forward mode's transpose trick)
     # every input counts as needed
-    return _needs is None or (i < len(_needs) and _needs[i])
+    cdef tuple needs = current_state().needs
+    return needs is None or (i < len(needs) and needs[i])
 
 
 cdef object _sum_to = None
@@ -126,7 +125,6 @@ cdef object _fit(object g, tuple meta, Primitive prim, int i):
 
 
 cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources):
-    global _needs
     """Gradients of sum(targets * seeds) for each source.
 
     ``sources`` is a list of lists of tensor ids (a variable read several times
@@ -147,7 +145,8 @@ cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources
     cdef object tid, iid, oid
     cdef Py_ssize_t i, n_in
     cdef object g, gi, in_grads, cnt
-    cdef tuple inputs
+    cdef tuple inputs, outer_needs
+    cdef RecState st
 
     for ids in sources:
         for sid in ids:
@@ -198,14 +197,20 @@ cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources
         if glist is not None and rec.prim.vjp is not None:
             g = _aggregate(glist)
             inputs = rec.inputs if rec.inputs is not None else _metas(rec)
-            _needs = tuple([iid in producers for iid in rec.input_ids])
+            # The VJP's needs go into this thread's state and the previous value comes
+            # back afterwards (a backward pass nested in a VJP restores its caller's).
+            # The state is looked up again after the call: a tape entered and left in
+            # the VJP replaced the state object, with these needs copied into it.
+            st = current_state()
+            outer_needs = st.needs
+            st.needs = tuple([iid in producers for iid in rec.input_ids])
             try:
                 if rec.params:
                     in_grads = rec.prim.vjp(g, rec.output, *inputs, **rec.params)
                 else:
                     in_grads = rec.prim.vjp(g, rec.output, *inputs)
             finally:
-                _needs = None
+                current_state().needs = outer_needs
             if type(in_grads) is not tuple:
                 in_grads = tuple(in_grads) if type(in_grads) is list else (in_grads,)
             if len(in_grads) != n_in:

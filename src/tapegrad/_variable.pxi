@@ -26,7 +26,7 @@ cdef class BaseVariable(Operand):
     cdef Tensor read(self):
         cdef TapeCore tape
         if _n_tapes and self._trainable:
-            for tape in _tapes:
+            for tape in current_state().tapes:
                 if tape.watch_accessed and not tape.paused:
                     if _is_float(self._value._data.dtype):
                         tape.note_read(self, self._value)
