@@ -15,6 +15,14 @@ cdef object _default_array_dtype(object arr):
     return arr
 
 
+cdef inline object _native(object arr):
+    # Tensors hold native byte order: the Cython kernels read buffers through plain
+    # pointers, and a big-endian array read that way is garbage (1.0 reads as 4.6e-41)
+    if cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>arr):
+        return arr
+    return arr.astype(arr.dtype.newbyteorder("="))
+
+
 cdef object _check_array_dtype(object arr, str what):
     cdef str k = arr.dtype.kind
     if k not in "fiub":
@@ -61,6 +69,7 @@ cpdef Tensor convert(object value, object dtype=None, str what="convert_to_tenso
         raise TypeError("%s: cannot convert %s to a tensor (ragged or non-numeric value)"
                         % (what, type(value).__name__))
     _check_array_dtype(arr, what)
+    arr = _native(arr)
     t = _new_tensor(_freeze(arr))
     if _default_device is not None and _default_device != _cpu_device:
         return _to_device_hook(t, _default_device)

@@ -140,6 +140,8 @@ cdef inline object _freeze(object arr):
 cpdef Tensor ones_like_fast(Tensor t):
     """Ones of t's shape and dtype; the tape's default seed (no dispatch on CPU)."""
     cdef cnp.ndarray arr
+    if t is None:
+        raise TypeError("ones_like_fast: expected a Tensor, got None")
     if type(t._data) is not ndarray:
         return _optable_ones_like(t)
     arr = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>t._data),
@@ -163,7 +165,7 @@ cpdef Tensor wrap(object array):
         raise TypeError("wrap: unsupported dtype %s" % array.dtype)
     if type(array) is not ndarray:
         array = _np_asarray(array)
-    return _new_tensor(_freeze(array))
+    return _new_tensor(_freeze(_native(array)))
 
 
 def _wrap_device(object data):

@@ -72,7 +72,7 @@ def _lookup(name):
     return _registry[name]
 
 
-def register(Primitive prim):
+def register(Primitive prim not None):
     """Add ``prim`` to the registry (and to the operator table if it backs an operator)."""
     if prim.name in _registry:
         raise ValueError("primitive %r is already registered" % prim.name)
@@ -179,13 +179,13 @@ cdef class TapeCore:
         if t._id not in self.producers:
             self.producers[t._id] = None
 
-    def watch(self, Tensor t):
+    def watch(self, Tensor t not None):
         if not _is_float(t._data.dtype):
             raise TypeError("GradientTape.watch: only floating-point tensors can be "
                             "differentiated, got dtype %s" % t._data.dtype.name)
         self.watch_tensor(t)
 
-    def watch_variable(self, BaseVariable v):
+    def watch_variable(self, BaseVariable v not None):
         cdef Tensor t = v._value
         if not _is_float(t._data.dtype):
             raise TypeError("GradientTape.watch: only floating-point variables can be "
@@ -243,8 +243,13 @@ cdef OpRecord _make_record(Primitive prim, tuple inputs, Tensor out, dict params
     return rec
 
 
-def _record_external(Primitive prim, tuple inputs, Tensor out, dict params):
+def _record_external(Primitive prim not None, tuple inputs not None, Tensor out not None,
+                     dict params):
     """Record an op computed outside `apply` (custom gradients use it)."""
+    for t in inputs:
+        if type(t) is not Tensor:
+            raise TypeError("_record_external: inputs must be tensors, got %s"
+                            % type(t).__name__)
     if _n_tapes:
         _record(prim, inputs, out, params)
 
@@ -253,6 +258,8 @@ cpdef object apply(Primitive prim, tuple args, dict params):
     """Run ``prim`` on ``args``: convert, check, dispatch to the backend, record."""
     cdef object x, y, out
     cdef Tensor a, b, t
+    if prim is None or args is None:
+        raise TypeError("apply: expected a Primitive and a tuple of arguments")
     if prim.fast_code >= 0 and len(args) == 2 and not params:
         x = args[0]
         y = args[1]

@@ -130,7 +130,7 @@ cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources
     ``sources`` is a list of lists of tensor ids (a variable read several times
     contributes every read); returns one Tensor or None per source.
     """
-    cdef dict producers = tape.producers
+    cdef dict producers
     cdef dict usage = {}
     cdef dict grads = {}
     cdef set visited = set()
@@ -148,6 +148,15 @@ cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources
     cdef tuple inputs, outer_needs
     cdef RecState st
 
+    if tape is None or targets is None or seeds is None or sources is None:
+        raise TypeError("imperative_grad: expected a TapeCore and three lists")
+    if len(seeds) != len(targets):
+        raise ValueError("imperative_grad: %d seeds for %d targets" % (len(seeds), len(targets)))
+    producers = tape.producers
+    for x in targets:
+        if type(x) is not Tensor:
+            raise TypeError("imperative_grad: targets must be tensors, got %s"
+                            % type(x).__name__)
     for ids in sources:
         for sid in ids:
             keep.add(sid)
@@ -344,6 +353,8 @@ cpdef list flat_source_ids(TapeCore core, object sources):
     """Tensor ids per source (a variable: every read of it on the tape) for a flat list of
     tensors/variables; None when an entry is anything else."""
     cdef list out = []
+    if core is None:
+        raise TypeError("flat_source_ids: expected a TapeCore, got None")
     for s in sources:
         if type(s) is Tensor:
             out.append([(<Tensor>s)._id])
