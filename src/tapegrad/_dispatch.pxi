@@ -332,7 +332,7 @@ cdef object _apply_general(Primitive prim, tuple args, dict params):
     cdef Py_ssize_t n = len(args), i
     cdef list tensors = [None] * n
     cdef object common = None, arg, dev = None, d, impl, out
-    cdef bint any_weak = False, all_cpu = True
+    cdef bint any_weak = False, any_numpy = False, all_cpu = True
     cdef Tensor t
     cdef tuple same = prim.same_dtype
     cdef list weak = None
@@ -345,6 +345,10 @@ cdef object _apply_general(Primitive prim, tuple args, dict params):
             t = (<BaseVariable>arg).read()
         elif _is_weak(arg):
             any_weak = True
+            continue
+        elif n > 1 and _in(same, i) and _is_numpy(arg):
+            # NumPy operands convert to the tensors' dtype below, as in TF eager
+            any_numpy = True
             continue
         else:
             t = convert(arg, None, prim.name)
@@ -359,9 +363,25 @@ cdef object _apply_general(Primitive prim, tuple args, dict params):
             elif d is not common and d != common:
                 raise TypeError("%s: dtypes differ: %s vs %s (inputs %s); use tg.cast to "
                                 "convert" % (prim.name, common.name, d.name, _describe(args)))
+    if any_numpy:
+        # NumPy operands adopt the tensors' dtype when the values survive the conversion
+        # (int or float to float, int to int in range); without a tensor the first one
+        # keeps its own dtype.  They follow the op's device, like Python scalars.
+        weak = [False] * n
+        for i in range(n):
+            arg = args[i]
+            if tensors[i] is None and not _is_weak(arg):
+                if common is None:
+                    t = convert(arg, None, prim.name)
+                    common = t._data.dtype
+                else:
+                    t = _new_tensor(_freeze(_numpy_operand(arg, common, prim.name)))
+                tensors[i] = t
+                weak[i] = True
     if any_weak:
         # weak Python scalars adopt the common dtype
-        weak = [False] * n
+        if weak is None:
+            weak = [False] * n
         for i in range(n):
             if tensors[i] is None:
                 arg = args[i]

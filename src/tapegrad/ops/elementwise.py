@@ -12,6 +12,7 @@ import numpy as np
 
 from tapegrad import _kernels
 from tapegrad._tape import needs_input
+from tapegrad.errors import InvalidArgumentError
 from tapegrad.ops._registry import (
     BOOL,
     FLOAT,
@@ -113,9 +114,30 @@ def _minimum_vjp(g, ans, x, y):
     return where(take_x, g, 0), where(take_x, 0, g)
 
 
-floordiv = not_differentiable("floordiv", dtypes=NUMERIC, quiet=True)(np.floor_divide)
+def _check_int_divisor(op, y):
+    # TF's CPU kernels reject integer division by zero; NumPy would give 0 silently.
+    # Floating-point operands keep IEEE results (x // 0 is +-inf or NaN, x % 0 is NaN).
+    if y.dtype.kind in "iu" and not np.all(y):
+        raise InvalidArgumentError("%s: integer division by zero" % op)
 
-floormod = primitive("floormod", dtypes=NUMERIC, save_output=False, quiet=True)(np.mod)
+
+def _floor_divide(x, y):
+    """Elementwise floor(x / y); integer division by zero raises InvalidArgumentError,
+    floats give IEEE inf/NaN."""
+    _check_int_divisor("floordiv", y)
+    return np.floor_divide(x, y)
+
+
+def _floor_mod(x, y):
+    """Elementwise x - floor(x / y) * y (the sign of y, as Python's %); integer modulo by
+    zero raises InvalidArgumentError, floats give NaN."""
+    _check_int_divisor("floormod", y)
+    return np.mod(x, y)
+
+
+floordiv = not_differentiable("floordiv", dtypes=NUMERIC, quiet=True)(_floor_divide)
+
+floormod = primitive("floormod", dtypes=NUMERIC, save_output=False, quiet=True)(_floor_mod)
 
 
 @floormod.defvjp
