@@ -249,3 +249,28 @@ def test_tape_state_restored_after_exceptions(persistent):
             w * w
             raise RuntimeError("boom")
     assert _core._active_tapes() == []
+
+
+def test_prefetched_map_is_not_recorded_on_the_consumers_tape():
+    # the map function runs in the prefetch thread; the tape open in this thread must
+    # not watch the variable it reads nor record its ops
+    scale = tg.Variable(2.0)
+    started = threading.Event()
+
+    def f(x):
+        started.set()
+        return tg.tanh(x * scale)
+
+    ds = tg.data.Dataset.from_tensor_slices(np.arange(6, dtype=np.float32)).map(f).prefetch(4)
+    w = tg.Variable(1.0)
+    with tg.GradientTape(persistent=True) as tape:
+        it = iter(ds)
+        first = next(it)            # starts the producer thread
+        assert started.wait(TIMEOUT)
+        y = w * first
+        rest = [float(v) for v in it]
+        prims = _recorded_prims(tape)
+    assert tape.watched_variables() == (w,)
+    assert "tanh" not in prims
+    assert tape.gradient(y, w).numpy() == np.tanh(0.0)
+    np.testing.assert_allclose(rest, np.tanh(2 * np.arange(1, 6)), rtol=1e-6)
