@@ -40,9 +40,10 @@ cdef class OpRecord:
 
 cdef class RecState:
     # Recording state of one thread (one context under asyncio): see _dispatch.pxi.
-    cdef readonly list tapes             # active TapeCores, innermost last; never mutated
+    cdef readonly list tapes             # active TapeCores, innermost last
     cdef public tuple needs              # inside a VJP: which inputs need gradients
-    cdef unsigned long owner             # the thread that made it
+    cdef object context                  # the contextvars.Context that owns it
+    cdef unsigned long thread            # the thread that made it
 
 
 cdef class TapeCore:

@@ -90,14 +90,26 @@ cdef class OpRecord:
 
 # Recording state is per thread, and per context under asyncio: a tape records only the
 # ops of the thread (task) that entered it, and `needs_input` answers for the VJP this
-# thread runs.  One RecState object per context variable value; entering or leaving a
-# tape replaces it (copy-on-write), so a task created inside a tape block sees that tape
-# while tapes entered later in other tasks stay invisible to it.  A state made by another
-# thread (a context copied into a worker with copy_context().run or asyncio.to_thread) is
-# never shared: that thread starts with no tapes, as TensorFlow's thread-local tapes do.
+# thread runs.  Each context holds one RecState in a context variable and mutates it in
+# place (no ContextVar.set per tape: a set costs ~1,000 instructions and empties
+# CPython's lookup cache, +10% on the scalar tape step).  A state belongs to the
+# context that made it: a context copied from it (an asyncio task, copy_context().run)
+# makes its own copy the first time it records or reads a variable under a tape, taking
+# the tapes its parent has open at that moment (so the tasks of an asyncio.gather
+# inside a tape block are recorded on it, as with TensorFlow's per-thread tapes); tapes
+# the task enters afterwards stay its own, and so do the parent's later ones.  A state
+# made by another thread (a context copied into a worker by asyncio.to_thread) is never
+# inherited: that thread starts with no tapes, as TensorFlow's thread-local tapes do.
 #
 # `_n_tapes` counts active tapes over all threads: when it is 0 (no tape anywhere) the
 # hot path skips recording with one C int test and never looks the state up.
+
+cdef extern from "Python.h":
+    # the current thread state's context object (a field since Python 3.7); read only
+    ctypedef struct _ThreadState "PyThreadState":
+        PyObject* context
+    _ThreadState* _thread_state "PyThreadState_Get"()
+
 
 cdef class RecState:
     """What is recording in this thread/context: its tapes, and the VJP's needs."""
@@ -110,49 +122,47 @@ cdef object _state_var = ContextVar("tapegrad_recording")
 cdef Py_ssize_t _n_tapes = 0
 
 
-cdef RecState _fresh_state(list tapes, tuple needs):
-    cdef RecState st = RecState.__new__(RecState)
-    st.tapes = tapes
-    st.needs = needs
-    st.owner = PyThread_get_thread_ident()
-    return st
-
-
 cdef RecState current_state():
     """This thread's (context's) recording state; made on first use."""
     cdef PyObject* value = NULL
-    cdef RecState st
+    cdef RecState st, prev = None
     # PyContextVar_Get hits CPython's per-variable cache while the context is unchanged
     PyContextVar_Get(_state_var, NULL, &value)
     if value != NULL:
         st = <RecState>value
         Py_XDECREF(value)        # PyContextVar_Get returned a new reference
-        if st.owner == PyThread_get_thread_ident():
+        if <PyObject*>st.context == _thread_state().context:
             return st
-    st = _fresh_state([], None)
+        prev = st
+    st = RecState.__new__(RecState)
+    st.thread = PyThread_get_thread_ident()
+    if prev is not None and prev.thread == st.thread:
+        st.tapes = list(prev.tapes)      # a task created inside a tape block sees it
+        st.needs = prev.needs
+    else:
+        st.tapes = []
+        st.needs = None
     PyContextVar_Set(_state_var, st)
+    # after the set: a thread's first set creates its context object
+    st.context = <object>_thread_state().context
     return st
 
 
 cdef int push_tape(TapeCore tape) except -1:
     global _n_tapes
-    cdef RecState st = current_state()
-    PyContextVar_Set(_state_var, _fresh_state(st.tapes + [tape], st.needs))
+    current_state().tapes.append(tape)
     _n_tapes += 1
     return 0
 
 
 cdef int pop_tape(TapeCore tape) except -1:
     global _n_tapes
-    cdef RecState st = current_state()
+    cdef list tapes = current_state().tapes
     cdef Py_ssize_t i
-    cdef list tapes
     # Tapes normally exit innermost-first, but a persistent tape may be exited out of order.
-    for i in range(len(st.tapes) - 1, -1, -1):
-        if st.tapes[i] is tape:
-            tapes = list(st.tapes)
+    for i in range(len(tapes) - 1, -1, -1):
+        if tapes[i] is tape:
             del tapes[i]
-            PyContextVar_Set(_state_var, _fresh_state(tapes, st.needs))
             _n_tapes -= 1
             break
     return 0

@@ -208,8 +208,8 @@ cpdef list imperative_grad(TapeCore tape, list targets, list seeds, list sources
             inputs = rec.inputs if rec.inputs is not None else _metas(rec)
             # The VJP's needs go into this thread's state and the previous value comes
             # back afterwards (a backward pass nested in a VJP restores its caller's).
-            # The state is looked up again after the call: a tape entered and left in
-            # the VJP replaced the state object, with these needs copied into it.
+            # The state is looked up again after the call, in case the VJP switched
+            # contexts.
             st = current_state()
             outer_needs = st.needs
             st.needs = tuple([iid in producers for iid in rec.input_ids])

@@ -274,3 +274,46 @@ def test_prefetched_map_is_not_recorded_on_the_consumers_tape():
     assert "tanh" not in prims
     assert tape.gradient(y, w).numpy() == np.tanh(0.0)
     np.testing.assert_allclose(rest, np.tanh(2 * np.arange(1, 6)), rtol=1e-6)
+
+
+def test_asyncio_tasks_gathered_inside_a_tape_are_recorded_on_it():
+    w = tg.Variable(2.0)
+
+    async def part(k):
+        await asyncio.sleep(0)
+        return w * float(k)
+
+    async def main():
+        with tg.GradientTape() as tape:
+            parts = await asyncio.gather(part(1), part(2), part(3))
+            total = tg.add_n(list(parts))
+        return tape.gradient(total, w)
+
+    assert asyncio.run(main()).numpy() == 6.0
+    assert _core._active_tapes() == []
+
+
+def test_asyncio_task_tape_stays_in_the_task():
+    # a tape entered inside a task never records the parent's later ops
+    w, v = tg.Variable(2.0), tg.Variable(3.0)
+    entered, release = None, None
+
+    async def child():
+        with tg.GradientTape() as tape:
+            entered.set()
+            await release.wait()
+            w * w
+        return tape
+
+    async def main():
+        nonlocal entered, release
+        entered, release = asyncio.Event(), asyncio.Event()
+        task = asyncio.ensure_future(child())
+        await entered.wait()
+        v * v                                   # the parent's op, child's tape open
+        assert _core._active_tapes() == []
+        release.set()
+        return await task
+
+    tape = asyncio.run(main())
+    assert tape.watched_variables() == (w,)
