@@ -96,10 +96,8 @@ cdef tuple _shape4(object shape, str fn):
     return shape
 
 
-cdef inline int _check_code(int code, str fn) except -1:
-    if code < K_ADD or code > K_MIN:
-        raise ValueError("_kernels.%s: unknown operation code %d" % (fn, code))
-    return 0
+cdef int _bad_code(int code, str fn) except -1:
+    raise ValueError("_kernels.%s: unknown operation code %d" % (fn, code))
 
 
 FAST_ADD = K_ADD
@@ -173,7 +171,8 @@ cpdef object binary_scalar(int code, object a, double s, bint scalar_first):
     number (weakly typed: it takes a's dtype), else None."""
     cdef cnp.ndarray A = _nd(a, "binary_scalar", "a")
     cdef int typenum = _ftype(A)
-    _check_code(code, "binary_scalar")
+    if <unsigned int>code > K_MIN:
+        _bad_code(code, "binary_scalar")
     if typenum < 0:
         return None
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(A), cnp.PyArray_DIMS(A),
@@ -195,7 +194,8 @@ cpdef object binary_same_shape(int code, object a, object b):
     cdef cnp.ndarray A = _nd(a, "binary_same_shape", "a")
     cdef cnp.ndarray B = _nd(b, "binary_same_shape", "b")
     cdef int typenum = _ftype(A)
-    _check_code(code, "binary_same_shape")
+    if <unsigned int>code > K_MIN:
+        _bad_code(code, "binary_same_shape")
     if typenum < 0 or _ftype(B) != typenum or not _same_shape(A, B):
         return None
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(A), cnp.PyArray_DIMS(A),
@@ -232,7 +232,8 @@ cpdef object binary_rows(int code, object a, object b):
     cdef cnp.ndarray B = _nd(b, "binary_rows", "b")
     cdef int typenum = _ftype(A)
     cdef bint vec_first
-    _check_code(code, "binary_rows")
+    if <unsigned int>code > K_MIN:
+        _bad_code(code, "binary_rows")
     if typenum < 0 or _ftype(B) != typenum:
         return None
     if cnp.PyArray_NDIM(B) == 1 and cnp.PyArray_NDIM(A) >= 2:
