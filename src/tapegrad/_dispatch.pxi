@@ -315,8 +315,25 @@ cpdef object apply(Primitive prim, tuple args, dict params):
             # tensor (op) Python number: the number is weakly typed, so a float tensor
             # keeps its dtype; a kernel with the scalar avoids converting it at all
             return _apply_scalar(prim, x, y)
+        elif _default_device is None and (
+                (type(x) is Tensor and isinstance(y, _np_real) and _is_float_cpu(x)) or
+                (type(y) is Tensor and isinstance(x, _np_real) and _is_float_cpu(y))):
+            # a NumPy scalar meeting a float tensor converts to its dtype exactly like a
+            # Python number (int or float to float): the same scalar kernel, 6x cheaper
+            # than converting it as an array
+            if type(x) is Tensor:
+                return _apply_scalar(prim, x, y.item())
+            return _apply_scalar(prim, x.item(), y)
         args = (x, y)
     return _apply_general(prim, args, params)
+
+
+cdef tuple _np_real = (np.floating, np.integer)
+
+
+cdef inline bint _is_float_cpu(object t):
+    cdef object data = (<Tensor>t)._data
+    return type(data) is ndarray and (<cnp.dtype>data.dtype).kind == b"f"
 
 
 cdef inline bint _in(tuple same, Py_ssize_t i):
