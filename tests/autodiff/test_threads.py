@@ -93,12 +93,14 @@ def test_needs_input_stress_two_threads():
     nones = []
 
     def worker(seed):
+        # the two threads need opposite adjoints: W is matmul's second input in one and
+        # its first in the other, so reading the other thread's needs skips W's
         rng = np.random.RandomState(seed)
-        c = tg.constant(rng.randn(2, 3).astype(np.float32))
-        w = tg.Variable(rng.randn(3, 2).astype(np.float32))
+        c = tg.constant(rng.randn(3, 3).astype(np.float32))
+        w = tg.Variable(rng.randn(3, 3).astype(np.float32))
         for _ in range(10000):
             with tg.GradientTape() as tape:
-                y = tg.matmul(c, w)
+                y = tg.matmul(c, w) if seed == 0 else tg.matmul(w, c)
             if tape.gradient(y, w) is None:
                 nones.append(seed)
 
@@ -317,3 +319,38 @@ def test_asyncio_task_tape_stays_in_the_task():
 
     tape = asyncio.run(main())
     assert tape.watched_variables() == (w,)
+
+
+def test_minimize_ignores_variables_read_by_another_thread():
+    mine, theirs = tg.Variable(2.0), tg.Variable(5.0)
+    entered, done = threading.Event(), threading.Event()
+
+    def reader():
+        assert entered.wait(TIMEOUT)
+        theirs * theirs
+        done.set()
+
+    def loss():
+        y = mine * mine
+        entered.set()
+        assert done.wait(TIMEOUT)
+        return y
+
+    opt = tg.optimizers.SGD(0.1)
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        pairs = opt.compute_gradients(loss)
+    finally:
+        t.join(TIMEOUT)
+    assert [v for _, v in pairs] == [mine]
+
+    entered.clear()
+    done.clear()
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        opt.minimize(loss)
+    finally:
+        t.join(TIMEOUT)
+    assert mine.numpy() == np.float32(2.0 - 0.1 * 4.0) and theirs.numpy() == 5.0
