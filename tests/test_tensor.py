@@ -249,10 +249,12 @@ def test_mixed_tensor_dtypes_raise_naming_both(a, b):
         assert np.dtype(a).name in msg and np.dtype(b).name in msg and "tg.cast" in msg
 
 
-def test_numpy_arrays_are_strongly_typed():
+def test_numpy_operands_take_the_tensor_dtype():
+    # TF eager converts a NumPy operand to the tensor's dtype (tests/ops/test_numpy_operands.py)
     t = tg.constant([1.0, 2.0])
-    with pytest.raises(TypeError, match="float64"):
-        t + np.array([1.0, 2.0])
+    r = t + np.array([1.0, 2.0])
+    assert r.dtype == np.float32
+    np.testing.assert_array_equal(r.numpy(), [2, 4])
     np.testing.assert_array_equal((t + np.array([1.0, 2.0], np.float32)).numpy(), [2, 4])
 
 

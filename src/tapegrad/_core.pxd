@@ -44,6 +44,14 @@ cdef class OpRecord:
     cdef readonly dict params
 
 
+cdef class RecState:
+    # Recording state of one thread (one context under asyncio): see _dispatch.pxi.
+    cdef readonly list tapes             # active TapeCores, innermost last
+    cdef public tuple needs              # inside a VJP: which inputs need gradients
+    cdef object context                  # the contextvars.Context that owns it
+    cdef unsigned long thread            # the thread that made it
+
+
 cdef class TapeCore:
     cdef public dict producers           # tensor id -> OpRecord, or None for watched sources
     cdef public dict var_reads           # variable uid -> list of tensor ids read from it
@@ -72,5 +80,6 @@ cpdef Tensor wrap(object array)
 cpdef Tensor ones_like_fast(Tensor t)
 cdef Tensor _new_tensor(object data)
 cpdef object apply(Primitive prim, tuple args, dict params)
-cdef void push_tape(TapeCore tape)
-cdef void pop_tape(TapeCore tape)
+cdef int push_tape(TapeCore tape) except -1
+cdef int pop_tape(TapeCore tape) except -1
+cdef RecState current_state()

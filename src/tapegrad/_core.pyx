@@ -8,8 +8,11 @@
 cimport cython
 cimport numpy as cnp
 from cpython.object cimport PyObject
-from cpython.contextvars cimport PyContextVar_Reset, PyContextVar_Set
+from cpython.contextvars cimport PyContextVar_Get, PyContextVar_Reset, PyContextVar_Set
 from cpython.pythread cimport PyThread_get_thread_ident
+from cpython.ref cimport Py_XDECREF
+
+from contextvars import ContextVar
 
 import numpy as np
 
@@ -155,6 +158,8 @@ cdef inline object _freeze(object arr):
 cpdef Tensor ones_like_fast(Tensor t):
     """Ones of t's shape and dtype; the tape's default seed (no dispatch on CPU)."""
     cdef cnp.ndarray arr
+    if t is None:
+        raise TypeError("ones_like_fast: expected a Tensor, got None")
     if type(t._data) is not ndarray:
         return _optable_ones_like(t)
     arr = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>t._data),
@@ -178,7 +183,7 @@ cpdef Tensor wrap(object array):
         raise TypeError("wrap: unsupported dtype %s" % array.dtype)
     if type(array) is not ndarray:
         array = _np_asarray(array)
-    return _new_tensor(_freeze(array))
+    return _new_tensor(_freeze(_native(array)))
 
 
 def _wrap_device(object data):
@@ -222,7 +227,7 @@ def _get_tracer():
     return None
 
 
-def _device_of(Tensor t):
+def _device_of(Tensor t not None):
     return None if type(t._data) is ndarray else t._data.device
 
 

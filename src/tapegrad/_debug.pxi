@@ -40,7 +40,7 @@ cdef int _note_cut(Primitive prim, tuple inputs, Tensor out) except -1:
     # An op on a watched tensor that the tape does not record (not differentiable, or
     # an integer/bool result): a debug tape notes where the gradient path ends.
     cdef TapeCore tape
-    for tape in _tapes:
+    for tape in current_state().tapes:
         if tape.debug is not None and not tape.paused and tape.records(inputs):
             tape.debug.on_cut(tape, prim, inputs, out)
     return 0
@@ -53,7 +53,7 @@ cdef int _note_escape(Tensor t, str how) except -1:
     # reading a value inside a tape is common and legitimate).
     cdef TapeCore tape
     cdef list watching = None
-    for tape in _tapes:
+    for tape in current_state().tapes:
         if not tape.paused and t._id in tape.producers:
             if watching is None:
                 watching = []

@@ -6,8 +6,11 @@
 # a second OpenBLAS with its own spinning threads; alternating the two measured 170x
 # slower on 2 cores (see README, "Design notes").
 #
-# Every cpdef wrapper validates dtypes, shapes and layouts before it releases the
-# GIL; the loops below trust what the wrappers checked.  Callers pass NumPy arrays.
+# Every cpdef wrapper validates its arguments before it releases the GIL: anything but
+# an ndarray raises TypeError, and arrays are checked for dtype, shape, layout,
+# alignment and byte order (a big-endian array read as native floats is garbage).  The
+# fast-path wrappers return None (False for the optimizer updates) for an ndarray they
+# do not handle, and the caller falls back to NumPy; the loops below trust the checks.
 
 cimport cython
 cimport numpy as cnp
@@ -18,10 +21,6 @@ import numpy as np
 
 cnp.import_array()
 
-cdef inline tuple _shp(cnp.ndarray a):
-    return (<object>a).shape
-
-
 cdef enum:
     K_ADD = 0
     K_SUB = 1
@@ -29,6 +28,77 @@ cdef enum:
     K_DIV = 3
     K_MAX = 4
     K_MIN = 5
+
+cdef object ndarray = np.ndarray
+
+
+cdef inline tuple _shp(cnp.ndarray a):
+    return (<object>a).shape
+
+
+cdef inline cnp.ndarray _nd(object x, str fn, str arg):
+    # the checked boundary: a `<cnp.ndarray>` cast of anything else (a list, None) would
+    # hand the loops a wild pointer
+    if type(x) is not ndarray and not isinstance(x, ndarray):
+        raise TypeError("_kernels.%s: %s must be a numpy.ndarray, got %s"
+                        % (fn, arg, type(x).__name__))
+    return <cnp.ndarray>x
+
+
+cdef inline int _ftype(cnp.ndarray a) noexcept:
+    # NPY_FLOAT/NPY_DOUBLE for a C-contiguous, aligned, native-byte-order float32/float64
+    # array (what the loops can read through a plain pointer), else -1
+    cdef int t = cnp.PyArray_TYPE(a)
+    if t != cnp.NPY_FLOAT and t != cnp.NPY_DOUBLE:
+        return -1
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)
+            and cnp.PyArray_ISNOTSWAPPED(a)):
+        return -1
+    return t
+
+
+cdef inline bint _same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:
+    cdef int k, nd = cnp.PyArray_NDIM(a)
+    if nd != cnp.PyArray_NDIM(b):
+        return False
+    for k in range(nd):
+        if cnp.PyArray_DIMS(a)[k] != cnp.PyArray_DIMS(b)[k]:
+            return False
+    return True
+
+
+cdef cnp.ndarray _c_float(object x, str fn, str arg):
+    # the window kernels take any float32/float64 ndarray: other layouts and byte orders
+    # are copied to a C-contiguous native one; other dtypes are left for the rank/dtype
+    # check to reject
+    cdef cnp.ndarray X = _nd(x, fn, arg)
+    cdef int t = cnp.PyArray_TYPE(X)
+    if (t == cnp.NPY_FLOAT or t == cnp.NPY_DOUBLE) and _ftype(X) < 0:
+        X = np.ascontiguousarray(X, dtype=X.dtype.newbyteorder("="))
+    return X
+
+
+cdef int _check_window(str fn, int kh, int kw, int sh, int sw, int dh, int dw, int pad_top,
+                       int pad_left, int oh, int ow) except -1:
+    if min(kh, kw, sh, sw, dh, dw) < 1 or min(pad_top, pad_left, oh, ow) < 0:
+        raise ValueError("_kernels.%s: invalid window geometry (kernel %dx%d, strides %dx%d, "
+                         "dilations %dx%d, padding %d,%d, output %dx%d)"
+                         % (fn, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow))
+    return 0
+
+
+cdef tuple _shape4(object shape, str fn):
+    if type(shape) is not tuple or len(shape) != 4:
+        raise ValueError("_kernels.%s: expected a 4-tuple NHWC shape, got %r" % (fn, shape))
+    for d in shape:
+        if type(d) is not int or d < 0:
+            raise ValueError("_kernels.%s: invalid NHWC shape %r" % (fn, shape))
+    return shape
+
+
+cdef int _bad_code(int code, str fn) except -1:
+    raise ValueError("_kernels.%s: unknown operation code %d" % (fn, code))
+
 
 FAST_ADD = K_ADD
 FAST_SUB = K_SUB
@@ -99,11 +169,11 @@ cdef void _scalar_loop(int code, floating* a, floating s, floating* out, Py_ssiz
 cpdef object binary_scalar(int code, object a, double s, bint scalar_first):
     """a (op) s (or s (op) a) for a C-contiguous float32/float64 array and a Python
     number (weakly typed: it takes a's dtype), else None."""
-    cdef cnp.ndarray A = <cnp.ndarray>a
-    cdef int typenum = cnp.PyArray_TYPE(A)
-    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
-        return None
-    if not cnp.PyArray_IS_C_CONTIGUOUS(A):
+    cdef cnp.ndarray A = _nd(a, "binary_scalar", "a")
+    cdef int typenum = _ftype(A)
+    if <unsigned int>code > K_MIN:
+        _bad_code(code, "binary_scalar")
+    if typenum < 0:
         return None
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(A), cnp.PyArray_DIMS(A),
                                              typenum, 0)
@@ -121,25 +191,15 @@ cpdef object binary_scalar(int code, object a, double s, bint scalar_first):
 
 cpdef object binary_same_shape(int code, object a, object b):
     """out = a (op) b for two C-contiguous float32/float64 arrays of one shape, else None."""
-    cdef cnp.ndarray A = <cnp.ndarray>a
-    cdef cnp.ndarray B = <cnp.ndarray>b
-    cdef int typenum = cnp.PyArray_TYPE(A)
-    cdef int nd = cnp.PyArray_NDIM(A)
-    cdef int i
-    cdef cnp.npy_intp* da
-    cdef cnp.npy_intp* db
-    if typenum != cnp.PyArray_TYPE(B) or nd != cnp.PyArray_NDIM(B):
+    cdef cnp.ndarray A = _nd(a, "binary_same_shape", "a")
+    cdef cnp.ndarray B = _nd(b, "binary_same_shape", "b")
+    cdef int typenum = _ftype(A)
+    if <unsigned int>code > K_MIN:
+        _bad_code(code, "binary_same_shape")
+    if typenum < 0 or _ftype(B) != typenum or not _same_shape(A, B):
         return None
-    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
-        return None
-    da = cnp.PyArray_DIMS(A)
-    db = cnp.PyArray_DIMS(B)
-    for i in range(nd):
-        if da[i] != db[i]:
-            return None
-    if not (cnp.PyArray_IS_C_CONTIGUOUS(A) and cnp.PyArray_IS_C_CONTIGUOUS(B)):
-        return None
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(nd, da, typenum, 0)
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(A), cnp.PyArray_DIMS(A),
+                                             typenum, 0)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(A)
     if typenum == cnp.NPY_FLOAT:
         with nogil:
@@ -168,11 +228,13 @@ cpdef object binary_rows(int code, object a, object b):
     """out = a (op) b where one operand is a C-contiguous float array (..., C) and the
     other a vector (C,) of its dtype, broadcast over the rows (a bias add); else None.
     NumPy's broadcasting loop over a narrow row costs ~2.5x this."""
-    cdef cnp.ndarray A = <cnp.ndarray>a
-    cdef cnp.ndarray B = <cnp.ndarray>b
-    cdef int typenum = cnp.PyArray_TYPE(A)
+    cdef cnp.ndarray A = _nd(a, "binary_rows", "a")
+    cdef cnp.ndarray B = _nd(b, "binary_rows", "b")
+    cdef int typenum = _ftype(A)
     cdef bint vec_first
-    if typenum != cnp.PyArray_TYPE(B) or (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE):
+    if <unsigned int>code > K_MIN:
+        _bad_code(code, "binary_rows")
+    if typenum < 0 or _ftype(B) != typenum:
         return None
     if cnp.PyArray_NDIM(B) == 1 and cnp.PyArray_NDIM(A) >= 2:
         vec_first = False
@@ -183,8 +245,6 @@ cpdef object binary_rows(int code, object a, object b):
         return None
     cdef Py_ssize_t C = B.shape[0]
     if C == 0 or A.shape[A.ndim - 1] != C:
-        return None
-    if not (cnp.PyArray_IS_C_CONTIGUOUS(A) and cnp.PyArray_IS_C_CONTIGUOUS(B)):
         return None
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(A), cnp.PyArray_DIMS(A),
                                              typenum, 0)
@@ -212,10 +272,9 @@ cdef void _relu(floating* x, floating* out, Py_ssize_t n) noexcept nogil:
 cpdef object relu(object x):
     """max(x, 0) of a C-contiguous float array (a NumPy ufunc call with a Python scalar
     costs ~8,000 instructions before it starts); None for other layouts."""
-    cdef cnp.ndarray X = <cnp.ndarray>x
-    cdef int typenum = cnp.PyArray_TYPE(X)
-    if (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE) or \
-            not cnp.PyArray_IS_C_CONTIGUOUS(X):
+    cdef cnp.ndarray X = _nd(x, "relu", "x")
+    cdef int typenum = _ftype(X)
+    if typenum < 0:
         return None
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(X), cnp.PyArray_DIMS(X),
                                              typenum, 0)
@@ -240,12 +299,10 @@ cdef void _relu_grad(floating* g, floating* y, floating* out, Py_ssize_t n) noex
 cpdef object relu_grad(object g, object y):
     """g where y > 0, else 0, for two C-contiguous float arrays of one shape and dtype;
     else None (the caller falls back to NumPy)."""
-    cdef cnp.ndarray G = <cnp.ndarray>g
-    cdef cnp.ndarray Y = <cnp.ndarray>y
-    cdef int typenum = cnp.PyArray_TYPE(G)
-    if typenum != cnp.PyArray_TYPE(Y) or (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE):
-        return None
-    if _shp(G) != _shp(Y) or not (cnp.PyArray_IS_C_CONTIGUOUS(G) and cnp.PyArray_IS_C_CONTIGUOUS(Y)):
+    cdef cnp.ndarray G = _nd(g, "relu_grad", "g")
+    cdef cnp.ndarray Y = _nd(y, "relu_grad", "y")
+    cdef int typenum = _ftype(G)
+    if typenum < 0 or _ftype(Y) != typenum or not _same_shape(G, Y):
         return None
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(G), cnp.PyArray_DIMS(G), typenum, 0)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(G)
@@ -276,11 +333,9 @@ cpdef object sum_rows(object x, Py_ssize_t rows):
     (R, C) -> (C,).  NumPy's reduction over leading axes of a narrow (bias-sized) inner
     block spends its time in iterator bookkeeping (1.26 ms against 0.2 ms for a
     50176 x 32 conv gradient).  Returns None when it does not apply."""
-    cdef cnp.ndarray X = <cnp.ndarray>x
-    cdef int typenum = cnp.PyArray_TYPE(X)
-    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
-        return None
-    if not cnp.PyArray_IS_C_CONTIGUOUS(X):
+    cdef cnp.ndarray X = _nd(x, "sum_rows", "x")
+    cdef int typenum = _ftype(X)
+    if typenum < 0:
         return None
     cdef Py_ssize_t n = cnp.PyArray_SIZE(X)
     if rows < 1 or n == 0 or n % rows:

@@ -70,9 +70,10 @@ cdef inline void _patches(floating* x, floating* cols, Py_ssize_t N, Py_ssize_t 
 
 
 cdef int _check_float4(cnp.ndarray x, str what) except -1:
+    # after _c_float: a C-contiguous native float32/float64 array of rank 4
     if x.ndim != 4:
         raise ValueError("%s: expected a rank-4 NHWC array, got shape %s" % (what, _shp(x)))
-    if x.dtype.num not in (cnp.NPY_FLOAT, cnp.NPY_DOUBLE):
+    if _ftype(x) < 0:
         raise TypeError("%s: expected float32 or float64, got %s" % (what, x.dtype))
     return 0
 
@@ -80,10 +81,9 @@ cdef int _check_float4(cnp.ndarray x, str what) except -1:
 cpdef object im2col(object x, int kh, int kw, int sh, int sw, int dh, int dw,
                     int pad_top, int pad_left, int oh, int ow):
     """Patches of an NHWC array as rows: (N*oh*ow, kh*kw*C)."""
-    cdef cnp.ndarray X = np.ascontiguousarray(x)
+    cdef cnp.ndarray X = _c_float(x, "im2col", "x")
     _check_float4(X, "im2col")
-    if min(kh, kw, sh, sw, dh, dw) < 1 or oh < 0 or ow < 0:
-        raise ValueError("im2col: invalid window geometry")
+    _check_window("im2col", kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow)
     cdef Py_ssize_t N = X.shape[0], H = X.shape[1], W = X.shape[2], C = X.shape[3]
     cdef cnp.ndarray cols = np.empty((N * oh * ow, kh * kw * C), dtype=X.dtype)
     if cols.size == 0:
@@ -103,20 +103,22 @@ cpdef object col2im(object cols, tuple x_shape, int kh, int kw, int sh, int sw, 
                     int pad_top, int pad_left, int oh, int ow, object out=None):
     """Adjoint of im2col: scatter-add rows of patches back into an NHWC array (a new
     zero array, or added into ``out``: C-contiguous, of ``x_shape`` and the cols' dtype)."""
-    cdef cnp.ndarray K = np.ascontiguousarray(cols)
+    cdef cnp.ndarray K = _c_float(cols, "col2im", "cols")
+    _shape4(x_shape, "col2im")
+    _check_window("col2im", kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow)
     cdef Py_ssize_t N = x_shape[0], H = x_shape[1], W = x_shape[2], C = x_shape[3]
     if K.ndim != 2 or K.shape[0] != N * oh * ow or K.shape[1] != kh * kw * C:
         raise ValueError("col2im: columns of shape %s do not match image %s"
                          % (_shp(K), x_shape))
-    if K.dtype.num not in (cnp.NPY_FLOAT, cnp.NPY_DOUBLE):
+    if _ftype(K) < 0:
         raise TypeError("col2im: expected float32 or float64, got %s" % K.dtype)
     cdef cnp.ndarray X
     if out is None:
         X = np.zeros(x_shape, dtype=K.dtype)
     else:
-        X = <cnp.ndarray?>out
-        if (<object>X).shape != x_shape or X.dtype != K.dtype or \
-                not cnp.PyArray_IS_C_CONTIGUOUS(X) or not cnp.PyArray_ISWRITEABLE(X):
+        X = _nd(out, "col2im", "out")
+        if (<object>X).shape != x_shape or _ftype(X) != _ftype(K) or \
+                not cnp.PyArray_ISWRITEABLE(X):
             raise ValueError("col2im: out must be a writable C-contiguous %s array of "
                              "shape %s" % (K.dtype, x_shape))
     if K.size == 0:

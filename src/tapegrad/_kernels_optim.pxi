@@ -32,20 +32,20 @@ cdef void _sgd(floating* w, floating* g, Py_ssize_t n, double lr) noexcept nogil
         w[i] = w[i] - flr * g[i]
 
 
-cdef bint _updatable(tuple arrays):
-    # float32/float64 arrays of one dtype and size, C-contiguous; all but the last
-    # (the gradient) writable.  Checked without building NumPy flags objects: this
-    # runs once per variable per step.
-    cdef cnp.ndarray first = arrays[0], a
-    cdef int typenum = cnp.PyArray_TYPE(first)
+cdef bint _updatable(str fn, tuple arrays) except -1:
+    # float32/float64 arrays of one dtype and size, C-contiguous, aligned and in native
+    # byte order; all but the last (the gradient) writable.  Checked without building
+    # NumPy flags objects: this runs once per variable per step.
+    cdef cnp.ndarray first = _nd(arrays[0], fn, "w"), a
+    cdef int typenum = _ftype(first)
     cdef Py_ssize_t i, n = len(arrays)
-    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
+    for i in range(1, n):
+        _nd(arrays[i], fn, "argument %d" % (i + 1))
+    if typenum < 0:
         return False
     for i in range(n):
-        a = arrays[i]
-        if cnp.PyArray_TYPE(a) != typenum or cnp.PyArray_SIZE(a) != cnp.PyArray_SIZE(first):
-            return False
-        if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        a = <cnp.ndarray>arrays[i]
+        if _ftype(a) != typenum or cnp.PyArray_SIZE(a) != cnp.PyArray_SIZE(first):
             return False
         if i < n - 1 and not cnp.PyArray_ISWRITEABLE(a):
             return False
@@ -57,7 +57,7 @@ cpdef bint adam_update(object w, object m, object v, object g, double lr_t, doub
     """In place: m, v <- moments of g; w -= lr_t * m / (sqrt(v) + eps) (TF 1.x Adam).
     False (nothing done) unless every array is float32/float64 of one dtype and size and
     C-contiguous, and w, m, v are writable: the caller then updates with NumPy."""
-    if not _updatable((w, m, v, g)):
+    if not _updatable("adam_update", (w, m, v, g)):
         return False
     cdef cnp.ndarray W = w, M = m, V = v, G = g
     cdef Py_ssize_t n = cnp.PyArray_SIZE(W)
@@ -77,7 +77,7 @@ cpdef bint adam_update(object w, object m, object v, object g, double lr_t, doub
 cpdef bint sgd_update(object w, object g, double lr) except -1:
     """In place: w -= lr * g, one pass, no temporary; False (nothing done) for layouts
     adam_update rejects."""
-    if not _updatable((w, g)):
+    if not _updatable("sgd_update", (w, g)):
         return False
     cdef cnp.ndarray W = w, G = g
     cdef Py_ssize_t n = cnp.PyArray_SIZE(W)

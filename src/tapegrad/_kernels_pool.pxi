@@ -137,8 +137,9 @@ cdef object _route(cnp.ndarray X, cnp.ndarray G, cnp.ndarray out, int kh, int kw
 cpdef object max_pool_scatter(object x, object g, int kh, int kw, int sh, int sw,
                               int pad_top, int pad_left):
     """Route a pooled-shape gradient g to each window's (first) argmax of x."""
-    cdef cnp.ndarray X = np.ascontiguousarray(x)
-    cdef cnp.ndarray G = np.ascontiguousarray(g)
+    cdef cnp.ndarray X = _c_float(x, "max_pool_scatter", "x")
+    cdef cnp.ndarray G = _c_float(g, "max_pool_scatter", "g")
+    _check_window("max_pool_scatter", kh, kw, sh, sw, 1, 1, pad_top, pad_left, 0, 0)
     _check_float4(X, "max_pool2d_grad")
     _check_float4(G, "max_pool2d_grad")
     if X.dtype != G.dtype:
@@ -156,8 +157,9 @@ cpdef object max_pool_scatter(object x, object g, int kh, int kw, int sh, int sw
 cpdef object max_pool_select(object x, object g, int kh, int kw, int sh, int sw,
                              int pad_top, int pad_left, int oh, int ow):
     """Input-shaped g read at each window's argmax of x -> pooled shape."""
-    cdef cnp.ndarray X = np.ascontiguousarray(x)
-    cdef cnp.ndarray G = np.ascontiguousarray(g)
+    cdef cnp.ndarray X = _c_float(x, "max_pool_select", "x")
+    cdef cnp.ndarray G = _c_float(g, "max_pool_select", "g")
+    _check_window("max_pool_select", kh, kw, sh, sw, 1, 1, pad_top, pad_left, oh, ow)
     _check_float4(X, "max_pool2d_select")
     if _shp(G) != _shp(X) or G.dtype != X.dtype:
         raise ValueError("max_pool2d_select: %s %s vs %s %s" % (_shp(G), G.dtype, _shp(X), X.dtype))
@@ -209,11 +211,17 @@ cpdef object avg_pool(object x, int kh, int kw, int sh, int sw, int pad_top, int
 
 cdef object _pool(object x, int kh, int kw, int sh, int sw, int pad_top, int pad_left, int oh,
                   int ow, bint average):
-    cdef cnp.ndarray X = np.ascontiguousarray(x)
+    cdef str fn = "avg_pool" if average else "max_pool"
+    cdef cnp.ndarray X = _c_float(x, fn, "x")
+    _check_window(fn, kh, kw, sh, sw, 1, 1, pad_top, pad_left, oh, ow)
     _check_float4(X, "avg_pool2d" if average else "max_pool2d")
     cdef Py_ssize_t N = X.shape[0], H = X.shape[1], W = X.shape[2], C = X.shape[3]
-    # the average accumulates into zeros; the max writes every output
-    cdef cnp.ndarray out = (np.zeros if average else np.empty)((N, oh, ow, C), dtype=X.dtype)
+    # the average accumulates into zeros; the max writes every output whose window
+    # holds an input (all of them under SAME/VALID geometry: then no zeroing pass)
+    cdef bint covered = (pad_top < kh and pad_left < kw and (oh - 1) * sh - pad_top < H
+                         and (ow - 1) * sw - pad_left < W)
+    cdef cnp.ndarray out = (np.empty if covered and not average else np.zeros)(
+        (N, oh, ow, C), dtype=X.dtype)
     if out.size == 0:
         return out
     if X.dtype.num == cnp.NPY_FLOAT:
@@ -237,7 +245,9 @@ cdef object _pool(object x, int kh, int kw, int sh, int sw, int pad_top, int pad
 
 cpdef object avg_pool_grad(object g, tuple x_shape, int kh, int kw, int sh, int sw,
                            int pad_top, int pad_left):
-    cdef cnp.ndarray G = np.ascontiguousarray(g)
+    cdef cnp.ndarray G = _c_float(g, "avg_pool_grad", "g")
+    _shape4(x_shape, "avg_pool_grad")
+    _check_window("avg_pool_grad", kh, kw, sh, sw, 1, 1, pad_top, pad_left, 0, 0)
     _check_float4(G, "avg_pool2d_grad")
     cdef Py_ssize_t N = x_shape[0], H = x_shape[1], W = x_shape[2], C = x_shape[3]
     if G.shape[0] != N or G.shape[3] != C:

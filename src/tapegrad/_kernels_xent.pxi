@@ -70,13 +70,15 @@ cpdef object softmax_xent(object logits, object labels, object g=None):
 
     None when the layout does not apply or a label lies outside [0, K): the caller's
     NumPy path then checks the labels and raises its one error message."""
-    cdef cnp.ndarray Z = <cnp.ndarray>logits, L = <cnp.ndarray>labels, G = None, out
-    cdef int zt = cnp.PyArray_TYPE(Z), lt = cnp.PyArray_TYPE(L)
-    if zt != cnp.NPY_FLOAT and zt != cnp.NPY_DOUBLE:
+    cdef cnp.ndarray Z = _nd(logits, "softmax_xent", "logits")
+    cdef cnp.ndarray L = _nd(labels, "softmax_xent", "labels"), G = None, out
+    cdef int zt = _ftype(Z), lt = cnp.PyArray_TYPE(L)
+    if zt < 0:
         return None
     if lt != cnp.NPY_INT32 and lt != cnp.NPY_INT64:
         return None
-    if not (cnp.PyArray_IS_C_CONTIGUOUS(Z) and cnp.PyArray_IS_C_CONTIGUOUS(L)):
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(L) and cnp.PyArray_ISALIGNED(L)
+            and cnp.PyArray_ISNOTSWAPPED(L)):
         return None
     if cnp.PyArray_NDIM(Z) < 1 or cnp.PyArray_SIZE(Z) == 0:
         return None
@@ -87,9 +89,8 @@ cpdef object softmax_xent(object logits, object labels, object g=None):
     if g is None:
         out = np.empty(_shp(L), dtype=Z.dtype)
     else:
-        G = <cnp.ndarray>g
-        if cnp.PyArray_TYPE(G) != zt or not cnp.PyArray_IS_C_CONTIGUOUS(G) \
-                or cnp.PyArray_SIZE(G) != R:
+        G = _nd(g, "softmax_xent", "g")
+        if _ftype(G) != zt or cnp.PyArray_SIZE(G) != R:
             return None
         out = np.empty(_shp(Z), dtype=Z.dtype)
     cdef void* zp = cnp.PyArray_DATA(Z)

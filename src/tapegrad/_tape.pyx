@@ -14,13 +14,12 @@ import threading
 
 import numpy as np
 
-from tapegrad._core cimport (BaseVariable, OpRecord, Primitive, TapeCore, Tensor, ones_like_fast,
-                            pop_tape, push_tape)
+from tapegrad._core cimport (BaseVariable, OpRecord, Primitive, RecState, TapeCore, Tensor,
+                            current_state, ones_like_fast, pop_tape, push_tape)
 
 cnp.import_array()
 cdef object ndarray = np.ndarray
 
-cdef tuple _needs = None        # which inputs of the op whose VJP runs now need gradients
 cdef bint _track_vjp = False    # check_numerics is on: remember which VJP runs (per thread)
 cdef object _vjp_local = threading.local()
 cdef object _debug_factory = None   # tapegrad.debugging's TapeDebug constructor
@@ -48,11 +47,13 @@ def needs_input(int i):
     """Inside a VJP: whether input ``i`` of the op is on the tape (its gradient is used).
 
     Expensive VJPs (conv2d, matmul) skip the adjoints nobody asked for, like PyTorch's
-    needs_input_grad.  Read it before running any op in the VJP.
+    needs_input_grad.  Read it before running any op in the VJP.  The answer is this
+    thread's (this context's): backward passes in other threads do not disturb it.
     """
     # outside the tape walk (a VJP called directly, forward mode's transpose trick)
     # every input counts as needed
-    return _needs is None or (i < len(_needs) and _needs[i])
+    cdef tuple needs = current_state().needs
+    return needs is None or (i < len(needs) and needs[i])
 
 
 cdef object _sum_to = None
@@ -180,16 +181,20 @@ cpdef tuple call_vjp(Primitive prim, object g, object ans, tuple inputs, dict pa
     means all.  The one place a VJP is called: the backward pass and forward mode's
     by-transposition rule (ops/_jvp.py) share it.
     """
-    global _needs
-    cdef object in_grads
-    _needs = needs
+    cdef object in_grads, outer
+    # this thread's state; the caller's value comes back afterwards (a backward pass
+    # nested in a VJP restores its caller's), looked up again in case the VJP switched
+    # contexts
+    cdef RecState st = current_state()
+    outer = st.needs
+    st.needs = needs
     try:
         if params:
             in_grads = prim.vjp(g, ans, *inputs, **params)
         else:
             in_grads = prim.vjp(g, ans, *inputs)
     finally:
-        _needs = None
+        current_state().needs = outer
     if type(in_grads) is not tuple:
         in_grads = tuple(in_grads) if type(in_grads) is list else (in_grads,)
     if len(in_grads) != len(inputs):
@@ -237,7 +242,7 @@ cdef list _imperative_grad(TapeCore tape, list targets, list seeds, list sources
     while the rest of the walk goes on: data-parallel training starts reducing those
     gradients then, overlapping communication with the backward pass.
     """
-    cdef dict producers = tape.producers
+    cdef dict producers
     cdef dict usage = {}
     cdef dict grads = {}
     cdef set visited = set()
@@ -253,7 +258,17 @@ cdef list _imperative_grad(TapeCore tape, list targets, list seeds, list sources
     cdef Py_ssize_t i, n_in
     cdef object g, gi, in_grads, cnt
     cdef tuple inputs
+    cdef RecState st
 
+    if tape is None or targets is None or seeds is None or sources is None:
+        raise TypeError("imperative_grad: expected a TapeCore and three lists")
+    if len(seeds) != len(targets):
+        raise ValueError("imperative_grad: %d seeds for %d targets" % (len(seeds), len(targets)))
+    producers = tape.producers
+    for x in targets:
+        if type(x) is not Tensor:
+            raise TypeError("imperative_grad: targets must be tensors, got %s"
+                            % type(x).__name__)
     for ids in sources:
         for sid in ids:
             keep.add(sid)
@@ -480,6 +495,8 @@ cpdef list flat_source_ids(TapeCore core, object sources):
     """Tensor ids per source (a variable: every read of it on the tape) for a flat list of
     tensors/variables; None when an entry is anything else."""
     cdef list out = []
+    if core is None:
+        raise TypeError("flat_source_ids: expected a TapeCore, got None")
     for s in sources:
         if type(s) is Tensor:
             out.append([(<Tensor>s)._id])

@@ -318,7 +318,11 @@ def normalize_key(key):
         if isinstance(k, BaseVariable):
             k = (<BaseVariable>k).read()
         if isinstance(k, Tensor):
-            k = (<Tensor>k).numpy()
+            k = (<Tensor>k).numpy()         # a read-only view: safe to keep as is
+        elif isinstance(k, ndarray):
+            # a private copy: the key is kept (and frozen) for the VJP's replay, and the
+            # caller's array must stay as it was, writable and free to change
+            k = _np_array(k)
         if isinstance(k, (list, ndarray)):
             arr = _np_asarray(k)
             if arr.dtype == object or arr.dtype.kind not in "iub":

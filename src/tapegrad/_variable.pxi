@@ -30,7 +30,7 @@ cdef class BaseVariable(Operand):
         if _tracer is not None and _tracing_here():
             _tracer.read_var(self)
         if _n_tapes and self._trainable:
-            for tape in _tapes:
+            for tape in current_state().tapes:
                 if tape.watch_accessed and not tape.paused:
                     if _is_float(self._value._data.dtype):
                         tape.note_read(self, self._value)

@@ -163,8 +163,8 @@ def _index_array(indices, what):
 
 
 def gather(params, indices, axis, check=True):
-    """params.take(indices, axis); out-of-range indices raise IndexError (negative ones
-    count from the end, as on the CPU)."""
+    """params.take(indices, axis); out-of-range and negative indices raise IndexError,
+    as on the CPU (and TensorFlow's CPU kernel)."""
     same_device("gather", params, indices)
     if params.ndim == 0:
         raise ValueError("gather: params must have rank >= 1")
@@ -179,7 +179,7 @@ def gather(params, indices, axis, check=True):
     dev = params.dev
     flag = dev.error_flag()
     run_ew(dev, f"gather_{launch.suffix(params.dtype, 'gather')}_{isfx}", out.size,
-           [c_int64(outer), c_int64(n), c_int64(inner), c_int64(indices.size), c_int(1),
+           [c_int64(outer), c_int64(n), c_int64(inner), c_int64(indices.size), c_int(0),
             ptr(indices), ptr(params), ptr(out), c_uint64(flag)])
     if check and dev.take_error_flag():
         raise IndexError(f"gather: indices out of range [0, {n}) for axis {axis} of shape "

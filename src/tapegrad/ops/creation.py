@@ -62,6 +62,12 @@ def fill(dims, value, dtype=None, name=None):
         if v.size != 1:
             raise ValueError("fill: value must be a scalar, got shape %s" % (v.shape,))
         dtype, value = v.dtype, v.numpy().reshape(()).item()
+    else:
+        # the value must fit the dtype (300 as uint8 raises instead of wrapping)
+        v = _core.convert(value, as_dtype(dtype, "fill"), "fill")
+        if v.size != 1:
+            raise ValueError("fill: value must be a scalar, got shape %s" % (v.shape,))
+        value = v.numpy().reshape(()).item()
     return _fill(shape=shape, value=value, dtype=as_dtype(dtype, "fill"))
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from tapegrad import _kernels
 from tapegrad._tape import needs_input
+from tapegrad.errors import InvalidArgumentError
 from tapegrad.ops import _series as _S
 from tapegrad.ops._registry import (
     BOOL,
@@ -197,13 +198,36 @@ def _minimum_jvp(ts, ans, x, y):
     return _select_jvp(less_equal(x, y), ts[0], ts[1], ans)
 
 
+def _check_int_divisor(op, y):
+    # TF's CPU kernels reject integer division by zero; NumPy would give 0 silently.
+    # Floating-point operands keep IEEE results (x // 0 is +-inf or NaN, x % 0 is NaN).
+    if y.dtype.kind in "iu" and not np.all(y):
+        raise InvalidArgumentError("%s: integer division by zero" % op)
+
+
+def _floor_divide(x, y):
+    """Elementwise floor(x / y); integer division by zero raises InvalidArgumentError,
+    floats give IEEE inf/NaN."""
+    _check_int_divisor("floordiv", y)
+    return np.floor_divide(x, y)
+
+
+def _floor_mod(x, y):
+    """Elementwise x - floor(x / y) * y (the sign of y, as Python's %); integer modulo by
+    zero raises InvalidArgumentError, floats give NaN."""
+    _check_int_divisor("floormod", y)
+    return np.mod(x, y)
+
+
 floordiv = not_differentiable("floordiv", dtypes=REAL, quiet=True, args=("x", "y"),
-                              doc="floor(x / y) elementwise (not differentiable)."
-                              )(np.floor_divide)
+                              doc="floor(x / y) elementwise (not differentiable); integer "
+                              "division by zero raises, floats give IEEE inf/NaN."
+                              )(_floor_divide)
 
 floormod = primitive("floormod", dtypes=REAL, save_output=False, quiet=True,
                      args=("x", "y"), doc="x mod y with the sign of y (Python's %), "
-                     "elementwise.")(np.mod)
+                     "elementwise; integer modulo by zero raises, floats give NaN."
+                     )(_floor_mod)
 
 
 @floormod.defvjp

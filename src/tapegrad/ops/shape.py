@@ -406,9 +406,12 @@ def _gather(params, indices, axis):
     if indices.dtype.kind not in "iu":
         raise TypeError("gather: indices must be integers, got %s" % indices.dtype)
     n = params.shape[axis]
-    if indices.size and (indices.min() < -n or indices.max() >= n):
-        raise IndexError("gather: indices out of range [0, %d) for axis %d of shape %s"
-                         % (n, axis, params.shape))
+    if indices.size and (indices.min() < 0 or indices.max() >= n):
+        # negative indices are rejected as on TensorFlow's CPU kernel (no wrap-around)
+        bad = tuple(int(i) for i in np.argwhere((indices < 0) | (indices >= n))[0])
+        raise IndexError("gather: indices%s = %d is out of range [0, %d) (axis %d of params "
+                         "shape %s; negative indices are not supported)"
+                         % (list(bad), indices[bad], n, axis, params.shape))
     return np.take(params, indices, axis=axis)
 
 
