@@ -33,6 +33,7 @@ from tapegrad.dtypes import (
     uint8,
 )
 from tapegrad.ops import nn, random
+from tapegrad.ops.array import *  # noqa: F403  (array ops and control flow, h18)
 from tapegrad.ops.creation import (
     constant,
     convert_to_tensor,
@@ -122,7 +123,6 @@ from tapegrad.ops.shape import (
     broadcast_to,
     concat,
     expand_dims,
-    gather,
     matrix_transpose,
     one_hot,
     pad,

@@ -505,6 +505,11 @@ GRAD_CASES = {
     "where": _where_cases(),
 }
 
+# array-op primitives (h18): cases live in their own module
+from _array_grad_cases import ARRAY_GRAD_CASES  # noqa: E402
+
+GRAD_CASES.update(ARRAY_GRAD_CASES)
+
 # Non-linear compositions worth a second-order check of their own (they are built from
 # the primitives above, so they need no entry in GRAD_CASES).
 COMPOSITE_CASES = [

@@ -137,6 +137,8 @@ from tapegrad import (
 from tapegrad.compat._shims import enable_eager_execution
 from tapegrad.compat.py_func import py_func
 from tapegrad.dtypes import DType, as_dtype
+from tapegrad.ops import array as _array
+from tapegrad.ops.array import *  # noqa: F403  (array ops and control flow, h18)
 
 __all__ = ["abs", "add", "add_n", "argmax", "argmin", "as_dtype", "bool", "cast", "ceil",
            "clip_by_global_norm", "clip_by_norm", "clip_by_value", "concat", "constant",
@@ -157,6 +159,7 @@ __all__ = ["abs", "add", "add_n", "argmax", "argmin", "as_dtype", "bool", "cast"
            "stop_gradient", "sub", "subtract", "tanh", "Tensor", "tensordot", "test", "tile",
            "train", "transpose", "truediv", "truncated_normal", "uint8", "unstack", "Variable",
            "where", "zeros", "zeros_like"]
+__all__ += [n for n in _array.__all__ if n not in ("gather", "take_along_axis")]  # h18
 
 # TF 1.x spellings of core ops.
 random_normal = random.normal

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from . import elementwise as ew
-from . import linalg, nn, reduce, shape
+from . import host_staged, linalg, nn, reduce, shape
 from . import random as rnd
 from .array import CudaArray
 
@@ -282,6 +282,7 @@ IMPLS = {
     "avg_pool2d": nn.avg_pool2d, "avg_pool2d_grad": nn.avg_pool2d_grad,
     "custom_gradient": custom_gradient,
 }
+IMPLS.update(host_staged.impls())  # array ops (h18), staged through the host
 
 
 def lookup(name):

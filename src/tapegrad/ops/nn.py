@@ -550,3 +550,9 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
 
 
 
+
+
+# array ops (h18): tf.nn.top_k is the same function as tg.top_k
+from tapegrad.ops.sorting import top_k  # noqa: E402
+
+__all__ += ["top_k"]

@@ -408,8 +408,10 @@ def _pad_vjp(g, ans, x, paddings, constant_values):
 
 def pad(tensor_, paddings, mode="CONSTANT", constant_values=0, name=None):
     x = tensor(tensor_, op="pad")
-    if str(mode).upper() != "CONSTANT":
-        raise ValueError("pad: only mode='CONSTANT' is supported, got %r" % (mode,))
+    mode = str(mode).upper()
+    if mode not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
+        raise ValueError("pad: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got %r"
+                         % (mode,))
     p = np.asarray(paddings.numpy() if isinstance(paddings, _core.Tensor) else paddings)
     if p.size == 0 and x.ndim == 0:
         from tapegrad.ops.elementwise import identity
@@ -418,8 +420,12 @@ def pad(tensor_, paddings, mode="CONSTANT", constant_values=0, name=None):
     if p.shape != (x.ndim, 2) or p.dtype.kind not in "iu" or (p < 0).any():
         raise ValueError("pad: paddings must be a [%d, 2] array of non-negative ints, got %r"
                          % (x.ndim, paddings))
-    return _pad(x, paddings=tuple(tuple(int(v) for v in row) for row in p),
-                constant_values=constant_values)
+    pads = tuple(tuple(int(v) for v in row) for row in p)
+    if mode != "CONSTANT":
+        from tapegrad.ops.manip import pad_indexed
+
+        return pad_indexed(x, pads, mode)
+    return _pad(x, paddings=pads, constant_values=constant_values)
 
 
 def shape(input, out_type=np.int32, name=None):
