@@ -73,6 +73,26 @@ def _b_segment_prod(n, dtype, rng):
                  ids, max(1, n // 10))
 
 
+def _ufunc(prim, low, high, binary=False):
+    def build(n, dtype, rng):
+        x = tg.constant(rng.uniform(low, high, n).astype(dtype))
+        if binary:
+            return _case(prim, x, tg.constant(rng.uniform(low, high, n).astype(dtype)))
+        return _case(prim, x)
+    return build
+
+
+def _ufunc_table():
+    from tapegrad.ops import ufuncs
+
+    ranges = {"acosh": (1.5, 3.0), "log2": (0.5, 2.0), "log10": (0.5, 2.0)}
+    table = {name: _ufunc(prim, *ranges.get(name, (-0.9, 0.9)))
+             for name, prim in ufuncs.UNARY.items()}
+    table.update({name: _ufunc(prim, 0.5, 2.0, binary=True)
+                  for name, prim in ufuncs.BINARY.items()})
+    return table
+
+
 FORWARD = {
     "cumsum": _b_cumsum,
     "cumprod": _b_cumprod,
@@ -83,10 +103,11 @@ FORWARD = {
     "searchsorted": _b_searchsorted,
     "tensor_scatter_update": _b_scatter_update,
     "unsorted_segment_prod": _b_segment_prod,
+    **_ufunc_table(),
 }
 
 FORWARD_BACKWARD = ("cumsum", "cumprod", "cumulative_logsumexp", "sort", "take_along_axis",
-                    "tensor_scatter_update", "unsorted_segment_prod")
+                    "tensor_scatter_update", "unsorted_segment_prod") + tuple(_ufunc_table())
 
 SECOND_ORDER = ("take_along_axis", "cumprod")
 

@@ -32,6 +32,7 @@ from tapegrad.dtypes import (
     int64,
     uint8,
 )
+from tapegrad.interop import from_dlpack  # DLPack (h18)
 from tapegrad.ops import nn, random
 from tapegrad.ops.array import *  # noqa: F403  (array ops and control flow, h18)
 from tapegrad.ops.creation import (
@@ -158,7 +159,7 @@ _LAZY = {
     "layers": "layers", "optimizers": "optimizers", "losses": "losses", "metrics": "metrics",
     "initializers": "initializers", "data": "data", "datasets": "data.datasets",
     "train": "train", "summary": "summary", "cuda": "cuda", "errors": "errors",
-    "compat": "compat", "tracking": "tracking",
+    "compat": "compat", "tracking": "tracking", "numpy": "numpy",
 }
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
+from tapegrad.ops import ufuncs as _ufuncs  # the array API's extra elementwise ops
 
 RNG = np.random.default_rng(7)
 
@@ -115,6 +116,11 @@ OPS += [  # array ops (h18)
     ("unsorted_segment_prod", lambda x: tg.unsorted_segment_prod(x, [1, 0, 1], 2),
      [_rand((3, 2))]),
 ]
+OPS += [("ufunc_" + _n, _p, [_rand((3,), 0.5) + (1.0 if _n == "acosh" else 0.0)]
+         if _n in ("acosh", "log2", "log10") else [np.tanh(_rand((3,))) * 0.8])
+        for _n, _p in _ufuncs.UNARY.items()]
+OPS += [("ufunc_" + _n, _p, [_rand((2, 1), 0.3), _rand((3,), 0.3)])
+        for _n, _p in _ufuncs.BINARY.items()]
 
 
 @pytest.mark.parametrize("name,fn,arrays", OPS, ids=[o[0] for o in OPS])

@@ -155,6 +155,12 @@ def cases():
     c["tensor_scatter_update"] = [((_r(4, 3), np.array([2, 0, 2]), _r(3, 3),
                                     np.array([False, True, True])), {})]
     c["unsorted_segment_prod"] = [((_r(4, 3), np.array([1, 0, 1, 1])), {"num": 3})]
+    for name in ("sinh", "cosh", "tan", "asin", "acos", "atan", "asinh", "atanh", "trunc"):
+        c[name] = [((np.tanh(X) * 0.9,), {})]
+    for name in ("acosh", "log2", "log10"):
+        c[name] = [((np.abs(X) + 1.5,), {})]
+    for name in ("atan2", "hypot", "logaddexp"):
+        c[name] = [((X, Y), {})]
     return c
 
 

@@ -117,6 +117,28 @@ def _segment_prod_cases():
     ]
 
 
+def _ufunc_cases():
+    from tapegrad.ops import ufuncs
+
+    domain = {"acosh": lambda s, k: 1.5 + np.abs(normal(s, k)),
+              "log2": lambda s, k: 0.5 + np.abs(normal(s, k)),
+              "log10": lambda s, k: 0.5 + np.abs(normal(s, k)),
+              "asin": lambda s, k: np.tanh(normal(s, k)) * 0.8,
+              "acos": lambda s, k: np.tanh(normal(s, k)) * 0.8,
+              "atanh": lambda s, k: np.tanh(normal(s, k)) * 0.8,
+              "trunc": lambda s, k: np.round(normal(s, k) * 3) + 0.4}
+    out = {}
+    for name, prim in ufuncs.UNARY.items():
+        gen = domain.get(name, normal)
+        out[name] = [("%s" % (s,), _named(lambda x, p=prim: p(x), name), [gen(s, name)])
+                     for s in [(), (3,), (2, 3)]]
+    for name, prim in ufuncs.BINARY.items():
+        out[name] = [("%s,%s" % (a, b), _named(lambda x, y, p=prim: p(x, y), name),
+                      [normal(a, name, 1) + 0.1, normal(b, name, 2) - 0.1])
+                     for a, b in [((3,), (3,)), ((2, 1), (3,)), ((), (2, 3))]]
+    return out
+
+
 ARRAY_GRAD_CASES = {
     "cumsum": _scan_cases(tg.cumsum, normal),
     "cumprod": _scan_cases(tg.cumprod, _cumprod_gen),
@@ -126,6 +148,7 @@ ARRAY_GRAD_CASES = {
     "take_along_axis_grad": _take_along_grad_cases(),
     "tensor_scatter_update": _scatter_update_cases(),
     "unsorted_segment_prod": _segment_prod_cases(),
+    **_ufunc_cases(),
 }
 
 # Compositions of existing primitives: a second-order check of each, both modes.

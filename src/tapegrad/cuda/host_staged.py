@@ -12,7 +12,10 @@ from .array import CudaArray
 
 STAGED = ("cumsum", "cumprod", "cumulative_logsumexp", "sort", "argsort", "searchsorted",
           "take_along_axis", "take_along_axis_grad", "tensor_scatter_update",
-          "unsorted_segment_prod")
+          "unsorted_segment_prod",
+          # the array API's extra elementwise functions (ops/ufuncs.py)
+          "sinh", "cosh", "tan", "asin", "acos", "atan", "asinh", "acosh", "atanh", "log2",
+          "log10", "trunc", "atan2", "hypot", "logaddexp")
 
 
 def _staged(name):

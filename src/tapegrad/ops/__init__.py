@@ -15,6 +15,7 @@ from tapegrad.ops import (  # noqa: F401
     segment,
     shape,
     sorting,
+    ufuncs,
 )
 from tapegrad.ops.elementwise import _add_n, add
 from tapegrad.ops.shape import sum_to
