@@ -70,7 +70,13 @@ def repeat(input, repeats, axis=None, name=None):
     n = x.shape[axis]
     if reps.ndim == 1 and reps.size not in (1, n):
         raise ValueError("repeat: %d repeats for an axis of size %d" % (reps.size, n))
-    idx = np.repeat(np.arange(n, dtype=np.intp), reps.reshape(-1) if reps.ndim else int(reps))
+    if reps.ndim == 0 or reps.size == 1:
+        # one count for all: broadcast a new axis and merge it (one copy, like np.repeat)
+        r = int(reps.reshape(()))
+        wide = S.broadcast_to(S.reshape(x, x.shape[:axis + 1] + (1,) + x.shape[axis + 1:]),
+                              x.shape[:axis + 1] + (r,) + x.shape[axis + 1:])
+        return S.reshape(wide, x.shape[:axis] + (n * r,) + x.shape[axis + 1:])
+    idx = np.repeat(np.arange(n, dtype=np.intp), reps.reshape(-1))
     return S._gather(x, _core.wrap(idx), axis=axis)
 
 
@@ -116,17 +122,29 @@ def boolean_mask(tensor_, mask, axis=None, name=None):
     return S._gather(x, _core.wrap(np.flatnonzero(m).astype(np.intp)), axis=a)
 
 
+def _stop(i):
+    return None if i < 0 else i
+
+
 def pad_indexed(x, paddings, mode):
-    """REFLECT / SYMMETRIC padding: one gather per padded axis, indices from np.pad."""
-    np_mode = {"REFLECT": "reflect", "SYMMETRIC": "symmetric"}[mode]
+    """REFLECT / SYMMETRIC padding: per padded axis, the mirrored edge slices (views)
+    concatenated around x, so the forward is one copy per axis."""
+    edge = 1 if mode == "REFLECT" else 0  # REFLECT leaves the edge element out
     for ax, (lo, hi) in enumerate(paddings):
         if not lo and not hi:
             continue
         n = x.shape[ax]
-        limit = n - 1 if mode == "REFLECT" else n
+        limit = n - edge
         if lo > limit or hi > limit:
             raise ValueError("pad: %s padding (%d, %d) on axis %d needs at most %d (the "
                              "axis has size %d)" % (mode, lo, hi, ax, limit, n))
-        idx = np.pad(np.arange(n, dtype=np.intp), (lo, hi), mode=np_mode)
-        x = S._gather(x, _core.wrap(idx), axis=ax)
+        lead = (slice(None),) * ax
+        parts = []
+        if lo:
+            parts.append(S._getitem(x, key=lead + (slice(lo - 1 + edge, _stop(edge - 1), -1),)))
+        parts.append(x)
+        if hi:
+            start = n - 1 - edge
+            parts.append(S._getitem(x, key=lead + (slice(start, _stop(start - hi), -1),)))
+        x = S._concat(*parts, axis=ax)
     return x

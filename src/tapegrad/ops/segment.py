@@ -96,6 +96,16 @@ def _segment_extremum(rows, flat, num, is_max, op):
     sel = (data == picked) & np.isfinite(picked) if data.dtype.kind == "f" else data == picked
     if data.dtype.kind != "f":
         return _core.wrap(m)  # integer results carry no gradient
+    if data.ndim == 1 and data.size:
+        hits = flat[sel]
+        cnt1 = np.bincount(hits, minlength=num)
+        if cnt1.max(initial=0) <= 1:
+            # no ties (the usual case for floats): the result is a plain gather of each
+            # segment's winner, exact, with gather's cheap rules
+            winner = np.zeros(num, dtype=np.intp)
+            winner[hits] = np.flatnonzero(sel)
+            won = S._gather(rows, _core.wrap(winner), axis=0)
+            return E.where(_core.wrap(cnt1 == 1), won, _core.wrap(m))
     cnt = np.zeros(m.shape, dtype=data.dtype)
     np.add.at(cnt, flat, sel)
     w = np.where(sel, 1.0 / np.maximum(cnt[flat], 1), 0).astype(data.dtype)

@@ -1,9 +1,9 @@
 """tapegrad.numpy: the array API namespace over tg.Tensor -- values against NumPy,
 the standard's promotion, immutability with .at[], and differentiability."""
 
+import numpy as np
 import pytest
 
-import numpy as np
 import tapegrad as tg
 import tapegrad.numpy as tnp
 

@@ -1,8 +1,8 @@
 """DLPack both ways, zero-copy on CPU, with NumPy and PyTorch."""
 
+import numpy as np
 import pytest
 
-import numpy as np
 import tapegrad as tg
 
 
