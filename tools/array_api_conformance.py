@@ -85,6 +85,9 @@ def run(suite, module, max_examples, xfails, extra, timeout, skip_complex=False)
             raise SystemExit("the suite did not run for %s" % module)
         with open(report) as f:
             data = json.load(f)
+    if not data["tests"]:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        raise SystemExit("the suite collected no tests for %s" % module)
     return {t["nodeid"]: t["outcome"] for t in data["tests"]}
 
 
@@ -99,6 +102,7 @@ def main(argv=None):
     p.add_argument("--no-xfails", action="store_true", help="ignore the expected failures")
     p.add_argument("--skip-complex", action="store_true",
                    help="skip complex dtypes in both runs (tapegrad has none yet)")
+    p.add_argument("--save", help="write every test's outcome per module to this JSON file")
     p.add_argument("pytest_args", nargs="*", help="extra pytest arguments (e.g. -k sort)")
     args = p.parse_args(argv)
     if not os.path.isdir(os.path.join(args.suite, "array_api_tests")):
@@ -109,6 +113,9 @@ def main(argv=None):
     if not args.skip_numpy:
         results["numpy"] = run(args.suite, "numpy", args.max_examples, [], args.pytest_args,
                                args.timeout, args.skip_complex)
+    if args.save:
+        with open(args.save, "w") as f:
+            json.dump(results, f, indent=0)
     print("array-api-tests, --max-examples %d (linalg, fft disabled%s)"
           % (args.max_examples, "; complex dtypes skipped" if args.skip_complex else ""))
     print("%-16s %7s %7s %7s %8s %7s" % ("module", "passed", "failed", "skipped",

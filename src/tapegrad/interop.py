@@ -19,6 +19,7 @@ them with ``t.cpu()`` first.
 """
 
 import numpy as np
+
 from tapegrad import _core
 
 _KDLCPU = 1

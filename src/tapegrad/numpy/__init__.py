@@ -33,6 +33,7 @@ Differences from NumPy and from ``tg``:
 import math as _math
 
 import numpy as _np
+
 from tapegrad.interop import from_dlpack
 from tapegrad.numpy import _base
 from tapegrad.numpy._elementwise import *  # noqa: F403

@@ -4,6 +4,7 @@ namespace, ``mT``/``T``, ``to_device``, DLPack, bit operators, and the immutabil
 """
 
 import numpy as np
+
 from tapegrad import _core
 from tapegrad.numpy import _base as B
 

@@ -8,6 +8,7 @@ no derivative, so a function may compute them with NumPy directly and wrap the r
 import builtins
 
 import numpy as np
+
 from tapegrad import _core
 from tapegrad.ops import elementwise as E
 

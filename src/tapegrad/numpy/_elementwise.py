@@ -6,6 +6,7 @@ result, so every dtype the standard allows works and values match NumPy.
 """
 
 import numpy as np
+
 from tapegrad.numpy import _base as B
 from tapegrad.ops import elementwise as E
 from tapegrad.ops import ufuncs as U

@@ -10,6 +10,7 @@ import math
 from collections import namedtuple
 
 import numpy as np
+
 from tapegrad import _core
 from tapegrad.numpy import _base as B
 from tapegrad.ops import cumulative as C
@@ -158,7 +159,7 @@ def arange(start, /, stop=None, step=1, *, dtype=None, device=None):
     if stop is None:
         start, stop = 0, start
     if dtype is None:
-        dtype = B.DEFAULT_FLOAT if any(isinstance(v, float) for v in (start, stop, step)) \
+        dtype = B.DEFAULT_FLOAT if builtins.any(isinstance(v, float) for v in (start, stop, step)) \
             else B.DEFAULT_INT
     return B.wrap(np.arange(start, stop, step, dtype=B.check_dtype(dtype, "arange")))
 
@@ -243,10 +244,17 @@ def result_type(*arrays_and_dtypes):
     return B.result_type(*arrays_and_dtypes)
 
 
+class finfo_object(namedtuple("finfo_object", ["bits", "eps", "max", "min",
+                                                "smallest_normal", "dtype"])):
+    """The standard's finfo: Python floats, not NumPy scalars."""
+
+
 @_export
 def finfo(type, /):
     dt = type.dtype if hasattr(type, "dtype") and not isinstance(type, np.dtype) else type
-    return np.finfo(np.dtype(dt))
+    fi = np.finfo(np.dtype(dt))
+    return finfo_object(int(fi.bits), float(fi.eps), float(fi.max), float(fi.min),
+                        float(fi.smallest_normal), fi.dtype)
 
 
 @_export
@@ -263,7 +271,7 @@ _KINDS = {"bool": "b", "signed integer": "i", "unsigned integer": "u", "integral
 def isdtype(dtype, kind):
     dtype = np.dtype(dtype)
     if isinstance(kind, tuple):
-        return any(isdtype(dtype, k) for k in kind)
+        return builtins.any(isdtype(dtype, k) for k in kind)
     if isinstance(kind, str):
         if kind not in _KINDS:
             raise ValueError("isdtype: unknown kind %r" % kind)
@@ -332,7 +340,6 @@ def flip(x, /, *, axis=None):
 @_export
 def moveaxis(x, source, destination, /):
     x = B.as_tensor(x, op="moveaxis")
-    perm = np.moveaxis(np.arange(x.ndim), source, destination).tolist() if x.ndim else []
     src = source if isinstance(source, (list, tuple)) else [source]
     dst = destination if isinstance(destination, (list, tuple)) else [destination]
     if len(src) != len(dst):
@@ -340,6 +347,9 @@ def moveaxis(x, source, destination, /):
     perm = list(range(x.ndim))
     src = [_norm_axis(a, x.ndim, "moveaxis") for a in src]
     dst = [_norm_axis(a, x.ndim, "moveaxis") for a in dst]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError("moveaxis: repeated axis in source %r or destination %r"
+                         % (source, destination))
     rest = [a for a in perm if a not in src]
     order = [None] * x.ndim
     for s, d in zip(src, dst):
