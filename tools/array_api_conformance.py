@@ -7,9 +7,9 @@ against NumPy with the same settings, and print pass/fail counts side by side.
 
 The suite is not vendored.  It needs complex dtypes at import time; while tapegrad has
 none, ``--skip-complex`` runs a temporary copy of the suite with complex64/complex128
-skipped (``ARRAY_API_TESTS_SKIP_DTYPES``) for *both* libraries, after a two-line patch
-that lets its dtype table be built without them (the suite cannot skip complex on its
-own).  Drop the flag once tensors have complex dtypes.
+skipped (``ARRAY_API_TESTS_SKIP_DTYPES``) for *both* libraries, after two one-line
+patches that let its dtype table and signature tests be built without them (the suite
+cannot skip complex on its own).  Drop the flag once tensors have complex dtypes.
 
 ``tools/array_api_xfails.txt`` lists the tests expected to fail for tapegrad, one id
 per line with its reason after ``#``; the script hands the ids to the suite's
@@ -58,6 +58,16 @@ def without_complex(suite, tmp):
                       "complex_dtypes], key=lambda x: x[1]\n)[0] if complex_dtypes else None")
     with open(path, "w") as f:
         f.write(src)
+    path = os.path.join(dst, "array_api_tests", "test_signatures.py")
+    with open(path) as f:
+        src = f.read()
+    old = "cmplx_name = dh.dtype_to_name[dh.widest_complex_dtype]"
+    if old not in src:
+        raise SystemExit("--skip-complex: this suite version's test_signatures.py differs; "
+                         "update the patch in %s" % __file__)
+    with open(path, "w") as f:
+        f.write(src.replace(old, "cmplx_name = dh.dtype_to_name[dh.widest_complex_dtype] "
+                                 "if dh.widest_complex_dtype is not None else 'float64'"))
     return dst
 
 
