@@ -316,7 +316,7 @@ def concat(arrays, /, *, axis=0):
 
 
 @_export
-def expand_dims(x, /, *, axis=0):
+def expand_dims(x, /, axis=0):
     x = B.as_tensor(x, op="expand_dims")
     if not -x.ndim - 1 <= axis <= x.ndim:
         raise IndexError("expand_dims: axis %d out of range for rank %d" % (axis, x.ndim))
@@ -362,7 +362,7 @@ def moveaxis(x, source, destination, /):
 @_export
 def permute_dims(x, /, axes):
     x = B.as_tensor(x, op="permute_dims")
-    return S.transpose(x, list(axes))
+    return S.transpose(x, [_norm_axis(int(a), x.ndim, "permute_dims") for a in axes])
 
 
 @_export
@@ -470,6 +470,9 @@ def vecdot(x1, x2, /, *, axis=-1):
     if not -n <= axis < n or a.shape[axis] != b.shape[axis]:
         raise ValueError("vecdot: axis %d must have the same size in %s and %s"
                          % (axis, a.shape, b.shape))
+    if a.dtype.kind != "f":
+        with np.errstate(all="ignore"):
+            return B.wrap(np.sum(B.values(a) * B.values(b), axis=axis, dtype=a.dtype))
     return sum(E.multiply(a, b), axis=axis)
 
 
