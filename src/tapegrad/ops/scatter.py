@@ -40,6 +40,8 @@ def _flat_index(idx, shape, op):
                              % (op, int(bad), j, d, tuple(shape)))
     if k == 0:
         return np.zeros(idx.shape[:-1], dtype=np.intp)
+    if k == 1:  # rows already (checked above): skip ravel_multi_index's copies
+        return idx[..., 0].astype(np.intp, copy=False)
     return np.ravel_multi_index(tuple(np.moveaxis(idx, -1, 0)), dims).astype(np.intp)
 
 

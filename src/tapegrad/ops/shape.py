@@ -352,7 +352,8 @@ def _gather_grad(g, indices, shape, axis):
     if len(shape) == 1 and g.dtype.kind == "f" and indices.size:
         # a 1-D scatter-add is a weighted bincount (several times faster than add.at)
         idx = indices.ravel()
-        idx = np.where(idx < 0, idx + shape[0], idx)
+        if idx.min() < 0:  # negative indices count from the end (rare: skip the copy)
+            idx = np.where(idx < 0, idx + shape[0], idx)
         return np.bincount(idx, weights=g.ravel(), minlength=shape[0]).astype(g.dtype)
     out = np.zeros(shape, dtype=g.dtype)
     moved = np.moveaxis(out, axis, 0)
