@@ -670,7 +670,14 @@ def main(argv=None):
     parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument("--output", help="also write the Markdown report to this file")
     parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
+    parser.add_argument("--array-ops", action="store_true",
+                        help="only the array-op forwards vs NumPy at 10^5 elements (h18)")
     args = parser.parse_args(argv)
+    if args.array_ops:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from array_ops_compare import main as array_ops_main
+
+        return array_ops_main(args.quick)
     if args.memory_steps is None:
         args.memory_steps = 3000 if args.quick else 20000
     if args.worker:

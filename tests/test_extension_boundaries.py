@@ -163,7 +163,10 @@ SCRIPT = textwrap.dedent(r'''
                             "__array__", "__array_function__", "__format__", "__call__",
                             "__reduce__"):
                         continue
-                    bound = getattr(inst(), meth, None)
+                    try:
+                        bound = getattr(inst(), meth, None)
+                    except Exception:
+                        continue   # a property that refuses this instance (mT of 1-D)
                     if not callable(bound):
                         continue
                     # (methods often take optional values: only no crash is required)

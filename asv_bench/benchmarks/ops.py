@@ -19,6 +19,7 @@ import numpy as np
 import tapegrad as tg
 
 from . import DTYPES, seed_all, skip
+from . import array_ops as _array_ops
 
 SIZES = [1, 10_000, 1_000_000]
 
@@ -378,6 +379,12 @@ ADJOINTS = {
     "relu_grad": "relu",
     "sparse_softmax_xent_grad": "sparse_softmax_xent",
 }
+
+# array ops (h18): their builders live in array_ops.py
+FORWARD.update(_array_ops.FORWARD)
+FORWARD_BACKWARD.update({name: FORWARD[name] for name in _array_ops.FORWARD_BACKWARD})
+SECOND_ORDER.update({name: FORWARD[name] for name in _array_ops.SECOND_ORDER})
+ADJOINTS.update(_array_ops.ADJOINTS)
 
 
 def _ones_like(y):

@@ -36,7 +36,9 @@ from tapegrad.dtypes import (
     int64,
     uint8,
 )
+from tapegrad.interop import from_dlpack  # DLPack (h18)
 from tapegrad.ops import nn, random
+from tapegrad.ops.array import *  # noqa: F403  (array ops and control flow, h18)
 from tapegrad.ops.complex import abs, complex, conj, imag, real  # abs: |z| for complex
 from tapegrad.ops.creation import (
     constant,
@@ -126,7 +128,6 @@ from tapegrad.ops.shape import (
     broadcast_to,
     concat,
     expand_dims,
-    gather,
     matrix_transpose,
     one_hot,
     pad,
@@ -174,6 +175,7 @@ _LAZY = {
     "linalg": "linalg", "math": "math", "signal": "signal", "spectral": "signal",
     # Keras training loop
     "callbacks": "callbacks", "regularizers": "regularizers", "constraints": "constraints",
+    "numpy": "numpy",
 }
 
 

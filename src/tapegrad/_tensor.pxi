@@ -268,6 +268,67 @@ cdef class Tensor(Operand):
             import tapegrad.device  # noqa: F401  (installs the hooks)
         return _to_device_hook(self, device)
 
+    # Python array API standard and DLPack (h18): the logic lives in
+    # tapegrad/numpy/_array.py and tapegrad/interop.py, imported on first use.
+    def __array_namespace__(self, *, api_version=None):
+        return _array_api().namespace(self, api_version)
+
+    @property
+    def mT(self):
+        return _array_api().mT(self)
+
+    @property
+    def T(self):
+        return _array_api().T(self)
+
+    @property
+    def at(self):
+        """Functional updates: ``x.at[idx].set(v)`` / ``.add(v)`` return a new tensor."""
+        return _array_api().at(self)
+
+    def to_device(self, device, /, *, stream=None):
+        return _array_api().to_device(self, device, stream)
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        from tapegrad import interop
+        return interop.dlpack(self, stream, max_version, dl_device, copy)
+
+    def __dlpack_device__(self):
+        from tapegrad import interop
+        return interop.dlpack_device(self)
+
+    def __setitem__(self, key, value):
+        _array_api().setitem(self, key, value)
+
+    def __xor__(self, other):
+        return _array_api().binop("bitwise_xor", self, other)
+
+    def __rxor__(self, other):
+        return _array_api().binop("bitwise_xor", other, self)
+
+    def __lshift__(self, other):
+        return _array_api().binop("bitwise_left_shift", self, other)
+
+    def __rlshift__(self, other):
+        return _array_api().binop("bitwise_left_shift", other, self)
+
+    def __rshift__(self, other):
+        return _array_api().binop("bitwise_right_shift", self, other)
+
+    def __rrshift__(self, other):
+        return _array_api().binop("bitwise_right_shift", other, self)
+
+
+cdef object _array_api_module = None
+
+
+cdef object _array_api():
+    global _array_api_module
+    if _array_api_module is None:
+        from tapegrad.numpy import _array
+        _array_api_module = _array
+    return _array_api_module
+
 
 cdef str _traced_str(Tensor t):
     # printed while tg.function traces: the value is this call's only, so not shown

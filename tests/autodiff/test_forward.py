@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
+from tapegrad.ops import ufuncs as _ufuncs  # the array API's extra elementwise ops
 
 RNG = np.random.default_rng(7)
 
@@ -103,6 +104,23 @@ OPS = [
     ("safe_mul", tg.safe_mul, [_rand((2, 3)), _rand((3,))]),
     ("identity", lambda x: tg.identity(x) * 2.0, [_rand((2,))]),
 ]
+OPS += [  # array ops (h18)
+    ("cumsum", lambda x: tg.cumsum(x, axis=1, exclusive=True), [_rand((2, 4))]),
+    ("cumprod", lambda x: tg.cumprod(x, axis=0, reverse=True), [_rand((4, 2))]),
+    ("cumulative_logsumexp", lambda x: tg.cumulative_logsumexp(x, 1), [_rand((2, 3))]),
+    ("sort", lambda x: tg.sort(x, direction="DESCENDING") * tg.constant(
+        [1.0, 2.0, 3.0], tg.float64), [_rand((2, 3))]),
+    ("top_k", lambda x: tg.top_k(x, 2)[0], [_rand((3, 4))]),
+    ("tensor_scatter_nd_update", lambda t, u: tg.tensor_scatter_nd_update(t, [[1], [0]], u),
+     [_rand((3, 2)), _rand((2, 2))]),
+    ("unsorted_segment_prod", lambda x: tg.unsorted_segment_prod(x, [1, 0, 1], 2),
+     [_rand((3, 2))]),
+]
+OPS += [("ufunc_" + _n, _p, [_rand((3,), 0.5) + (1.0 if _n == "acosh" else 0.0)]
+         if _n in ("acosh", "log2", "log10") else [np.tanh(_rand((3,))) * 0.8])
+        for _n, _p in _ufuncs.UNARY.items()]
+OPS += [("ufunc_" + _n, _p, [_rand((2, 1), 0.3), _rand((3,), 0.3)])
+        for _n, _p in _ufuncs.BINARY.items()]
 
 
 def _sci_forward_ops():

@@ -142,6 +142,26 @@ def cases():
     c["avg_pool2d_grad"] = [((_r(2, 4, 3, 3),), dict(input_shape=IMG.shape, ksize=(3, 2),
                                                      strides=(2, 2), pads=(1, 0)))]
     c.update(_host_cases())
+    # array ops (h18): forwards staged through the host
+    for name in ("cumsum", "cumprod", "cumulative_logsumexp"):
+        c[name] = [((X,), {"axis": 1, "exclusive": True, "reverse": False}),
+                   ((X,), {"axis": 0, "exclusive": False, "reverse": True})]
+    c["sort"] = [((X,), {"axis": 2, "descending": True})]
+    c["argsort"] = [((X,), {"axis": 1, "descending": False, "out_dtype": np.dtype(np.int32)})]
+    c["searchsorted"] = [((np.sort(_r(2, 5), axis=1), _r(2, 3)),
+                          {"side": "left", "out_dtype": np.dtype(np.int64)})]
+    c["take_along_axis"] = [((X, np.zeros((2, 1, 4), np.int64)), {"axis": 1})]
+    c["take_along_axis_grad"] = [((_r(2, 1, 4), np.zeros((2, 1, 4), np.int64)),
+                                  {"shape": X.shape, "axis": 1})]
+    c["tensor_scatter_update"] = [((_r(4, 3), np.array([2, 0, 2]), _r(3, 3),
+                                    np.array([False, True, True])), {})]
+    c["unsorted_segment_prod"] = [((_r(4, 3), np.array([1, 0, 1, 1])), {"num": 3})]
+    for name in ("sinh", "cosh", "tan", "asin", "acos", "atan", "asinh", "atanh", "trunc"):
+        c[name] = [((np.tanh(X) * 0.9,), {})]
+    for name in ("acosh", "log2", "log10"):
+        c[name] = [((np.abs(X) + 1.5,), {})]
+    for name in ("atan2", "hypot", "logaddexp"):
+        c[name] = [((X, Y), {})]
     return c
 
 

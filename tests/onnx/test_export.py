@@ -20,6 +20,12 @@ ort = pytest.importorskip("onnxruntime")
 RNG = np.random.default_rng(0)
 
 
+def tnp_fn(name):
+    import tapegrad.numpy as tnp
+
+    return getattr(tnp, name)
+
+
 def _run(path, feeds):
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     names = [i.name for i in sess.get_inputs()]
@@ -168,6 +174,13 @@ CASES = [
     ("acosh", "acosh", tg.math.acosh, [P + 1.0]),
     ("atanh", "atanh", tg.math.atanh, [X * 0.4]),
     ("erf", "erf", tg.math.erf, [X]),
+    ("cumsum", "cumsum", lambda x: tg.cumsum(x, axis=1, exclusive=True), [X]),
+    ("cumsum", "cumsum_reverse", lambda x: tg.cumsum(x, axis=2, reverse=True), [X]),
+    ("log2", "log2", tnp_fn("log2"), [P]),
+    ("log10", "log10", tnp_fn("log10"), [P]),
+    ("trunc", "trunc", tnp_fn("trunc"), [X * 3.0]),
+    ("hypot", "hypot", tnp_fn("hypot"), [X, Y]),
+    ("logaddexp", "logaddexp", tnp_fn("logaddexp"), [X, Y]),
     ("fill", "fill", lambda x: x + tg.fill([4], 2.0), [X]),
     ("eye", "eye", lambda x: tg.matmul(x, tg.eye(4) * 3.0), [X]),
     ("range", "range", lambda x: x * tg.cast(tg.range(4), tg.float32), [X]),

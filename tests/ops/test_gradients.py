@@ -520,6 +520,22 @@ def _sci_cases():
 
 GRAD_CASES.update(_sci_cases().SCI_GRAD_CASES)
 
+
+# array-op primitives: cases live in their own module (loaded by path, so this file can
+# itself be loaded by path from other test directories)
+def _array_cases():
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "_array_grad_cases.py")
+    spec = importlib.util.spec_from_file_location("_tg_array_cases", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GRAD_CASES.update(_array_cases().ARRAY_GRAD_CASES)
+
 # Non-linear compositions worth a second-order check of their own (they are built from
 # the primitives above, so they need no entry in GRAD_CASES).
 COMPOSITE_CASES = [

@@ -21,6 +21,7 @@ NON_DIFFERENTIABLE = {
     "reduce_all", "reduce_any",
     "fill", "eye", "range", "zeros_like", "ones_like",
     "random_normal", "random_truncated_normal", "random_uniform",
+    "argsort", "searchsorted",  # array ops (h18): integer results
 }
 
 

@@ -258,7 +258,7 @@ def test_pad(dtype):
     with pytest.raises(ValueError, match="pad"):
         tg.pad(tg.zeros((2,)), [[-1, 1]])
     with pytest.raises(ValueError, match="pad"):
-        tg.pad(tg.zeros((2,)), [[1, 1]], mode="REFLECT")
+        tg.pad(tg.zeros((2,)), [[1, 1]], mode="WRAP")
 
 
 def test_pad_scalar():

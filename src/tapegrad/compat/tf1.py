@@ -124,6 +124,12 @@ from tapegrad import (
     zeros_like,
 )
 
+# --- array ops and eager control flow (issue 18); the v1 adapters below take precedence
+# isort: off
+from tapegrad.ops import array as _array  # noqa: E402
+from tapegrad.ops.array import *  # noqa: E402,F403
+# isort: on
+
 # --- TF 1.x signatures and idioms (issue 16): v1 adapters where the signature differs
 # from tapegrad's, eager versions of the TF 1.x control flow and scope helpers.
 from tapegrad.compat import _v1_nn as nn  # noqa: E402,I001
@@ -198,6 +204,7 @@ __all__ += ["assign", "assign_add", "assign_sub", "AUTO_REUSE", "control_depende
             "get_variable_scope", "map_fn", "name_scope", "print", "Print", "scan",
             "TensorShape", "to_double", "to_float", "to_int32", "to_int64", "variable_scope",
             "VariableScope"]
+__all__ += [n for n in _array.__all__ if n not in ("gather", "take_along_axis")]
 
 # TF 1.x spellings of core ops.
 random_normal = random.normal

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from . import elementwise as ew
-from . import linalg, nn, reduce, shape
+from . import host_staged, linalg, nn, reduce, shape
 from . import random as rnd
 from .array import CudaArray
 from .host import host_impls
@@ -285,6 +285,7 @@ IMPLS = {
 }
 # decompositions, special functions, FFT, complex parts: on the host (cuda/host.py)
 IMPLS.update(host_impls())
+IMPLS.update(host_staged.impls())  # array ops (h18), staged through the host
 
 
 def lookup(name):

@@ -3,17 +3,24 @@
 from tapegrad import _tape
 from tapegrad.ops import (  # noqa: F401
     complex,
+    control,
     creation,
+    cumulative,
     elementwise,
     fft,
     linalg,
     linalg_decomp,
     linalg_matrix,
+    manip,
     nn,
     random,
     reductions,
+    scatter,
+    segment,
     shape,
+    sorting,
     special,
+    ufuncs,
 )
 from tapegrad.ops.elementwise import _add_n, add
 from tapegrad.ops.shape import sum_to

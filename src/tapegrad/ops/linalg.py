@@ -344,7 +344,13 @@ def _matrix_norm(x, ord, axes, keepdims):
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     """``t`` clipped elementwise to [clip_value_min, clip_value_max]."""
     t = tensor(t, op="clip_by_value")
-    return minimum(maximum(t, clip_value_min), clip_value_max)
+    out = minimum(maximum(t, clip_value_min), clip_value_max)
+    if out.shape != t.shape:
+        # bounds broadcast against t, but may not enlarge it (TF's rule)
+        raise ValueError("clip_by_value: bounds of shapes %s and %s would broadcast t of "
+                         "shape %s to %s" % (np.shape(clip_value_min), np.shape(clip_value_max),
+                                             t.shape, out.shape))
+    return out
 
 
 def clip_by_norm(t, clip_norm, axes=None, name=None):

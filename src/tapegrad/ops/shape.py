@@ -432,6 +432,12 @@ def _gather_vjp(g, ans, params, indices, axis):
 @primitive("gather_grad", same_dtype=(), save_output=False)
 def _gather_grad(g, indices, shape, axis):
     """Adjoint of gather: scatter-add g into zeros of ``shape`` at ``indices``."""
+    if len(shape) == 1 and g.dtype.kind == "f" and indices.size:
+        # a 1-D scatter-add is a weighted bincount (several times faster than add.at)
+        idx = indices.ravel()
+        if idx.min() < 0:  # negative indices count from the end (rare: skip the copy)
+            idx = np.where(idx < 0, idx + shape[0], idx)
+        return np.bincount(idx, weights=g.ravel(), minlength=shape[0]).astype(g.dtype)
     out = np.zeros(shape, dtype=g.dtype)
     moved = np.moveaxis(out, axis, 0)
     gm = np.moveaxis(g, list(range(axis, axis + indices.ndim)), list(range(indices.ndim)))
@@ -503,8 +509,10 @@ def _pad_jvp(ts, ans, x, paddings, constant_values):
 def pad(tensor_, paddings, mode="CONSTANT", constant_values=0, name=None):
     """``tensor_`` padded with ``constant_values``: ``paddings[i] = [before, after]``."""
     x = tensor(tensor_, op="pad")
-    if str(mode).upper() != "CONSTANT":
-        raise ValueError("pad: only mode='CONSTANT' is supported, got %r" % (mode,))
+    mode = str(mode).upper()
+    if mode not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
+        raise ValueError("pad: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got %r"
+                         % (mode,))
     p = np.asarray(paddings.numpy() if isinstance(paddings, _core.Tensor) else paddings)
     if p.size == 0 and x.ndim == 0:
         from tapegrad.ops.elementwise import identity
@@ -513,8 +521,15 @@ def pad(tensor_, paddings, mode="CONSTANT", constant_values=0, name=None):
     if p.shape != (x.ndim, 2) or p.dtype.kind not in "iu" or (p < 0).any():
         raise ValueError("pad: paddings must be a [%d, 2] array of non-negative ints, got %r"
                          % (x.ndim, paddings))
-    return _pad(x, paddings=tuple(tuple(int(v) for v in row) for row in p),
-                constant_values=constant_values)
+    pads = tuple(tuple(int(v) for v in row) for row in p)
+    if mode != "CONSTANT":
+        # REFLECT/SYMMETRIC are gathers built in ops/manip.py, which installs itself here
+        # (it builds on this module, so this module does not import it)
+        return _PAD_MODES[0](x, pads, mode)
+    return _pad(x, paddings=pads, constant_values=constant_values)
+
+
+_PAD_MODES = [None]
 
 
 def shape(input, out_type=np.int32, name=None):

@@ -1,0 +1,153 @@
+"""Array manipulation built from the shape primitives: reverse, roll, repeat, meshgrid,
+boolean_mask and REFLECT / SYMMETRIC padding.
+
+Each is a composition of getitem / concat / gather / reshape / broadcast_to, so its
+gradients (both modes, any order) are those primitives' rules.
+"""
+
+import math
+
+import numpy as np
+
+from tapegrad import _core
+from tapegrad.ops import shape as S
+from tapegrad.ops._registry import norm_axes, norm_axis, tensor
+
+
+def _int_list(v, op, what):
+    a = np.asarray(v.numpy() if isinstance(v, _core.Tensor) else v)
+    if a.dtype.kind not in "iu" and not (a.size == 0):
+        raise TypeError("%s: %s must be integers, got %r" % (op, what, v))
+    return [int(i) for i in a.reshape(-1)]
+
+
+def reverse(tensor_, axis, name=None):
+    """``tensor`` with the listed axes reversed."""
+    x = tensor(tensor_, op="reverse")
+    axes = norm_axes(_int_list(axis, "reverse", "axis"), x.ndim, "reverse")
+    if not axes:
+        return x
+    key = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(x.ndim))
+    return S._getitem(x, key=key)
+
+
+def roll(input, shift, axis, name=None):
+    """Elements shifted by ``shift`` along ``axis`` (wrapping around), TF's roll."""
+    x = tensor(input, op="roll")
+    shifts = _int_list(shift, "roll", "shift")
+    axes = _int_list(axis, "roll", "axis")
+    if len(shifts) != len(axes):
+        raise ValueError("roll: shift %s and axis %s must have the same length"
+                         % (shifts, axes))
+    total = {}
+    for s, a in zip(shifts, axes):
+        a = norm_axis(a, x.ndim, "roll")
+        total[a] = total.get(a, 0) + s  # repeated axes add up, as in TF
+    for a, s in sorted(total.items()):
+        n = x.shape[a]
+        if n == 0 or s % n == 0:
+            continue
+        s %= n
+        lead = (slice(None),) * a
+        x = S._concat(S._getitem(x, key=lead + (slice(n - s, n),)),
+                      S._getitem(x, key=lead + (slice(0, n - s),)), axis=a)
+    return x
+
+
+def repeat(input, repeats, axis=None, name=None):
+    """Each element repeated ``repeats`` times along ``axis`` (flattened when None)."""
+    x = tensor(input, op="repeat")
+    if axis is None:
+        x = S.reshape(x, (-1,))
+        axis = 0
+    if x.ndim == 0:
+        x = S.reshape(x, (1,))
+    axis = norm_axis(axis, x.ndim, "repeat")
+    reps = np.asarray(repeats.numpy() if isinstance(repeats, _core.Tensor) else repeats)
+    if reps.dtype.kind not in "iu" or reps.ndim > 1 or (reps < 0).any():
+        raise ValueError("repeat: repeats must be a non-negative int or 1-D int list, got %r"
+                         % (repeats,))
+    n = x.shape[axis]
+    if reps.ndim == 1 and reps.size not in (1, n):
+        raise ValueError("repeat: %d repeats for an axis of size %d" % (reps.size, n))
+    if reps.ndim == 0 or reps.size == 1:
+        # one count for all: broadcast a new axis and merge it (one copy, like np.repeat)
+        r = int(reps.reshape(()))
+        wide = S.broadcast_to(S.reshape(x, x.shape[:axis + 1] + (1,) + x.shape[axis + 1:]),
+                              x.shape[:axis + 1] + (r,) + x.shape[axis + 1:])
+        return S.reshape(wide, x.shape[:axis] + (n * r,) + x.shape[axis + 1:])
+    idx = np.repeat(np.arange(n, dtype=np.intp), reps.reshape(-1))
+    return S._gather(x, _core.wrap(idx), axis=axis)
+
+
+def meshgrid(*args, **kwargs):
+    """Coordinate grids from 1-D tensors; ``indexing='xy'`` (default) or ``'ij'``."""
+    indexing = kwargs.pop("indexing", "xy")
+    kwargs.pop("name", None)
+    if kwargs:
+        raise TypeError("meshgrid: unexpected arguments %s" % sorted(kwargs))
+    if indexing not in ("xy", "ij"):
+        raise ValueError("meshgrid: indexing must be 'xy' or 'ij', got %r" % (indexing,))
+    xs = [tensor(a, op="meshgrid") for a in args]
+    xs = [S.reshape(a, (-1,)) if a.ndim != 1 else a for a in xs]
+    shape = [a.shape[0] for a in xs]
+    if indexing == "xy" and len(xs) >= 2:
+        shape[0], shape[1] = shape[1], shape[0]
+    out = []
+    for i, a in enumerate(xs):
+        pos = i
+        if indexing == "xy" and len(xs) >= 2 and i < 2:
+            pos = 1 - i
+        view = [1] * len(xs)
+        view[pos] = a.shape[0]
+        out.append(S.broadcast_to(S.reshape(a, tuple(view)), tuple(shape)))
+    return out
+
+
+def boolean_mask(tensor_, mask, axis=None, name=None):
+    """The entries (or slices) of ``tensor`` where ``mask`` is True, as in TF."""
+    x = tensor(tensor_, op="boolean_mask")
+    m = np.asarray(mask.numpy() if isinstance(mask, _core.Tensor) else mask)
+    if m.dtype != np.bool_:
+        raise TypeError("boolean_mask: mask must be bool, got %s" % m.dtype)
+    a = 0 if axis is None else norm_axis(axis, x.ndim, "boolean_mask")
+    k = m.ndim
+    if k == 0:
+        raise ValueError("boolean_mask: mask must have rank >= 1")
+    if tuple(x.shape[a:a + k]) != m.shape:
+        raise ValueError("boolean_mask: mask shape %s does not match tensor shape %s at "
+                         "axis %d" % (m.shape, x.shape, a))
+    merged = x.shape[:a] + (math.prod(m.shape),) + x.shape[a + k:]
+    x = S.reshape(x, merged)
+    return S._gather(x, _core.wrap(np.flatnonzero(m).astype(np.intp)), axis=a)
+
+
+def _stop(i):
+    return None if i < 0 else i
+
+
+def pad_indexed(x, paddings, mode):
+    """REFLECT / SYMMETRIC padding: per padded axis, the mirrored edge slices (views)
+    concatenated around x, so the forward is one copy per axis."""
+    edge = 1 if mode == "REFLECT" else 0  # REFLECT leaves the edge element out
+    for ax, (lo, hi) in enumerate(paddings):
+        if not lo and not hi:
+            continue
+        n = x.shape[ax]
+        limit = n - edge
+        if lo > limit or hi > limit:
+            raise ValueError("pad: %s padding (%d, %d) on axis %d needs at most %d (the "
+                             "axis has size %d)" % (mode, lo, hi, ax, limit, n))
+        lead = (slice(None),) * ax
+        parts = []
+        if lo:
+            parts.append(S._getitem(x, key=lead + (slice(lo - 1 + edge, _stop(edge - 1), -1),)))
+        parts.append(x)
+        if hi:
+            start = n - 1 - edge
+            parts.append(S._getitem(x, key=lead + (slice(start, _stop(start - hi), -1),)))
+        x = S._concat(*parts, axis=ax)
+    return x
+
+
+S._PAD_MODES[0] = pad_indexed      # tg.pad's REFLECT/SYMMETRIC modes
