@@ -85,6 +85,16 @@ def case_gradients():
     close(tape.gradient(loss, x), np.full(3, W if r == 0 else 0.0))
 
 
+def case_scalar_variable():
+    # a scalar variable's averaged gradient stays a scalar
+    w = tg.Variable(2.0 + dist.rank())
+    with tg.GradientTape() as tape:
+        loss = w * w
+    g = dist.DistributedGradientTape(tape).gradient(loss, w)
+    assert tuple(g.shape) == (), g.shape
+    close(g, np.mean([2 * (2.0 + k) for k in range(dist.size())]))
+
+
 def _data(steps, global_batch):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((steps * global_batch, 5))

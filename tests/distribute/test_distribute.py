@@ -51,7 +51,8 @@ def test_cases_on_n_ranks(case, n):
 
 
 @needs_mpi
-@pytest.mark.parametrize("case", ["broadcast_variables", "shard", "sparse", "fit"])
+@pytest.mark.parametrize("case", ["broadcast_variables", "shard", "sparse", "fit",
+                                  "scalar_variable"])
 def test_cases_on_two_ranks(case):
     _ok(_run(2, case), case, 2)
 

@@ -30,6 +30,11 @@ _functions = weakref.WeakKeyDictionary()
 _strong = {}
 
 
+def _c(a):
+    # C-contiguous, keeping 0-d results 0-d (np.ascontiguousarray would make them 1-d)
+    return np.require(a, requirements="C")
+
+
 class JetError(TypeError):
     """A function cannot be pushed through Taylor mode (the message says which op)."""
 
@@ -104,8 +109,8 @@ def jet(fun, primals, series):
     outs = []
     for ref in graph.flat_outputs():
         S = env[ref.id]
-        outs.append((_core.wrap(np.ascontiguousarray(S[0])),
-                     [_core.wrap(np.ascontiguousarray(S[k] * math.factorial(k)))
+        outs.append((_core.wrap(_c(S[0])),
+                     [_core.wrap(_c(S[k] * math.factorial(k)))
                       for k in range(1, K + 1)]))
     primal_out = nest.pack_sequence_as(graph.outputs, [o[0] for o in outs])
     if len(outs) == 1 and not isinstance(graph.outputs, (list, tuple)):
@@ -170,7 +175,7 @@ def taylor_coefficients(fun, x, order, direction=None):
         direction = np.ones((), dtype=x.dtype)
     graph, S = _along(fun, x, direction, int(order))
     out = S[graph.flat_outputs()[0].id]
-    return [_core.wrap(np.ascontiguousarray(out[k])) for k in range(out.shape[0])]
+    return [_core.wrap(_c(out[k])) for k in range(out.shape[0])]
 
 
 def derivatives(fun, x, order, direction=None):
@@ -185,7 +190,7 @@ def derivatives(fun, x, order, direction=None):
         direction = np.ones((), dtype=x.dtype)
     graph, S = _along(fun, x, direction, int(order))
     out = S[graph.flat_outputs()[0].id]
-    return [_core.wrap(np.ascontiguousarray(out[k] * math.factorial(k)))
+    return [_core.wrap(_c(out[k] * math.factorial(k)))
             for k in range(1, out.shape[0])]
 
 

@@ -159,7 +159,7 @@ def _host(g):
 
 
 def _like(g, arr):
-    t = _core.wrap(np.ascontiguousarray(arr))
+    t = _core.wrap(np.require(arr, requirements="C"))  # 0-d stays 0-d
     if g is not None and isinstance(g, _core.Tensor) and g.device != "/cpu:0":
         return t.to(g.device)
     return t

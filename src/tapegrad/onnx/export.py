@@ -173,7 +173,7 @@ class Context:
     def const(self, value, dtype=None, hint="const"):
         arr = np.asarray(value, dtype=dtype)
         name = self.fresh(hint)
-        self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(arr),
+        self.initializers.append(self.numpy_helper.from_array(np.require(arr, requirements="C"),
                                                               name))
         return name
 
@@ -324,7 +324,7 @@ def export(fn_or_model, example_args, path, opset=None, input_names=None,
             name = base if base not in used else "%s_%d" % (base, i)
             used.add(name)
             ctx.initializers.append(numpy_helper.from_array(
-                np.ascontiguousarray(np.asarray(var.numpy())), name))
+                np.require(np.asarray(var.numpy()), requirements="C"), name))
             ctx.names[node.outputs[0]] = name
             continue
         try:
