@@ -15,7 +15,6 @@ a value, not differentiable again (nest tapes around jet's inputs for that).
 """
 
 import math
-import weakref
 
 import numpy as np
 
@@ -26,8 +25,6 @@ from tapegrad.ops._registry import NotSupported
 
 __all__ = ["jet", "derivatives", "taylor_coefficients"]
 
-_functions = weakref.WeakKeyDictionary()
-_strong = {}
 
 
 def _c(a):
@@ -39,26 +36,10 @@ class JetError(TypeError):
     """A function cannot be pushed through Taylor mode (the message says which op)."""
 
 
-def _traced(fun, primals):
-    from tapegrad.graph.function import Function
+def _traced(fun, args):
+    from tapegrad.graph.function import traced_graph
 
-    try:
-        f = _functions.get(fun)
-        weak = True
-    except TypeError:
-        # not weak-referenceable (a primitive, a builtin): a small strong cache
-        entry = _strong.get(id(fun))
-        f = entry[1] if entry is not None and entry[0] is fun else None
-        weak = False
-    if f is None:
-        f = Function(fun, name=getattr(fun, "__name__", "jet"))
-        if weak:
-            _functions[fun] = f
-        else:
-            if len(_strong) >= 64:
-                _strong.pop(next(iter(_strong)))
-            _strong[id(fun)] = (fun, f)
-    return f.get_concrete_function(*primals).graph
+    return traced_graph(fun, args, "jet")
 
 
 def _tensor(x):

@@ -10,8 +10,6 @@ batched input reaches are computed once.  Everything runs through tapegrad ops, 
 A primitive without a rule raises naming it.
 """
 
-import weakref
-
 from tapegrad import _core
 from tapegrad.autodiff import nest
 from tapegrad.graph.ir import Ref
@@ -19,8 +17,6 @@ from tapegrad.ops._registry import NotSupported
 
 __all__ = ["vmap", "vectorized_map"]
 
-_functions = weakref.WeakKeyDictionary()
-_strong = {}
 
 
 class BatchingError(TypeError):
@@ -28,24 +24,9 @@ class BatchingError(TypeError):
 
 
 def _traced(fun, args):
-    from tapegrad.graph.function import Function
+    from tapegrad.graph.function import traced_graph
 
-    try:
-        f = _functions.get(fun)
-        weak = True
-    except TypeError:
-        entry = _strong.get(id(fun))
-        f = entry[1] if entry is not None and entry[0] is fun else None
-        weak = False
-    if f is None:
-        f = Function(fun, name=getattr(fun, "__name__", "vmap"))
-        if weak:
-            _functions[fun] = f
-        else:
-            if len(_strong) >= 64:
-                _strong.pop(next(iter(_strong)))
-            _strong[id(fun)] = (fun, f)
-    return f.get_concrete_function(*args).graph
+    return traced_graph(fun, args, "vmap")
 
 
 def _axes(spec, n, what):

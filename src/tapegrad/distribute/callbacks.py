@@ -2,22 +2,9 @@
 
 import numpy as np
 
+from tapegrad.callbacks import Callback as _Base
 from tapegrad.distribute import _mpi
 from tapegrad.distribute.collectives import Average, allreduce_array, broadcast_variables
-
-try:  # the Keras training loop's base class, where tapegrad has one
-    from tapegrad.callbacks import Callback as _Base
-except ImportError:  # pragma: no cover - older tapegrad without fit()
-    class _Base:
-        def __init__(self):
-            self.model = None
-            self.params = {}
-
-        def set_model(self, model):
-            self.model = model
-
-        def set_params(self, params):
-            self.params = params
 
 
 class BroadcastGlobalVariablesCallback(_Base):

@@ -154,24 +154,13 @@ class _ReducedPairs(list):
     """(gradient, variable) pairs already averaged over ranks (no second allreduce)."""
 
 
-def _distributed_gradients(self, loss_fn, var_list, where):
-    if not callable(loss_fn):
-        raise TypeError("%s: loss must be a zero-argument callable (eager execution), got %s"
-                        % (where, type(loss_fn).__name__))
-    with tg.GradientTape() as tape:
-        if var_list is not None:
-            var_list = list(var_list)
-            for var in var_list:
-                tape.watch(var)
-        loss = loss_fn()
-    if var_list is None:
-        var_list = [v for v in tape.watched_variables() if v.trainable]
-    if not var_list:
-        raise ValueError("%s: the loss read no trainable variable; nothing to train" % where)
-    dtape = DistributedGradientTape(tape, Average if self._dist_average else Sum,
-                                    self._dist_threshold)
-    grads = dtape.gradient(loss, var_list)
-    return _ReducedPairs(zip(grads, var_list)), loss
+def _distributed_tape(self, tape):
+    return DistributedGradientTape(tape, Average if self._dist_average else Sum,
+                                   self._dist_threshold)
+
+
+def _reduced_pairs(self, pairs):
+    return _ReducedPairs(pairs)
 
 
 def _distributed_apply(self, grads_and_vars, global_step=None, name=None):
@@ -214,7 +203,8 @@ def DistributedOptimizer(optimizer, op=Average, fusion_threshold=None):  # noqa:
         raise ValueError("DistributedOptimizer: op must be Average or Sum, got %r" % op)
     _mpi.comm()
     cls = type(base.__name__, (base,), {
-        "_gradients": _distributed_gradients,
+        "_gradient_tape": _distributed_tape,
+        "_pairs": _reduced_pairs,
         "apply_gradients": _distributed_apply,
         "__module__": base.__module__,
         "__doc__": base.__doc__,

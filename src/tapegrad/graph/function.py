@@ -19,6 +19,7 @@ import inspect
 import logging
 import sys
 import threading
+import weakref
 
 import numpy as np
 
@@ -418,3 +419,30 @@ def function(fn=None, input_signature=None, reduce_retracing=False, passes=None)
                                  reduce_retracing=reduce_retracing, passes=passes)
     return Function(fn, input_signature=input_signature, reduce_retracing=reduce_retracing,
                     passes=passes)
+
+
+# Transforms that interpret a traced graph (tg.jet, tg.vmap): one Function per Python
+# function, so each signature is traced once and reused.  Weak keys where the function
+# allows them; a small strong cache for the rest (primitives, builtins).
+_TRANSFORM_FUNCTIONS = weakref.WeakKeyDictionary()
+_TRANSFORM_STRONG = {}
+
+
+def traced_graph(fn, args, what):
+    """The optimized graph of ``fn`` at ``args`` (traced on first use, then cached)."""
+    try:
+        f = _TRANSFORM_FUNCTIONS.get(fn)
+        weak = True
+    except TypeError:
+        entry = _TRANSFORM_STRONG.get(id(fn))
+        f = entry[1] if entry is not None and entry[0] is fn else None
+        weak = False
+    if f is None:
+        f = Function(fn, name=getattr(fn, "__name__", what))
+        if weak:
+            _TRANSFORM_FUNCTIONS[fn] = f
+        else:
+            if len(_TRANSFORM_STRONG) >= 64:
+                _TRANSFORM_STRONG.pop(next(iter(_TRANSFORM_STRONG)))
+            _TRANSFORM_STRONG[id(fn)] = (fn, f)
+    return f.get_concrete_function(*args).graph

@@ -467,8 +467,16 @@ class Optimizer(tracking.Trackable):
             var_list = [v for v in tape.watched_variables() if v.trainable]
         if not var_list:
             raise ValueError(f"{where}: the loss read no trainable variable; nothing to train")
-        grads = tape.gradient(loss, var_list)
-        return list(zip(grads, var_list)), loss
+        grads = self._gradient_tape(tape).gradient(loss, var_list)
+        return self._pairs(zip(grads, var_list)), loss
+
+    def _gradient_tape(self, tape):
+        """The tape ``compute_gradients``/``minimize`` take gradients from (a distributed
+        optimizer wraps it: tapegrad.distribute)."""
+        return tape
+
+    def _pairs(self, pairs):
+        return list(pairs)
 
     def compute_gradients(self, loss_fn, var_list=None):
         """``[(gradient, variable), ...]`` of ``loss_fn()``; see :meth:`minimize`."""
