@@ -94,7 +94,9 @@ def check_same(what, arr, op_code=0, vary_dim0=False):
     meta.append(_crc(tuple(shape[8:])) if nd > 8 else -1)
     meta = np.array(meta, dtype=np.int64)
     table = np.empty((comm.Get_size(), _META), dtype=np.int64)
-    comm.Allgather(meta, table)
+    # non-blocking with the collective timeout: a rank that never arrives is noticed
+    # here, and once every rank has arrived the data collective itself can block
+    _mpi.wait([comm.Iallgather(meta, table)], what)
     if vary_dim0:
         same = (table[:, :3] == meta[:3]).all() and (table[:, 4:] == meta[4:]).all()
     else:
@@ -154,8 +156,12 @@ def allreduce_array(arr, op, what="allreduce", check=True):
                         % (what, arr.dtype))
     src = _wire(arr)
     out = np.empty_like(src)
-    req = _mpi.comm().Iallreduce(src, out, op=_mpi_op(op))
-    _mpi.wait([req], what)
+    if check:
+        # every rank is here (the description exchange above): MPI's blocking
+        # allreduce, whose algorithms beat the non-blocking ones on mid-size buffers
+        _mpi.comm().Allreduce(src, out, op=_mpi_op(op))
+    else:
+        _mpi.wait([_mpi.comm().Iallreduce(src, out, op=_mpi_op(op))], what)
     if op is Average:
         out /= _mpi.comm().Get_size()
     return out.astype(arr.dtype, copy=False)
