@@ -58,6 +58,7 @@ SCRIPT = textwrap.dedent(r'''
         "adam_update": lambda: (f32(3), f32(3), f32(3), f32(3), 0.1, 0.9, 0.999, 1e-8),
         "sgd_update": lambda: (f32(3), f32(3), 0.1),
         "all_finite": lambda: (f32(2, 2),),
+        "take_update_report": lambda: (),
     }
 
     # array arguments that may be None (softmax_xent's g, col2im's out)

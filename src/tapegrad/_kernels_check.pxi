@@ -28,25 +28,33 @@ cpdef bint all_finite(object arr) except -1:
 
     Contiguous native float32/float64 (and complex, as pairs) run the bit test; any
     other layout, byte order or float16 goes through NumPy.  Non-float arrays are
-    finite by definition.
+    finite by definition.  The checks are C-level (type number, flags): this runs after
+    every op while check_numerics is on.
     """
     cdef cnp.ndarray a
     cdef Py_ssize_t n
+    cdef int t
     cdef bint ok
     if not isinstance(arr, np.ndarray):
         raise TypeError("all_finite: expected a NumPy array, got %s" % type(arr).__name__)
     a = <cnp.ndarray>arr
-    if a.dtype.kind not in "fc":
-        return True
-    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and a.dtype.isnative):
+    t = cnp.PyArray_TYPE(a)
+    if t != cnp.NPY_FLOAT and t != cnp.NPY_DOUBLE and t != cnp.NPY_CFLOAT and \
+            t != cnp.NPY_CDOUBLE:
+        if a.dtype.kind not in "fc":
+            return True
+        return bool(np.isfinite(a).all())          # float16, long double, ...
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISNOTSWAPPED(a)):
         return bool(np.isfinite(a).all())
-    n = cnp.PyArray_SIZE(a) * (2 if a.dtype.kind == "c" else 1)
-    if a.dtype.itemsize == 4 or a.dtype.itemsize == 8 and a.dtype.kind == "c":
+    n = cnp.PyArray_SIZE(a)
+    if t == cnp.NPY_FLOAT or t == cnp.NPY_CFLOAT:
+        if t == cnp.NPY_CFLOAT:
+            n *= 2
         with nogil:
             ok = _finite32(<const uint32_t*>cnp.PyArray_DATA(a), n)
         return ok
-    if a.dtype.itemsize == 8 or a.dtype.itemsize == 16 and a.dtype.kind == "c":
-        with nogil:
-            ok = _finite64(<const uint64_t*>cnp.PyArray_DATA(a), n)
-        return ok
-    return bool(np.isfinite(a).all())
+    if t == cnp.NPY_CDOUBLE:
+        n *= 2
+    with nogil:
+        ok = _finite64(<const uint64_t*>cnp.PyArray_DATA(a), n)
+    return ok
