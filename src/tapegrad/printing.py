@@ -5,7 +5,6 @@ import sys
 import numpy as np
 
 from tapegrad import _core
-from tapegrad.graph.trace import host_call
 
 __all__ = ["print_"]
 
@@ -25,12 +24,22 @@ def _format(x, summarize):
     return str(x)
 
 
-@host_call  # inside tg.function: a graph step, so it prints on every replay
 def print_(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=None):
     """``tf.print``: write the values (tensors as their NumPy values) to ``output_stream``
     (stderr by default, as in TF; ``sys.stdout`` works too).  ``summarize`` is how many
     items per axis are shown at each end (``None`` or -1: all).  Inside a ``tg.function``
     it prints on every call (Python's ``print`` runs only while tracing)."""
+    tracer = _core._get_tracer()
+    if tracer is not None:
+        # inside tg.function: a host step of the graph, so it prints on every replay
+        # (the tracer's own host_call; the graph package is not imported for this)
+        return tracer.host_call(_print_now, inputs, dict(
+            output_stream=output_stream, summarize=summarize, sep=sep, end=end))
+    return _print_now(*inputs, output_stream=output_stream, summarize=summarize, sep=sep,
+                      end=end)
+
+
+def _print_now(*inputs, output_stream=None, summarize=3, sep=" ", end="\n"):
     stream = output_stream
     if stream is None:
         stream = sys.stderr

@@ -12,7 +12,6 @@ A primitive without a rule raises naming it.
 
 from tapegrad import _core
 from tapegrad.autodiff import nest
-from tapegrad.graph.ir import Ref
 from tapegrad.ops._registry import NotSupported
 
 __all__ = ["vmap", "vectorized_map"]
@@ -116,6 +115,7 @@ def vmap(fun, in_axes=0, out_axes=0):
 
 def run(graph, xs, bdims, B, flat=None):
     """[(value, bdim)] of the graph's outputs given its inputs and their batch dims."""
+    from tapegrad.graph.ir import Ref  # here: import tapegrad does not load graph/
     env = {}
     for vid, x, bd in zip(graph.inputs, xs, bdims):
         env[vid] = (x, bd)
