@@ -48,6 +48,8 @@ cdef class RecState:
     # Recording state of one thread (one context under asyncio): see _dispatch.pxi.
     cdef readonly list tapes             # active TapeCores, innermost last
     cdef public tuple needs              # inside a VJP: which inputs need gradients
+    cdef public object vjp_record        # check_numerics: the OpRecord whose VJP runs
+    cdef public object vjp_tape          # and the TapeCore walking it
     cdef object context                  # the contextvars.Context that owns it
     cdef unsigned long thread            # the thread that made it
 

@@ -23,6 +23,9 @@ cdef bint _finite64(const uint64_t* p, Py_ssize_t n) noexcept nogil:
     return bad == 0
 
 
+cdef Py_ssize_t _NOGIL_FROM = 1 << 16
+
+
 cpdef bint all_finite(object arr) except -1:
     """True when every element of the float or complex ndarray ``arr`` is finite.
 
@@ -50,11 +53,17 @@ cpdef bint all_finite(object arr) except -1:
     if t == cnp.NPY_FLOAT or t == cnp.NPY_CFLOAT:
         if t == cnp.NPY_CFLOAT:
             n *= 2
+        if n < _NOGIL_FROM:
+            # small outputs (most of a step's ops): releasing the GIL costs more than
+            # the scan
+            return _finite32(<const uint32_t*>cnp.PyArray_DATA(a), n)
         with nogil:
             ok = _finite32(<const uint32_t*>cnp.PyArray_DATA(a), n)
         return ok
     if t == cnp.NPY_CDOUBLE:
         n *= 2
+    if n < _NOGIL_FROM:
+        return _finite64(<const uint64_t*>cnp.PyArray_DATA(a), n)
     with nogil:
         ok = _finite64(<const uint64_t*>cnp.PyArray_DATA(a), n)
     return ok

@@ -21,7 +21,6 @@ cnp.import_array()
 cdef object ndarray = np.ndarray
 
 cdef bint _track_vjp = False    # check_numerics is on: remember which VJP runs (per thread)
-cdef object _vjp_local = threading.local()
 cdef object _debug_factory = None   # tapegrad.debugging's TapeDebug constructor
 cdef bint _tracebacks = False       # tg.debugging.enable_tracebacks(): every new tape notes sites
 
@@ -34,7 +33,8 @@ def _set_track_vjp(bint on):
 def current_vjp():
     """(TapeCore, OpRecord) whose VJP this thread is running, or None (tracked only
     while check_numerics is on)."""
-    return getattr(_vjp_local, "rec", None)
+    cdef RecState st = current_state()
+    return None if st.vjp_record is None else (st.vjp_tape, st.vjp_record)
 
 
 def _set_debug(factory, bint tracebacks):
@@ -321,14 +321,16 @@ cdef list _imperative_grad(TapeCore tape, list targets, list seeds, list sources
                 g = _densify(g)     # VJPs take dense gradients
             inputs = rec.inputs if rec.inputs is not None else _metas(rec)
             if _track_vjp:
-                prev = getattr(_vjp_local, "rec", None)
-                _vjp_local.rec = (tape, rec)
+                # this thread's state: two slot writes, no threading.local lookup
+                vst = current_state()
+                prev_rec, prev_tape = vst.vjp_record, vst.vjp_tape
+                vst.vjp_record, vst.vjp_tape = rec, tape
             try:
                 in_grads = call_vjp(rec.prim, g, rec.output, inputs, rec.params,
                                     tuple([iid in producers for iid in rec.input_ids]))
             finally:
                 if _track_vjp:
-                    _vjp_local.rec = prev
+                    vst.vjp_record, vst.vjp_tape = prev_rec, prev_tape
         elif glist is not None and rec.prim.vjp is None:
             raise LookupError("no gradient is defined for op %r" % rec.prim.name)
         for i in range(n_in):
