@@ -142,6 +142,34 @@ def matmul_data():
 
 # -- tapegrad --------------------------------------------------------------------------------
 
+def tapegrad_cnn_step(tg):
+    """The guide's MNIST CNN (fresh weights) and one Adam step on the fixed batch: the
+    eager row here and the traced row in compare_traced.py time the same step."""
+    layers = tg.layers
+    cnn = tg.Sequential([
+        layers.Conv2D(32, 5, padding="same", activation="relu", input_shape=(28, 28, 1)),
+        layers.MaxPooling2D((2, 2), (2, 2), padding="same"),
+        layers.Conv2D(64, 5, padding="same", activation="relu"),
+        layers.MaxPooling2D((2, 2), (2, 2), padding="same"),
+        layers.Flatten(),
+        layers.Dense(1024, activation="relu"),
+        layers.Dropout(0.4),
+        layers.Dense(10),
+    ])
+    images, labels = cnn_data()
+    ci, cl = tg.constant(images), tg.constant(labels.astype(np.int32))
+    adam = tg.optimizers.Adam(1e-3)
+
+    def cnn_step():
+        with tg.GradientTape() as tape:
+            logits = cnn(ci, training=True)
+            loss = tg.losses.sparse_softmax_cross_entropy(labels=cl, logits=logits)
+        variables = cnn.trainable_variables
+        adam.apply_gradients(zip(tape.gradient(loss, variables), variables))
+
+    return cnn_step
+
+
 def tapegrad_workloads(quick, memory_steps, timer):
     import tapegrad as tg
 
@@ -239,27 +267,7 @@ def tapegrad_workloads(quick, memory_steps, timer):
     out["jet8"] = timer(lambda: tg.derivatives(tg.tanh, x0, 8))
     out["jet4"] = timer(lambda: tg.derivatives(tg.tanh, x0, 4))
 
-    layers = tg.layers
-    cnn = tg.Sequential([
-        layers.Conv2D(32, 5, padding="same", activation="relu", input_shape=(28, 28, 1)),
-        layers.MaxPooling2D((2, 2), (2, 2), padding="same"),
-        layers.Conv2D(64, 5, padding="same", activation="relu"),
-        layers.MaxPooling2D((2, 2), (2, 2), padding="same"),
-        layers.Flatten(),
-        layers.Dense(1024, activation="relu"),
-        layers.Dropout(0.4),
-        layers.Dense(10),
-    ])
-    images, labels = cnn_data()
-    ci, cl = tg.constant(images), tg.constant(labels.astype(np.int32))
-    adam = tg.optimizers.Adam(1e-3)
-
-    def cnn_step():
-        with tg.GradientTape() as tape:
-            logits = cnn(ci, training=True)
-            loss = tg.losses.sparse_softmax_cross_entropy(labels=cl, logits=logits)
-        variables = cnn.trainable_variables
-        adam.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    cnn_step = tapegrad_cnn_step(tg)
     out["cnn64"] = timer(cnn_step)
 
     # tg.debugging.enable_check_numerics(): every op's output checked (issue: <= 5% on the
@@ -275,9 +283,12 @@ def tapegrad_workloads(quick, memory_steps, timer):
         out["cnn64_checked"] = timer(cnn_step)
     # tg.function: the same steps traced once and replayed (bench/compare_traced.py)
     from compare_traced import traced_workloads
-    out.update(traced_workloads(tg, timer, linreg_data, mlp_data, cnn_data, LINREG_STEPS,
-                                LEARNING_RATE))
+    out.update(traced_workloads(tg, timer, linreg_data, mlp_data, tapegrad_cnn_step,
+                                LINREG_STEPS, LEARNING_RATE))
     # LSTM(128) over MNIST rows, one Keras train step (issue 21)
+    layers = tg.layers
+    images, labels = cnn_data()
+    cl = tg.constant(labels.astype(np.int32))
     lstm = tg.Sequential([layers.LSTM(128, input_shape=(28, 28)), layers.Dense(10)])
     lstm.compile(tg.optimizers.Adam(1e-3),
                  tg.losses.SparseCategoricalCrossentropy(from_logits=True))

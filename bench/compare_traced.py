@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 
-def traced_workloads(tg, timer, linreg_data, mlp_data, cnn_data, steps, lr):
+def traced_workloads(tg, timer, linreg_data, mlp_data, make_cnn_step, steps, lr):
     out = {}
 
     w = tg.Variable(3.0)
@@ -60,27 +60,7 @@ def traced_workloads(tg, timer, linreg_data, mlp_data, cnn_data, steps, lr):
         step = make_step(mlp_model(weights), tg.optimizers.SGD(lr))
         out["mlp%d_traced" % batch] = timer(lambda s=step, x=x, y=y: s(x, y))
 
-    layers = tg.layers
-    cnn = tg.Sequential([
-        layers.Conv2D(32, 5, padding="same", activation="relu", input_shape=(28, 28, 1)),
-        layers.MaxPooling2D((2, 2), (2, 2), padding="same"),
-        layers.Conv2D(64, 5, padding="same", activation="relu"),
-        layers.MaxPooling2D((2, 2), (2, 2), padding="same"),
-        layers.Flatten(),
-        layers.Dense(1024, activation="relu"),
-        layers.Dropout(0.4),
-        layers.Dense(10),
-    ])
-    images, labels = cnn_data()
-    ci, cl = tg.constant(images), tg.constant(labels.astype(np.int32))
-    adam = tg.optimizers.Adam(1e-3)
-
-    def cnn_step_fn():
-        with tg.GradientTape() as tape:
-            logits = cnn(ci, training=True)
-            loss = tg.losses.sparse_softmax_cross_entropy(labels=cl, logits=logits)
-        variables = cnn.trainable_variables
-        adam.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    cnn_step_fn = make_cnn_step(tg)
 
     # trace time: a fresh tg.function's first call (Adam's slots already exist), minus
     # the eager step it runs while tracing
