@@ -56,12 +56,18 @@ class OnnxOp:
         return ctx.op(self.op_type, ctx.operands(node), **self.attrs)
 
 
-def onnx_rules(rules):
-    """Register ``{primitive name: rule}`` as the primitives' "onnx" rules (a str is
-    shorthand for a one-operator rule)."""
+def define_rules(kind, rules):
+    """Register ``{primitive name: rule}`` as those primitives' rules of transform
+    ``kind`` ("taylor", "batch", "onnx", ...): a module's rule table in one call."""
     reg = _core.registry()
     for name, rule in rules.items():
-        reg[name].defrule("onnx", OnnxOp(rule) if isinstance(rule, str) else rule)
+        reg[name].defrule(kind, rule)
+
+
+def onnx_rules(rules):
+    """``define_rules("onnx", ...)``, a str being shorthand for a one-operator rule."""
+    define_rules("onnx", {name: OnnxOp(rule) if isinstance(rule, str) else rule
+                          for name, rule in rules.items()})
 
 
 def primitive(name, *, differentiable=True, dtypes=ANY, same_dtype=None, save_inputs=True,

@@ -33,6 +33,7 @@ from tapegrad.ops._registry import (
     tensor_list,
     zeros_on_device,
 )
+from tapegrad.ops._registry import define_rules as _define_rules
 from tapegrad.ops._registry import onnx_rules as _onnx_rules
 
 # ---------------------------------------------------------------------------
@@ -784,15 +785,7 @@ def _t_add_n(*xs):
     return out
 
 
-def _taylor_rules(rules):
-    from tapegrad import _core as core
-
-    reg = core.registry()
-    for name, rule in rules.items():
-        reg[name].defrule("taylor", rule)
-
-
-_taylor_rules({
+_define_rules("taylor", {
     "add": _t_add, "subtract": _t_subtract, "multiply": _S.mul, "divide": _S.div,
     "safe_mul": _t_safe_mul, "pow": _t_pow,
     "maximum": _t_extremum(np.greater_equal), "minimum": _t_extremum(np.less_equal),

@@ -8,7 +8,15 @@ import numpy as np
 from tapegrad import _kernels
 from tapegrad._tape import needs_input
 from tapegrad.ops import random as tg_random
-from tapegrad.ops._registry import FLOAT, INT, NotSupported, norm_axis, primitive, tensor
+from tapegrad.ops._registry import (
+    FLOAT,
+    INT,
+    NotSupported,
+    define_rules,
+    norm_axis,
+    primitive,
+    tensor,
+)
 from tapegrad.ops._registry import format_shape as _fmt
 from tapegrad.ops._registry import onnx_rules as _onnx_rules
 from tapegrad.ops.elementwise import (
@@ -864,8 +872,7 @@ def _taylor_rules():
         "avg_pool2d": _t_linear_first(cpu("avg_pool2d")),
         "avg_pool2d_grad": _t_linear_first(cpu("avg_pool2d_grad")),
     }
-    for name, rule in rules.items():
-        reg[name].defrule("taylor", rule)
+    define_rules("taylor", rules)
 
 
 _taylor_rules()
@@ -877,11 +884,9 @@ _taylor_rules()
 # per example (the loop fallback), as do convolutions with per-example filters
 
 def _batch_rules():
-    from tapegrad import _core
     from tapegrad.ops import _batching as B
 
-    reg = _core.registry()
-    rules = {
+    define_rules("batch", {
         "relu": B.elementwise, "relu_grad": B.elementwise,
         "softmax": B.shift_axes("axis"), "log_softmax": B.shift_axes("axis"),
         "conv2d": B.folded(1), "conv2d_backprop_input": B.folded(1, "input_shape"),
@@ -889,9 +894,7 @@ def _batch_rules():
         "avg_pool2d": B.folded(1), "max_pool2d_grad": B.folded(2),
         "max_pool2d_select": B.folded(2), "avg_pool2d_grad": B.folded(1, "input_shape"),
         "sparse_softmax_xent": B.folded(2), "sparse_softmax_xent_grad": B.folded(3),
-    }
-    for name, rule in rules.items():
-        reg[name].defrule("batch", rule)
+    })
 
 
 _batch_rules()

@@ -18,6 +18,7 @@ from tapegrad.ops._registry import (
     NUMERIC,
     NotSupported,
     as_dtype,
+    define_rules,
     norm_axes,
     norm_axis,
     norm_shape,
@@ -815,16 +816,11 @@ def _b_one_hot(prim, B, args, bdims, axis, **params):
 
 
 def _batch_rules():
-    from tapegrad import _core
-
-    reg = _core.registry()
-    for name, rule in (("reshape", _b_reshape), ("transpose", _b_transpose),
-                       ("broadcast_to", _b_broadcast_to), ("tile", _b_tile),
-                       ("concat", _b_concat), ("getitem", _b_getitem),
-                       ("getitem_grad", _b_getitem_grad), ("gather", _b_gather),
-                       ("gather_grad", _b_gather_grad), ("pad", _b_pad),
-                       ("one_hot", _b_one_hot)):
-        reg[name].defrule("batch", rule)
+    define_rules("batch", {
+        "reshape": _b_reshape, "transpose": _b_transpose, "broadcast_to": _b_broadcast_to,
+        "tile": _b_tile, "concat": _b_concat, "getitem": _b_getitem,
+        "getitem_grad": _b_getitem_grad, "gather": _b_gather, "gather_grad": _b_gather_grad,
+        "pad": _b_pad, "one_hot": _b_one_hot})
 
 
 _batch_rules()

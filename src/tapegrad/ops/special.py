@@ -616,7 +616,7 @@ def _transform_rules():
     from tapegrad import _core
     from tapegrad.ops import _batching as Bt
     from tapegrad.ops import _series as S
-    from tapegrad.ops._registry import NotSupported
+    from tapegrad.ops._registry import NotSupported, define_rules
 
     reg = _core.registry()
 
@@ -654,8 +654,7 @@ def _transform_rules():
         "erf": deriv_of_x(lambda x: c_erf * S.exp(-S.mul(x, x)), _erf_value),
         "erfc": deriv_of_x(lambda x: -c_erf * S.exp(-S.mul(x, x)), _erfc_value),
     }
-    for name, rule in taylor.items():
-        reg[name].defrule("taylor", rule)
+    define_rules("taylor", taylor)
 
     def atan2_taylor(y, x):
         q = S.div(y, x)
