@@ -603,57 +603,43 @@ def std(x, /, *, axis=None, correction=0.0, keepdims=False, ddof=None):
     return E.sqrt(var(x, axis=axis, correction=correction, keepdims=keepdims, ddof=ddof))
 
 
-@_export
-def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
-    x = B.as_tensor(x, op="cumulative_sum")
+def _cumulative(name, tape_op, np_op, fill, x, axis, dtype, include_initial):
+    """cumulative_sum / cumulative_prod: floats go through the differentiable op, other
+    dtypes through NumPy; ``include_initial`` prepends the identity (``fill``) slice."""
+    x = B.as_tensor(x, op=name)
     if axis is None:
         if x.ndim > 1:
-            raise ValueError("cumulative_sum: axis is required for rank > 1")
+            raise ValueError(f"{name}: axis is required for rank > 1")
         axis = 0
     if x.ndim == 0:
-        raise ValueError("cumulative_sum: needs rank >= 1")
-    axis = _norm_axis(axis, x.ndim, "cumulative_sum")
+        raise ValueError(f"{name}: needs rank >= 1")
+    axis = _norm_axis(axis, x.ndim, name)
     dt = _sum_dtype(x, dtype)
+    shape = list(x.shape)
+    shape[axis] = 1
     if x.dtype.kind == "f" and dt.kind == "f":
-        out = C.cumsum(B.cast(x, dt), axis) if x.shape[axis] else B.cast(x, dt)
+        out = tape_op(B.cast(x, dt), axis) if x.shape[axis] else B.cast(x, dt)
         if include_initial:
-            shape = list(x.shape)
-            shape[axis] = 1
-            out = S.concat([B.wrap(np.zeros(shape, dt)), out], axis)
+            out = S.concat([B.wrap(fill(shape, dt)), out], axis)
         return out
-    v = np.cumsum(B.values(x), axis=axis, dtype=dt)
+    # integer products overflow as NumPy's do (wrap around), without a warning
+    with np.errstate(all="ignore"):
+        v = np_op(B.values(x), axis=axis, dtype=dt)
     if include_initial:
-        shape = list(x.shape)
-        shape[axis] = 1
-        v = np.concatenate([np.zeros(shape, dt), v], axis=axis)
+        v = np.concatenate([fill(shape, dt), v], axis=axis)
     return B.wrap(v)
+
+
+@_export
+def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
+    return _cumulative("cumulative_sum", C.cumsum, np.cumsum, np.zeros,
+                       x, axis, dtype, include_initial)
 
 
 @_export
 def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
-    x = B.as_tensor(x, op="cumulative_prod")
-    if axis is None:
-        if x.ndim > 1:
-            raise ValueError("cumulative_prod: axis is required for rank > 1")
-        axis = 0
-    if x.ndim == 0:
-        raise ValueError("cumulative_prod: needs rank >= 1")
-    axis = _norm_axis(axis, x.ndim, "cumulative_prod")
-    dt = _sum_dtype(x, dtype)
-    if x.dtype.kind == "f" and dt.kind == "f":
-        out = C.cumprod(B.cast(x, dt), axis) if x.shape[axis] else B.cast(x, dt)
-        if include_initial:
-            shape = list(x.shape)
-            shape[axis] = 1
-            out = S.concat([B.wrap(np.ones(shape, dt)), out], axis)
-        return out
-    with np.errstate(all="ignore"):
-        v = np.cumprod(B.values(x), axis=axis, dtype=dt)
-    if include_initial:
-        shape = list(x.shape)
-        shape[axis] = 1
-        v = np.concatenate([np.ones(shape, dt), v], axis=axis)
-    return B.wrap(v)
+    return _cumulative("cumulative_prod", C.cumprod, np.cumprod, np.ones,
+                       x, axis, dtype, include_initial)
 
 
 @_export
