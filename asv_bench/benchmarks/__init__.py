@@ -23,3 +23,36 @@ def seed_all():
 def skip(reason):
     """Tell asv this parameter combination does not apply (reported as skipped)."""
     raise NotImplementedError(reason)
+
+
+class Case:
+    """One call of an op on fixed inputs; ``sources`` are the inputs gradients flow to."""
+
+    __slots__ = ("fn", "args", "kwargs", "sources")
+
+    def __init__(self, fn, *args, sources=None, **kwargs):
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        if sources is None:
+            flat = []
+            for a in args:
+                flat.extend(a if isinstance(a, (list, tuple)) else [a])
+            sources = [a for a in flat
+                       if isinstance(a, tg.Tensor) and np.issubdtype(a.dtype, np.floating)]
+        self.sources = list(sources)
+
+    def __call__(self):
+        return self.fn(*self.args, **self.kwargs)
+
+
+def ones_like(y):
+    return tg.constant(np.ones(y.shape, dtype=y.dtype))
+
+
+def build_case(table, op, size, dtype):
+    """The ``table[op]`` case on fixed-seed inputs, called once outside the timing (lazy
+    imports, kernel caches)."""
+    case = table[op](size, dtype, seed_all())
+    case()
+    return case

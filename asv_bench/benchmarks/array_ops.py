@@ -9,7 +9,7 @@ import numpy as np
 
 import tapegrad as tg
 
-from . import DTYPES, seed_all
+from . import DTYPES, Case, seed_all
 
 
 def _vec(rng, n, dtype):
@@ -21,30 +21,24 @@ def _mat(rng, n, dtype):
     return tg.constant(rng.uniform(-1.0, 1.0, (side, side)).astype(dtype))
 
 
-def _case(fn, *args, **kwargs):
-    from .ops import Case
-
-    return Case(fn, *args, **kwargs)
-
-
 def _b_cumsum(n, dtype, rng):
-    return _case(tg.cumsum, _vec(rng, n, dtype))
+    return Case(tg.cumsum, _vec(rng, n, dtype))
 
 
 def _b_cumprod(n, dtype, rng):
-    return _case(tg.cumprod, tg.constant(rng.uniform(0.99, 1.01, n).astype(dtype)))
+    return Case(tg.cumprod, tg.constant(rng.uniform(0.99, 1.01, n).astype(dtype)))
 
 
 def _b_cumlse(n, dtype, rng):
-    return _case(tg.cumulative_logsumexp, _vec(rng, n, dtype))
+    return Case(tg.cumulative_logsumexp, _vec(rng, n, dtype))
 
 
 def _b_sort(n, dtype, rng):
-    return _case(tg.sort, _vec(rng, n, dtype))
+    return Case(tg.sort, _vec(rng, n, dtype))
 
 
 def _b_argsort(n, dtype, rng):
-    return _case(tg.argsort, _vec(rng, n, dtype))
+    return Case(tg.argsort, _vec(rng, n, dtype))
 
 
 def _top_k_values(x, k):
@@ -52,24 +46,24 @@ def _top_k_values(x, k):
 
 
 def _b_top_k(n, dtype, rng):
-    return _case(_top_k_values, _mat(rng, n, dtype), k=2)
+    return Case(_top_k_values, _mat(rng, n, dtype), k=2)
 
 
 def _b_searchsorted(n, dtype, rng):
     seq = tg.constant(np.sort(rng.uniform(-1, 1, n)).astype(dtype))
-    return _case(tg.searchsorted, seq, _vec(rng, n, dtype))
+    return Case(tg.searchsorted, seq, _vec(rng, n, dtype))
 
 
 def _b_scatter_update(n, dtype, rng):
     t = _mat(rng, n, dtype)
     rows = rng.permutation(t.shape[0])[: max(1, t.shape[0] // 2)].reshape(-1, 1)
     upd = tg.constant(rng.uniform(-1, 1, (rows.shape[0], t.shape[1])).astype(dtype))
-    return _case(tg.tensor_scatter_nd_update, t, rows, upd)
+    return Case(tg.tensor_scatter_nd_update, t, rows, upd)
 
 
 def _b_segment_prod(n, dtype, rng):
     ids = np.sort(rng.integers(0, max(1, n // 10), n))
-    return _case(tg.unsorted_segment_prod, tg.constant(rng.uniform(0.9, 1.1, n).astype(dtype)),
+    return Case(tg.unsorted_segment_prod, tg.constant(rng.uniform(0.9, 1.1, n).astype(dtype)),
                  ids, max(1, n // 10))
 
 
@@ -77,8 +71,8 @@ def _ufunc(prim, low, high, binary=False):
     def build(n, dtype, rng):
         x = tg.constant(rng.uniform(low, high, n).astype(dtype))
         if binary:
-            return _case(prim, x, tg.constant(rng.uniform(low, high, n).astype(dtype)))
-        return _case(prim, x)
+            return Case(prim, x, tg.constant(rng.uniform(low, high, n).astype(dtype)))
+        return Case(prim, x)
     return build
 
 

@@ -18,31 +18,10 @@ import numpy as np
 
 import tapegrad as tg
 
-from . import DTYPES, seed_all, skip
+from . import DTYPES, Case, build_case, ones_like, seed_all, skip
 from . import array_ops as _array_ops
 
 SIZES = [1, 10_000, 1_000_000]
-
-
-class Case:
-    """One call of an op on fixed inputs; ``sources`` are the inputs gradients flow to."""
-
-    __slots__ = ("fn", "args", "kwargs", "sources")
-
-    def __init__(self, fn, *args, sources=None, **kwargs):
-        self.fn = fn
-        self.args = args
-        self.kwargs = kwargs
-        if sources is None:
-            flat = []
-            for a in args:
-                flat.extend(a if isinstance(a, (list, tuple)) else [a])
-            sources = [a for a in flat
-                       if isinstance(a, tg.Tensor) and np.issubdtype(a.dtype, np.floating)]
-        self.sources = list(sources)
-
-    def __call__(self):
-        return self.fn(*self.args, **self.kwargs)
 
 
 # -- shapes and inputs ---------------------------------------------------------------
@@ -387,16 +366,6 @@ SECOND_ORDER.update({name: FORWARD[name] for name in _array_ops.SECOND_ORDER})
 ADJOINTS.update(_array_ops.ADJOINTS)
 
 
-def _ones_like(y):
-    return tg.constant(np.ones(y.shape, dtype=y.dtype))
-
-
-def _build(table, op, size, dtype):
-    case = table[op](size, dtype, seed_all())
-    case()  # first call outside the timing: lazy imports, kernel caches
-    return case
-
-
 class Forward:
     """One forward call of each primitive."""
 
@@ -404,7 +373,7 @@ class Forward:
     param_names = ["op", "size", "dtype"]
 
     def setup(self, op, size, dtype):
-        self.case = _build(FORWARD, op, size, dtype)
+        self.case = build_case(FORWARD, op, size, dtype)
 
     def time_forward(self, op, size, dtype):
         self.case()
@@ -417,8 +386,8 @@ class ForwardBackward:
     param_names = ["op", "size", "dtype"]
 
     def setup(self, op, size, dtype):
-        self.case = _build(FORWARD_BACKWARD, op, size, dtype)
-        self.dy = _ones_like(self.case())
+        self.case = build_case(FORWARD_BACKWARD, op, size, dtype)
+        self.dy = ones_like(self.case())
 
     def time_forward_backward(self, op, size, dtype):
         case = self.case
@@ -435,8 +404,8 @@ class SecondOrder:
     param_names = ["op", "size", "dtype"]
 
     def setup(self, op, size, dtype):
-        self.case = _build(SECOND_ORDER, op, size, dtype)
-        self.dy = _ones_like(self.case())
+        self.case = build_case(SECOND_ORDER, op, size, dtype)
+        self.dy = ones_like(self.case())
 
     def time_second_order(self, op, size, dtype):
         case, dy = self.case, self.dy

@@ -12,22 +12,9 @@ import numpy as np
 
 import tapegrad as tg
 
-from . import DTYPES, seed_all
+from . import DTYPES, Case, build_case, ones_like, seed_all
 
 SIZES = [8, 100]
-
-
-class Case:
-    __slots__ = ("fn", "args", "sources")
-
-    def __init__(self, fn, *args, sources=None):
-        self.fn = fn
-        self.args = args
-        self.sources = [a for a in args if isinstance(a, tg.Tensor) and a.dtype.kind == "f"] \
-            if sources is None else sources
-
-    def __call__(self):
-        return self.fn(*self.args)
 
 
 def _mshape(size):
@@ -160,16 +147,6 @@ SECOND_ORDER = {name: FORWARD[name] for name in ("matrix_determinant", "cholesky
 ADJOINTS = {"det_cofactor": "matrix_determinant"}
 
 
-def _build(table, op, size, dtype):
-    case = table[op](size, dtype, seed_all())
-    case()
-    return case
-
-
-def _ones_like(y):
-    return tg.constant(np.ones(y.shape, dtype=y.dtype))
-
-
 class Forward:
     """One forward call of each scientific primitive."""
 
@@ -177,7 +154,7 @@ class Forward:
     param_names = ["op", "size", "dtype"]
 
     def setup(self, op, size, dtype):
-        self.case = _build(FORWARD, op, size, dtype)
+        self.case = build_case(FORWARD, op, size, dtype)
 
     def time_forward(self, op, size, dtype):
         self.case()
@@ -190,8 +167,8 @@ class ForwardBackward:
     param_names = ["op", "size", "dtype"]
 
     def setup(self, op, size, dtype):
-        self.case = _build(FORWARD_BACKWARD, op, size, dtype)
-        self.dy = _ones_like(self.case())
+        self.case = build_case(FORWARD_BACKWARD, op, size, dtype)
+        self.dy = ones_like(self.case())
 
     def time_forward_backward(self, op, size, dtype):
         case = self.case
@@ -208,8 +185,8 @@ class SecondOrder:
     param_names = ["op", "size", "dtype"]
 
     def setup(self, op, size, dtype):
-        self.case = _build(SECOND_ORDER, op, size, dtype)
-        self.dy = _ones_like(self.case())
+        self.case = build_case(SECOND_ORDER, op, size, dtype)
+        self.dy = ones_like(self.case())
 
     def time_second_order(self, op, size, dtype):
         case, dy = self.case, self.dy
