@@ -142,6 +142,24 @@ def matmul_data():
 
 # -- tapegrad --------------------------------------------------------------------------------
 
+def tapegrad_mlp_model(tg, weights):
+    """The guide's MNIST MLP (784-128-10) with the fixed weights of ``mlp_data``."""
+    model = tg.Sequential([tg.layers.Dense(128, activation="relu", input_shape=(784,)),
+                           tg.layers.Dense(10)])
+    model.build((None, 784))
+    model.set_weights(weights)
+    return model
+
+
+def tapegrad_train_step(tg, model, optimizer, x, y):
+    """One step of the MLP rows: eager here, wrapped in tg.function in compare_traced.py."""
+    with tg.GradientTape() as tape:
+        loss = tg.losses.sparse_softmax_cross_entropy(labels=y, logits=model(x))
+    variables = model.trainable_variables
+    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    return loss
+
+
 def tapegrad_cnn_step(tg):
     """The guide's MNIST CNN (fresh weights) and one Adam step on the fixed batch: the
     eager row here and the traced row in compare_traced.py time the same step."""
@@ -176,35 +194,21 @@ def tapegrad_workloads(quick, memory_steps, timer):
     tg.random.set_seed(SEED)
     out = {"version": tg.__version__}
 
-    def mlp_model(weights):
-        model = tg.Sequential([tg.layers.Dense(128, activation="relu", input_shape=(784,)),
-                               tg.layers.Dense(10)])
-        model.build((None, 784))
-        model.set_weights(weights)
-        return model
-
-    def train_step(model, optimizer, x, y):
-        with tg.GradientTape() as tape:
-            loss = tg.losses.sparse_softmax_cross_entropy(labels=y, logits=model(x))
-        variables = model.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
     # memory first, so RSS is not inflated by the buffers of the larger workloads: the MLP
     # step, batch 32, RSS sampled before and after a warm-up and ten times while training
     xn, yn, weights = mlp_data(32)
     x, y = tg.constant(xn), tg.constant(yn.astype(np.int32))
-    model, sgd = mlp_model(weights), tg.optimizers.SGD(LEARNING_RATE)
+    model, sgd = tapegrad_mlp_model(tg, weights), tg.optimizers.SGD(LEARNING_RATE)
     before_warmup = rss_mib()
     for _ in range(MEMORY_WARMUP):
-        train_step(model, sgd, x, y)
+        tapegrad_train_step(tg, model, sgd, x, y)
     samples = [rss_mib()]
     t0 = time.perf_counter()
     chunk = max(1, memory_steps // 10)
     done = 0
     while done < memory_steps:
         for _ in range(min(chunk, memory_steps - done)):
-            train_step(model, sgd, x, y)
+            tapegrad_train_step(tg, model, sgd, x, y)
         done += min(chunk, memory_steps - done)
         samples.append(rss_mib())
     out["memory"] = {"steps": memory_steps, "rss_before_warmup_mib": before_warmup,
@@ -237,8 +241,9 @@ def tapegrad_workloads(quick, memory_steps, timer):
     for batch in (32, 256):
         xn, yn, weights = mlp_data(batch)
         x, y = tg.constant(xn), tg.constant(yn.astype(np.int32))
-        model, sgd = mlp_model(weights), tg.optimizers.SGD(LEARNING_RATE)
-        out["mlp%d" % batch] = timer(lambda m=model, o=sgd, x=x, y=y: train_step(m, o, x, y))
+        model, sgd = tapegrad_mlp_model(tg, weights), tg.optimizers.SGD(LEARNING_RATE)
+        out["mlp%d" % batch] = timer(
+            lambda m=model, o=sgd, x=x, y=y: tapegrad_train_step(tg, m, o, x, y))
 
     ma, mb = (tg.constant(v) for v in matmul_data())
     out["matmul"] = timer(lambda: tg.matmul(ma, mb))
@@ -275,16 +280,15 @@ def tapegrad_workloads(quick, memory_steps, timer):
     # before, so load drift does not count as overhead
     xn, yn, weights = mlp_data(32)
     x, y = tg.constant(xn), tg.constant(yn.astype(np.int32))
-    model, sgd = mlp_model(weights), tg.optimizers.SGD(LEARNING_RATE)
-    out["mlp32_plain"] = timer(lambda: train_step(model, sgd, x, y))
+    model, sgd = tapegrad_mlp_model(tg, weights), tg.optimizers.SGD(LEARNING_RATE)
+    out["mlp32_plain"] = timer(lambda: tapegrad_train_step(tg, model, sgd, x, y))
     out["cnn64_plain"] = timer(cnn_step)
     with tg.debugging.enable_check_numerics():
-        out["mlp32_checked"] = timer(lambda: train_step(model, sgd, x, y))
+        out["mlp32_checked"] = timer(lambda: tapegrad_train_step(tg, model, sgd, x, y))
         out["cnn64_checked"] = timer(cnn_step)
     # tg.function: the same steps traced once and replayed (bench/compare_traced.py)
     from compare_traced import traced_workloads
-    out.update(traced_workloads(tg, timer, linreg_data, mlp_data, tapegrad_cnn_step,
-                                LINREG_STEPS, LEARNING_RATE))
+    out.update(traced_workloads(tg, timer, sys.modules[__name__]))
     # LSTM(128) over MNIST rows, one Keras train step (issue 21)
     layers = tg.layers
     images, labels = cnn_data()

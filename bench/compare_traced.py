@@ -8,8 +8,11 @@ import time
 import numpy as np
 
 
-def traced_workloads(tg, timer, linreg_data, mlp_data, make_cnn_step, steps, lr):
+def traced_workloads(tg, timer, eager):
+    """``eager`` is the compare module: its data, MLP model, MLP step and CNN step are the
+    ones its eager rows time."""
     out = {}
+    lr = eager.LEARNING_RATE
 
     w = tg.Variable(3.0)
 
@@ -20,7 +23,7 @@ def traced_workloads(tg, timer, linreg_data, mlp_data, make_cnn_step, steps, lr)
         return tape.gradient(y, w)
     out["scalar_step_traced"] = timer(scalar_step)
 
-    xs, ys = (tg.constant(v) for v in linreg_data())
+    xs, ys = (tg.constant(v) for v in eager.linreg_data())
 
     def linreg():
         W, B = tg.Variable(5.0), tg.Variable(10.0)
@@ -33,34 +36,20 @@ def traced_workloads(tg, timer, linreg_data, mlp_data, make_cnn_step, steps, lr)
             W.assign_sub(dW * lr)
             B.assign_sub(dB * lr)
 
-        for _ in range(steps):
+        for _ in range(eager.LINREG_STEPS):
             step()
     out["linreg_traced"] = timer(linreg)
 
-    def mlp_model(weights):
-        model = tg.Sequential([tg.layers.Dense(128, activation="relu", input_shape=(784,)),
-                               tg.layers.Dense(10)])
-        model.build((None, 784))
-        model.set_weights(weights)
-        return model
-
     def make_step(model, optimizer):
-        @tg.function
-        def train_step(x, y):
-            with tg.GradientTape() as tape:
-                loss = tg.losses.sparse_softmax_cross_entropy(labels=y, logits=model(x))
-            variables = model.trainable_variables
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-            return loss
-        return train_step
+        return tg.function(lambda x, y: eager.tapegrad_train_step(tg, model, optimizer, x, y))
 
     for batch in (32, 256):
-        xn, yn, weights = mlp_data(batch)
+        xn, yn, weights = eager.mlp_data(batch)
         x, y = tg.constant(xn), tg.constant(yn.astype(np.int32))
-        step = make_step(mlp_model(weights), tg.optimizers.SGD(lr))
+        step = make_step(eager.tapegrad_mlp_model(tg, weights), tg.optimizers.SGD(lr))
         out["mlp%d_traced" % batch] = timer(lambda s=step, x=x, y=y: s(x, y))
 
-    cnn_step_fn = make_cnn_step(tg)
+    cnn_step_fn = eager.tapegrad_cnn_step(tg)
 
     # trace time: a fresh tg.function's first call (Adam's slots already exist), minus
     # the eager step it runs while tracing
