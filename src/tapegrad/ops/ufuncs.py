@@ -48,46 +48,6 @@ def _unary(name, ufunc, deriv):
     return prim
 
 
-def _one_minus_sq(x):
-    return E.subtract(1.0, E.square(x))
-
-
-def _d_sinh(x, ans):
-    return cosh(x)
-
-
-def _d_cosh(x, ans):
-    return sinh(x)
-
-
-def _d_tan(x, ans):
-    return E.add(1.0, E.square(ans))
-
-
-def _d_asin(x, ans):
-    return E.rsqrt(_one_minus_sq(x))
-
-
-def _d_acos(x, ans):
-    return E.negative(E.rsqrt(_one_minus_sq(x)))
-
-
-def _d_atan(x, ans):
-    return E.reciprocal(E.add(1.0, E.square(x)))
-
-
-def _d_asinh(x, ans):
-    return E.rsqrt(E.add(E.square(x), 1.0))
-
-
-def _d_acosh(x, ans):
-    return E.rsqrt(E.subtract(E.square(x), 1.0))
-
-
-def _d_atanh(x, ans):
-    return E.reciprocal(_one_minus_sq(x))
-
-
 def _d_log2(x, ans):
     return E.reciprocal(E.multiply(x, math.log(2.0)))
 
@@ -144,18 +104,6 @@ def _binary(name, ufunc, dx, dy):
 
     BINARY[name] = prim
     return prim
-
-
-def _r2(y, x):
-    return E.add(E.square(x), E.square(y))
-
-
-def _d_atan2_y(y, x, ans):
-    return E.divide(x, _r2(y, x))
-
-
-def _d_atan2_x(y, x, ans):
-    return E.negative(E.divide(y, _r2(y, x)))
 
 
 def _d_hypot_x(x, y, ans):
