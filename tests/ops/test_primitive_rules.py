@@ -28,6 +28,10 @@ LINEAR = {
 SELF_ADJOINT = {
     "abs", "square", "exp", "expm1", "log", "log1p", "sqrt", "rsqrt", "reciprocal", "tanh",
     "sigmoid", "sin", "cos", "relu", "softmax",
+    # tg.math's trigonometric, hyperbolic and special functions; tnp's log2/log10/trunc
+    "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erf",
+    "erfc", "erfinv", "ndtri", "lgamma", "digamma", "bessel_i0e", "bessel_i1e", "log2",
+    "log10", "trunc",
 }
 # The ops forward mode differentiates by transposing the VJP, and why: a user's grad_fn
 # is the only rule a custom gradient has; the fused cross-entropy pair's JVP would

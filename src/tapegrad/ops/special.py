@@ -2,7 +2,8 @@
 
 Forward kernels are NumPy ufuncs or ``scipy.special`` ufuncs (no BLAS, so no second
 thread pool).  Every VJP is written in tapegrad ops, so each one differentiates again;
-each JVP is the same derivative times the tangent.  Derivatives of division form go
+a one-input op's JVP is its VJP applied to the tangent (``defjvp_self_adjoint``: the
+Jacobian is diagonal), so its derivative is written once.  Derivatives of division form go
 through ``safe_mul`` (exactly 0 where the incoming gradient is 0, see elementwise.py).
 
 Derivatives that neither PyTorch nor scipy provide in closed form (igamma/igammac and
@@ -96,9 +97,7 @@ def _tan_vjp(g, ans, x):
     return multiply(g, add(square(ans), 1))
 
 
-@tan.defjvp
-def _tan_jvp(t, ans, x):
-    return multiply(t[0], add(square(ans), 1))
+tan.defjvp_self_adjoint()
 
 
 asin = _unary("asin", np.arcsin, "arcsin(x), in [-pi/2, pi/2].", save_output=False)
@@ -109,9 +108,7 @@ def _asin_vjp(g, ans, x):
     return safe_mul(g, rsqrt(subtract(1, square(x))))
 
 
-@asin.defjvp
-def _asin_jvp(t, ans, x):
-    return safe_mul(t[0], rsqrt(subtract(1, square(x))))
+asin.defjvp_self_adjoint()
 
 
 acos = _unary("acos", np.arccos, "arccos(x), in [0, pi].", save_output=False)
@@ -122,9 +119,7 @@ def _acos_vjp(g, ans, x):
     return negative(safe_mul(g, rsqrt(subtract(1, square(x)))))
 
 
-@acos.defjvp
-def _acos_jvp(t, ans, x):
-    return negative(safe_mul(t[0], rsqrt(subtract(1, square(x)))))
+acos.defjvp_self_adjoint()
 
 
 atan = _unary("atan", np.arctan, "arctan(x).", save_output=False)
@@ -135,9 +130,7 @@ def _atan_vjp(g, ans, x):
     return safe_mul(g, reciprocal(add(square(x), 1)))
 
 
-@atan.defjvp
-def _atan_jvp(t, ans, x):
-    return safe_mul(t[0], reciprocal(add(square(x), 1)))
+atan.defjvp_self_adjoint()
 
 
 sinh = _unary("sinh", np.sinh, "sinh(x).", save_output=False)
@@ -149,9 +142,7 @@ def _sinh_vjp(g, ans, x):
     return multiply(g, cosh(x))
 
 
-@sinh.defjvp
-def _sinh_jvp(t, ans, x):
-    return multiply(t[0], cosh(x))
+sinh.defjvp_self_adjoint()
 
 
 @cosh.defvjp
@@ -159,9 +150,7 @@ def _cosh_vjp(g, ans, x):
     return multiply(g, sinh(x))
 
 
-@cosh.defjvp
-def _cosh_jvp(t, ans, x):
-    return multiply(t[0], sinh(x))
+cosh.defjvp_self_adjoint()
 
 
 asinh = _unary("asinh", np.arcsinh, "arcsinh(x).", save_output=False)
@@ -172,9 +161,7 @@ def _asinh_vjp(g, ans, x):
     return safe_mul(g, rsqrt(add(square(x), 1)))
 
 
-@asinh.defjvp
-def _asinh_jvp(t, ans, x):
-    return safe_mul(t[0], rsqrt(add(square(x), 1)))
+asinh.defjvp_self_adjoint()
 
 
 acosh = _unary("acosh", np.arccosh, "arccosh(x) for x >= 1 (NaN below).", save_output=False)
@@ -185,9 +172,7 @@ def _acosh_vjp(g, ans, x):
     return safe_mul(g, rsqrt(subtract(square(x), 1)))
 
 
-@acosh.defjvp
-def _acosh_jvp(t, ans, x):
-    return safe_mul(t[0], rsqrt(subtract(square(x), 1)))
+acosh.defjvp_self_adjoint()
 
 
 atanh = _unary("atanh", np.arctanh, "arctanh(x) for |x| < 1.", save_output=False)
@@ -198,9 +183,7 @@ def _atanh_vjp(g, ans, x):
     return safe_mul(g, reciprocal(subtract(1, square(x))))
 
 
-@atanh.defjvp
-def _atanh_jvp(t, ans, x):
-    return safe_mul(t[0], reciprocal(subtract(1, square(x))))
+atanh.defjvp_self_adjoint()
 
 
 @primitive("atan2", dtypes=FLOAT, save_output=False, quiet=True)
@@ -249,9 +232,7 @@ def _erf_vjp(g, ans, x):
     return multiply(g, multiply(exp(negative(square(x))), _TWO_SQRT_PI))
 
 
-@erf.defjvp
-def _erf_jvp(t, ans, x):
-    return multiply(t[0], multiply(exp(negative(square(x))), _TWO_SQRT_PI))
+erf.defjvp_self_adjoint()
 
 
 erfc = _unary("erfc", _scipy("erfc"), "1 - erf(x), accurate for large x (scipy.special.erfc).",
@@ -263,9 +244,7 @@ def _erfc_vjp(g, ans, x):
     return multiply(g, multiply(exp(negative(square(x))), -_TWO_SQRT_PI))
 
 
-@erfc.defjvp
-def _erfc_jvp(t, ans, x):
-    return multiply(t[0], multiply(exp(negative(square(x))), -_TWO_SQRT_PI))
+erfc.defjvp_self_adjoint()
 
 
 erfinv = _unary("erfinv", _scipy("erfinv"), "Inverse of erf on (-1, 1); +-inf at +-1.",
@@ -277,9 +256,7 @@ def _erfinv_vjp(g, ans, x):
     return multiply(g, multiply(exp(square(ans)), _SQRT_PI_2))
 
 
-@erfinv.defjvp
-def _erfinv_jvp(t, ans, x):
-    return multiply(t[0], multiply(exp(square(ans)), _SQRT_PI_2))
+erfinv.defjvp_self_adjoint()
 
 
 ndtri = _unary("ndtri", _scipy("ndtri"), "Inverse of the standard normal CDF on (0, 1).",
@@ -291,9 +268,7 @@ def _ndtri_vjp(g, ans, x):
     return multiply(g, multiply(exp(multiply(square(ans), 0.5)), _SQRT_2PI))
 
 
-@ndtri.defjvp
-def _ndtri_jvp(t, ans, x):
-    return multiply(t[0], multiply(exp(multiply(square(ans), 0.5)), _SQRT_2PI))
+ndtri.defjvp_self_adjoint()
 
 
 # ---------------------------------------------------------------------------
@@ -308,9 +283,7 @@ def _lgamma_vjp(g, ans, x):
     return multiply(g, digamma(x))
 
 
-@lgamma.defjvp
-def _lgamma_jvp(t, ans, x):
-    return multiply(t[0], digamma(x))
+lgamma.defjvp_self_adjoint()
 
 
 digamma = _unary("digamma", _scipy("digamma"), "d/dx log Gamma(x) (scipy.special.digamma).",
@@ -326,9 +299,7 @@ def _digamma_vjp(g, ans, x):
     return multiply(g, _trigamma(x))
 
 
-@digamma.defjvp
-def _digamma_jvp(t, ans, x):
-    return multiply(t[0], _trigamma(x))
+digamma.defjvp_self_adjoint()
 
 
 def _full_like(x, value):
@@ -501,9 +472,7 @@ def _i0e_vjp(g, ans, x):
     return multiply(g, _i0e_deriv(x))
 
 
-@bessel_i0e.defjvp
-def _i0e_jvp(t, ans, x):
-    return multiply(t[0], _i0e_deriv(x))
+bessel_i0e.defjvp_self_adjoint()
 
 
 def _i1e_deriv(ans, x):
@@ -519,9 +488,7 @@ def _i1e_vjp(g, ans, x):
     return multiply(g, _i1e_deriv(ans, x))
 
 
-@bessel_i1e.defjvp
-def _i1e_jvp(t, ans, x):
-    return multiply(t[0], _i1e_deriv(ans, x))
+bessel_i1e.defjvp_self_adjoint()
 
 
 # ---------------------------------------------------------------------------

@@ -40,9 +40,7 @@ def _unary(name, ufunc, deriv):
     def _vjp(g, ans, x):
         return E.safe_mul(g, deriv(x, ans))
 
-    @prim.defjvp
-    def _jvp(ts, ans, x):
-        return E.safe_mul(ts[0], deriv(x, ans))
+    prim.defjvp_self_adjoint()
 
     UNARY[name] = prim
     return prim
