@@ -10,7 +10,6 @@
 # dispatch, so any other active tape records them: that is how higher order works.
 
 cimport numpy as cnp
-import threading
 
 import numpy as np
 
