@@ -50,8 +50,11 @@ macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 
 def ext(name):
     path = "src/" + name.replace(".", "/") + ".pyx"
+    # the kernels' thread pool (_threadpool.h) is POSIX threads
+    threads = ["-pthread"] if name == "tapegrad._kernels" and sys.platform != "win32" else []
     return Extension(name, [path], include_dirs=[np.get_include()],
-                     extra_compile_args=cflags, define_macros=macros)
+                     extra_compile_args=cflags + threads, extra_link_args=threads,
+                     define_macros=macros, depends=["src/tapegrad/_threadpool.h"])
 
 
 def _default_march():

@@ -556,6 +556,11 @@ cdef object _apply_scalar(Primitive prim, object x, object y):
     return _apply_general(prim, (x, y), None)
 
 
+cdef object _ufunc_type = np.ufunc
+# below this many elements a ufunc runs as one NumPy call (ufunc_map's own grain is higher)
+cdef Py_ssize_t _UFUNC_SPLIT = 1 << 15
+
+
 cdef object _apply_general(Primitive prim, tuple args, dict params):
     cdef Py_ssize_t n = len(args), i
     cdef list tensors = [None] * n
@@ -645,18 +650,24 @@ cdef object _apply_general(Primitive prim, tuple args, dict params):
                 params["_device"] = dev
     # 5. run the backend forward
     arrays = [(<Tensor>t)._data for t in tensors]
-    try:
-        if prim.quiet:
-            out = _call_quiet(impl, arrays, params)
-        elif params:
-            out = impl(*arrays, **params)
-        else:
-            out = impl(*arrays)
-    except (ValueError, TypeError, IndexError) as e:
-        msg = str(e)
-        if not msg.startswith(prim.name + ":"):
-            msg = "%s: %s (inputs %s)" % (prim.name, msg, _describe(args))
-        raise type(e)(msg) from None
+    out = None
+    if (dev is None and not params and type(impl) is _ufunc_type and
+            cnp.PyArray_SIZE(<cnp.ndarray>arrays[0]) >= _UFUNC_SPLIT):
+        # a large elementwise op: NumPy's own loop on every core of the pool
+        out = _kernels.ufunc_map(impl, tuple(arrays))
+    if out is None:
+        try:
+            if prim.quiet:
+                out = _call_quiet(impl, arrays, params)
+            elif params:
+                out = impl(*arrays, **params)
+            else:
+                out = impl(*arrays)
+        except (ValueError, TypeError, IndexError) as e:
+            msg = str(e)
+            if not msg.startswith(prim.name + ":"):
+                msg = "%s: %s (inputs %s)" % (prim.name, msg, _describe(args))
+            raise type(e)(msg) from None
     if dev is None:
         if type(out) is not ndarray:
             out = _np_asarray(out)

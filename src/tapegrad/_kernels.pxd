@@ -29,3 +29,13 @@ cpdef bint adam_update(object w, object m, object v, object g, double lr_t, doub
                        double b2, double eps) except -1
 cpdef bint sgd_update(object w, object g, double lr) except -1
 cpdef bint all_finite(object arr) except -1
+cpdef object ufunc_map(object ufunc, tuple arrays)
+cpdef object sum_all(object x)
+cpdef object gemm(object a, object b)
+cpdef object conv2d(object x, object w2, int kh, int kw, int sh, int sw, int dh, int dw,
+                    int pad_top, int pad_left, int oh, int ow)
+cpdef object conv2d_input_grad(object dy, object w2, tuple x_shape, int kh, int kw, int sh,
+                               int sw, int dh, int dw, int pad_top, int pad_left, int oh,
+                               int ow)
+cpdef object conv2d_filter_grad(object x, object dy, int kh, int kw, int sh, int sw, int dh,
+                                int dw, int pad_top, int pad_left, int oh, int ow)

@@ -15,7 +15,7 @@
 cimport cython
 cimport numpy as cnp
 from libc.math cimport exp, expf, log, sqrt, sqrtf
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 import numpy as np
 
@@ -177,15 +177,17 @@ cpdef object binary_scalar(int code, object a, double s, bint scalar_first):
         return None
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(A), cnp.PyArray_DIMS(A),
                                              typenum, 0)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(A)
-    if typenum == cnp.NPY_FLOAT:
-        with nogil:
-            _scalar_loop[float](code, <float*>cnp.PyArray_DATA(A), <float>s,
-                                <float*>cnp.PyArray_DATA(out), n, scalar_first)
-    else:
-        with nogil:
-            _scalar_loop[double](code, <double*>cnp.PyArray_DATA(A), s,
-                                 <double*>cnp.PyArray_DATA(out), n, scalar_first)
+    cdef EwJob j
+    j.kind = EW_SCALAR
+    j.code = code
+    j.single = typenum == cnp.NPY_FLOAT
+    j.a = cnp.PyArray_DATA(A)
+    j.out = cnp.PyArray_DATA(out)
+    j.s = s
+    j.flag = scalar_first
+    j.n = cnp.PyArray_SIZE(A)
+    with nogil:
+        _ew_run(&j, j.n)
     return out
 
 
@@ -200,16 +202,16 @@ cpdef object binary_same_shape(int code, object a, object b):
         return None
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(A), cnp.PyArray_DIMS(A),
                                              typenum, 0)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(A)
-    if typenum == cnp.NPY_FLOAT:
-        with nogil:
-            _binary_loop[float](code, <float*>cnp.PyArray_DATA(A), <float*>cnp.PyArray_DATA(B),
-                                <float*>cnp.PyArray_DATA(out), n)
-    else:
-        with nogil:
-            _binary_loop[double](code, <double*>cnp.PyArray_DATA(A),
-                                 <double*>cnp.PyArray_DATA(B),
-                                 <double*>cnp.PyArray_DATA(out), n)
+    cdef EwJob j
+    j.kind = EW_BINARY
+    j.code = code
+    j.single = typenum == cnp.NPY_FLOAT
+    j.a = cnp.PyArray_DATA(A)
+    j.b = cnp.PyArray_DATA(B)
+    j.out = cnp.PyArray_DATA(out)
+    j.n = cnp.PyArray_SIZE(A)
+    with nogil:
+        _ew_run(&j, j.n)
     return out
 
 
@@ -248,15 +250,18 @@ cpdef object binary_rows(int code, object a, object b):
         return None
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(A), cnp.PyArray_DIMS(A),
                                              typenum, 0)
-    cdef Py_ssize_t R = cnp.PyArray_SIZE(A) // C
-    if typenum == cnp.NPY_FLOAT:
-        with nogil:
-            _rows[float](code, <float*>cnp.PyArray_DATA(A), <float*>cnp.PyArray_DATA(B),
-                         <float*>cnp.PyArray_DATA(out), R, C, vec_first)
-    else:
-        with nogil:
-            _rows[double](code, <double*>cnp.PyArray_DATA(A), <double*>cnp.PyArray_DATA(B),
-                          <double*>cnp.PyArray_DATA(out), R, C, vec_first)
+    cdef EwJob j
+    j.kind = EW_ROWS
+    j.code = code
+    j.single = typenum == cnp.NPY_FLOAT
+    j.a = cnp.PyArray_DATA(A)
+    j.b = cnp.PyArray_DATA(B)
+    j.out = cnp.PyArray_DATA(out)
+    j.flag = vec_first
+    j.n = cnp.PyArray_SIZE(A) // C
+    j.C = C
+    with nogil:
+        _ew_run(&j, j.n * C)
     return out
 
 
@@ -278,13 +283,14 @@ cpdef object relu(object x):
         return None
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(X), cnp.PyArray_DIMS(X),
                                              typenum, 0)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(X)
-    if typenum == cnp.NPY_FLOAT:
-        with nogil:
-            _relu[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(out), n)
-    else:
-        with nogil:
-            _relu[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(out), n)
+    cdef EwJob j
+    j.kind = EW_RELU
+    j.single = typenum == cnp.NPY_FLOAT
+    j.a = cnp.PyArray_DATA(X)
+    j.out = cnp.PyArray_DATA(out)
+    j.n = cnp.PyArray_SIZE(X)
+    with nogil:
+        _ew_run(&j, j.n)
     return out
 
 
@@ -305,26 +311,28 @@ cpdef object relu_grad(object g, object y):
     if typenum < 0 or _ftype(Y) != typenum or not _same_shape(G, Y):
         return None
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(G), cnp.PyArray_DIMS(G), typenum, 0)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(G)
-    if typenum == cnp.NPY_FLOAT:
-        with nogil:
-            _relu_grad[float](<float*>cnp.PyArray_DATA(G), <float*>cnp.PyArray_DATA(Y),
-                              <float*>cnp.PyArray_DATA(out), n)
-    else:
-        with nogil:
-            _relu_grad[double](<double*>cnp.PyArray_DATA(G), <double*>cnp.PyArray_DATA(Y),
-                               <double*>cnp.PyArray_DATA(out), n)
+    cdef EwJob j
+    j.kind = EW_RELU_GRAD
+    j.single = typenum == cnp.NPY_FLOAT
+    j.a = cnp.PyArray_DATA(G)
+    j.b = cnp.PyArray_DATA(Y)
+    j.out = cnp.PyArray_DATA(out)
+    j.n = cnp.PyArray_SIZE(G)
+    with nogil:
+        _ew_run(&j, j.n)
     return out
 
 
-cdef void _sum_rows(floating* x, floating* out, Py_ssize_t R, Py_ssize_t C) noexcept nogil:
-    # row after row, the order of NumPy's own reduction over a leading axis
+cdef void _sum_cols(floating* x, floating* out, Py_ssize_t R, Py_ssize_t C, Py_ssize_t lo,
+                    Py_ssize_t hi) noexcept nogil:
+    # columns lo..hi of the sum over rows, row after row: the order of NumPy's own
+    # reduction over a leading axis, whatever the split into column ranges
     cdef Py_ssize_t r, c
     cdef floating* row
-    memcpy(out, x, C * sizeof(floating))
+    memcpy(out + lo, x + lo, (hi - lo) * sizeof(floating))
     for r in range(1, R):
         row = x + r * C
-        for c in range(C):
+        for c in range(lo, hi):
             out[c] = out[c] + row[c]
 
 
@@ -343,17 +351,26 @@ cpdef object sum_rows(object x, Py_ssize_t rows):
     cdef Py_ssize_t C = n // rows
     cdef cnp.npy_intp dim = C
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(1, &dim, typenum, 0)
-    if typenum == cnp.NPY_FLOAT:
-        with nogil:
-            _sum_rows[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(out), rows, C)
-    else:
-        with nogil:
-            _sum_rows[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(out), rows,
-                              C)
+    cdef EwJob j
+    j.kind = EW_SUM_ROWS
+    j.single = typenum == cnp.NPY_FLOAT
+    j.a = cnp.PyArray_DATA(X)
+    j.out = cnp.PyArray_DATA(out)
+    j.n = C             # parts split the columns
+    j.R = rows
+    j.C = C
+    with nogil:
+        # a narrow row (a bias) split by columns would have each thread stride over
+        # every row for a few floats: one thread does those
+        if C >= 1024:
+            _ew_run(&j, n)
+        else:
+            _ew_part(&j, 0, 1)
     return out
 
 
 # Kernel families, one file each (docs/architecture.md §7: small modules split by family).
+include "_kernels_threads.pxi"
 include "_kernels_xent.pxi"
 include "_kernels_conv.pxi"
 include "_kernels_pool.pxi"

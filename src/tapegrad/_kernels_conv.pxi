@@ -132,3 +132,203 @@ cpdef object col2im(object cols, tuple x_shape, int kh, int kw, int sh, int sw, 
             _patches[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(K), N, H,
                              W, C, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, True)
     return X
+
+
+# ---------------------------------------------------------------------------
+# convolutions as im2col + GEMM on the pool: each part owns a range of images and works
+# through it in chunks whose patch matrix (~2 MiB) stays in its core's cache between
+# the copy and the product.  Forward and input-adjoint parts write disjoint images;
+# the filter adjoint sums a partial per part, added up in part order by the caller (a
+# reduction over the batch: fixed for a fixed thread count).
+
+cdef enum:
+    CONV_FORWARD = 0
+    CONV_INPUT = 1
+    CONV_FILTER = 2
+
+cdef Py_ssize_t _CONV_CHUNK_BYTES = 2 << 20
+
+
+cdef struct ConvJob:
+    int mode
+    bint single
+    char* x               # images (forward, filter) or the zeroed input adjoint
+    char* w               # the filter as a (K, O) matrix (forward, input)
+    char* dy              # output adjoint rows (N*oh*ow, O) (input, filter)
+    char* out             # output rows (forward) or one (K, O) partial per part (filter)
+    char* scratch         # one chunk of patch rows (chunk*oh*ow, K) per part
+    Py_ssize_t N, H, W, C, O, K, chunk, itemsize
+    int kh, kw, sh, sw, dh, dw, pt, pl, oh, ow
+
+
+cdef void _conv_patches(ConvJob* j, char* img, char* cols, Py_ssize_t n,
+                        bint adjoint) noexcept nogil:
+    if j.single:
+        _patches[float](<float*>img, <float*>cols, n, j.H, j.W, j.C, j.kh, j.kw, j.sh, j.sw,
+                        j.dh, j.dw, j.pt, j.pl, j.oh, j.ow, adjoint)
+    else:
+        _patches[double](<double*>img, <double*>cols, n, j.H, j.W, j.C, j.kh, j.kw, j.sh,
+                         j.sw, j.dh, j.dw, j.pt, j.pl, j.oh, j.ow, adjoint)
+
+
+cdef void _conv_part(void* ctx, int part, int parts) noexcept nogil:
+    cdef ConvJob* j = <ConvJob*>ctx
+    cdef ptrdiff_t lo, hi
+    cdef Py_ssize_t a, b, rows, r, s = j.itemsize, per = j.oh * j.ow
+    cdef char* cols = j.scratch + part * j.chunk * per * j.K * s
+    cdef char* dw = j.out + part * j.K * j.O * s
+    cdef char* img
+    cdef bint first = True
+    tg_split(j.N, part, parts, 1, &lo, &hi)
+    if j.mode == CONV_FILTER and lo >= hi:
+        memset(dw, 0, j.K * j.O * s)
+        return
+    a = lo
+    while a < hi:
+        b = a + j.chunk if a + j.chunk < hi else hi
+        rows = (b - a) * per
+        img = j.x + a * j.H * j.W * j.C * s
+        if j.mode == CONV_FORWARD:
+            _conv_patches(j, img, cols, b - a, False)
+            _gemm_call(j.single, False, False, rows, j.O, j.K, cols, j.K, j.w, j.O, 0.0,
+                       j.out + a * per * j.O * s, j.O)
+        elif j.mode == CONV_INPUT:
+            _gemm_call(j.single, False, True, rows, j.K, j.O, j.dy + a * per * j.O * s, j.O,
+                       j.w, j.O, 0.0, cols, j.K)
+            _conv_patches(j, img, cols, b - a, True)
+        else:
+            _conv_patches(j, img, cols, b - a, False)
+            if j.K * j.O > 4096 or rows <= 2048:
+                _gemm_call(j.single, True, False, j.K, j.O, rows, cols, j.K,
+                           j.dy + a * per * j.O * s, j.O, 0.0 if first else 1.0, dw, j.O)
+                first = False
+            else:
+                # a tiny result (a first layer: 25 x 32) over a long inner dimension is
+                # OpenBLAS's slow case (~15x): sum products of 1024-row blocks instead
+                r = 0
+                while r < rows:
+                    _gemm_call(j.single, True, False, j.K, j.O,
+                               1024 if r + 1024 <= rows else rows - r,
+                               cols + r * j.K * s, j.K, j.dy + (a * per + r) * j.O * s, j.O,
+                               0.0 if first else 1.0, dw, j.O)
+                    first = False
+                    r += 1024
+        a = b
+
+
+cdef object _conv_run(int mode, cnp.ndarray x, cnp.ndarray w2, cnp.ndarray dy,
+                      tuple x_shape, Py_ssize_t O, int kh, int kw, int sh, int sw, int dh,
+                      int dw, int pt, int pl, int oh, int ow):
+    cdef ConvJob j
+    cdef Py_ssize_t N = x_shape[0], H = x_shape[1], W = x_shape[2], C = x_shape[3]
+    cdef Py_ssize_t K = kh * kw * C, per = oh * ow, s
+    cdef int parts
+    cdef object dtype = (x if x is not None else dy).dtype
+    cdef cnp.ndarray out, scratch, img
+    s = dtype.itemsize
+    j.mode = mode
+    j.single = dtype.num == cnp.NPY_FLOAT
+    j.N = N
+    j.H = H
+    j.W = W
+    j.C = C
+    j.O = O
+    j.K = K
+    j.itemsize = s
+    j.kh = kh
+    j.kw = kw
+    j.sh = sh
+    j.sw = sw
+    j.dh = dh
+    j.dw = dw
+    j.pt = pt
+    j.pl = pl
+    j.oh = oh
+    j.ow = ow
+    j.chunk = max(1, _CONV_CHUNK_BYTES // max(1, per * K * s))
+    # parts: whole images, and each worth at least a chunk of work
+    parts = _parts(N, j.chunk if j.chunk < N else N)
+    if mode == CONV_FORWARD:
+        img = x
+        out = np.empty((N, oh, ow, O), dtype=dtype)
+    elif mode == CONV_INPUT:
+        img = np.zeros(x_shape, dtype=dtype)
+        out = img
+    else:
+        img = x
+        out = np.empty((parts, K, O), dtype=dtype)
+    scratch = np.empty(parts * min(j.chunk, N) * per * K, dtype=dtype)
+    j.x = <char*>cnp.PyArray_DATA(img)
+    j.w = NULL if w2 is None else <char*>cnp.PyArray_DATA(w2)
+    j.dy = NULL if dy is None else <char*>cnp.PyArray_DATA(dy)
+    j.out = <char*>cnp.PyArray_DATA(out)
+    j.scratch = <char*>cnp.PyArray_DATA(scratch)
+    if N == 0 or per == 0 or O == 0 or K == 0:
+        return np.zeros((K, O), dtype=dtype) if mode == CONV_FILTER else out
+    _pin()
+    with nogil:
+        tg_pool_run(_conv_part, &j, parts)
+    _unpin()
+    if mode == CONV_FILTER:
+        return out[0] if parts == 1 else np.add.reduce(out, axis=0)
+    return out
+
+
+cdef int _conv_shapes(str fn, cnp.ndarray a, tuple shape) except -1:
+    if _ftype(a) < 0 or (<object>a).shape != shape:
+        raise ValueError("%s: expected a C-contiguous float array of shape %s, got %s %s"
+                         % (fn, shape, _shp(a), a.dtype))
+    return 0
+
+
+cpdef object conv2d(object x, object w2, int kh, int kw, int sh, int sw, int dh, int dw,
+                    int pad_top, int pad_left, int oh, int ow):
+    """NHWC x (kh*kw*C, O) filter matrix -> NHWC output, im2col + GEMM on the pool; None
+    without a bound BLAS (the caller then runs im2col and np.matmul)."""
+    if not _blas_ready():
+        return None
+    cdef cnp.ndarray X = _c_float(x, "conv2d", "x"), W2 = _c_float(w2, "conv2d", "w2")
+    _check_float4(X, "conv2d")
+    _check_window("conv2d", kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow)
+    if W2.dtype != X.dtype or W2.ndim != 2 or W2.shape[0] != kh * kw * X.shape[3]:
+        raise ValueError("conv2d: filter matrix %s %s does not match input %s %s"
+                         % (_shp(W2), W2.dtype, _shp(X), X.dtype))
+    return _conv_run(CONV_FORWARD, X, W2, None, _shp(X), W2.shape[1], kh, kw, sh, sw, dh, dw,
+                     pad_top, pad_left, oh, ow)
+
+
+cpdef object conv2d_input_grad(object dy, object w2, tuple x_shape, int kh, int kw, int sh,
+                               int sw, int dh, int dw, int pad_top, int pad_left, int oh,
+                               int ow):
+    """Adjoint of conv2d for its input: dy (N, oh, ow, O), filter matrix (K, O) ->
+    x_shape; None without a bound BLAS."""
+    if not _blas_ready():
+        return None
+    cdef cnp.ndarray D = _c_float(dy, "conv2d_input_grad", "dy")
+    cdef cnp.ndarray W2 = _c_float(w2, "conv2d_input_grad", "w2")
+    _shape4(x_shape, "conv2d_input_grad")
+    _check_window("conv2d_input_grad", kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow)
+    if W2.ndim != 2 or W2.shape[0] != kh * kw * x_shape[3] or W2.dtype != D.dtype:
+        raise ValueError("conv2d_input_grad: filter matrix %s %s does not match input %s"
+                         % (_shp(W2), W2.dtype, x_shape))
+    _conv_shapes("conv2d_input_grad", D, (x_shape[0], oh, ow, W2.shape[1]))
+    return _conv_run(CONV_INPUT, None, W2, D, x_shape, W2.shape[1], kh, kw, sh, sw, dh, dw,
+                     pad_top, pad_left, oh, ow)
+
+
+cpdef object conv2d_filter_grad(object x, object dy, int kh, int kw, int sh, int sw, int dh,
+                                int dw, int pad_top, int pad_left, int oh, int ow):
+    """Adjoint of conv2d for its filter: x (N, H, W, C), dy (N, oh, ow, O) -> the
+    (kh*kw*C, O) filter matrix; None without a bound BLAS."""
+    if not _blas_ready():
+        return None
+    cdef cnp.ndarray X = _c_float(x, "conv2d_filter_grad", "x")
+    cdef cnp.ndarray D = _c_float(dy, "conv2d_filter_grad", "dy")
+    _check_float4(X, "conv2d_filter_grad")
+    _check_window("conv2d_filter_grad", kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow)
+    if D.dtype != X.dtype or D.ndim != 4:
+        raise ValueError("conv2d_filter_grad: dy %s %s does not match input %s %s"
+                         % (_shp(D), D.dtype, _shp(X), X.dtype))
+    _conv_shapes("conv2d_filter_grad", D, (X.shape[0], oh, ow, D.shape[3]))
+    return _conv_run(CONV_FILTER, X, None, D, _shp(X), D.shape[3], kh, kw, sh, sw, dh, dw,
+                     pad_top, pad_left, oh, ow)

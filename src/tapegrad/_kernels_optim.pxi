@@ -57,6 +57,51 @@ cdef bint _sgd(floating* w, floating* g, Py_ssize_t n, double lr) noexcept nogil
     return bad != 0
 
 
+# the updates split over the pool: disjoint element ranges, the same bits at any count
+
+cdef struct OptJob:
+    bint adam
+    bint single
+    char* w
+    char* m
+    char* v
+    char* g
+    Py_ssize_t n, itemsize
+    double lr, b1, b2, eps
+    bint bad[64]
+
+
+cdef void _opt_part(void* ctx, int part, int parts) noexcept nogil:
+    cdef OptJob* j = <OptJob*>ctx
+    cdef ptrdiff_t lo, hi
+    cdef Py_ssize_t o
+    cdef bint bad = False
+    tg_split(j.n, part, parts, 16, &lo, &hi)
+    o = lo * j.itemsize
+    if lo < hi:
+        if j.adam and j.single:
+            bad = _adam[float](<float*>(j.w + o), <float*>(j.m + o), <float*>(j.v + o),
+                               <float*>(j.g + o), hi - lo, j.lr, j.b1, j.b2, j.eps)
+        elif j.adam:
+            bad = _adam[double](<double*>(j.w + o), <double*>(j.m + o), <double*>(j.v + o),
+                                <double*>(j.g + o), hi - lo, j.lr, j.b1, j.b2, j.eps)
+        elif j.single:
+            bad = _sgd[float](<float*>(j.w + o), <float*>(j.g + o), hi - lo, j.lr)
+        else:
+            bad = _sgd[double](<double*>(j.w + o), <double*>(j.g + o), hi - lo, j.lr)
+    j.bad[part] = bad
+
+
+cdef bint _opt_run(OptJob* j) noexcept:
+    cdef int parts = _parts(j.n, GRAIN_CHEAP), p
+    cdef bint bad = False
+    with nogil:
+        tg_pool_run(_opt_part, j, parts)
+    for p in range(parts):
+        bad = bad or j.bad[p]
+    return bad
+
+
 cdef bint _updatable(str fn, tuple arrays) except -1:
     # float32/float64 arrays of one dtype and size, C-contiguous, aligned and in native
     # byte order; all but the last (the gradient) writable.  Checked without building
@@ -86,18 +131,20 @@ cpdef bint adam_update(object w, object m, object v, object g, double lr_t, doub
         return False
     global _updates_done, _update_nonfinite
     cdef cnp.ndarray W = w, M = m, V = v, G = g
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(W)
-    cdef bint bad
-    if W.dtype.num == cnp.NPY_FLOAT:
-        with nogil:
-            bad = _adam[float](<float*>cnp.PyArray_DATA(W), <float*>cnp.PyArray_DATA(M),
-                         <float*>cnp.PyArray_DATA(V), <float*>cnp.PyArray_DATA(G), n, lr_t,
-                         b1, b2, eps)
-    else:
-        with nogil:
-            bad = _adam[double](<double*>cnp.PyArray_DATA(W), <double*>cnp.PyArray_DATA(M),
-                                <double*>cnp.PyArray_DATA(V), <double*>cnp.PyArray_DATA(G),
-                                n, lr_t, b1, b2, eps)
+    cdef OptJob j
+    j.adam = True
+    j.single = W.dtype.num == cnp.NPY_FLOAT
+    j.w = <char*>cnp.PyArray_DATA(W)
+    j.m = <char*>cnp.PyArray_DATA(M)
+    j.v = <char*>cnp.PyArray_DATA(V)
+    j.g = <char*>cnp.PyArray_DATA(G)
+    j.n = cnp.PyArray_SIZE(W)
+    j.itemsize = W.dtype.itemsize
+    j.lr = lr_t
+    j.b1 = b1
+    j.b2 = b2
+    j.eps = eps
+    cdef bint bad = _opt_run(&j)
     _updates_done += 1
     _update_nonfinite = _update_nonfinite or bad
     return True
@@ -110,15 +157,15 @@ cpdef bint sgd_update(object w, object g, double lr) except -1:
         return False
     global _updates_done, _update_nonfinite
     cdef cnp.ndarray W = w, G = g
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(W)
-    cdef bint bad
-    if W.dtype.num == cnp.NPY_FLOAT:
-        with nogil:
-            bad = _sgd[float](<float*>cnp.PyArray_DATA(W), <float*>cnp.PyArray_DATA(G), n, lr)
-    else:
-        with nogil:
-            bad = _sgd[double](<double*>cnp.PyArray_DATA(W), <double*>cnp.PyArray_DATA(G), n,
-                               lr)
+    cdef OptJob j
+    j.adam = False
+    j.single = W.dtype.num == cnp.NPY_FLOAT
+    j.w = <char*>cnp.PyArray_DATA(W)
+    j.g = <char*>cnp.PyArray_DATA(G)
+    j.n = cnp.PyArray_SIZE(W)
+    j.itemsize = W.dtype.itemsize
+    j.lr = lr
+    cdef bint bad = _opt_run(&j)
     _updates_done += 1
     _update_nonfinite = _update_nonfinite or bad
     return True

@@ -105,6 +105,103 @@ cdef void _max_route(floating* x, floating* g, floating* out, Py_ssize_t N, Py_s
                                 out[o + c] = out[o + c] + (gv if take != 0 else 0)
 
 
+# ---------------------------------------------------------------------------
+# the pool kernels on the thread pool: parts own disjoint ranges of images (the same
+# code per image whatever the split, so the same bits at every thread count)
+
+cdef enum:
+    WIN_MAX = 0
+    WIN_AVG = 1
+    WIN_AVG_GRAD = 2
+    WIN_ROUTE = 3
+
+
+cdef struct WinJob:
+    int kind
+    bint single
+    char* x               # input-shaped (max, avg, route) or pooled (avg grad)
+    char* g               # route: pooled (scatter) or input-shaped (select) gradient
+    char* out
+    char* scratch         # route: m and left, 2*C per part
+    Py_ssize_t N, H, W, C, itemsize
+    int kh, kw, sh, sw, pt, pl, oh, ow
+    bint scatter, tiled
+
+
+cdef void _win_range(WinJob* j, floating* x, floating* g, floating* out, floating* m,
+                     Py_ssize_t n) noexcept nogil:
+    if j.kind == WIN_MAX:
+        _max_pool(x, out, n, j.H, j.W, j.C, j.kh, j.kw, j.sh, j.sw, j.pt, j.pl, j.oh, j.ow)
+    elif j.kind == WIN_AVG or j.kind == WIN_AVG_GRAD:
+        _avg_pool(x, out, n, j.H, j.W, j.C, j.kh, j.kw, j.sh, j.sw, j.pt, j.pl, j.oh, j.ow,
+                  j.kind == WIN_AVG_GRAD)
+    else:
+        _max_route(x, g, out, n, j.H, j.W, j.C, j.kh, j.kw, j.sh, j.sw, j.pt, j.pl, j.oh,
+                   j.ow, j.scatter, j.tiled, m, m + j.C)
+
+
+cdef void _win_part(void* ctx, int part, int parts) noexcept nogil:
+    cdef WinJob* j = <WinJob*>ctx
+    cdef ptrdiff_t lo, hi
+    cdef Py_ssize_t full = j.H * j.W * j.C * j.itemsize
+    cdef Py_ssize_t pooled = j.oh * j.ow * j.C * j.itemsize
+    cdef Py_ssize_t xs, gs, os
+    tg_split(j.N, part, parts, 1, &lo, &hi)
+    if lo >= hi:
+        return
+    # bytes per image of x, g and out for this kind
+    if j.kind == WIN_AVG_GRAD:
+        xs, gs, os = pooled, 0, full
+    elif j.kind == WIN_ROUTE:
+        xs = full
+        gs = pooled if j.scatter else full
+        os = full if j.scatter else pooled
+    else:
+        xs, gs, os = full, 0, pooled
+    if j.single:
+        _win_range[float](j, <float*>(j.x + lo * xs), <float*>(j.g + lo * gs),
+                          <float*>(j.out + lo * os),
+                          <float*>(j.scratch + part * 2 * j.C * j.itemsize), hi - lo)
+    else:
+        _win_range[double](j, <double*>(j.x + lo * xs), <double*>(j.g + lo * gs),
+                           <double*>(j.out + lo * os),
+                           <double*>(j.scratch + part * 2 * j.C * j.itemsize), hi - lo)
+
+
+cdef object _win_run(int kind, cnp.ndarray X, cnp.ndarray G, cnp.ndarray out, Py_ssize_t N,
+                     Py_ssize_t H, Py_ssize_t W, Py_ssize_t C, int kh, int kw, int sh, int sw,
+                     int pt, int pl, int oh, int ow, bint scatter=False, bint tiled=False):
+    cdef WinJob j
+    cdef int parts = _parts(N * H * W * C, GRAIN_CHEAP)
+    cdef cnp.ndarray scratch = np.empty(2 * C * parts, dtype=out.dtype)
+    if parts > N:
+        parts = <int>N if N > 0 else 1
+    j.kind = kind
+    j.single = out.dtype.num == cnp.NPY_FLOAT
+    j.x = <char*>cnp.PyArray_DATA(X)
+    j.g = NULL if G is None else <char*>cnp.PyArray_DATA(G)
+    j.out = <char*>cnp.PyArray_DATA(out)
+    j.scratch = <char*>cnp.PyArray_DATA(scratch)
+    j.N = N
+    j.H = H
+    j.W = W
+    j.C = C
+    j.itemsize = out.dtype.itemsize
+    j.kh = kh
+    j.kw = kw
+    j.sh = sh
+    j.sw = sw
+    j.pt = pt
+    j.pl = pl
+    j.oh = oh
+    j.ow = ow
+    j.scatter = scatter
+    j.tiled = tiled
+    with nogil:
+        tg_pool_run(_win_part, &j, parts)
+    return out
+
+
 cpdef object max_pool(object x, int kh, int kw, int sh, int sw, int pad_top, int pad_left,
                       int oh, int ow):
     return _pool(x, kh, kw, sh, sw, pad_top, pad_left, oh, ow, False)
@@ -114,24 +211,10 @@ cdef object _route(cnp.ndarray X, cnp.ndarray G, cnp.ndarray out, int kh, int kw
                    int sw, int pad_top, int pad_left, int oh, int ow, bint scatter,
                    bint tiled=False):
     # shared driver of max_pool_scatter / max_pool_select (shapes already checked)
-    cdef Py_ssize_t N = X.shape[0], H = X.shape[1], W = X.shape[2], C = X.shape[3]
-    cdef cnp.ndarray m = np.empty(C, dtype=X.dtype)
-    cdef cnp.ndarray left = np.empty(C, dtype=X.dtype)
     if G.size == 0 or out.size == 0:
         return out
-    if X.dtype.num == cnp.NPY_FLOAT:
-        with nogil:
-            _max_route[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(G),
-                              <float*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
-                              pad_top, pad_left, oh, ow, scatter, tiled,
-                              <float*>cnp.PyArray_DATA(m), <float*>cnp.PyArray_DATA(left))
-    else:
-        with nogil:
-            _max_route[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(G),
-                               <double*>cnp.PyArray_DATA(out), N, H, W, C, kh, kw, sh, sw,
-                               pad_top, pad_left, oh, ow, scatter, tiled,
-                               <double*>cnp.PyArray_DATA(m), <double*>cnp.PyArray_DATA(left))
-    return out
+    return _win_run(WIN_ROUTE, X, G, out, X.shape[0], X.shape[1], X.shape[2], X.shape[3],
+                    kh, kw, sh, sw, pad_top, pad_left, oh, ow, scatter, tiled)
 
 
 cpdef object max_pool_scatter(object x, object g, int kh, int kw, int sh, int sw,
@@ -224,23 +307,8 @@ cdef object _pool(object x, int kh, int kw, int sh, int sw, int pad_top, int pad
         (N, oh, ow, C), dtype=X.dtype)
     if out.size == 0:
         return out
-    if X.dtype.num == cnp.NPY_FLOAT:
-        with nogil:
-            if average:
-                _avg_pool[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(out), N,
-                                 H, W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow, False)
-            else:
-                _max_pool[float](<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(out), N,
-                                 H, W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow)
-    else:
-        with nogil:
-            if average:
-                _avg_pool[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(out),
-                                  N, H, W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow, False)
-            else:
-                _max_pool[double](<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(out),
-                                  N, H, W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow)
-    return out
+    return _win_run(WIN_AVG if average else WIN_MAX, X, None, out, N, H, W, C, kh, kw, sh,
+                    sw, pad_top, pad_left, oh, ow)
 
 
 cpdef object avg_pool_grad(object g, tuple x_shape, int kh, int kw, int sh, int sw,
@@ -257,12 +325,5 @@ cpdef object avg_pool_grad(object g, tuple x_shape, int kh, int kw, int sh, int 
     cdef cnp.ndarray out = np.zeros(x_shape, dtype=G.dtype)
     if G.size == 0:
         return out
-    if G.dtype.num == cnp.NPY_FLOAT:
-        with nogil:
-            _avg_pool[float](<float*>cnp.PyArray_DATA(G), <float*>cnp.PyArray_DATA(out), N, H,
-                             W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow, True)
-    else:
-        with nogil:
-            _avg_pool[double](<double*>cnp.PyArray_DATA(G), <double*>cnp.PyArray_DATA(out), N,
-                              H, W, C, kh, kw, sh, sw, pad_top, pad_left, oh, ow, True)
-    return out
+    return _win_run(WIN_AVG_GRAD, G, None, out, N, H, W, C, kh, kw, sh, sw, pad_top,
+                    pad_left, oh, ow)

@@ -63,6 +63,45 @@ cdef Py_ssize_t _xent_rows(floating* z, label_t* labels, floating* g, floating* 
     return -1
 
 
+# rows split over the pool: each part owns a range of rows (the same bits at any count)
+
+cdef struct XentJob:
+    int variant           # 0..3: (float32|float64) x (int32|int64 labels)
+    char* z
+    char* labels
+    char* g
+    char* out
+    Py_ssize_t R, K
+    Py_ssize_t bad[64]    # per part: first row with a bad label, or -1
+
+
+cdef void _xent_part(void* ctx, int part, int parts) noexcept nogil:
+    cdef XentJob* j = <XentJob*>ctx
+    cdef ptrdiff_t lo, hi
+    cdef Py_ssize_t bad = -1, ostride = j.K if j.g != NULL else 1
+    tg_split(j.R, part, parts, 1, &lo, &hi)
+    if lo < hi:
+        if j.variant == 0:
+            bad = _xent_rows[float, int](<float*>j.z + lo * j.K, <int*>j.labels + lo,
+                                         NULL if j.g == NULL else <float*>j.g + lo,
+                                         <float*>j.out + lo * ostride, hi - lo, j.K)
+        elif j.variant == 1:
+            bad = _xent_rows[float, longlong](<float*>j.z + lo * j.K,
+                                              <long long*>j.labels + lo,
+                                              NULL if j.g == NULL else <float*>j.g + lo,
+                                              <float*>j.out + lo * ostride, hi - lo, j.K)
+        elif j.variant == 2:
+            bad = _xent_rows[double, int](<double*>j.z + lo * j.K, <int*>j.labels + lo,
+                                          NULL if j.g == NULL else <double*>j.g + lo,
+                                          <double*>j.out + lo * ostride, hi - lo, j.K)
+        else:
+            bad = _xent_rows[double, longlong](<double*>j.z + lo * j.K,
+                                               <long long*>j.labels + lo,
+                                               NULL if j.g == NULL else <double*>j.g + lo,
+                                               <double*>j.out + lo * ostride, hi - lo, j.K)
+    j.bad[part] = bad + lo if bad >= 0 else -1
+
+
 cpdef object softmax_xent(object logits, object labels, object g=None):
     """Sparse softmax cross entropy of C-contiguous float logits (..., K) against int32/
     int64 labels (...): the per-row loss, or with ``g`` (the loss's cotangent, of the
@@ -82,7 +121,7 @@ cpdef object softmax_xent(object logits, object labels, object g=None):
         return None
     if cnp.PyArray_NDIM(Z) < 1 or cnp.PyArray_SIZE(Z) == 0:
         return None
-    cdef Py_ssize_t K = Z.shape[Z.ndim - 1], R = cnp.PyArray_SIZE(L), bad
+    cdef Py_ssize_t K = Z.shape[Z.ndim - 1], R = cnp.PyArray_SIZE(L)
     if R * K != cnp.PyArray_SIZE(Z):
         raise ValueError("sparse_softmax_cross_entropy_with_logits: labels %s do not match "
                          "logits %s" % (_shp(L), _shp(Z)))
@@ -93,20 +132,18 @@ cpdef object softmax_xent(object logits, object labels, object g=None):
         if _ftype(G) != zt or cnp.PyArray_SIZE(G) != R:
             return None
         out = np.empty(_shp(Z), dtype=Z.dtype)
-    cdef void* zp = cnp.PyArray_DATA(Z)
-    cdef void* lp = cnp.PyArray_DATA(L)
-    cdef void* gp = NULL if G is None else cnp.PyArray_DATA(G)
-    cdef void* op = cnp.PyArray_DATA(out)
+    cdef XentJob j
+    cdef int parts = _parts(R * K, GRAIN_MATH), p
+    j.variant = (0 if zt == cnp.NPY_FLOAT else 2) + (0 if lt == cnp.NPY_INT32 else 1)
+    j.z = <char*>cnp.PyArray_DATA(Z)
+    j.labels = <char*>cnp.PyArray_DATA(L)
+    j.g = NULL if G is None else <char*>cnp.PyArray_DATA(G)
+    j.out = <char*>cnp.PyArray_DATA(out)
+    j.R = R
+    j.K = K
     with nogil:
-        if zt == cnp.NPY_FLOAT and lt == cnp.NPY_INT32:
-            bad = _xent_rows[float, int](<float*>zp, <int*>lp, <float*>gp, <float*>op, R, K)
-        elif zt == cnp.NPY_FLOAT:
-            bad = _xent_rows[float, longlong](<float*>zp, <long long*>lp, <float*>gp,
-                                              <float*>op, R, K)
-        elif lt == cnp.NPY_INT32:
-            bad = _xent_rows[double, int](<double*>zp, <int*>lp, <double*>gp, <double*>op, R,
-                                          K)
-        else:
-            bad = _xent_rows[double, longlong](<double*>zp, <long long*>lp, <double*>gp,
-                                               <double*>op, R, K)
-    return None if bad >= 0 else out
+        tg_pool_run(_xent_part, &j, parts)
+    for p in range(parts):
+        if j.bad[p] >= 0:
+            return None
+    return out

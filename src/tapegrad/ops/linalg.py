@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tapegrad import _core
+from tapegrad import _core, _kernels
 from tapegrad._tape import needs_input
 from tapegrad.ops._registry import NUMERIC, primitive, tensor
 from tapegrad.ops._registry import format_shape as _fmt
@@ -32,6 +32,11 @@ def _matmul(a, b, transpose_a=False, transpose_b=False):
         a = a.swapaxes(-1, -2)
     if transpose_b:
         b = b.swapaxes(-1, -2)
+    if a.ndim == 2 and b.ndim == 2:
+        # 2-D float products on tapegrad's thread pool (None: np.matmul does it)
+        out = _kernels.gemm(a, b)
+        if out is not None:
+            return out
     return np.matmul(a, b)
 
 
@@ -431,7 +436,7 @@ def _t_einsum(*xs, equation):
 
 
 def _taylor_rules():
-    from tapegrad import _core
+    from tapegrad import _core, _kernels
 
     reg = _core.registry()
     reg["matmul"].defrule("taylor", _t_matmul)
@@ -475,7 +480,7 @@ def _b_einsum(prim, B, args, bdims, equation):
 
 
 def _batch_rules():
-    from tapegrad import _core
+    from tapegrad import _core, _kernels
 
     reg = _core.registry()
     reg["matmul"].defrule("batch", _b_matmul)

@@ -265,6 +265,10 @@ def _conv2d(x, w, strides, padding, dilations):
     kh, kw, c, o = w.shape
     oh, ow, pt, pl = _conv_geometry(x.shape, w.shape, strides, padding, dilations)
     w2 = np.ascontiguousarray(w).reshape(kh * kw * c, o)
+    out = _kernels.conv2d(x, w2, kh, kw, strides[0], strides[1], dilations[0], dilations[1],
+                          pt, pl, oh, ow)
+    if out is not None:       # im2col + GEMM on the thread pool
+        return out
     out = np.empty((x.shape[0], oh, ow, o), dtype=x.dtype)
     for a, b in _chunks(x.shape[0], oh * ow, kh * kw * c, x.itemsize):
         cols = _im2col(x[a:b], kh, kw, strides, dilations, pt, pl, oh, ow)
@@ -301,7 +305,12 @@ def _conv2d_backprop_input(dy, w, input_shape, strides, padding, dilations):
     kh, kw, c, o = w.shape
     input_shape = tuple(input_shape)
     oh, ow, pt, pl = _conv_geometry(input_shape, w.shape, strides, padding, dilations)
-    w2t = np.ascontiguousarray(w).reshape(kh * kw * c, o).T
+    w2 = np.ascontiguousarray(w).reshape(kh * kw * c, o)
+    dx = _kernels.conv2d_input_grad(dy, w2, input_shape, kh, kw, strides[0], strides[1],
+                                    dilations[0], dilations[1], pt, pl, oh, ow)
+    if dx is not None:
+        return dx
+    w2t = w2.T
     dy = np.ascontiguousarray(dy)
     dx = np.zeros(input_shape, dtype=dy.dtype)
     for a, b in _chunks(input_shape[0], oh * ow, kh * kw * c, dy.itemsize):
@@ -329,6 +338,10 @@ def _conv2d_backprop_filter(x, dy, filter_shape, strides, padding, dilations):
     """Adjoint of conv2d with respect to its filter."""
     kh, kw, c, o = filter_shape
     oh, ow, pt, pl = _conv_geometry(x.shape, filter_shape, strides, padding, dilations)
+    dw = _kernels.conv2d_filter_grad(x, dy, kh, kw, strides[0], strides[1], dilations[0],
+                                     dilations[1], pt, pl, oh, ow)
+    if dw is not None:
+        return dw.reshape(filter_shape)
     dy = np.ascontiguousarray(dy)
     dw = np.zeros((kh * kw * c, o), dtype=x.dtype)
     for a, b in _chunks(x.shape[0], oh * ow, kh * kw * c, x.itemsize):

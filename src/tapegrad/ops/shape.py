@@ -165,6 +165,12 @@ def _sum(x, axes, keepdims):
         out = _kernels.sum_rows(x, math.prod(x.shape[:k]))
         if out is not None:
             return out.reshape(((1,) * k if keepdims else ()) + x.shape[k:])
+    if k == x.ndim and x.size >= 1 << 17:
+        # a full sum of a big array: pairwise per part on the pool (None when it does
+        # not apply: one thread, another layout or dtype)
+        out = _kernels.sum_all(x)
+        if out is not None:
+            return np.reshape(out, (1,) * k) if keepdims else out
     # the ufunc method directly: np.sum's Python wrapper costs more than a small sum
     return np.add.reduce(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
 

@@ -1,0 +1,530 @@
+# Included by _kernels.pyx: the thread pool (C, _threadpool.h) and the jobs that split
+# the elementwise kernels, NumPy's own ufunc loops and the matrix products over it.
+#
+# A kernel splits its work into ``_parts(items, grain)`` parts: at most the configured
+# thread count, and only as many as keep ``grain`` items in each (below that, waking a
+# worker costs more than it saves).  The split depends on the sizes and the thread count
+# only, so results never depend on timing.
+
+from libc.stddef cimport ptrdiff_t
+from libc.stdint cimport int64_t, uintptr_t
+from libc.stdlib cimport free, malloc
+
+cdef extern from "_threadpool.h" nogil:
+    ctypedef void (*tg_part_fn)(void* ctx, int part, int parts) noexcept nogil
+    int tg_pool_set_threads(int n)
+    int tg_pool_threads()
+    void tg_pool_run(tg_part_fn fn, void* ctx, int parts)
+    void tg_split(ptrdiff_t n, int part, int parts, ptrdiff_t align, ptrdiff_t* lo,
+                  ptrdiff_t* hi)
+    void* tg_loaded_symbol(const char* path, const char* name)
+    int TG_MAX_THREADS
+
+
+# grains (items per part): a cheap pass over memory (add, relu, Adam) needs ~64K floats
+# to pay for a wake-up (~5-20 us); a transcendental function ~16K
+cdef Py_ssize_t GRAIN_CHEAP = 1 << 16
+cdef Py_ssize_t GRAIN_MATH = 1 << 14
+
+
+cdef inline int _parts(Py_ssize_t items, Py_ssize_t grain) noexcept nogil:
+    cdef int t = tg_pool_threads()
+    cdef Py_ssize_t p
+    if grain < 1:
+        grain = 1
+    if t <= 1 or items < 2 * grain:
+        return 1
+    p = items // grain
+    return <int>(p if p < t else t)
+
+
+def default_threads():
+    """OMP_NUM_THREADS (its first number) when set, else the CPUs this process may use."""
+    import os
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    try:
+        n = int(env) if env else 0
+    except ValueError:
+        n = 0
+    if n <= 0:
+        try:
+            n = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            n = os.cpu_count() or 1
+    return max(1, min(n, TG_MAX_THREADS))
+
+
+def set_threads(int n):
+    """Set the pool's thread count (the caller counts as one); workers start lazily."""
+    if n < 1 or n > TG_MAX_THREADS:
+        raise ValueError("set_threads: the thread count must be in [1, %d], got %d"
+                         % (TG_MAX_THREADS, n))
+    with nogil:
+        tg_pool_set_threads(n)
+
+
+def get_threads():
+    """The pool's configured thread count."""
+    return tg_pool_threads()
+
+
+# ---------------------------------------------------------------------------
+# elementwise jobs: the loops of _kernels.pyx on disjoint ranges (bit-identical at any
+# thread count: every element is computed by the same code from the same inputs)
+
+cdef enum:
+    EW_BINARY = 0
+    EW_SCALAR = 1
+    EW_ROWS = 2
+    EW_RELU = 3
+    EW_RELU_GRAD = 4
+    EW_SUM_ROWS = 5
+
+
+cdef struct EwJob:
+    int kind
+    int code
+    bint single           # float32 (else float64)
+    void* a
+    void* b
+    void* out
+    double s
+    bint flag             # scalar_first / vec_first
+    Py_ssize_t n          # elements (rows for EW_ROWS, columns for EW_SUM_ROWS)
+    Py_ssize_t C          # row length (EW_ROWS, EW_SUM_ROWS)
+    Py_ssize_t R          # rows (EW_SUM_ROWS)
+
+
+cdef void _ew_range(EwJob* j, floating* a, floating* b, floating* out, Py_ssize_t lo,
+                    Py_ssize_t hi) noexcept nogil:
+    if j.kind == EW_BINARY:
+        _binary_loop(j.code, a + lo, b + lo, out + lo, hi - lo)
+    elif j.kind == EW_SCALAR:
+        _scalar_loop(j.code, a + lo, <floating>j.s, out + lo, hi - lo, j.flag)
+    elif j.kind == EW_ROWS:
+        _rows(j.code, a + lo * j.C, b, out + lo * j.C, hi - lo, j.C, j.flag)
+    elif j.kind == EW_RELU:
+        _relu(a + lo, out + lo, hi - lo)
+    elif j.kind == EW_RELU_GRAD:
+        _relu_grad(a + lo, b + lo, out + lo, hi - lo)
+    elif j.kind == EW_SUM_ROWS:
+        _sum_cols(a, out, j.R, j.C, lo, hi)
+
+
+cdef void _ew_part(void* ctx, int part, int parts) noexcept nogil:
+    cdef EwJob* j = <EwJob*>ctx
+    cdef ptrdiff_t lo, hi
+    tg_split(j.n, part, parts, 1 if j.kind == EW_ROWS else 16, &lo, &hi)
+    if lo >= hi:
+        return
+    if j.single:
+        _ew_range[float](j, <float*>j.a, <float*>j.b, <float*>j.out, lo, hi)
+    else:
+        _ew_range[double](j, <double*>j.a, <double*>j.b, <double*>j.out, lo, hi)
+
+
+cdef void _ew_run(EwJob* j, Py_ssize_t work) noexcept nogil:
+    # work: elements touched, for the grain
+    tg_pool_run(_ew_part, j, _parts(work, GRAIN_CHEAP))
+
+
+# ---------------------------------------------------------------------------
+# NumPy's ufunc inner loops on disjoint ranges: the same SIMD code NumPy runs (so the
+# same bits), on every core.  Only the legacy loop table of a NumPy ufunc is used, for
+# float32/float64 arrays that are C-contiguous, aligned and native; anything else
+# returns None and the caller makes the ordinary ufunc call.
+
+# NumPy's inner-loop signature; its loops are plain C (no Python, no GIL)
+ctypedef void (*ufunc_loop_t)(char** args, const cnp.npy_intp* dims, const cnp.npy_intp* steps,
+                              void* data) noexcept nogil
+
+
+cdef struct UfuncJob:
+    ufunc_loop_t fn
+    void* data
+    int nargs             # inputs + 1 output
+    char* ptr[3]
+    Py_ssize_t itemsize
+    Py_ssize_t n
+    bint reduce           # a full add-reduction into partial[part]
+    double partial[64]
+
+
+cdef void _ufunc_part(void* ctx, int part, int parts) noexcept nogil:
+    cdef UfuncJob* j = <UfuncJob*>ctx
+    cdef ptrdiff_t lo, hi
+    cdef char* args[3]
+    cdef cnp.npy_intp dims[1]
+    cdef cnp.npy_intp steps[3]
+    cdef int k
+    cdef float acc32 = 0
+    cdef double acc64 = 0
+    tg_split(j.n, part, parts, 16, &lo, &hi)
+    if lo >= hi:
+        if j.reduce:
+            j.partial[part] = 0
+        return
+    dims[0] = hi - lo
+    if j.reduce:
+        # NumPy's add loop called as a reduction (first and output pointers equal, stride
+        # 0) sums its range pairwise, as np.sum does
+        args[0] = <char*>&acc32 if j.itemsize == 4 else <char*>&acc64
+        args[1] = j.ptr[0] + lo * j.itemsize
+        args[2] = args[0]
+        steps[0] = 0
+        steps[1] = j.itemsize
+        steps[2] = 0
+        j.fn(args, dims, steps, j.data)
+        j.partial[part] = acc32 if j.itemsize == 4 else acc64
+        return
+    for k in range(j.nargs):
+        args[k] = j.ptr[k] + lo * j.itemsize
+        steps[k] = j.itemsize
+    j.fn(args, dims, steps, j.data)
+
+
+cdef dict _loop_index = {}
+
+
+cdef int _ufunc_loop(cnp.ufunc u, int typenum) except -2:
+    # index of u's all-`typenum` loop in its legacy table, -1 if it has none
+    key = (u, typenum)
+    cdef object hit = _loop_index.get(key)
+    cdef int i, k, found = -1
+    if hit is not None:
+        return hit
+    # (a generalized ufunc such as np.matmul has core dimensions: another loop signature)
+    if u.nout == 1 and u.nargs <= 3 and u.functions != NULL and \
+            getattr(u, "signature", None) is None:
+        for i in range(u.ntypes):
+            for k in range(u.nargs):
+                if <unsigned char>u.types[i * u.nargs + k] != typenum:
+                    break
+            else:
+                if u.functions[i] != NULL:
+                    found = i
+                    break
+    _loop_index[key] = found
+    return found
+
+
+cpdef object ufunc_map(object ufunc, tuple arrays):
+    """ufunc(*arrays) split over the pool for large C-contiguous float32/float64 arrays of
+    one shape and dtype; None when it does not apply (small, other layouts or dtypes,
+    one thread), and the caller makes the ordinary call.
+
+    NumPy's floating-point error reporting (RuntimeWarnings) is not raised on this path;
+    tapegrad runs its ufuncs quietly anyway (TF does not warn either)."""
+    if type(ufunc) is not np.ufunc:
+        raise TypeError("_kernels.ufunc_map: ufunc must be a numpy.ufunc, got %s"
+                        % type(ufunc).__name__)
+    if arrays is None:
+        raise TypeError("_kernels.ufunc_map: arrays must be a tuple of arrays, got None")
+    if tg_pool_threads() <= 1:
+        return None
+    cdef cnp.ufunc u = <cnp.ufunc>ufunc
+    cdef Py_ssize_t i, nin = len(arrays)
+    if nin != u.nin or nin < 1 or nin > 2:
+        return None
+    cdef cnp.ndarray first = _nd(arrays[0], "ufunc_map", "arrays[0]"), a
+    cdef int typenum = _ftype(first)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(first)
+    if typenum < 0 or n < 2 * GRAIN_MATH:
+        return None
+    for i in range(1, nin):
+        a = _nd(arrays[i], "ufunc_map", "arrays[%d]" % i)
+        if _ftype(a) != typenum or not _same_shape(a, first):
+            return None
+    cdef int idx = _ufunc_loop(u, typenum)
+    if idx < 0:
+        return None
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(first), cnp.PyArray_DIMS(first),
+                                             typenum, 0)
+    cdef UfuncJob job
+    job.fn = <ufunc_loop_t>u.functions[idx]
+    job.data = u.data[idx]
+    job.nargs = nin + 1
+    job.itemsize = cnp.PyArray_ITEMSIZE(first)
+    job.n = n
+    job.reduce = False
+    for i in range(nin):
+        job.ptr[i] = <char*>cnp.PyArray_DATA(<cnp.ndarray>arrays[i])
+    job.ptr[nin] = <char*>cnp.PyArray_DATA(out)
+    with nogil:
+        tg_pool_run(_ufunc_part, &job, _parts(n, GRAIN_MATH))
+    return out
+
+
+cpdef object sum_all(object x):
+    """Sum of every element of a large C-contiguous float32/float64 array, each part
+    summed pairwise by NumPy's add loop and the partial sums added in part order (so
+    the result is fixed for a fixed thread count); None when it does not apply."""
+    cdef cnp.ndarray X = _nd(x, "sum_all", "x")
+    cdef int typenum = _ftype(X)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(X)
+    if typenum < 0 or tg_pool_threads() <= 1 or n < 2 * GRAIN_CHEAP:
+        return None
+    cdef int idx = _ufunc_loop(<cnp.ufunc>np.add, typenum), parts, p
+    if idx < 0:
+        return None
+    cdef UfuncJob job
+    job.fn = <ufunc_loop_t>(<cnp.ufunc>np.add).functions[idx]
+    job.data = (<cnp.ufunc>np.add).data[idx]
+    job.nargs = 3
+    job.itemsize = cnp.PyArray_ITEMSIZE(X)
+    job.n = n
+    job.reduce = True
+    job.ptr[0] = <char*>cnp.PyArray_DATA(X)
+    parts = _parts(n, GRAIN_CHEAP)
+    cdef float t32 = 0
+    cdef double t64 = 0
+    with nogil:
+        tg_pool_run(_ufunc_part, &job, parts)
+    for p in range(parts):
+        if typenum == cnp.NPY_FLOAT:
+            t32 = t32 + <float>job.partial[p]
+        else:
+            t64 = t64 + job.partial[p]
+    return np.float32(t32) if typenum == cnp.NPY_FLOAT else np.float64(t64)
+
+
+# ---------------------------------------------------------------------------
+# matrix products on the pool: NumPy's own OpenBLAS, called per part with its thread
+# count held at one, so its workers stay asleep while ours run (one pool, not two
+# taking turns on the cores).  The BLAS entry points come from bind_blas(); until then,
+# or when NumPy's BLAS is not an OpenBLAS we can find, gemm() returns None and the
+# caller uses np.matmul.
+
+ctypedef void (*sgemm32_t)(int, int, int, int, int, int, float, const float*, int,
+                           const float*, int, float, float*, int) noexcept nogil
+ctypedef void (*dgemm32_t)(int, int, int, int, int, int, double, const double*, int,
+                           const double*, int, double, double*, int) noexcept nogil
+ctypedef void (*sgemm64_t)(int, int, int, int64_t, int64_t, int64_t, float, const float*,
+                           int64_t, const float*, int64_t, float, float*,
+                           int64_t) noexcept nogil
+ctypedef void (*dgemm64_t)(int, int, int, int64_t, int64_t, int64_t, double, const double*,
+                           int64_t, const double*, int64_t, double, double*,
+                           int64_t) noexcept nogil
+ctypedef int (*blas_get_t)() noexcept nogil
+ctypedef void (*blas_set_t)(int) noexcept nogil
+
+cdef void* _sgemm = NULL
+cdef void* _dgemm = NULL
+cdef bint _ilp64 = False
+cdef blas_get_t _blas_get = NULL
+cdef blas_set_t _blas_set = NULL
+cdef int _blas_depth = 0           # nested pins (under the GIL: see _pin)
+cdef int _blas_saved = 0
+
+# GEMMs smaller than this many multiply-adds run in one call (OpenBLAS itself threads
+# only above 2^18; a wake-up costs a few microseconds)
+cdef double GEMM_SPLIT = 1 << 19
+
+cdef enum:
+    CBLAS_ROW_MAJOR = 101
+    CBLAS_NO_TRANS = 111
+    CBLAS_TRANS = 112
+
+
+# (prefix, suffix) of the exported names, most specific first: NumPy's wheels export
+# scipy_cblas_sgemm64_ & co. (64-bit integers: the "64_" suffix), other builds less
+cdef tuple _MANGLINGS = (("scipy_", "64_"), ("", "64_"), ("scipy_", ""), ("", ""))
+
+
+def bind_blas(str path):
+    """Bind the products to the OpenBLAS at ``path``, which must already be loaded in
+    this process (NumPy's: tapegrad._blas finds it): cblas_sgemm, cblas_dgemm and
+    openblas_get/set_num_threads under one of its name manglings.  True when bound;
+    False (nothing changes) when the library is not loaded or lacks the symbols."""
+    global _sgemm, _dgemm, _ilp64, _blas_get, _blas_set
+    cdef bytes p = path.encode()
+    cdef void* f[4]
+    cdef int k
+    for prefix, suffix in _MANGLINGS:
+        for k, name in enumerate(("cblas_sgemm", "cblas_dgemm", "openblas_get_num_threads",
+                                  "openblas_set_num_threads")):
+            f[k] = tg_loaded_symbol(p, (prefix + name + suffix).encode())
+            if f[k] == NULL:
+                break
+        else:
+            _sgemm = f[0]
+            _dgemm = f[1]
+            _blas_get = <blas_get_t>f[2]
+            _blas_set = <blas_set_t>f[3]
+            _ilp64 = suffix == "64_"
+            return True
+    return False
+
+
+def blas_bound():
+    return _sgemm != NULL
+
+
+cdef bint _bind_tried = False
+
+
+cdef inline bint _blas_ready():
+    # bound on the first product (tapegrad._blas imports threadpoolctl: not at startup)
+    global _bind_tried
+    if _sgemm != NULL:
+        return True
+    if not _bind_tried:
+        _bind_tried = True
+        from tapegrad import _blas
+        _blas.bind()
+    return _sgemm != NULL
+
+
+cdef inline void _pin() noexcept:
+    # OpenBLAS's thread count is process-wide: hold it at one while any tapegrad GEMM
+    # runs and give the user's value back after the last one (called with the GIL, so
+    # the count is not raced by other Python threads)
+    global _blas_depth, _blas_saved
+    _blas_depth += 1
+    if _blas_depth == 1:
+        _blas_saved = _blas_get()
+        if _blas_saved != 1:
+            _blas_set(1)
+
+
+cdef inline void _unpin() noexcept:
+    global _blas_depth
+    _blas_depth -= 1
+    if _blas_depth == 0 and _blas_saved != 1:
+        _blas_set(_blas_saved)
+
+
+cdef struct GemmJob:
+    bint single
+    int ta, tb            # op(A) = A^T / op(B) = B^T
+    Py_ssize_t M, N, K
+    char* A
+    char* B
+    char* C
+    Py_ssize_t lda, ldb, ldc, itemsize
+    bint by_rows          # parts split M (else N)
+    double beta
+
+
+cdef void _gemm_call(bint single, int ta, int tb, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                     const void* A, Py_ssize_t lda, const void* B, Py_ssize_t ldb,
+                     double beta, void* C, Py_ssize_t ldc) noexcept nogil:
+    # C = op(A) op(B) + beta C, row-major
+    cdef int tA = CBLAS_TRANS if ta else CBLAS_NO_TRANS
+    cdef int tB = CBLAS_TRANS if tb else CBLAS_NO_TRANS
+    if M == 0 or N == 0:
+        return
+    if single:
+        if _ilp64:
+            (<sgemm64_t>_sgemm)(CBLAS_ROW_MAJOR, tA, tB, M, N, K, 1.0, <const float*>A, lda,
+                                <const float*>B, ldb, <float>beta, <float*>C, ldc)
+        else:
+            (<sgemm32_t>_sgemm)(CBLAS_ROW_MAJOR, tA, tB, <int>M, <int>N, <int>K, 1.0,
+                                <const float*>A, <int>lda, <const float*>B, <int>ldb,
+                                <float>beta, <float*>C, <int>ldc)
+    else:
+        if _ilp64:
+            (<dgemm64_t>_dgemm)(CBLAS_ROW_MAJOR, tA, tB, M, N, K, 1.0, <const double*>A, lda,
+                                <const double*>B, ldb, beta, <double*>C, ldc)
+        else:
+            (<dgemm32_t>_dgemm)(CBLAS_ROW_MAJOR, tA, tB, <int>M, <int>N, <int>K, 1.0,
+                                <const double*>A, <int>lda, <const double*>B, <int>ldb, beta,
+                                <double*>C, <int>ldc)
+
+
+cdef void _gemm_part(void* ctx, int part, int parts) noexcept nogil:
+    cdef GemmJob* j = <GemmJob*>ctx
+    cdef ptrdiff_t lo, hi
+    cdef Py_ssize_t s = j.itemsize
+    if j.by_rows:
+        # rows lo..hi of op(A): rows of A, or columns of a transposed A
+        tg_split(j.M, part, parts, 4, &lo, &hi)
+        if lo < hi:
+            _gemm_call(j.single, j.ta, j.tb, hi - lo, j.N, j.K,
+                       j.A + (lo * s if j.ta else lo * j.lda * s), j.lda, j.B, j.ldb,
+                       j.beta, j.C + lo * j.ldc * s, j.ldc)
+    else:
+        tg_split(j.N, part, parts, 16, &lo, &hi)
+        if lo < hi:
+            _gemm_call(j.single, j.ta, j.tb, j.M, hi - lo, j.K, j.A, j.lda,
+                       j.B + (lo * j.ldb * s if j.tb else lo * s), j.ldb,
+                       j.beta, j.C + lo * s, j.ldc)
+
+
+cdef void _gemm_run(GemmJob* j) noexcept nogil:
+    # (the caller holds the pin)
+    cdef double work = <double>j.M * j.N * j.K
+    cdef int parts = 1
+    cdef Py_ssize_t span
+    j.by_rows = j.M >= j.N
+    if work >= GEMM_SPLIT:
+        span = j.M if j.by_rows else j.N
+        parts = _parts(span, 4 if j.by_rows else 16)
+    tg_pool_run(_gemm_part, j, parts)
+
+
+cdef int _operand(cnp.ndarray x, bint* trans, Py_ssize_t* ld) noexcept:
+    # a 2-D float array BLAS can read in place: C-contiguous (ld = its row stride) or
+    # the transpose of one (F-contiguous); returns -1 otherwise
+    cdef Py_ssize_t s = cnp.PyArray_ITEMSIZE(x)
+    cdef Py_ssize_t r = cnp.PyArray_DIMS(x)[0], c = cnp.PyArray_DIMS(x)[1]
+    cdef Py_ssize_t s0 = cnp.PyArray_STRIDES(x)[0], s1 = cnp.PyArray_STRIDES(x)[1]
+    if not (cnp.PyArray_ISALIGNED(x) and cnp.PyArray_ISNOTSWAPPED(x)):
+        return -1
+    if (s1 == s or c == 1) and s0 % s == 0 and s0 >= c * s:
+        trans[0] = False
+        ld[0] = s0 // s if r > 1 else (c if c > 0 else 1)
+        return 0
+    if (s0 == s or r == 1) and s1 % s == 0 and s1 >= r * s:
+        trans[0] = True
+        ld[0] = s1 // s if c > 1 else (r if r > 0 else 1)
+        return 0
+    return -1
+
+
+cpdef object gemm(object a, object b):
+    """a @ b for 2-D float32/float64 arrays of one dtype that BLAS reads in place (either
+    may be a transposed view), on the pool; None when it does not apply (no bound BLAS,
+    other ranks, dtypes or strides, empty) and the caller uses np.matmul."""
+    if not _blas_ready():
+        return None
+    cdef cnp.ndarray A = _nd(a, "gemm", "a"), B = _nd(b, "gemm", "b")
+    if cnp.PyArray_NDIM(A) != 2 or cnp.PyArray_NDIM(B) != 2:
+        return None
+    cdef int t = cnp.PyArray_TYPE(A)
+    if (t != cnp.NPY_FLOAT and t != cnp.NPY_DOUBLE) or cnp.PyArray_TYPE(B) != t:
+        return None
+    cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[1]
+    if B.shape[0] != K or M == 0 or N == 0 or K == 0:
+        return None
+    cdef bint ta, tb
+    cdef Py_ssize_t lda, ldb
+    if _operand(A, &ta, &lda) < 0 or _operand(B, &tb, &ldb) < 0:
+        return None
+    cdef cnp.npy_intp dims[2]
+    dims[0] = M
+    dims[1] = N
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(2, dims, t, 0)
+    cdef GemmJob j
+    j.single = t == cnp.NPY_FLOAT
+    j.ta = ta
+    j.tb = tb
+    j.M = M
+    j.N = N
+    j.K = K
+    j.A = <char*>cnp.PyArray_DATA(A)
+    j.B = <char*>cnp.PyArray_DATA(B)
+    j.C = <char*>cnp.PyArray_DATA(out)
+    j.lda = lda
+    j.ldb = ldb
+    j.ldc = N
+    j.itemsize = cnp.PyArray_ITEMSIZE(A)
+    j.beta = 0
+    _pin()
+    with nogil:
+        _gemm_run(&j)
+    _unpin()
+    return out
+
+
+tg_pool_set_threads(default_threads())
