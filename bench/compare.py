@@ -534,8 +534,8 @@ WORKLOADS = [
     ("lstm64", "LSTM(128) over 28 MNIST rows + Dense(10), Adam step, batch 64",
      "≤ 1.5× PyTorch", lambda t, n, p, rn, rp: None if rp is None else rp <= 1.5),
     ("import", "`python -c \"import <framework>\"` (fresh process, wall)",
-     "≤ NumPy + 0.1 s",
-     lambda t, n, p, rn, rp: None if n is None else t <= n + 0.1),
+     "≤ NumPy + 0.05 s",
+     lambda t, n, p, rn, rp: None if n is None else t <= n + 0.05),
 ]
 
 

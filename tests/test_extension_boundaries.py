@@ -91,12 +91,12 @@ SCRIPT = textwrap.dedent(r'''
                "_core._numerics_enabled", "_core._set_debug_hooks", "_core._mark_debug",
                "_core._tensor_counter", "_tape._set_conj", "_tape._set_track_vjp",
                "_tape.current_vjp", "_tape._set_debug", "_tape._set_leak_check",
-               "_tape._set_sparse_helpers"}
+               "_tape._set_sparse_helpers", "_core._set_registry_loader"}
     # called last: they install process-wide hooks that junk would break for the rest
     SETTERS = ("_set_default_device", "_set_helpers", "_set_device_hooks", "register",
                "set_operator", "_set_tracer", "_set_numerics", "_set_debug_hooks",
                "_set_conj", "_set_track_vjp", "_set_debug", "_set_leak_check",
-               "_set_sparse_helpers", "_mark_debug")
+               "_set_sparse_helpers", "_mark_debug", "_set_registry_loader")
 
     calls = 0
 

@@ -6,7 +6,7 @@ def timeraw_import_tapegrad():
 
 
 def timeraw_import_numpy():
-    # the budget: `import tapegrad` within 0.1 s of this
+    # the budget: `import tapegrad` within 0.05 s of this
     return "import numpy"
 
 

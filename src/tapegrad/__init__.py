@@ -4,7 +4,7 @@
 """
 
 from tapegrad import _core
-from tapegrad import ops as _ops  # registers every primitive
+from tapegrad import ops as _ops  # registers the primitives (some families on first use)
 from tapegrad._core import Tensor
 from tapegrad.autodiff.custom import custom_gradient
 from tapegrad.autodiff.functional import (
@@ -15,9 +15,7 @@ from tapegrad.autodiff.functional import (
     value_and_grad,
     value_and_gradients_function,
 )
-from tapegrad.autodiff.jet import derivatives, jet, taylor_coefficients
 from tapegrad.autodiff.tape import GradientTape
-from tapegrad.autodiff.vmap import vectorized_map, vmap
 from tapegrad.device import device, executing_eagerly, list_devices, num_gpus
 from tapegrad.dtypes import (
     DType,
@@ -37,8 +35,6 @@ from tapegrad.dtypes import (
     uint8,
 )
 from tapegrad.interop import from_dlpack  # DLPack (h18)
-from tapegrad.ops import nn, random
-from tapegrad.ops.array import *  # noqa: F403  (array ops and control flow, h18)
 from tapegrad.ops.complex import abs, complex, conj, imag, real  # abs: |z| for complex
 from tapegrad.ops.creation import (
     constant,
@@ -168,6 +164,8 @@ def _lazy(name):
 
 
 _LAZY = {
+    # tg.nn and tg.random: op families that `import tapegrad` defers (tapegrad/ops/__init__.py)
+    "nn": "ops.nn", "random": "ops.random",
     "layers": "layers", "optimizers": "optimizers", "losses": "losses", "metrics": "metrics",
     "initializers": "initializers", "data": "data", "datasets": "data.datasets",
     "train": "train", "summary": "summary", "cuda": "cuda", "errors": "errors",
@@ -179,12 +177,43 @@ _LAZY = {
 }
 
 
+# Functions whose modules load on the first use of one of their names (issue 25: importing
+# them all was most of `import tapegrad`'s time; tapegrad/ops/__init__.py says which op
+# families are deferred): the array ops and control flow (h18; ops/array.py gathers them
+# for tg.math and compat.tf1, and tests/test_import_time.py checks this table against
+# its __all__), and the graph-based transformations jet and vmap.
+_LAZY_FUNCTIONS = {
+    name: module
+    for module, names in (
+        ("ops.control", ("case", "cond", "switch_case", "while_loop")),
+        ("ops.cumulative", ("cumprod", "cumsum", "cumulative_logsumexp")),
+        ("ops.manip", ("boolean_mask", "meshgrid", "repeat", "reverse", "roll")),
+        ("ops.scatter", ("gather", "gather_nd", "scatter_nd", "tensor_scatter_nd_add",
+                         "tensor_scatter_nd_max", "tensor_scatter_nd_min",
+                         "tensor_scatter_nd_sub", "tensor_scatter_nd_update")),
+        ("ops.segment", ("segment_max", "segment_mean", "segment_min", "segment_prod",
+                         "segment_sum", "unsorted_segment_max", "unsorted_segment_mean",
+                         "unsorted_segment_min", "unsorted_segment_prod",
+                         "unsorted_segment_sum")),
+        ("ops.sorting", ("argsort", "searchsorted", "sort", "take_along_axis", "top_k",
+                         "unique", "unique_with_counts")),
+        ("autodiff.jet", ("derivatives", "jet", "taylor_coefficients")),
+        ("autodiff.vmap", ("vectorized_map", "vmap")),
+    )
+    for name in names
+}
+
+
 def __getattr__(name):
     # Subpackages load on first use, keeping `import tapegrad` as cheap as NumPy's.
     if name in _LAZY:
         module = _lazy(_LAZY[name])
         globals()[name] = module
         return module
+    if name in _LAZY_FUNCTIONS:
+        value = getattr(_lazy(_LAZY_FUNCTIONS[name]), name)
+        globals()[name] = value
+        return value
     if name in ("function", "TensorSpec", "print"):
         # graph functions (tapegrad/graph): tg.function, its TensorSpec, tg.print
         from tapegrad import graph
@@ -202,6 +231,11 @@ def __getattr__(name):
             if hasattr(mod_, name):
                 return getattr(mod_, name)
     raise AttributeError("module 'tapegrad' has no attribute %r" % name)
+
+
+def __dir__():
+    # the names that loaded eagerly before they were deferred (issue 25) stay listed
+    return sorted(set(globals()) | {"nn", "random"} | set(_LAZY_FUNCTIONS))
 
 
 del _core, _ops

@@ -248,10 +248,32 @@ cdef dict _OPERATOR_NAMES = {
 }
 cdef list _optable = [None] * OPC_COUNT
 cdef dict _registry = {}
+# imports the op modules that `import tapegrad` defers (tapegrad/ops/__init__.py) and
+# then uninstalls itself: registry() and _lookup() call it, so what they see is complete
+cdef object _registry_loader = None
+
+
+def _set_registry_loader(loader):
+    global _registry_loader
+    if loader is not None and not callable(loader):
+        raise TypeError("the registry loader must be callable or None")
+    _registry_loader = loader
+
+
+cdef inline void _load_deferred_ops() except *:
+    if _registry_loader is not None:
+        _registry_loader()
 
 
 def registry():
-    """{name: Primitive} of every registered primitive (a copy)."""
+    """{name: Primitive} of every primitive (a copy), the deferred op modules loaded."""
+    _load_deferred_ops()
+    return dict(_registry)
+
+
+def registered():
+    """{name: Primitive} registered so far (a copy), importing nothing: for the op modules
+    while they load (registry() would load the deferred ones from inside an import)."""
     return dict(_registry)
 
 

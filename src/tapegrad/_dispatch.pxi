@@ -130,6 +130,9 @@ cdef class Primitive:
 
 
 def _lookup(name):
+    # unpickling: the primitive's module may be one that import tapegrad defers
+    if name not in _registry:
+        _load_deferred_ops()
     return _registry[name]
 
 

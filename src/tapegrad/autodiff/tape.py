@@ -6,7 +6,6 @@ from tapegrad import _core, _tape
 from tapegrad.autodiff import nest
 from tapegrad.autodiff._args import as_target as _as_target
 from tapegrad.autodiff._args import zero_mode
-from tapegrad.autodiff.tape_jacobians import tape_batch_jacobian, tape_jacobian
 from tapegrad.ops.elementwise import zeros_like
 from tapegrad.ops.shape import broadcast_to
 
@@ -102,12 +101,17 @@ class GradientTape(_tape.TapeBase):
                  experimental_use_pfor=True, max_bytes=None):
         """d target[i...] / d source[j...] with shape target.shape + source.shape."""
         self._check_usable("jacobian")
+        # imported here, not by `import tapegrad` (issue 25: import time)
+        from tapegrad.autodiff.tape_jacobians import tape_jacobian
+
         return tape_jacobian(self, target, sources, unconnected_gradients, max_bytes=max_bytes)
 
     def batch_jacobian(self, target, source, unconnected_gradients="none",
                        parallel_iterations=None, experimental_use_pfor=True, max_bytes=None):
         """Per-example Jacobian: [b, *target.shape[1:], *source.shape[1:]]."""
         self._check_usable("batch_jacobian")
+        from tapegrad.autodiff.tape_jacobians import tape_batch_jacobian
+
         return tape_batch_jacobian(self, target, source, unconnected_gradients,
                                    max_bytes=max_bytes)
 

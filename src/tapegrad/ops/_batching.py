@@ -14,7 +14,7 @@ from tapegrad import _core
 
 def _prim(name):
     # primitives by name: this module sits below the op modules that use it
-    return _core.registry()[name]
+    return _core.registered()[name]
 
 
 def rank(a, bd):

@@ -59,7 +59,7 @@ class OnnxOp:
 def define_rules(kind, rules):
     """Register ``{primitive name: rule}`` as those primitives' rules of transform
     ``kind`` ("taylor", "batch", "onnx", ...): a module's rule table in one call."""
-    reg = _core.registry()
+    reg = _core.registered()
     for name, rule in rules.items():
         reg[name].defrule(kind, rule)
 

@@ -140,5 +140,5 @@ def _onnx_evaluate(ctx, node):
 _onnx_rules({"fill": _onnx_evaluate, "eye": _onnx_evaluate, "range": _onnx_evaluate})
 # tg.vmap: no tensor operands, so never batched (their value is shared by every example)
 for _name in ("fill", "eye", "range"):
-    _core.registry()[_name].defrule("batch", NotSupported("no tensor operands: never "
+    _core.registered()[_name].defrule("batch", NotSupported("no tensor operands: never "
                                                           "batched"))

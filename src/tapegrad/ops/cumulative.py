@@ -227,7 +227,7 @@ def _transform_rules():
     from tapegrad.ops import _batching as Bt
     from tapegrad.ops._registry import NotSupported
 
-    reg = _core.registry()
+    reg = _core.registered()
     forward = reg["cumsum"].cpu
 
     def cumsum_taylor(x, **params):

@@ -809,7 +809,7 @@ def _batch_rules():
     from tapegrad import _core as core
     from tapegrad.ops import _batching as B
 
-    reg = core.registry()
+    reg = core.registered()
     for name in ("add", "subtract", "multiply", "divide", "safe_mul", "pow", "maximum",
                  "minimum", "floordiv", "floormod", "negative", "abs", "sign", "floor",
                  "ceil", "round", "square", "exp", "expm1", "log", "log1p", "sqrt",

@@ -78,7 +78,7 @@ class IndexedSlices:
         from tapegrad import _core
 
         # the primitive by name: shape.py (gather's VJP) builds on this module
-        gather_grad = _core.registry()["gather_grad"]
+        gather_grad = _core.registered()["gather_grad"]
         return gather_grad(self.values, _core.convert(self.indices, None, "IndexedSlices"),
                            shape=self.dense_shape, axis=0)
 
@@ -109,7 +109,7 @@ def gather_gradient(g, indices, params_shape):
     """The sparse gradient of ``gather(params, indices, axis=0)``."""
     from tapegrad import _core
 
-    _reshape = _core.registry()["reshape"]
+    _reshape = _core.registered()["reshape"]
     ids = np.asarray(indices.numpy() if hasattr(indices, "numpy") else indices).reshape(-1)
     n = params_shape[0]
     ids = np.where(ids < 0, ids + n, ids)

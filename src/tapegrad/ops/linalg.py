@@ -333,7 +333,8 @@ def _matrix_norm(x, ord, axes, keepdims):
         out = reduce_max(reduce_sum(_abs(x), inner, True), outer, True)
         return _keep(out, x, tuple(sorted((r, c))), keepdims)
     if ord in (2, "nuc"):
-        # the singular-values primitive by name: linalg_decomp builds on this module
+        # the singular-values primitive by name: linalg_decomp builds on this module (and
+        # loads on first use: registry() imports the op families import tapegrad defers)
         svals = _core.registry()["singular_values"]
         rest = [i for i in range(x.ndim) if i not in (r, c)]
         s = svals(transpose(x, rest + [r, c]))
@@ -438,7 +439,7 @@ def _t_einsum(*xs, equation):
 def _taylor_rules():
     from tapegrad import _core, _kernels
 
-    reg = _core.registry()
+    reg = _core.registered()
     reg["matmul"].defrule("taylor", _t_matmul)
     reg["einsum"].defrule("taylor", _t_einsum)
 
@@ -482,7 +483,7 @@ def _b_einsum(prim, B, args, bdims, equation):
 def _batch_rules():
     from tapegrad import _core, _kernels
 
-    reg = _core.registry()
+    reg = _core.registered()
     reg["matmul"].defrule("batch", _b_matmul)
     reg["einsum"].defrule("batch", _b_einsum)
 

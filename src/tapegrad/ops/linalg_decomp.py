@@ -1046,7 +1046,7 @@ def _transform_rules():
     from tapegrad.ops import _batching as Bt
     from tapegrad.ops._registry import NotSupported
 
-    reg = _core.registry()
+    reg = _core.registered()
     names = ("cholesky", "det_cofactor", "expm", "log_abs_det", "matrix_determinant",
              "matrix_inverse", "matrix_solve", "matrix_triangular_solve", "pinv", "qr",
              "self_adjoint_eig", "self_adjoint_eigvals", "singular_values", "svd")

@@ -180,7 +180,7 @@ def _transform_rules():
     from tapegrad.ops import _batching as Bt
     from tapegrad.ops._registry import NotSupported
 
-    reg = _core.registry()
+    reg = _core.registered()
 
     def linear(forward):
         def rule(*xs, **params):

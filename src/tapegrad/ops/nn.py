@@ -842,7 +842,7 @@ def _t_pool_select(x, **params):
     # piecewise linear: each output follows the window's first maximum of the primal
     from tapegrad import _core
 
-    reg = _core.registry()
+    reg = _core.registered()
     out = [reg["max_pool2d"].cpu(x[0], **params)]
     select = reg["max_pool2d_select"].cpu
     out += [select(x[0], x[k], **params) for k in range(1, x.shape[0])]
@@ -867,7 +867,7 @@ def _t_linear_first(forward):
 def _taylor_rules():
     from tapegrad import _core
 
-    reg = _core.registry()
+    reg = _core.registered()
 
     def cpu(name):
         return reg[name].cpu

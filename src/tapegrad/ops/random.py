@@ -152,5 +152,5 @@ _onnx_rules({"random_normal": _RANDOM, "random_uniform": _RANDOM,
              "random_truncated_normal": _RANDOM})
 # vmap: one key per example would need counter-based keys; draw outside and map instead
 for _name in ("random_normal", "random_uniform", "random_truncated_normal"):
-    _core.registry()[_name].defrule("batch", NotSupported(
+    _core.registered()[_name].defrule("batch", NotSupported(
         "random sampling inside vmap: draw the samples outside and map over them"))

@@ -354,7 +354,7 @@ def _t_prod(x, axes, keepdims):
 def _registry_of(name):
     from tapegrad import _core
 
-    return _core.registry()[name]
+    return _core.registered()[name]
 
 
 for _name, _rule in (("reduce_sum", _t_sum), ("reduce_max", _t_extremum(np.max)),

@@ -252,7 +252,7 @@ def _transform_rules():
     from tapegrad.ops import _batching as Bt
     from tapegrad.ops._registry import NotSupported
 
-    reg = _core.registry()
+    reg = _core.registered()
     forward = reg["tensor_scatter_update"].cpu
 
     def update_taylor(t, flat, upd, winners):

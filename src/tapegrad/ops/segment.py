@@ -247,7 +247,7 @@ def _transform_rules():
     from tapegrad.ops import _batching as Bt
     from tapegrad.ops._registry import NotSupported
 
-    prim = _core.registry()["unsorted_segment_prod"]
+    prim = _core.registered()["unsorted_segment_prod"]
     prim.defrule("taylor", NotSupported("no Taylor rule for segment products yet"))
     prim.defrule("batch", Bt.loop)
     prim.defrule("onnx", NotSupported("not mapped to ONNX yet"))

@@ -251,7 +251,7 @@ def _transform_rules():
     from tapegrad.ops import _batching as Bt
     from tapegrad.ops._registry import NotSupported
 
-    reg = _core.registry()
+    reg = _core.registered()
     take, take_grad = reg["take_along_axis"].cpu, reg["take_along_axis_grad"].cpu
 
     def sort_taylor(x, axis, descending):

@@ -585,7 +585,7 @@ def _transform_rules():
     from tapegrad.ops import _series as S
     from tapegrad.ops._registry import NotSupported, define_rules
 
-    reg = _core.registry()
+    reg = _core.registered()
 
     def deriv_of_x(h_of_x0_series, y0_fn):
         # y' = h(x) x' with h's series built from x's

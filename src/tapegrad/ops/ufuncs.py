@@ -24,7 +24,7 @@ def _existing(name, table):
     from tapegrad import _core
     from tapegrad.ops import special  # noqa: F401  (registers them)
 
-    prim = _core.registry()[name]
+    prim = _core.registered()[name]
     table[name] = prim
     return prim
 
@@ -133,7 +133,7 @@ def _transform_rules():
     from tapegrad.ops import _batching as Bt
     from tapegrad.ops import _series as S
 
-    reg = _core.registry()
+    reg = _core.registered()
 
     def log_base(base, exact):
         def rule(x):
