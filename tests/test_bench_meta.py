@@ -24,7 +24,7 @@ from tapegrad import _core
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_DIR = os.path.join(ROOT, "asv_bench", "benchmarks")
 PACKAGE = "_tg_asv_benchmarks"  # a private name: no clash with other "benchmarks" packages
-MODULES = ["ops", "tape", "layers", "data", "imports", "traced", "scientific"]
+MODULES = ["ops", "tape", "layers", "data", "imports", "traced", "scientific", "threads"]
 BENCH_PREFIXES = ("time_", "peakmem_", "track_", "mem_", "timeraw_")
 
 

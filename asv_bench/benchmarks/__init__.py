@@ -56,3 +56,28 @@ def build_case(table, op, size, dtype):
     case = table[op](size, dtype, seed_all())
     case()
     return case
+
+
+THREADS = [1, 2]
+
+
+def set_intra_op_threads(n):
+    """Give tapegrad's intra-op thread pool ``n`` threads (``tg.config.threading``, TF's
+    names) and return the previous setting, for ``restore_intra_op_threads``.
+
+    A tapegrad without the pool runs every kernel on the calling thread: ``n == 1`` is what
+    it does anyway, so that case runs (and its history carries on once the pool lands);
+    any other ``n`` is skipped."""
+    threading = getattr(getattr(tg, "config", None), "threading", None)
+    if threading is None or not hasattr(threading, "set_intra_op_parallelism_threads"):
+        if n != 1:
+            skip("this tapegrad has no intra-op thread pool (tg.config.threading)")
+        return None
+    previous = threading.get_intra_op_parallelism_threads()
+    threading.set_intra_op_parallelism_threads(n)
+    return previous
+
+
+def restore_intra_op_threads(previous):
+    if previous is not None:
+        tg.config.threading.set_intra_op_parallelism_threads(previous)
