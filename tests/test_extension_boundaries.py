@@ -71,6 +71,8 @@ SCRIPT = textwrap.dedent(r'''
         "set_threads": lambda: (2,),
         "get_threads": lambda: (),
         "default_threads": lambda: (),
+        "softmax_last": lambda: (f32(2, 3),),
+        "softmax_last_grad": lambda: (f32(2, 3), f32(2, 3)),
     }
 
     # array arguments that may be None (softmax_xent's g, col2im's out)

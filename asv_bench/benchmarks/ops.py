@@ -341,7 +341,7 @@ FORWARD_BACKWARD = {name: FORWARD[name] for name in (
 # the backward runs the VJPs of the adjoint primitives below.
 SECOND_ORDER = {name: FORWARD[name] for name in (
     "getitem", "gather", "conv2d", "max_pool2d", "avg_pool2d", "divide", "tanh", "matmul", "relu",
-    "sparse_softmax_xent",
+    "sparse_softmax_xent", "softmax",
 )}
 
 # Adjoint primitive -> the op whose benchmarks run it: its forward runs in
@@ -357,6 +357,7 @@ ADJOINTS = {
     "avg_pool2d_grad": "avg_pool2d",
     "relu_grad": "relu",
     "sparse_softmax_xent_grad": "sparse_softmax_xent",
+    "softmax_grad": "softmax",
 }
 
 # array ops (h18): their builders live in array_ops.py

@@ -1,12 +1,15 @@
 """Find NumPy's OpenBLAS for the kernels' own GEMM calls.
 
 tapegrad's matrix products run on its own thread pool, each part a single-threaded call
-into NumPy's OpenBLAS (docs/architecture.md §7.1).  On the first product, threadpoolctl
+into NumPy's OpenBLAS (docs/architecture.md §5.4).  On the first product, threadpoolctl
 (which knows where every loaded BLAS lives) gives the library's path, and the kernels
 look its entry points up there, in the copy already loaded.  When NumPy's BLAS is not an
 OpenBLAS (MKL, Accelerate) or lacks the symbols, nothing is bound and the products go
-through ``np.matmul`` as before, threaded by that BLAS.
+through ``np.matmul`` as before, threaded by that BLAS.  ``TAPEGRAD_POOL_GEMM=0`` asks
+for that arrangement on purpose (docs/architecture.md §5.4 measures both).
 """
+
+import os
 
 import numpy as np
 
@@ -39,6 +42,8 @@ def bind():
     if _bound is not None:
         return _bound
     _bound = False
+    if os.environ.get("TAPEGRAD_POOL_GEMM", "1") == "0":
+        return False        # products through np.matmul, threaded by OpenBLAS's own pool
     try:
         if not _numpy_uses_openblas():
             return False

@@ -39,3 +39,5 @@ cpdef object conv2d_input_grad(object dy, object w2, tuple x_shape, int kh, int 
                                int ow)
 cpdef object conv2d_filter_grad(object x, object dy, int kh, int kw, int sh, int sw, int dh,
                                 int dw, int pad_top, int pad_left, int oh, int ow)
+cpdef object softmax_last(object x)
+cpdef object softmax_last_grad(object y, object g)

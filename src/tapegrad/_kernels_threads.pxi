@@ -331,7 +331,7 @@ cdef enum:
 cdef tuple _MANGLINGS = (("scipy_", "64_"), ("", "64_"), ("scipy_", ""), ("", ""))
 
 
-def bind_blas(str path):
+def bind_blas(str path not None):
     """Bind the products to the OpenBLAS at ``path``, which must already be loaded in
     this process (NumPy's: tapegrad._blas finds it): cblas_sgemm, cblas_dgemm and
     openblas_get/set_num_threads under one of its name manglings.  True when bound;

@@ -1,4 +1,4 @@
-/* tapegrad's one thread pool (docs/architecture.md §7.1).
+/* tapegrad's one thread pool (docs/architecture.md §5.4).
  *
  * A job is a function called once per part: fn(ctx, part, parts).  The calling thread
  * runs parts 0, T, 2T, ...; worker w (1 <= w < T) runs parts w, w + T, ...  The split
@@ -59,7 +59,7 @@ static void tg_pool_run(tg_part_fn fn, void *ctx, int parts) {
 /* how long an idle worker (and a caller waiting for its workers) polls before it
  * sleeps: long enough to bridge the Python between two kernels of a step, short enough
  * that an idle process stops using the cores almost at once */
-#define TG_SPIN_NS 50000L
+#define TG_SPIN_NS 200000L
 
 static pthread_mutex_t tg_submit = PTHREAD_MUTEX_INITIALIZER;  /* one job at a time */
 static pthread_mutex_t tg_mu = PTHREAD_MUTEX_INITIALIZER;      /* sleep / wake-up */

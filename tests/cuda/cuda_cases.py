@@ -102,6 +102,8 @@ def cases():
                    ((X,), {"axis": 2, "output_type": np.dtype(np.int32)})]
     for name in ("softmax", "log_softmax"):
         c[name] = [((X,), {"axis": 2}), ((X,), {"axis": 0})]
+    c["softmax_grad"] = [((X, _r(2, 3, 4, seed=7)), {"axis": 2}),
+                         ((X, _r(2, 3, 4, seed=7)), {"axis": 0})]
     c["sparse_softmax_xent"] = [((_r(3, 5), np.array([0, 4, 2], np.int32)), {}),
                                 ((_r(2, 3, 4), np.array([[0, 3, 1], [2, 2, 0]], np.int64)), {})]
     c["sparse_softmax_xent_grad"] = [

@@ -497,6 +497,13 @@ GRAD_CASES = {
     "sign": unary(tg.sign, away_from_zero),
     "sin": unary(tg.sin),
     "softmax": _softmax_cases(tg.nn.softmax),
+    # softmax's adjoint primitive, differentiated in both its inputs (y through the
+    # softmax of x, and the cotangent), along the last axis (the fused kernel) and not
+    "softmax_grad": [
+        ("%s axis=%d" % (s, axis),
+         _vjp(_named(lambda x, axis=axis: tg.nn.softmax(x, axis=axis), "softmax"), 0),
+         [normal(s, "smg") * 2, normal(s, "smc")])
+        for s in [(3, 4), (2, 3, 5)] for axis in (-1, 0)],
     "sqrt": unary(tg.sqrt, positive),
     "square": unary(tg.square),
     "subtract": binary(tg.subtract),

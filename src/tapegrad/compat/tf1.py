@@ -379,6 +379,8 @@ _MODULES = {
     "math": "tapegrad.math",
     "signal": "tapegrad.signal",
     "spectral": "tapegrad.signal",
+    # tf.config.threading.set_intra_op_parallelism_threads (TF >= 1.14)
+    "config": "tapegrad.config",
 }
 
 # TF 1.x top-level spellings of linalg, special-function and FFT ops (tf.cholesky, ...)

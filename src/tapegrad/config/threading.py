@@ -1,7 +1,7 @@
 """Thread counts, as ``tf.config.threading``.
 
 tapegrad's kernels, the matrix products included, share one thread pool
-(docs/architecture.md §7.1).  Its size is the *intra-op parallelism*: by default the CPUs
+(docs/architecture.md §5.4).  Its size is the *intra-op parallelism*: by default the CPUs
 this process may run on, or ``OMP_NUM_THREADS`` when that is set (its first number).
 Kernels that are not reductions give the same bits at every thread count; reductions
 (sums, matrix products, the filter gradient of a convolution) are deterministic for a

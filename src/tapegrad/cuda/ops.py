@@ -124,6 +124,12 @@ def sparse_softmax_xent_grad(logits, labels, g):
     return ew.binary("multiply", diff, g.reshape(tuple(g.shape) + (1,)))
 
 
+def softmax_grad(y, g, axis):
+    """GPU softmax adjoint y * (g - sum(g * y, axis))."""
+    s = reduce.reduce("sum", ew.binary("multiply", g, y), (axis,), True, "softmax_grad")
+    return ew.binary("multiply", y, ew.binary("subtract", g, s))
+
+
 def relu_grad(g, ans):
     """GPU g where ans > 0, else 0."""
     zero = CudaArray.from_scalar(0, ans.dtype, ans.device_index)
@@ -253,7 +259,7 @@ IMPLS = {
     "rsqrt": _unary("rsqrt"), "reciprocal": _unary("reciprocal"), "tanh": _unary("tanh"),
     "sigmoid": _unary("sigmoid"), "sin": _unary("sin"), "cos": _unary("cos"),
     "relu": _unary("relu"), "relu_grad": relu_grad, "sparse_softmax_xent": sparse_softmax_xent,
-    "sparse_softmax_xent_grad": sparse_softmax_xent_grad,
+    "sparse_softmax_xent_grad": sparse_softmax_xent_grad, "softmax_grad": softmax_grad,
     # comparisons and logic
     "equal": _compare("equal"), "not_equal": _compare("not_equal"), "less": _compare("less"),
     "less_equal": _compare("less_equal"), "greater": _compare("greater"),

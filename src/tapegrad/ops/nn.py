@@ -130,16 +130,61 @@ def _softmax(x, axis):
     """exp(x) / sum(exp(x)) along ``axis``, max-shifted."""
     if x.size == 0:
         return np.empty_like(x)
+    if axis == x.ndim - 1:
+        out = _kernels.softmax_last(x)   # fused rows on the thread pool, same values
+        if out is not None:
+            return out
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
 @_softmax.defvjp
 def _softmax_vjp(g, ans, x, axis):
-    return multiply(ans, subtract(g, _sum(multiply(g, ans), axes=(axis,), keepdims=True)))
+    return _softmax_grad(ans, g, axis=axis)
 
 
 _softmax.defjvp_self_adjoint()     # its Jacobian diag(p) - p p^T is symmetric
+
+
+@primitive("softmax_grad", dtypes=FLOAT, quiet=True)
+def _softmax_grad(y, g, axis):
+    """softmax's adjoint y * (g - sum(g * y)) along ``axis`` (y the softmax output): one
+    fused pass per row instead of four NumPy passes with three temporaries."""
+    if y.shape == g.shape and y.dtype == g.dtype and axis == y.ndim - 1 and y.size:
+        out = _kernels.softmax_last_grad(y, g)
+        if out is not None:
+            return out
+    return y * (g - np.sum(g * y, axis=axis, keepdims=True))
+
+
+def _softmax_grad_parts(y, g, t, axis):
+    # d/dy of y * (g - s), s = sum(g * y), against t: t * (g - s) - y * sum(g * t)
+    s = _sum(multiply(g, y), axes=(axis,), keepdims=True)
+    return subtract(multiply(t, subtract(g, s)),
+                    multiply(y, _sum(multiply(g, t), axes=(axis,), keepdims=True)))
+
+
+@_softmax_grad.defvjp
+def _softmax_grad_vjp(c, ans, y, g, axis):
+    # linear in g with a symmetric Jacobian (softmax's own), so g's adjoint is the op on
+    # c; y's adjoint: c * (g - s) - g * sum(c * y)
+    gy = _softmax_grad(y, c, axis=axis) if needs_input(1) else None
+    if not needs_input(0):
+        return None, gy
+    s = _sum(multiply(g, y), axes=(axis,), keepdims=True)
+    t = _sum(multiply(c, y), axes=(axis,), keepdims=True)
+    return subtract(multiply(c, subtract(g, s)), multiply(g, t)), gy
+
+
+@_softmax_grad.defjvp
+def _softmax_grad_jvp(ts, ans, y, g, axis):
+    ty, tg_ = ts
+    parts = []
+    if tg_ is not None:
+        parts.append(_softmax_grad(y, tg_, axis=axis))
+    if ty is not None:
+        parts.append(_softmax_grad_parts(y, g, ty, axis))
+    return parts[0] if len(parts) == 1 else add(parts[0], parts[1])
 
 
 @primitive("log_softmax", dtypes=FLOAT, save_inputs=False, quiet=True)
@@ -773,7 +818,7 @@ _onnx_rules({
     "relu_grad": _NN_GRAD_ONLY, "conv2d_backprop_input": _NN_GRAD_ONLY,
     "conv2d_backprop_filter": _NN_GRAD_ONLY, "max_pool2d_grad": _NN_GRAD_ONLY,
     "max_pool2d_select": _NN_GRAD_ONLY, "avg_pool2d_grad": _NN_GRAD_ONLY,
-    "sparse_softmax_xent_grad": _NN_GRAD_ONLY,
+    "sparse_softmax_xent_grad": _NN_GRAD_ONLY, "softmax_grad": _NN_GRAD_ONLY,
 })
 
 
@@ -803,6 +848,13 @@ def _t_softmax(x, axis):
 
     _, e, total = _t_softmax_parts(x, axis)
     return S.div(e, total)
+
+
+def _t_softmax_grad(y, g, axis):
+    from tapegrad.ops import _series as S
+
+    s = np.add.reduce(S.mul(g, y), axis=axis + 1, keepdims=True)
+    return S.mul(y, g - s)
 
 
 def _t_log_softmax(x, axis):
@@ -874,6 +926,7 @@ def _taylor_rules():
 
     rules = {
         "relu": _t_relu, "relu_grad": _t_relu_grad, "softmax": _t_softmax,
+        "softmax_grad": _t_softmax_grad,
         "log_softmax": _t_log_softmax, "sparse_softmax_xent": _t_sparse_xent,
         "sparse_softmax_xent_grad": _t_sparse_xent_grad,
         "conv2d": _t_bilinear(cpu("conv2d")),
@@ -902,6 +955,7 @@ def _batch_rules():
     define_rules("batch", {
         "relu": B.elementwise, "relu_grad": B.elementwise,
         "softmax": B.shift_axes("axis"), "log_softmax": B.shift_axes("axis"),
+        "softmax_grad": B.loop,
         "conv2d": B.folded(1), "conv2d_backprop_input": B.folded(1, "input_shape"),
         "conv2d_backprop_filter": B.loop, "max_pool2d": B.folded(1),
         "avg_pool2d": B.folded(1), "max_pool2d_grad": B.folded(2),
