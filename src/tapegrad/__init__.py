@@ -169,7 +169,8 @@ _LAZY = {
     "layers": "layers", "optimizers": "optimizers", "losses": "losses", "metrics": "metrics",
     "initializers": "initializers", "data": "data", "datasets": "data.datasets",
     "train": "train", "summary": "summary", "cuda": "cuda", "errors": "errors",
-    "compat": "compat", "config": "config", "tracking": "tracking", "backend": "backend", "onnx": "onnx",
+    "compat": "compat", "config": "config", "tracking": "tracking", "backend": "backend",
+    "onnx": "onnx",
     "linalg": "linalg", "math": "math", "signal": "signal", "spectral": "signal",
     # Keras training loop
     "callbacks": "callbacks", "regularizers": "regularizers", "constraints": "constraints",

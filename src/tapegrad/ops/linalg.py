@@ -437,7 +437,7 @@ def _t_einsum(*xs, equation):
 
 
 def _taylor_rules():
-    from tapegrad import _core, _kernels
+    from tapegrad import _core
 
     reg = _core.registered()
     reg["matmul"].defrule("taylor", _t_matmul)
@@ -481,7 +481,7 @@ def _b_einsum(prim, B, args, bdims, equation):
 
 
 def _batch_rules():
-    from tapegrad import _core, _kernels
+    from tapegrad import _core
 
     reg = _core.registered()
     reg["matmul"].defrule("batch", _b_matmul)
