@@ -74,13 +74,8 @@ def _default_march():
 
 class BuildExtKernels(build_ext):
     """Add the -march flag (see the module docstring) to the kernels module when the
-    compiler accepts it.
-
-    The kernels stay single-threaded on purpose: OpenMP-split versions measured slower
-    on 2 cores (a training step went from 55 ms to 448 ms with spinning OpenMP workers,
-    and gained nothing with passive ones), because NumPy's OpenBLAS keeps its own
-    workers spinning for a while after every product and the two pools fight over the
-    cores.  Parallelism comes from BLAS inside the products.
+    compiler accepts it.  (The kernels' thread pool is POSIX threads: ``-pthread`` in
+    ``ext``; docs/architecture.md §5.4 says why it is not OpenMP.)
     """
 
     def build_extensions(self):
