@@ -10,6 +10,10 @@ from libc.stddef cimport ptrdiff_t
 from libc.stdint cimport int64_t, uintptr_t
 from libc.stdlib cimport free, malloc
 
+cdef extern from "numpy/arrayobject.h":
+    object PyArray_Scalar(void* data, cnp.dtype descr, object base)
+
+
 cdef extern from "_threadpool.h" nogil:
     ctypedef void (*tg_part_fn)(void* ctx, int part, int parts) noexcept nogil
     int tg_pool_set_threads(int n)
@@ -255,21 +259,33 @@ cpdef object ufunc_map(object ufunc, tuple arrays):
     return out
 
 
+cdef object _np_add = np.add
+cdef cnp.dtype _dt32 = np.dtype(np.float32)
+cdef cnp.dtype _dt64 = np.dtype(np.float64)
+cdef int _add32 = -2, _add64 = -2       # add's float loops in its table (-2: not looked up)
+
+
 cpdef object sum_all(object x):
-    """Sum of every element of a large C-contiguous float32/float64 array, each part
-    summed pairwise by NumPy's add loop and the partial sums added in part order (so
-    the result is fixed for a fixed thread count); None when it does not apply."""
+    """Sum of every element of a C-contiguous float32/float64 array: NumPy's add loop
+    summing pairwise (as np.sum), called directly; a large array in parts on the pool,
+    the partial sums added in part order (so the result is fixed for a fixed thread
+    count).  None for other dtypes, layouts and empty arrays.  (np.add.reduce spends
+    ~12,000 instructions setting up its iterator before it sums a 1000-element loss.)"""
+    global _add32, _add64
     cdef cnp.ndarray X = _nd(x, "sum_all", "x")
-    cdef int typenum = _ftype(X)
+    cdef int typenum = _ftype(X), idx, parts, p
     cdef Py_ssize_t n = cnp.PyArray_SIZE(X)
-    if typenum < 0 or tg_pool_threads() <= 1 or n < 2 * GRAIN_CHEAP:
+    if typenum < 0 or n == 0:
         return None
-    cdef int idx = _ufunc_loop(<cnp.ufunc>np.add, typenum), parts, p
+    if _add32 == -2:
+        _add32 = _ufunc_loop(<cnp.ufunc>_np_add, cnp.NPY_FLOAT)
+        _add64 = _ufunc_loop(<cnp.ufunc>_np_add, cnp.NPY_DOUBLE)
+    idx = _add32 if typenum == cnp.NPY_FLOAT else _add64
     if idx < 0:
         return None
     cdef UfuncJob job
-    job.fn = <ufunc_loop_t>(<cnp.ufunc>np.add).functions[idx]
-    job.data = (<cnp.ufunc>np.add).data[idx]
+    job.fn = <ufunc_loop_t>(<cnp.ufunc>_np_add).functions[idx]
+    job.data = (<cnp.ufunc>_np_add).data[idx]
     job.nargs = 3
     job.itemsize = cnp.PyArray_ITEMSIZE(X)
     job.n = n
@@ -278,14 +294,19 @@ cpdef object sum_all(object x):
     parts = _parts(n, GRAIN_CHEAP)
     cdef float t32 = 0
     cdef double t64 = 0
-    with nogil:
-        tg_pool_run(_ufunc_part, &job, parts)
+    if parts == 1 and n < GRAIN_CHEAP:
+        _ufunc_part(&job, 0, 1)         # (releasing the GIL costs more than this sum)
+    else:
+        with nogil:
+            tg_pool_run(_ufunc_part, &job, parts)
     for p in range(parts):
         if typenum == cnp.NPY_FLOAT:
             t32 = t32 + <float>job.partial[p]
         else:
             t64 = t64 + job.partial[p]
-    return np.float32(t32) if typenum == cnp.NPY_FLOAT else np.float64(t64)
+    if typenum == cnp.NPY_FLOAT:
+        return PyArray_Scalar(&t32, _dt32, None)
+    return PyArray_Scalar(&t64, _dt64, None)
 
 
 # ---------------------------------------------------------------------------

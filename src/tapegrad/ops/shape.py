@@ -165,9 +165,10 @@ def _sum(x, axes, keepdims):
         out = _kernels.sum_rows(x, math.prod(x.shape[:k]))
         if out is not None:
             return out.reshape(((1,) * k if keepdims else ()) + x.shape[k:])
-    if k == x.ndim and x.size >= 1 << 17:
-        # a full sum of a big array: pairwise per part on the pool (None when it does
-        # not apply: one thread, another layout or dtype)
+    if k == x.ndim and type(x) is np.ndarray:
+        # a full sum (a loss; the unbroadcast of a scalar's gradient): NumPy's pairwise
+        # loop without its reduction set-up, in parts on the pool when large (None for
+        # other dtypes and layouts)
         out = _kernels.sum_all(x)
         if out is not None:
             return np.reshape(out, (1,) * k) if keepdims else out
