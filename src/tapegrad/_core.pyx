@@ -162,11 +162,24 @@ cpdef Tensor ones_like_fast(Tensor t):
         raise TypeError("ones_like_fast: expected a Tensor, got None")
     if type(t._data) is not ndarray:
         return _optable_ones_like(t)
+    cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>t._data)
+    if cnp.PyArray_NDIM(<cnp.ndarray>t._data) == 0:
+        # a scalar loss's seed: one shared read-only 1.0 per float dtype (tensors never
+        # write into their arrays, so sharing is safe; it saves a third of this call)
+        if typenum == cnp.NPY_FLOAT:
+            return _new_tensor(_one32)
+        if typenum == cnp.NPY_DOUBLE:
+            return _new_tensor(_one64)
     arr = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>t._data),
-                            cnp.PyArray_DIMS(<cnp.ndarray>t._data),
-                            cnp.PyArray_TYPE(<cnp.ndarray>t._data), 0)
-    arr.fill(1)
+                            cnp.PyArray_DIMS(<cnp.ndarray>t._data), typenum, 0)
+    cnp.PyArray_FillWithScalar(arr, 1)
     return _new_tensor(_freeze(arr))
+
+
+cdef object _one32 = np.ones((), np.float32)
+cdef object _one64 = np.ones((), np.float64)
+_one32.flags.writeable = False
+_one64.flags.writeable = False
 
 
 cdef object _optable_ones_like(Tensor t):
