@@ -186,8 +186,7 @@ cpdef object binary_scalar(int code, object a, double s, bint scalar_first):
     j.s = s
     j.flag = scalar_first
     j.n = cnp.PyArray_SIZE(A)
-    with nogil:
-        _ew_run(&j, j.n)
+    _ew_go(&j, j.n)
     return out
 
 
@@ -210,8 +209,7 @@ cpdef object binary_same_shape(int code, object a, object b):
     j.b = cnp.PyArray_DATA(B)
     j.out = cnp.PyArray_DATA(out)
     j.n = cnp.PyArray_SIZE(A)
-    with nogil:
-        _ew_run(&j, j.n)
+    _ew_go(&j, j.n)
     return out
 
 
@@ -260,8 +258,7 @@ cpdef object binary_rows(int code, object a, object b):
     j.flag = vec_first
     j.n = cnp.PyArray_SIZE(A) // C
     j.C = C
-    with nogil:
-        _ew_run(&j, j.n * C)
+    _ew_go(&j, j.n * C)
     return out
 
 
@@ -289,8 +286,7 @@ cpdef object relu(object x):
     j.a = cnp.PyArray_DATA(X)
     j.out = cnp.PyArray_DATA(out)
     j.n = cnp.PyArray_SIZE(X)
-    with nogil:
-        _ew_run(&j, j.n)
+    _ew_go(&j, j.n)
     return out
 
 
@@ -318,8 +314,7 @@ cpdef object relu_grad(object g, object y):
     j.b = cnp.PyArray_DATA(Y)
     j.out = cnp.PyArray_DATA(out)
     j.n = cnp.PyArray_SIZE(G)
-    with nogil:
-        _ew_run(&j, j.n)
+    _ew_go(&j, j.n)
     return out
 
 
@@ -359,12 +354,14 @@ cpdef object sum_rows(object x, Py_ssize_t rows):
     j.n = C             # parts split the columns
     j.R = rows
     j.C = C
-    with nogil:
-        # a narrow row (a bias) split by columns would have each thread stride over
-        # every row for a few floats: one thread does those
-        if C >= 1024:
-            _ew_run(&j, n)
-        else:
+    # a narrow row (a bias) split by columns would have each thread stride over every
+    # row for a few floats: one thread does those
+    if C >= 1024:
+        _ew_go(&j, n)
+    elif n < GRAIN_CHEAP:
+        _ew_part(&j, 0, 1)
+    else:
+        with nogil:
             _ew_part(&j, 0, 1)
     return out
 

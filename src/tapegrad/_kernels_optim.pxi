@@ -95,8 +95,11 @@ cdef void _opt_part(void* ctx, int part, int parts) noexcept nogil:
 cdef bint _opt_run(OptJob* j) noexcept:
     cdef int parts = _parts(j.n, GRAIN_CHEAP), p
     cdef bint bad = False
-    with nogil:
-        tg_pool_run(_opt_part, j, parts)
+    if j.n < GRAIN_CHEAP:
+        _opt_part(j, 0, 1)      # (a bias: not worth releasing the GIL)
+    else:
+        with nogil:
+            tg_pool_run(_opt_part, j, parts)
     for p in range(parts):
         bad = bad or j.bad[p]
     return bad

@@ -141,8 +141,11 @@ cpdef object softmax_xent(object logits, object labels, object g=None):
     j.out = <char*>cnp.PyArray_DATA(out)
     j.R = R
     j.K = K
-    with nogil:
-        tg_pool_run(_xent_part, &j, parts)
+    if R * K < GRAIN_MATH:
+        _xent_part(&j, 0, 1)    # (a small batch: not worth releasing the GIL)
+    else:
+        with nogil:
+            tg_pool_run(_xent_part, &j, parts)
     for p in range(parts):
         if j.bad[p] >= 0:
             return None
