@@ -10,10 +10,6 @@ from libc.stddef cimport ptrdiff_t
 from libc.stdint cimport int64_t, uintptr_t
 from libc.stdlib cimport free, malloc
 
-cdef extern from "numpy/arrayobject.h":
-    object PyArray_Scalar(void* data, cnp.dtype descr, object base)
-
-
 cdef extern from "_threadpool.h" nogil:
     ctypedef void (*tg_part_fn)(void* ctx, int part, int parts) noexcept nogil
     int tg_pool_set_threads(int n)
@@ -270,16 +266,14 @@ cpdef object ufunc_map(object ufunc, tuple arrays):
 
 
 cdef object _np_add = np.add
-cdef cnp.dtype _dt32 = np.dtype(np.float32)
-cdef cnp.dtype _dt64 = np.dtype(np.float64)
 cdef int _add32 = -2, _add64 = -2       # add's float loops in its table (-2: not looked up)
 
 
 cpdef object sum_all(object x):
-    """Sum of every element of a C-contiguous float32/float64 array: NumPy's add loop
-    summing pairwise (as np.sum), called directly; a large array in parts on the pool,
-    the partial sums added in part order (so the result is fixed for a fixed thread
-    count).  None for other dtypes, layouts and empty arrays.  (np.add.reduce spends
+    """Sum of every element of a C-contiguous float32/float64 array, as a 0-d array:
+    NumPy's add loop summing pairwise (as np.sum), called directly; a large array in
+    parts on the pool, the partial sums added in part order (so the result is fixed
+    for a fixed thread count).  None for other dtypes, layouts and empty arrays.  (np.add.reduce spends
     ~12,000 instructions setting up its iterator before it sums a 1000-element loss.)"""
     global _add32, _add64
     cdef cnp.ndarray X = _nd(x, "sum_all", "x")
@@ -314,9 +308,14 @@ cpdef object sum_all(object x):
             t32 = t32 + <float>job.partial[p]
         else:
             t64 = t64 + job.partial[p]
+    # a 0-d array, what the reduce_sum primitive returns (a NumPy scalar would be
+    # converted to one again by the dispatcher)
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(0, NULL, typenum, 0)
     if typenum == cnp.NPY_FLOAT:
-        return PyArray_Scalar(&t32, _dt32, None)
-    return PyArray_Scalar(&t64, _dt64, None)
+        (<float*>cnp.PyArray_DATA(out))[0] = t32
+    else:
+        (<double*>cnp.PyArray_DATA(out))[0] = t64
+    return out
 
 
 # ---------------------------------------------------------------------------

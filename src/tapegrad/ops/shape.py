@@ -171,7 +171,7 @@ def _sum(x, axes, keepdims):
         # other dtypes and layouts)
         out = _kernels.sum_all(x)
         if out is not None:
-            return np.reshape(out, (1,) * k) if keepdims else out
+            return out.reshape((1,) * k) if keepdims else out
     # the ufunc method directly: np.sum's Python wrapper costs more than a small sum
     return np.add.reduce(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
 
