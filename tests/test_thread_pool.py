@@ -337,3 +337,13 @@ def test_concurrent_python_threads_get_correct_results():
     for t in ts:
         t.join()
     assert not errors, errors
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64])
+def test_finiteness_scan_finds_a_bad_value_in_any_part(dtype, threads):
+    for where in (0, N_BIG // 2 + 1, N_BIG - 1):
+        x = np.ones(N_BIG, dtype)
+        assert threads(2, _kernels.all_finite, x)
+        x[where] = np.nan if where % 2 else np.inf
+        assert not threads(1, _kernels.all_finite, x)
+        assert not threads(2, _kernels.all_finite, x)

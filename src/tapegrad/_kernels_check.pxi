@@ -26,6 +26,41 @@ cdef bint _finite64(const uint64_t* p, Py_ssize_t n) noexcept nogil:
 cdef Py_ssize_t _NOGIL_FROM = 1 << 16
 
 
+cdef struct FiniteJob:
+    const char* p
+    bint wide             # 64-bit elements
+    Py_ssize_t n
+    bint ok[64]           # per part
+
+
+cdef void _finite_part(void* ctx, int part, int parts) noexcept nogil:
+    # a large output split over the pool (an AND of the parts: the same answer at every
+    # thread count)
+    cdef FiniteJob* j = <FiniteJob*>ctx
+    cdef ptrdiff_t lo, hi
+    tg_split(j.n, part, parts, 16, &lo, &hi)
+    if lo >= hi:
+        j.ok[part] = True
+    elif j.wide:
+        j.ok[part] = _finite64(<const uint64_t*>j.p + lo, hi - lo)
+    else:
+        j.ok[part] = _finite32(<const uint32_t*>j.p + lo, hi - lo)
+
+
+cdef bint _finite_pool(const char* p, Py_ssize_t n, bint wide) noexcept:
+    cdef FiniteJob j
+    cdef int parts = _parts(n, GRAIN_CHEAP), k
+    j.p = p
+    j.wide = wide
+    j.n = n
+    with nogil:
+        tg_pool_run(_finite_part, &j, parts)
+    for k in range(parts):
+        if not j.ok[k]:
+            return False
+    return True
+
+
 cpdef bint all_finite(object arr) except -1:
     """True when every element of the float or complex ndarray ``arr`` is finite.
 
@@ -37,7 +72,6 @@ cpdef bint all_finite(object arr) except -1:
     cdef cnp.ndarray a
     cdef Py_ssize_t n
     cdef int t
-    cdef bint ok
     if not isinstance(arr, np.ndarray):
         raise TypeError("all_finite: expected a NumPy array, got %s" % type(arr).__name__)
     a = <cnp.ndarray>arr
@@ -57,13 +91,9 @@ cpdef bint all_finite(object arr) except -1:
             # small outputs (most of a step's ops): releasing the GIL costs more than
             # the scan
             return _finite32(<const uint32_t*>cnp.PyArray_DATA(a), n)
-        with nogil:
-            ok = _finite32(<const uint32_t*>cnp.PyArray_DATA(a), n)
-        return ok
+        return _finite_pool(<const char*>cnp.PyArray_DATA(a), n, False)
     if t == cnp.NPY_CDOUBLE:
         n *= 2
     if n < _NOGIL_FROM:
         return _finite64(<const uint64_t*>cnp.PyArray_DATA(a), n)
-    with nogil:
-        ok = _finite64(<const uint64_t*>cnp.PyArray_DATA(a), n)
-    return ok
+    return _finite_pool(<const char*>cnp.PyArray_DATA(a), n, True)
