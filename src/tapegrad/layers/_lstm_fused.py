@@ -11,6 +11,7 @@ tapegrad-op recurrence instead of the NumPy one.
 import numpy as np
 
 import tapegrad as tg
+from tapegrad import _core
 
 __all__ = ["lstm_sequence"]
 
@@ -84,12 +85,25 @@ def lstm_sequence(xp, u, h0, c0):
         i, f, g, o = gates[:, :, 0], gates[:, :, 1], gates[:, :, 2], gates[:, :, 3]
         # everything that does not depend on the recurrence, for all steps at once:
         # dz_{i,f,g} = dc * p[:, :, 0:3], dz_o = dh * q, dc = dh * r + dc_next
+        # (written into preallocated buffers: each temporary of a (T, B, H) expression
+        # is a fresh ~1 MB mapping whose pages fault in again, once per step)
         p = np.empty((steps, batch, 3, units), dtype)
-        p[:, :, 0] = g * i * (1.0 - i)
-        p[:, :, 1] = cs[:-1] * f * (1.0 - f)
-        p[:, :, 2] = i * (1.0 - g * g)
-        q = tanh_c * o * (1.0 - o)
-        r = o * (1.0 - tanh_c * tanh_c)
+        tmp = np.empty((steps, batch, units), dtype)
+        np.subtract(1.0, i, out=tmp)
+        tmp *= i
+        np.multiply(tmp, g, out=p[:, :, 0])
+        np.subtract(1.0, f, out=tmp)
+        tmp *= f
+        np.multiply(tmp, cs[:-1], out=p[:, :, 1])
+        np.multiply(g, g, out=tmp)
+        np.subtract(1.0, tmp, out=tmp)
+        np.multiply(tmp, i, out=p[:, :, 2])
+        q = np.subtract(1.0, o)
+        q *= o
+        q *= tanh_c
+        r = np.multiply(tanh_c, tanh_c)
+        np.subtract(1.0, r, out=r)
+        r *= o
         dz = np.empty((steps, batch, 4, units), dtype)
         dh = np.empty((batch, units), dtype)
         dc = np.empty((batch, units), dtype)
@@ -102,11 +116,11 @@ def lstm_sequence(xp, u, h0, c0):
             dc += dc_next
             np.multiply(dc[:, None, :], p[t], out=dz[t, :, :3])
             np.multiply(dh, q[t], out=dz[t, :, 3])
-            dc_next = dc * f[t]
-            dh_next = dz[t].reshape(batch, width) @ u_t
+            np.multiply(dc, f[t], out=dc_next)
+            np.matmul(dz[t].reshape(batch, width), u_t, out=dh_next)
         dz = dz.reshape(steps, batch, width)
         du = hs[:-1].reshape(-1, units).T @ dz.reshape(-1, width)
-        return (tg.constant(dz), tg.constant(du), tg.constant(dh_next),
-                tg.constant(dc_next))
+        # fresh arrays nothing else holds: wrapped, not copied
+        return (_core.wrap(dz), _core.wrap(du), _core.wrap(dh_next), _core.wrap(dc_next))
 
-    return tg.constant(out), grad_fn
+    return _core.wrap(out), grad_fn
