@@ -14,6 +14,8 @@ cdef struct SoftmaxJob:
     void* exp_data
     ufunc_loop_t add_loop
     void* add_data
+    ufunc_loop_t max_loop
+    void* max_data
     Py_ssize_t R, K
 
 
@@ -33,6 +35,26 @@ cdef inline double _row_sum(SoftmaxJob* j, char* row) noexcept nogil:
     steps[2] = 0
     j.add_loop(args, dims, steps, j.add_data)
     return a32 if j.single else a64
+
+
+cdef inline floating _row_max_np(SoftmaxJob* j, floating* row) noexcept nogil:
+    # NumPy's maximum loop run as a reduction (SIMD, NaN-propagating as np.max): the
+    # scalar compare-and-branch loop took half of the forward pass on 10000-wide rows
+    cdef char* args[3]
+    cdef cnp.npy_intp dims[1]
+    cdef cnp.npy_intp steps[3]
+    cdef floating acc = row[0]
+    if j.K == 1:
+        return acc
+    args[0] = <char*>&acc
+    args[1] = <char*>(row + 1)
+    args[2] = args[0]
+    dims[0] = j.K - 1
+    steps[0] = 0
+    steps[1] = sizeof(floating)
+    steps[2] = 0
+    j.max_loop(args, dims, steps, j.max_data)
+    return acc
 
 
 cdef void _softmax_rows(SoftmaxJob* j, floating* x, floating* g, floating* out,
@@ -59,7 +81,7 @@ cdef void _softmax_rows(SoftmaxJob* j, floating* x, floating* g, floating* out,
             for k in range(K):
                 o[k] = row[k] * (gr[k] - total)
             continue
-        m = <floating>_row_max(row, K)
+        m = _row_max_np(j, row)
         for k in range(K):
             o[k] = row[k] - m
         args[0] = <char*>o
@@ -84,7 +106,7 @@ cdef void _softmax_part(void* ctx, int part, int parts) noexcept nogil:
 
 cdef object _softmax_run(str fn, object x, object g):
     cdef cnp.ndarray X = _nd(x, fn, "x"), G = None
-    cdef int t = _ftype(X), e, a
+    cdef int t = _ftype(X), e, a, mx
     if t < 0 or cnp.PyArray_NDIM(X) < 1 or cnp.PyArray_SIZE(X) == 0:
         return None
     if g is not None:
@@ -93,7 +115,8 @@ cdef object _softmax_run(str fn, object x, object g):
             return None
     e = _ufunc_loop(<cnp.ufunc>np.exp, t)
     a = _ufunc_loop(<cnp.ufunc>np.add, t)
-    if e < 0 or a < 0:
+    mx = _ufunc_loop(<cnp.ufunc>np.maximum, t)
+    if e < 0 or a < 0 or mx < 0:
         return None
     cdef SoftmaxJob j
     cdef Py_ssize_t K = X.shape[X.ndim - 1]
@@ -107,6 +130,8 @@ cdef object _softmax_run(str fn, object x, object g):
     j.exp_data = (<cnp.ufunc>np.exp).data[e]
     j.add_loop = <ufunc_loop_t>(<cnp.ufunc>np.add).functions[a]
     j.add_data = (<cnp.ufunc>np.add).data[a]
+    j.max_loop = <ufunc_loop_t>(<cnp.ufunc>np.maximum).functions[mx]
+    j.max_data = (<cnp.ufunc>np.maximum).data[mx]
     j.K = K
     j.R = cnp.PyArray_SIZE(X) // K
     with nogil:
