@@ -7,8 +7,7 @@
 # only, so results never depend on timing.
 
 from libc.stddef cimport ptrdiff_t
-from libc.stdint cimport int64_t, uintptr_t
-from libc.stdlib cimport free, malloc
+from libc.stdint cimport int64_t
 
 cdef extern from "_threadpool.h" nogil:
     ctypedef void (*tg_part_fn)(void* ctx, int part, int parts) noexcept nogil

@@ -15,7 +15,8 @@ _requested = 0
 
 
 def set_intra_op_parallelism_threads(num_threads):
-    """Use ``num_threads`` threads inside each op (0: the default, see the module doc)."""
+    """Use ``num_threads`` threads inside each op (0: the default, see the module doc;
+    counts above 64, the pool's limit, use 64)."""
     global _requested
     if isinstance(num_threads, bool) or not isinstance(num_threads, int) \
             and not hasattr(num_threads, "__index__"):
