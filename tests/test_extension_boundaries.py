@@ -73,6 +73,7 @@ SCRIPT = textwrap.dedent(r'''
         "default_threads": lambda: (),
         "softmax_last": lambda: (f32(2, 3),),
         "softmax_last_grad": lambda: (f32(2, 3), f32(2, 3)),
+        "sum_last": lambda: (f32(2, 3),),
     }
 
     # array arguments that may be None (softmax_xent's g, col2im's out)

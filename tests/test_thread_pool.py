@@ -89,6 +89,10 @@ def _elementwise_cases():
         "relu": lambda: tg.nn.relu(tg.constant(x32)),
         "softmax": lambda: tg.nn.softmax(tg.constant(x32.reshape(256, -1))),
         "bias_grad": lambda: tg.reduce_sum(tg.constant(x32.reshape(-1, 2048)), axis=0),
+        # each row is one part's own sum, so row sums are the same at every count too
+        "row_sums": lambda: tg.reduce_sum(tg.constant(x32.reshape(256, -1)), axis=-1),
+        "row_means64": lambda: tg.reduce_mean(tg.constant(x64.reshape(64, -1)), axis=1,
+                                              keepdims=True),
     }
 
 
@@ -347,3 +351,10 @@ def test_finiteness_scan_finds_a_bad_value_in_any_part(dtype, threads):
         x[where] = np.nan if where % 2 else np.inf
         assert not threads(1, _kernels.all_finite, x)
         assert not threads(2, _kernels.all_finite, x)
+
+
+def test_row_sums_equal_numpys(threads):
+    x = _rng(10).standard_normal((300, 2000)).astype(np.float32)
+    got = threads(2, lambda: tg.reduce_sum(tg.constant(x), axis=-1).numpy())
+    np.testing.assert_allclose(got, x.sum(-1), rtol=1e-5, atol=1e-4)
+    assert got.shape == (300,) and got.dtype == np.float32

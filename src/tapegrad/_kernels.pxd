@@ -41,3 +41,4 @@ cpdef object conv2d_filter_grad(object x, object dy, int kh, int kw, int sh, int
                                 int dw, int pad_top, int pad_left, int oh, int ow)
 cpdef object softmax_last(object x)
 cpdef object softmax_last_grad(object y, object g)
+cpdef object sum_last(object x)

@@ -317,6 +317,72 @@ cpdef object sum_all(object x):
     return out
 
 
+cdef struct RowSumJob:
+    ufunc_loop_t fn
+    void* data
+    char* x
+    char* out
+    Py_ssize_t R, K, itemsize
+
+
+cdef void _rowsum_part(void* ctx, int part, int parts) noexcept nogil:
+    # each row summed pairwise by NumPy's add loop, into its own output element
+    cdef RowSumJob* j = <RowSumJob*>ctx
+    cdef ptrdiff_t lo, hi
+    cdef Py_ssize_t r
+    cdef char* args[3]
+    cdef cnp.npy_intp dims[1]
+    cdef cnp.npy_intp steps[3]
+    tg_split(j.R, part, parts, 16, &lo, &hi)
+    dims[0] = j.K
+    steps[0] = 0
+    steps[1] = j.itemsize
+    steps[2] = 0
+    for r in range(lo, hi):
+        args[0] = j.out + r * j.itemsize
+        args[1] = j.x + r * j.K * j.itemsize
+        args[2] = args[0]
+        if j.itemsize == 4:
+            (<float*>args[0])[0] = 0
+        else:
+            (<double*>args[0])[0] = 0
+        j.fn(args, dims, steps, j.data)
+
+
+cpdef object sum_last(object x):
+    """Sums over the last axis of a large C-contiguous float32/float64 array (rank >= 2),
+    one row per output element, rows split over the pool (each row's sum is the same at
+    every thread count); shape x.shape[:-1].  None when it does not apply."""
+    global _add32, _add64
+    cdef cnp.ndarray X = _nd(x, "sum_last", "x")
+    cdef int typenum = _ftype(X), idx
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(X), K
+    if typenum < 0 or cnp.PyArray_NDIM(X) < 2 or n == 0:
+        return None
+    K = cnp.PyArray_DIMS(X)[cnp.PyArray_NDIM(X) - 1]
+    if K == 0:
+        return None
+    if _add32 == -2:
+        _add32 = _ufunc_loop(<cnp.ufunc>_np_add, cnp.NPY_FLOAT)
+        _add64 = _ufunc_loop(<cnp.ufunc>_np_add, cnp.NPY_DOUBLE)
+    idx = _add32 if typenum == cnp.NPY_FLOAT else _add64
+    if idx < 0:
+        return None
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(X) - 1, cnp.PyArray_DIMS(X),
+                                             typenum, 0)
+    cdef RowSumJob j
+    j.fn = <ufunc_loop_t>(<cnp.ufunc>_np_add).functions[idx]
+    j.data = (<cnp.ufunc>_np_add).data[idx]
+    j.x = <char*>cnp.PyArray_DATA(X)
+    j.out = <char*>cnp.PyArray_DATA(out)
+    j.R = n // K
+    j.K = K
+    j.itemsize = cnp.PyArray_ITEMSIZE(X)
+    with nogil:
+        tg_pool_run(_rowsum_part, &j, _parts(n, GRAIN_CHEAP))
+    return out
+
+
 # ---------------------------------------------------------------------------
 # matrix products on the pool: NumPy's own OpenBLAS, called per part with its thread
 # count held at one, so its workers stay asleep while ours run (one pool, not two

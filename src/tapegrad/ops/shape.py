@@ -172,6 +172,12 @@ def _sum(x, axes, keepdims):
         out = _kernels.sum_all(x)
         if out is not None:
             return out.reshape((1,) * k) if keepdims else out
+    if k == 1 and axes[0] == x.ndim - 1 and x.ndim > 1 and x.size >= 1 << 17 and \
+            type(x) is np.ndarray:
+        # a row reduction of a big array: rows split over the pool (None: other layouts)
+        out = _kernels.sum_last(x)
+        if out is not None:
+            return out[..., None] if keepdims else out
     # the ufunc method directly: np.sum's Python wrapper costs more than a small sum
     return np.add.reduce(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
 
