@@ -813,59 +813,74 @@ def _status(ok):
     return "n/a" if ok is None else ("OK" if ok else "MISS")
 
 
+def numpy_ratio_at_most(limit):
+    """A budget on the tapegrad/NumPy ratio (None: no NumPy reference in this run)."""
+    return lambda t, n, p, rn, rp: None if rn is None else rn <= limit
+
+
+def torch_ratio_at_most(limit):
+    """A budget on the tapegrad/PyTorch ratio (None: no PyTorch in this run)."""
+    return lambda t, n, p, rn, rp: None if rp is None else rp <= limit
+
+
+def time_at_most(seconds):
+    """A budget on tapegrad's own time."""
+    return lambda t, n, p, rn, rp: t <= seconds
+
+
 # (key, label, budget text, check(tg, np, torch, r_np, r_torch) -> bool or None)
 WORKLOADS = [
     ("add1", "`tg.add`, two 1-element float32 tensors, no tape", "≤ 1.0× NumPy",
-     lambda t, n, p, rn, rp: None if rn is None else rn <= 1.0),
+     numpy_ratio_at_most(1.0)),
     ("scalar_step", "scalar tape step `y = w*w; tape.gradient(y, w)` (w a Variable)",
-     "≤ 3 µs", lambda t, n, p, rn, rp: t <= 3e-6),
+     "≤ 3 µs", time_at_most(3e-6)),
     ("linreg", "guide's linear regression, 200 steps, 1000 points", "≤ 1.3× NumPy",
-     lambda t, n, p, rn, rp: None if rn is None else rn <= 1.3),
+     numpy_ratio_at_most(1.3)),
     ("mlp32", "MLP 784-128-10 SGD step, batch 32", "≤ 0.7× NumPy",
-     lambda t, n, p, rn, rp: None if rn is None else rn <= 0.7),
+     numpy_ratio_at_most(0.7)),
     ("mlp256", "MLP 784-128-10 SGD step, batch 256", "≤ 0.9× NumPy",
-     lambda t, n, p, rn, rp: None if rn is None else rn <= 0.9),
+     numpy_ratio_at_most(0.9)),
     ("matmul", "matmul 1000×1000 float32", "≥ 0.95× NumPy's speed (≤ 1.05× time)",
-     lambda t, n, p, rn, rp: None if rn is None else rn <= 1 / 0.95),
+     numpy_ratio_at_most(1 / 0.95)),
     # issue 25: the kernels the intra-op thread pool parallelizes
     ("exp", "`tg.exp`, 10^7 float32, no tape", "≤ 0.6× NumPy",
-     lambda t, n, p, rn, rp: None if rn is None else rn <= 0.6),
+     numpy_ratio_at_most(0.6)),
     ("tanh", "`tg.tanh`, 10^7 float32, no tape", "≤ 0.6× NumPy",
-     lambda t, n, p, rn, rp: None if rn is None else rn <= 0.6),
+     numpy_ratio_at_most(0.6)),
     ("add", "`tg.add`, two 10^7 float32 tensors, no tape", "≤ 0.9× NumPy",
-     lambda t, n, p, rn, rp: None if rn is None else rn <= 0.9),
+     numpy_ratio_at_most(0.9)),
     ("reduce_sum", "`tg.reduce_sum`, 10^7 float32 to a scalar, no tape", "≤ 0.9× NumPy",
-     lambda t, n, p, rn, rp: None if rn is None else rn <= 0.9),
+     numpy_ratio_at_most(0.9)),
     ("softmax", "`tg.nn.softmax` 1000×10000 float32 + gradient with a cotangent",
-     "≤ 0.9× PyTorch", lambda t, n, p, rn, rp: None if rp is None else rp <= 0.9),
+     "≤ 0.9× PyTorch", torch_ratio_at_most(0.9)),
     ("tanh4", "4th derivative of tanh at a scalar, nested tapes", "≤ 100 µs",
-     lambda t, n, p, rn, rp: t <= 100e-6),
+     time_at_most(100e-6)),
     ("jet8", "derivatives 1..8 of tanh at a scalar, one `tg.derivatives` (Taylor mode)",
-     "≤ 100 µs", lambda t, n, p, rn, rp: t <= 100e-6),
+     "≤ 100 µs", time_at_most(100e-6)),
     ("jet4", "derivatives 1..4 of tanh at a scalar, Taylor mode", "≤ 30 µs",
-     lambda t, n, p, rn, rp: t <= 30e-6),
+     time_at_most(30e-6)),
     ("cnn64", "MNIST CNN training step (Adam), batch 64", "≤ 0.85× PyTorch",
-     lambda t, n, p, rn, rp: None if rp is None else rp <= 0.85),
+     torch_ratio_at_most(0.85)),
     ("mnist_epoch", "MNIST CNN epoch (Adam, batch 64) over 8,000 real digits",
-     "≤ 0.9× PyTorch", lambda t, n, p, rn, rp: None if rp is None else rp <= 0.9),
+     "≤ 0.9× PyTorch", torch_ratio_at_most(0.9)),
     ("cnn64_peakmem", "peak RSS increase: build the MNIST CNN + 5 Adam steps, batch 64 "
      "(fresh process)", "≤ PyTorch's",
      lambda t, n, p, rn, rp: None if p is None else t <= p),
     # tg.function rows: traced and replayed steps against the eager NumPy/PyTorch references
     ("scalar_step_traced", "scalar `w*w` step with gradient, traced", "≤ 2 µs",
-     lambda t, n, p, rn, rp: t <= 2e-6),
+     time_at_most(2e-6)),
     ("linreg_traced", "guide's linear regression, 200 steps, traced step", "≤ 1.0× NumPy",
-     lambda t, n, p, rn, rp: None if rn is None else rn <= 1.0),
+     numpy_ratio_at_most(1.0)),
     ("mlp32_traced", "MLP 784-128-10 SGD step, batch 32, traced", "≤ 0.6× NumPy",
-     lambda t, n, p, rn, rp: None if rn is None else rn <= 0.6),
+     numpy_ratio_at_most(0.6)),
     ("mlp256_traced", "MLP 784-128-10 SGD step, batch 256, traced", "≤ 0.9× NumPy",
-     lambda t, n, p, rn, rp: None if rn is None else rn <= 0.9),
+     numpy_ratio_at_most(0.9)),
     ("cnn64_traced", "MNIST CNN training step (Adam), batch 64, traced", "≤ 0.9× PyTorch",
-     lambda t, n, p, rn, rp: None if rp is None else rp <= 0.9),
+     torch_ratio_at_most(0.9)),
     ("cnn_trace", "trace time of the CNN step (first call of a fresh tg.function)",
-     "≤ 50 ms", lambda t, n, p, rn, rp: t <= 50e-3),
+     "≤ 50 ms", time_at_most(50e-3)),
     ("lstm64", "LSTM(128) over 28 MNIST rows + Dense(10), Adam step, batch 64",
-     "≤ 1.5× PyTorch", lambda t, n, p, rn, rp: None if rp is None else rp <= 1.5),
+     "≤ 1.5× PyTorch", torch_ratio_at_most(1.5)),
     ("import", "`python -c \"import <framework>\"` (fresh process, wall)",
      "≤ NumPy + 0.05 s",
      lambda t, n, p, rn, rp: None if n is None else t <= n + 0.05),
