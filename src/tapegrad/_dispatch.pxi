@@ -560,7 +560,8 @@ cdef object _apply_scalar(Primitive prim, object x, object y):
 
 
 cdef object _ufunc_type = np.ufunc
-# below this many elements a ufunc runs as one NumPy call (ufunc_map's own grain is higher)
+# below this many elements a ufunc runs as one NumPy call without asking ufunc_map (whose
+# own threshold is the same, two grains of 2^14)
 cdef Py_ssize_t _UFUNC_SPLIT = 1 << 15
 
 

@@ -16,6 +16,7 @@ from libc.math cimport copysign
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 
+from tapegrad cimport _kernels
 from tapegrad._core cimport BaseVariable, Primitive, Tensor, _new_tensor, apply
 
 from tapegrad._core import _active_tapes, _get_tracer
@@ -295,7 +296,9 @@ cdef object _into_dead(Step st, list slots):
     t = None
     cnp.PyArray_ENABLEFLAGS(arr, cnp.NPY_ARRAY_WRITEABLE)
     try:
-        st.ufunc(xa, out=arr)
+        # a large one on the thread pool, as eager dispatch runs it (the same bits)
+        if _kernels.ufunc_map(st.ufunc, (xa,), arr) is None:
+            st.ufunc(xa, out=arr)
     finally:
         cnp.PyArray_CLEARFLAGS(arr, cnp.NPY_ARRAY_WRITEABLE)
     return _new_tensor(arr)

@@ -29,7 +29,7 @@ cpdef bint adam_update(object w, object m, object v, object g, double lr_t, doub
                        double b2, double eps) except -1
 cpdef bint sgd_update(object w, object g, double lr) except -1
 cpdef bint all_finite(object arr) except -1
-cpdef object ufunc_map(object ufunc, tuple arrays)
+cpdef object ufunc_map(object ufunc, tuple arrays, object out=*)
 cpdef object sum_all(object x)
 cpdef object gemm(object a, object b)
 cpdef object conv2d(object x, object w2, int kh, int kw, int sh, int sw, int dh, int dw,

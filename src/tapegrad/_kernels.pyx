@@ -175,17 +175,10 @@ cpdef object binary_scalar(int code, object a, double s, bint scalar_first):
         _bad_code(code, "binary_scalar")
     if typenum < 0:
         return None
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(A), cnp.PyArray_DIMS(A),
-                                             typenum, 0)
     cdef EwJob j
-    j.kind = EW_SCALAR
-    j.code = code
-    j.single = typenum == cnp.NPY_FLOAT
-    j.a = cnp.PyArray_DATA(A)
-    j.out = cnp.PyArray_DATA(out)
+    cdef cnp.ndarray out = _ew_new(&j, EW_SCALAR, code, A, typenum)
     j.s = s
     j.flag = scalar_first
-    j.n = cnp.PyArray_SIZE(A)
     _ew_go(&j, j.n)
     return out
 
@@ -199,16 +192,9 @@ cpdef object binary_same_shape(int code, object a, object b):
         _bad_code(code, "binary_same_shape")
     if typenum < 0 or _ftype(B) != typenum or not _same_shape(A, B):
         return None
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(A), cnp.PyArray_DIMS(A),
-                                             typenum, 0)
     cdef EwJob j
-    j.kind = EW_BINARY
-    j.code = code
-    j.single = typenum == cnp.NPY_FLOAT
-    j.a = cnp.PyArray_DATA(A)
+    cdef cnp.ndarray out = _ew_new(&j, EW_BINARY, code, A, typenum)
     j.b = cnp.PyArray_DATA(B)
-    j.out = cnp.PyArray_DATA(out)
-    j.n = cnp.PyArray_SIZE(A)
     _ew_go(&j, j.n)
     return out
 
@@ -246,17 +232,11 @@ cpdef object binary_rows(int code, object a, object b):
     cdef Py_ssize_t C = B.shape[0]
     if C == 0 or A.shape[A.ndim - 1] != C:
         return None
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(A), cnp.PyArray_DIMS(A),
-                                             typenum, 0)
     cdef EwJob j
-    j.kind = EW_ROWS
-    j.code = code
-    j.single = typenum == cnp.NPY_FLOAT
-    j.a = cnp.PyArray_DATA(A)
+    cdef cnp.ndarray out = _ew_new(&j, EW_ROWS, code, A, typenum)
     j.b = cnp.PyArray_DATA(B)
-    j.out = cnp.PyArray_DATA(out)
     j.flag = vec_first
-    j.n = cnp.PyArray_SIZE(A) // C
+    j.n = j.n // C      # parts split the rows
     j.C = C
     _ew_go(&j, j.n * C)
     return out
@@ -278,14 +258,8 @@ cpdef object relu(object x):
     cdef int typenum = _ftype(X)
     if typenum < 0:
         return None
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(X), cnp.PyArray_DIMS(X),
-                                             typenum, 0)
     cdef EwJob j
-    j.kind = EW_RELU
-    j.single = typenum == cnp.NPY_FLOAT
-    j.a = cnp.PyArray_DATA(X)
-    j.out = cnp.PyArray_DATA(out)
-    j.n = cnp.PyArray_SIZE(X)
+    cdef cnp.ndarray out = _ew_new(&j, EW_RELU, 0, X, typenum)
     _ew_go(&j, j.n)
     return out
 
@@ -306,14 +280,9 @@ cpdef object relu_grad(object g, object y):
     cdef int typenum = _ftype(G)
     if typenum < 0 or _ftype(Y) != typenum or not _same_shape(G, Y):
         return None
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(G), cnp.PyArray_DIMS(G), typenum, 0)
     cdef EwJob j
-    j.kind = EW_RELU_GRAD
-    j.single = typenum == cnp.NPY_FLOAT
-    j.a = cnp.PyArray_DATA(G)
+    cdef cnp.ndarray out = _ew_new(&j, EW_RELU_GRAD, 0, G, typenum)
     j.b = cnp.PyArray_DATA(Y)
-    j.out = cnp.PyArray_DATA(out)
-    j.n = cnp.PyArray_SIZE(G)
     _ew_go(&j, j.n)
     return out
 

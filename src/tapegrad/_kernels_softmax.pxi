@@ -10,50 +10,26 @@ cdef struct SoftmaxJob:
     char* x               # logits (forward) or y (adjoint)
     char* g
     char* out
-    ufunc_loop_t exp_loop
-    void* exp_data
-    ufunc_loop_t add_loop
-    void* add_data
-    ufunc_loop_t max_loop
-    void* max_data
+    Loop exp              # NumPy's loops: exp, add (pairwise row sums), maximum (row max)
+    Loop add
+    Loop max
     Py_ssize_t R, K
 
 
-cdef inline double _row_sum(SoftmaxJob* j, char* row) noexcept nogil:
+cdef inline floating _softmax_row_sum(SoftmaxJob* j, floating* row) noexcept nogil:
     # NumPy's pairwise sum of one row
-    cdef char* args[3]
-    cdef cnp.npy_intp dims[1]
-    cdef cnp.npy_intp steps[3]
-    cdef float a32 = 0
-    cdef double a64 = 0
-    args[0] = <char*>&a32 if j.single else <char*>&a64
-    args[1] = row
-    args[2] = args[0]
-    dims[0] = j.K
-    steps[0] = 0
-    steps[1] = 4 if j.single else 8
-    steps[2] = 0
-    j.add_loop(args, dims, steps, j.add_data)
-    return a32 if j.single else a64
+    cdef floating acc = 0
+    _reduce_into(&j.add, <char*>&acc, <char*>row, j.K, sizeof(floating))
+    return acc
 
 
-cdef inline floating _row_max_np(SoftmaxJob* j, floating* row) noexcept nogil:
-    # NumPy's maximum loop run as a reduction (SIMD, NaN-propagating as np.max): the
-    # scalar compare-and-branch loop took half of the forward pass on 10000-wide rows
-    cdef char* args[3]
-    cdef cnp.npy_intp dims[1]
-    cdef cnp.npy_intp steps[3]
+cdef inline floating _softmax_row_max(SoftmaxJob* j, floating* row) noexcept nogil:
+    # NumPy's maximum loop as a reduction from the first element (SIMD, NaN-propagating
+    # as np.max): the scalar compare-and-branch loop took half of the forward pass on
+    # 10000-wide rows
     cdef floating acc = row[0]
-    if j.K == 1:
-        return acc
-    args[0] = <char*>&acc
-    args[1] = <char*>(row + 1)
-    args[2] = args[0]
-    dims[0] = j.K - 1
-    steps[0] = 0
-    steps[1] = sizeof(floating)
-    steps[2] = 0
-    j.max_loop(args, dims, steps, j.max_data)
+    if j.K > 1:
+        _reduce_into(&j.max, <char*>&acc, <char*>(row + 1), j.K - 1, sizeof(floating))
     return acc
 
 
@@ -77,17 +53,17 @@ cdef void _softmax_rows(SoftmaxJob* j, floating* x, floating* g, floating* out,
             gr = g + r * K
             for k in range(K):
                 o[k] = gr[k] * row[k]
-            total = <floating>_row_sum(j, <char*>o)
+            total = _softmax_row_sum(j, o)
             for k in range(K):
                 o[k] = row[k] * (gr[k] - total)
             continue
-        m = _row_max_np(j, row)
+        m = _softmax_row_max(j, row)
         for k in range(K):
             o[k] = row[k] - m
         args[0] = <char*>o
         args[1] = <char*>o
-        j.exp_loop(args, dims, steps, j.exp_data)
-        total = <floating>_row_sum(j, <char*>o)
+        j.exp.fn(args, dims, steps, j.exp.data)
+        total = _softmax_row_sum(j, o)
         for k in range(K):
             o[k] = o[k] / total
 
@@ -106,19 +82,17 @@ cdef void _softmax_part(void* ctx, int part, int parts) noexcept nogil:
 
 cdef object _softmax_run(str fn, object x, object g):
     cdef cnp.ndarray X = _nd(x, fn, "x"), G = None
-    cdef int t = _ftype(X), e, a, mx
+    cdef int t = _ftype(X)
     if t < 0 or cnp.PyArray_NDIM(X) < 1 or cnp.PyArray_SIZE(X) == 0:
         return None
     if g is not None:
         G = _nd(g, fn, "g")
         if _ftype(G) != t or not _same_shape(G, X):
             return None
-    e = _ufunc_loop(<cnp.ufunc>np.exp, t)
-    a = _ufunc_loop(<cnp.ufunc>np.add, t)
-    mx = _ufunc_loop(<cnp.ufunc>np.maximum, t)
-    if e < 0 or a < 0 or mx < 0:
-        return None
     cdef SoftmaxJob j
+    if not (_get_loop(<cnp.ufunc>np.exp, t, &j.exp) and _add_loop(t, &j.add)
+            and _get_loop(<cnp.ufunc>np.maximum, t, &j.max)):
+        return None
     cdef Py_ssize_t K = X.shape[X.ndim - 1]
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(X), cnp.PyArray_DIMS(X), t, 0)
     j.single = t == cnp.NPY_FLOAT
@@ -126,12 +100,6 @@ cdef object _softmax_run(str fn, object x, object g):
     j.x = <char*>cnp.PyArray_DATA(X)
     j.g = NULL if G is None else <char*>cnp.PyArray_DATA(G)
     j.out = <char*>cnp.PyArray_DATA(out)
-    j.exp_loop = <ufunc_loop_t>(<cnp.ufunc>np.exp).functions[e]
-    j.exp_data = (<cnp.ufunc>np.exp).data[e]
-    j.add_loop = <ufunc_loop_t>(<cnp.ufunc>np.add).functions[a]
-    j.add_data = (<cnp.ufunc>np.add).data[a]
-    j.max_loop = <ufunc_loop_t>(<cnp.ufunc>np.maximum).functions[mx]
-    j.max_data = (<cnp.ufunc>np.maximum).data[mx]
     j.K = K
     j.R = cnp.PyArray_SIZE(X) // K
     with nogil:

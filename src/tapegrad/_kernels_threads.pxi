@@ -53,6 +53,9 @@ def default_threads():
     return max(1, min(n, TG_MAX_THREADS))
 
 
+MAX_THREADS = TG_MAX_THREADS
+
+
 def set_threads(int n):
     """Set the pool's thread count (the caller counts as one); workers start lazily."""
     if n < 1 or n > TG_MAX_THREADS:
@@ -122,6 +125,20 @@ cdef void _ew_part(void* ctx, int part, int parts) noexcept nogil:
         _ew_range[double](j, <double*>j.a, <double*>j.b, <double*>j.out, lo, hi)
 
 
+cdef cnp.ndarray _ew_new(EwJob* j, int kind, int code, cnp.ndarray A, int typenum):
+    # a job over A's elements into a new array of A's shape (returned); the caller sets
+    # b and the kind's own fields
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(A), cnp.PyArray_DIMS(A),
+                                             typenum, 0)
+    j.kind = kind
+    j.code = code
+    j.single = typenum == cnp.NPY_FLOAT
+    j.a = cnp.PyArray_DATA(A)
+    j.out = cnp.PyArray_DATA(out)
+    j.n = cnp.PyArray_SIZE(A)
+    return out
+
+
 cdef void _ew_run(EwJob* j, Py_ssize_t work) noexcept nogil:
     # work: elements touched, for the grain
     tg_pool_run(_ew_part, j, _parts(work, GRAIN_CHEAP))
@@ -148,48 +165,10 @@ ctypedef void (*ufunc_loop_t)(char** args, const cnp.npy_intp* dims, const cnp.n
                               void* data) noexcept nogil
 
 
-cdef struct UfuncJob:
+cdef struct Loop:
+    # one loop of a ufunc's legacy table: the function and its data
     ufunc_loop_t fn
     void* data
-    int nargs             # inputs + 1 output
-    char* ptr[3]
-    Py_ssize_t itemsize
-    Py_ssize_t n
-    bint reduce           # a full add-reduction into partial[part]
-    double partial[64]
-
-
-cdef void _ufunc_part(void* ctx, int part, int parts) noexcept nogil:
-    cdef UfuncJob* j = <UfuncJob*>ctx
-    cdef ptrdiff_t lo, hi
-    cdef char* args[3]
-    cdef cnp.npy_intp dims[1]
-    cdef cnp.npy_intp steps[3]
-    cdef int k
-    cdef float acc32 = 0
-    cdef double acc64 = 0
-    tg_split(j.n, part, parts, 16, &lo, &hi)
-    if lo >= hi:
-        if j.reduce:
-            j.partial[part] = 0
-        return
-    dims[0] = hi - lo
-    if j.reduce:
-        # NumPy's add loop called as a reduction (first and output pointers equal, stride
-        # 0) sums its range pairwise, as np.sum does
-        args[0] = <char*>&acc32 if j.itemsize == 4 else <char*>&acc64
-        args[1] = j.ptr[0] + lo * j.itemsize
-        args[2] = args[0]
-        steps[0] = 0
-        steps[1] = j.itemsize
-        steps[2] = 0
-        j.fn(args, dims, steps, j.data)
-        j.partial[part] = acc32 if j.itemsize == 4 else acc64
-        return
-    for k in range(j.nargs):
-        args[k] = j.ptr[k] + lo * j.itemsize
-        steps[k] = j.itemsize
-    j.fn(args, dims, steps, j.data)
 
 
 cdef dict _loop_index = {}
@@ -217,10 +196,94 @@ cdef int _ufunc_loop(cnp.ufunc u, int typenum) except -2:
     return found
 
 
-cpdef object ufunc_map(object ufunc, tuple arrays):
+cdef bint _get_loop(cnp.ufunc u, int typenum, Loop* out) except -1:
+    # u's all-`typenum` loop into ``out``; False when it has none
+    cdef int idx = _ufunc_loop(u, typenum)
+    if idx < 0:
+        return False
+    out.fn = <ufunc_loop_t>u.functions[idx]
+    out.data = u.data[idx]
+    return True
+
+
+cdef object _np_add = np.add
+cdef int _add32 = -2, _add64 = -2       # add's float loops in its table (-2: not looked up)
+
+
+cdef bint _add_loop(int typenum, Loop* out) except -1:
+    # np.add's float32/float64 loop, its index cached in C: a full sum of a small loss
+    # runs this on every step, and the dict lookup of _ufunc_loop would be a tenth of it
+    global _add32, _add64
+    if _add32 == -2:
+        _add32 = _ufunc_loop(<cnp.ufunc>_np_add, cnp.NPY_FLOAT)
+        _add64 = _ufunc_loop(<cnp.ufunc>_np_add, cnp.NPY_DOUBLE)
+    cdef int idx = _add32 if typenum == cnp.NPY_FLOAT else _add64
+    if idx < 0:
+        return False
+    out.fn = <ufunc_loop_t>(<cnp.ufunc>_np_add).functions[idx]
+    out.data = (<cnp.ufunc>_np_add).data[idx]
+    return True
+
+
+cdef inline void _reduce_into(Loop* loop, char* acc, char* x, Py_ssize_t n,
+                              Py_ssize_t itemsize) noexcept nogil:
+    # a binary loop called as a reduction (the first operand and the output are ``acc``,
+    # stride 0): acc = acc (op) x[0] (op) ... (op) x[n-1].  add's loop then sums x
+    # pairwise, as np.sum does; maximum's propagates NaN, as np.max does.
+    cdef char* args[3]
+    cdef cnp.npy_intp dims[1]
+    cdef cnp.npy_intp steps[3]
+    args[0] = acc
+    args[1] = x
+    args[2] = acc
+    dims[0] = n
+    steps[0] = 0
+    steps[1] = itemsize
+    steps[2] = 0
+    loop.fn(args, dims, steps, loop.data)
+
+
+cdef struct UfuncJob:
+    Loop loop
+    int nargs             # inputs + 1 output
+    char* ptr[3]
+    Py_ssize_t itemsize
+    Py_ssize_t n
+    bint reduce           # a full add-reduction into partial[part]
+    double partial[64]
+
+
+cdef void _ufunc_part(void* ctx, int part, int parts) noexcept nogil:
+    cdef UfuncJob* j = <UfuncJob*>ctx
+    cdef ptrdiff_t lo, hi
+    cdef char* args[3]
+    cdef cnp.npy_intp dims[1]
+    cdef cnp.npy_intp steps[3]
+    cdef int k
+    cdef float acc32 = 0
+    cdef double acc64 = 0
+    tg_split(j.n, part, parts, 16, &lo, &hi)
+    if lo >= hi:
+        if j.reduce:
+            j.partial[part] = 0
+        return
+    if j.reduce:
+        _reduce_into(&j.loop, <char*>&acc32 if j.itemsize == 4 else <char*>&acc64,
+                     j.ptr[0] + lo * j.itemsize, hi - lo, j.itemsize)
+        j.partial[part] = acc32 if j.itemsize == 4 else acc64
+        return
+    dims[0] = hi - lo
+    for k in range(j.nargs):
+        args[k] = j.ptr[k] + lo * j.itemsize
+        steps[k] = j.itemsize
+    j.loop.fn(args, dims, steps, j.loop.data)
+
+
+cpdef object ufunc_map(object ufunc, tuple arrays, object out=None):
     """ufunc(*arrays) split over the pool for large C-contiguous float32/float64 arrays of
-    one shape and dtype; None when it does not apply (small, other layouts or dtypes,
-    one thread), and the caller makes the ordinary call.
+    one shape and dtype, into a new array or into ``out`` (writable, C-contiguous, of
+    that shape and dtype; it may be one of the inputs); None when it does not apply
+    (small, other layouts or dtypes, one thread), and the caller makes the ordinary call.
 
     NumPy's floating-point error reporting (RuntimeWarnings) is not raised on this path;
     tapegrad runs its ufuncs quietly anyway (TF does not warn either)."""
@@ -244,51 +307,42 @@ cpdef object ufunc_map(object ufunc, tuple arrays):
         a = _nd(arrays[i], "ufunc_map", "arrays[%d]" % i)
         if _ftype(a) != typenum or not _same_shape(a, first):
             return None
-    cdef int idx = _ufunc_loop(u, typenum)
-    if idx < 0:
-        return None
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(first), cnp.PyArray_DIMS(first),
-                                             typenum, 0)
     cdef UfuncJob job
-    job.fn = <ufunc_loop_t>u.functions[idx]
-    job.data = u.data[idx]
+    cdef cnp.ndarray res
+    if out is None:
+        res = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(first), cnp.PyArray_DIMS(first), typenum, 0)
+    else:
+        res = _nd(out, "ufunc_map", "out")
+        if _ftype(res) != typenum or not _same_shape(res, first) or \
+                not cnp.PyArray_ISWRITEABLE(res):
+            return None
+    if not _get_loop(u, typenum, &job.loop):
+        return None
     job.nargs = nin + 1
     job.itemsize = cnp.PyArray_ITEMSIZE(first)
     job.n = n
     job.reduce = False
     for i in range(nin):
         job.ptr[i] = <char*>cnp.PyArray_DATA(<cnp.ndarray>arrays[i])
-    job.ptr[nin] = <char*>cnp.PyArray_DATA(out)
+    job.ptr[nin] = <char*>cnp.PyArray_DATA(res)
     with nogil:
         tg_pool_run(_ufunc_part, &job, _parts(n, GRAIN_MATH))
-    return out
-
-
-cdef object _np_add = np.add
-cdef int _add32 = -2, _add64 = -2       # add's float loops in its table (-2: not looked up)
+    return res
 
 
 cpdef object sum_all(object x):
     """Sum of every element of a C-contiguous float32/float64 array, as a 0-d array:
     NumPy's add loop summing pairwise (as np.sum), called directly; a large array in
     parts on the pool, the partial sums added in part order (so the result is fixed
-    for a fixed thread count).  None for other dtypes, layouts and empty arrays.  (np.add.reduce spends
-    ~12,000 instructions setting up its iterator before it sums a 1000-element loss.)"""
-    global _add32, _add64
+    for a fixed thread count).  None for other dtypes, layouts and empty arrays.
+    (np.add.reduce spends ~12,000 instructions setting up its iterator before it sums
+    a 1000-element loss.)"""
     cdef cnp.ndarray X = _nd(x, "sum_all", "x")
-    cdef int typenum = _ftype(X), idx, parts, p
+    cdef int typenum = _ftype(X), parts, p
     cdef Py_ssize_t n = cnp.PyArray_SIZE(X)
-    if typenum < 0 or n == 0:
-        return None
-    if _add32 == -2:
-        _add32 = _ufunc_loop(<cnp.ufunc>_np_add, cnp.NPY_FLOAT)
-        _add64 = _ufunc_loop(<cnp.ufunc>_np_add, cnp.NPY_DOUBLE)
-    idx = _add32 if typenum == cnp.NPY_FLOAT else _add64
-    if idx < 0:
-        return None
     cdef UfuncJob job
-    job.fn = <ufunc_loop_t>(<cnp.ufunc>_np_add).functions[idx]
-    job.data = (<cnp.ufunc>_np_add).data[idx]
+    if typenum < 0 or n == 0 or not _add_loop(typenum, &job.loop):
+        return None
     job.nargs = 3
     job.itemsize = cnp.PyArray_ITEMSIZE(X)
     job.n = n
@@ -318,8 +372,7 @@ cpdef object sum_all(object x):
 
 
 cdef struct RowSumJob:
-    ufunc_loop_t fn
-    void* data
+    Loop add
     char* x
     char* out
     Py_ssize_t R, K, itemsize
@@ -330,49 +383,32 @@ cdef void _rowsum_part(void* ctx, int part, int parts) noexcept nogil:
     cdef RowSumJob* j = <RowSumJob*>ctx
     cdef ptrdiff_t lo, hi
     cdef Py_ssize_t r
-    cdef char* args[3]
-    cdef cnp.npy_intp dims[1]
-    cdef cnp.npy_intp steps[3]
+    cdef char* acc
     tg_split(j.R, part, parts, 16, &lo, &hi)
-    dims[0] = j.K
-    steps[0] = 0
-    steps[1] = j.itemsize
-    steps[2] = 0
     for r in range(lo, hi):
-        args[0] = j.out + r * j.itemsize
-        args[1] = j.x + r * j.K * j.itemsize
-        args[2] = args[0]
+        acc = j.out + r * j.itemsize
         if j.itemsize == 4:
-            (<float*>args[0])[0] = 0
+            (<float*>acc)[0] = 0
         else:
-            (<double*>args[0])[0] = 0
-        j.fn(args, dims, steps, j.data)
+            (<double*>acc)[0] = 0
+        _reduce_into(&j.add, acc, j.x + r * j.K * j.itemsize, j.K, j.itemsize)
 
 
 cpdef object sum_last(object x):
     """Sums over the last axis of a large C-contiguous float32/float64 array (rank >= 2),
     one row per output element, rows split over the pool (each row's sum is the same at
     every thread count); shape x.shape[:-1].  None when it does not apply."""
-    global _add32, _add64
     cdef cnp.ndarray X = _nd(x, "sum_last", "x")
-    cdef int typenum = _ftype(X), idx
+    cdef int typenum = _ftype(X)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(X), K
+    cdef RowSumJob j
     if typenum < 0 or cnp.PyArray_NDIM(X) < 2 or n == 0:
         return None
     K = cnp.PyArray_DIMS(X)[cnp.PyArray_NDIM(X) - 1]
-    if K == 0:
-        return None
-    if _add32 == -2:
-        _add32 = _ufunc_loop(<cnp.ufunc>_np_add, cnp.NPY_FLOAT)
-        _add64 = _ufunc_loop(<cnp.ufunc>_np_add, cnp.NPY_DOUBLE)
-    idx = _add32 if typenum == cnp.NPY_FLOAT else _add64
-    if idx < 0:
+    if K == 0 or not _add_loop(typenum, &j.add):
         return None
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(X) - 1, cnp.PyArray_DIMS(X),
                                              typenum, 0)
-    cdef RowSumJob j
-    j.fn = <ufunc_loop_t>(<cnp.ufunc>_np_add).functions[idx]
-    j.data = (<cnp.ufunc>_np_add).data[idx]
     j.x = <char*>cnp.PyArray_DATA(X)
     j.out = <char*>cnp.PyArray_DATA(out)
     j.R = n // K

@@ -26,7 +26,7 @@ def set_intra_op_parallelism_threads(num_threads):
     if n < 0:
         raise ValueError("set_intra_op_parallelism_threads: num_threads must be >= 0 "
                          "(0 = default), got %d" % n)
-    _kernels.set_threads(min(n, 64) if n else _kernels.default_threads())
+    _kernels.set_threads(min(n, _kernels.MAX_THREADS) if n else _kernels.default_threads())
     _requested = n
 
 
