@@ -358,3 +358,25 @@ def test_row_sums_equal_numpys(threads):
     got = threads(2, lambda: tg.reduce_sum(tg.constant(x), axis=-1).numpy())
     np.testing.assert_allclose(got, x.sum(-1), rtol=1e-5, atol=1e-4)
     assert got.shape == (300,) and got.dtype == np.float32
+
+
+def test_traced_buffer_reuse_runs_large_ufuncs_into_the_donor(threads):
+    # tg.function replays a chain of unary ufuncs into dead buffers; on the pool that
+    # must give eager's bits at every thread count
+    x = tg.constant(_rng(11).standard_normal(N_BIG).astype(np.float32))
+    f = tg.function(lambda a: tg.sin(tg.tanh(tg.exp(a * 0.1))))
+    eager = tg.sin(tg.tanh(tg.exp(x * 0.1))).numpy()
+    for n in (1, 2):
+        assert np.array_equal(threads(n, lambda: f(x).numpy()), eager)
+
+
+def test_ufunc_map_into_out():
+    a = _rng(12).standard_normal(N_BIG).astype(np.float32)
+    out = np.empty_like(a)
+    res = _kernels.ufunc_map(np.tanh, (a,), out)
+    if _kernels.get_threads() > 1:
+        assert res is out and np.array_equal(out, np.tanh(a))
+    ro = np.empty_like(a)
+    ro.flags.writeable = False
+    assert _kernels.ufunc_map(np.tanh, (a,), ro) is None          # not writable
+    assert _kernels.ufunc_map(np.tanh, (a,), out[:-1]) is None    # another shape
