@@ -31,7 +31,7 @@ cpdef bint sgd_update(object w, object g, double lr) except -1
 cpdef bint all_finite(object arr) except -1
 cpdef object ufunc_map(object ufunc, tuple arrays, object out=*)
 cpdef object sum_all(object x)
-cpdef object gemm(object a, object b)
+cpdef object gemm(object a, object b, bint verify=*)
 cpdef object conv2d(object x, object w2, int kh, int kw, int sh, int sw, int dh, int dw,
                     int pad_top, int pad_left, int oh, int ow)
 cpdef object conv2d_input_grad(object dy, object w2, tuple x_shape, int kh, int kw, int sh,

@@ -535,6 +535,9 @@ cdef struct GemmJob:
     Py_ssize_t lda, ldb, ldc, itemsize
     bint by_rows          # parts split M (else N)
     double beta
+    bint check            # check_numerics: each part tests its own block of C
+    int parts_run
+    bint ok[64]           # per part (TG_MAX_THREADS)
 
 
 cdef void _gemm_call(bint single, int ta, int tb, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
@@ -567,6 +570,7 @@ cdef void _gemm_part(void* ctx, int part, int parts) noexcept nogil:
     cdef GemmJob* j = <GemmJob*>ctx
     cdef ptrdiff_t lo, hi
     cdef Py_ssize_t s = j.itemsize
+    j.ok[part] = True
     if j.by_rows:
         # rows lo..hi of op(A): rows of A, or columns of a transposed A
         tg_split(j.M, part, parts, 4, &lo, &hi)
@@ -574,12 +578,17 @@ cdef void _gemm_part(void* ctx, int part, int parts) noexcept nogil:
             _gemm_call(j.single, j.ta, j.tb, hi - lo, j.N, j.K,
                        j.A + (lo * s if j.ta else lo * j.lda * s), j.lda, j.B, j.ldb,
                        j.beta, j.C + lo * j.ldc * s, j.ldc)
+            if j.check:
+                j.ok[part] = _finite_block(j.C + lo * j.ldc * s, hi - lo, j.N, j.ldc,
+                                           not j.single)
     else:
         tg_split(j.N, part, parts, 16, &lo, &hi)
         if lo < hi:
             _gemm_call(j.single, j.ta, j.tb, j.M, hi - lo, j.K, j.A, j.lda,
                        j.B + (lo * j.ldb * s if j.tb else lo * s), j.ldb,
                        j.beta, j.C + lo * s, j.ldc)
+            if j.check:
+                j.ok[part] = _finite_block(j.C + lo * s, j.M, hi - lo, j.ldc, not j.single)
 
 
 cdef void _gemm_run(GemmJob* j) noexcept nogil:
@@ -591,6 +600,7 @@ cdef void _gemm_run(GemmJob* j) noexcept nogil:
     if work >= GEMM_SPLIT:
         span = j.M if j.by_rows else j.N
         parts = _parts(span, 4 if j.by_rows else 16)
+    j.parts_run = parts
     tg_pool_run(_gemm_part, j, parts)
 
 
@@ -613,10 +623,15 @@ cdef int _operand(cnp.ndarray x, bint* trans, Py_ssize_t* ld) noexcept:
     return -1
 
 
-cpdef object gemm(object a, object b):
+cpdef object gemm(object a, object b, bint verify=False):
     """a @ b for 2-D float32/float64 arrays of one dtype that BLAS reads in place (either
     may be a transposed view), on the pool; None when it does not apply (no bound BLAS,
-    other ranks, dtypes or strides, empty) and the caller uses np.matmul."""
+    other ranks, dtypes or strides, empty) and the caller uses np.matmul.
+
+    ``verify`` (the matmul primitive, which returns the product unchanged): while
+    check_numerics is on, each part tests the block it just wrote, still in its core's
+    cache, and the next ``all_finite`` of this very array reads that answer instead of
+    a second pass (the weight gradient is most of an MLP step's checked bytes)."""
     if not _blas_ready():
         return None
     cdef cnp.ndarray A = _nd(a, "gemm", "a"), B = _nd(b, "gemm", "b")
@@ -651,10 +666,25 @@ cpdef object gemm(object a, object b):
     j.ldc = N
     j.itemsize = cnp.PyArray_ITEMSIZE(A)
     j.beta = 0
+    j.check = verify and _check_outputs
+    cdef bint bounded = False
+    if j.check and M * K + K * N < M * N:
+        # check_numerics: reading the operands is cheaper than reading the product
+        with nogil:
+            bounded = _product_bounded(j.A, K if ta else M, M if ta else K, lda,
+                                       j.B, N if tb else K, K if tb else N, ldb, K,
+                                       not j.single)
+        if bounded:
+            j.check = False
     _pin()
     with nogil:
         _gemm_run(&j)
     _unpin()
+    if bounded or j.check:
+        # read-only from here, as the tensor it becomes is: a later in-place write
+        # cannot make the handed-off answer stale
+        cnp.PyArray_CLEARFLAGS(out, cnp.NPY_ARRAY_WRITEABLE)
+        _note_verified(out, bounded or _parts_ok(j.ok, j.parts_run))
     return out
 
 

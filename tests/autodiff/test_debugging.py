@@ -285,3 +285,84 @@ def test_check_numerics_function_and_assert_all_finite():
         tg.debugging.check_numerics(tg.constant([np.nan]), "bad values")
     with pytest.raises(tg.errors.InvalidArgumentError, match="Inf"):
         tg.debugging.assert_all_finite(tg.constant([np.inf, 1.0]), "x")
+
+
+# Products test their own output inside the GEMM (or bound it from the operands when
+# those are smaller); these cases make sure neither route misses an Inf/NaN.
+
+def _product_cases():
+    rng = np.random.default_rng(5)
+    for dtype, huge in ((np.float32, 1e20), (np.float64, 1e160)):
+        for m, k, n in ((300, 400, 300), (8, 400, 5000), (784, 32, 128), (3, 2, 2)):
+            a = rng.standard_normal((m, k)).astype(dtype)
+            b = rng.standard_normal((k, n)).astype(dtype)
+            yield dtype, huge, a, b
+
+
+@pytest.mark.parametrize("where", ["first", "last"])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_check_numerics_products_find_overflow(where, transposed):
+    for dtype, huge, a, b in _product_cases():
+        # one row of a and one column of b huge: exactly one element of a @ b overflows,
+        # at the first or the last position (the first or the last part of the split)
+        i, j = (0, 0) if where == "first" else (a.shape[0] - 1, b.shape[1] - 1)
+        a2, b2 = a.copy(), b.copy()
+        a2[i, :] = huge
+        b2[:, j] = huge
+        expect = a2 @ b2
+        assert not np.isfinite(expect).all()
+        if transposed:
+            args = (tg.constant(np.ascontiguousarray(a2.T)),
+                    tg.constant(np.ascontiguousarray(b2.T)))
+            flags = dict(transpose_a=True, transpose_b=True)
+        else:
+            args, flags = (tg.constant(a2), tg.constant(b2)), {}
+        with tg.debugging.enable_check_numerics():
+            with pytest.raises(CheckNumericsError, match="matmul produced Inf"):
+                tg.matmul(*args, **flags)
+            # the same operands without the huge entries pass, and give NumPy's product
+            fine = tg.matmul(tg.constant(a), tg.constant(b))
+        np.testing.assert_allclose(fine.numpy(), a @ b, rtol=1e-4 if dtype == np.float32
+                                   else 1e-12, atol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+def test_check_numerics_products_nan_operand_and_weight_gradient():
+    x = tg.constant(np.ones((32, 784), np.float32))
+    w = tg.Variable(np.full((784, 128), 1e-3, np.float32))
+    with tg.debugging.enable_check_numerics():
+        bad = np.ones((32, 784), np.float32)
+        bad[3, 5] = np.nan
+        with pytest.raises(CheckNumericsError, match="input 0 held NaN already"):
+            tg.matmul(tg.constant(bad), w)
+        # the weight gradient x^T g is the larger array: its operands are read instead;
+        # a cotangent of 2e37 gives dW = 32 * 2e37 > float32's max, in the matmul VJP
+        with tg.GradientTape(persistent=True) as tape:
+            y = tg.matmul(x, w)
+        with pytest.raises(CheckNumericsError, match="VJP\\) of matmul"):
+            tape.gradient(y, w, output_gradients=tg.constant(np.full((32, 128), 2e37,
+                                                                       np.float32)))
+        # 1e37: the operand bound (3.2e38) is too loose to vouch, the scan of dW finds
+        # it finite (3.2e38 < 3.4e38); 1e30: the bound vouches
+        for big in (1e37, 1e30):
+            g = tape.gradient(y, w, output_gradients=tg.constant(np.full((32, 128), big,
+                                                                       np.float32)))
+            np.testing.assert_allclose(g.numpy(), np.full((784, 128), 32 * big),
+                                       rtol=1e-5)
+
+
+def test_check_numerics_product_output_is_read_only():
+    from tapegrad import _kernels
+
+    a = np.ones((300, 400))
+    with tg.debugging.enable_check_numerics():
+        out = _kernels.gemm(a, a.T.copy(), True)
+        if out is None:
+            pytest.skip("no bound BLAS: products go through np.matmul")
+        assert not out.flags.writeable
+        with pytest.raises(ValueError):
+            out[0, 0] = np.nan
+        assert _kernels.all_finite(out)
+        nan = np.full((3, 3), np.nan)
+        assert not _kernels.all_finite(nan)
+    out = _kernels.gemm(a, a.T.copy(), True)
+    assert out.flags.writeable      # off: the kernel's plain product

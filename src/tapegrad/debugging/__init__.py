@@ -22,7 +22,7 @@ import weakref
 
 import numpy as np
 
-from tapegrad import _core, _tape
+from tapegrad import _core, _kernels, _tape
 from tapegrad.debugging import numerics as _numerics
 from tapegrad.debugging.numerics import CheckNumericsError
 from tapegrad.debugging.sites import call_site, user_frame
@@ -118,6 +118,7 @@ class _NumericsScope:
 def _set_numerics(on):
     _core._set_numerics(bool(on), _numerics.report)
     _tape._set_track_vjp(bool(on))
+    _kernels.set_output_checks(bool(on))
 
 
 def enable_check_numerics():

@@ -34,7 +34,7 @@ def _matmul(a, b, transpose_a=False, transpose_b=False):
         b = b.swapaxes(-1, -2)
     if a.ndim == 2 and b.ndim == 2:
         # 2-D float products on tapegrad's thread pool (None: np.matmul does it)
-        out = _kernels.gemm(a, b)
+        out = _kernels.gemm(a, b, True)
         if out is not None:
             return out
     return np.matmul(a, b)
