@@ -13,6 +13,8 @@ import math
 import numpy as np
 
 from tapegrad import _core, _kernels
+from tapegrad._core import Tensor as _Tensor
+from tapegrad._core import apply as _apply
 from tapegrad.ops._registry import (
     INT,
     NUMERIC,
@@ -221,14 +223,19 @@ def _sum_to_plan(xshape, shape):
 
 def sum_to(x, shape):
     """Sum ``x`` down to ``shape`` (the inverse of broadcasting): the engine's unbroadcast."""
-    x = tensor(x, op="sum_to")
-    shape = tuple(shape)
-    plan = _SUM_TO_PLANS.get((x.shape, shape))
-    axes, keepdims, reshape_after = plan if plan is not None else _sum_to_plan(x.shape, shape)
+    # (runs for every broadcast operand's gradient: the array's own shape tuple rather
+    # than a TensorShape, and apply() rather than the primitive's keyword check)
+    if type(x) is not _Tensor:
+        x = tensor(x, op="sum_to")
+    if type(shape) is not tuple:
+        shape = tuple(shape)
+    xshape = x._data.shape
+    plan = _SUM_TO_PLANS.get((xshape, shape))
+    axes, keepdims, reshape_after = plan if plan is not None else _sum_to_plan(xshape, shape)
     if axes:
-        x = _sum(x, axes=axes, keepdims=keepdims)
+        x = _apply(_sum, (x,), {"axes": axes, "keepdims": keepdims})
     if reshape_after:
-        x = _reshape(x, shape=shape)
+        x = _apply(_reshape, (x,), {"shape": shape})
     return x
 
 
