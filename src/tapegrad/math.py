@@ -1,6 +1,7 @@
 """``tg.math``: the one namespace of every elementwise and reduction op (TF 1.x's
 ``tf.math``).  A namespace only: each name is the function defined in ``tapegrad.ops``
-(elementwise, reductions, special, complex, nn), nothing is defined twice.
+(elementwise, reductions, special, complex, nn, cumulative, segment, sorting, and
+math_misc's compositions), nothing is defined twice.
 
 ``abs`` here is the complex-aware one: the magnitude (a real tensor) of a complex
 input, the usual abs otherwise.  Complex gradients follow PyTorch/TF: for a real loss L
@@ -8,6 +9,7 @@ of z = x + iy the gradient is dL/dx + i dL/dy (see ops/complex.py).
 """
 
 from tapegrad.ops.complex import abs, angle, complex, conj, imag, real  # noqa: A004
+from tapegrad.ops.cumulative import cumprod, cumsum, cumulative_logsumexp
 from tapegrad.ops.elementwise import (
     add,
     add_n,
@@ -52,7 +54,24 @@ from tapegrad.ops.elementwise import (
     tanh,
 )
 from tapegrad.ops.linalg import norm
-from tapegrad.ops.nn import softplus
+from tapegrad.ops.math_misc import (
+    accumulate_n,
+    bessel_i0,
+    bessel_i1,
+    bincount,
+    confusion_matrix,
+    invert_permutation,
+    is_non_decreasing,
+    is_strictly_increasing,
+    polyval,
+    reciprocal_no_nan,
+    rint,
+    scalar_mul,
+    softsign,
+    unsorted_segment_sqrt_n,
+    zero_fraction,
+)
+from tapegrad.ops.nn import in_top_k, l2_normalize, log_softmax, softmax, softplus
 from tapegrad.ops.reductions import (
     argmax,
     argmin,
@@ -68,6 +87,19 @@ from tapegrad.ops.reductions import (
     reduce_sum,
     reduce_variance,
 )
+from tapegrad.ops.segment import (
+    segment_max,
+    segment_mean,
+    segment_min,
+    segment_prod,
+    segment_sum,
+    unsorted_segment_max,
+    unsorted_segment_mean,
+    unsorted_segment_min,
+    unsorted_segment_prod,
+    unsorted_segment_sum,
+)
+from tapegrad.ops.sorting import top_k
 from tapegrad.ops.special import (
     acos,
     acosh,

@@ -397,7 +397,11 @@ _SCIENTIFIC.update({name: "tapegrad.math:" + name for name in (
     "erf", "erfc", "lgamma", "digamma", "polygamma", "igamma", "igammac", "lbeta", "betainc",
     "zeta", "atan2", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
     "squared_difference", "reduce_euclidean_norm", "real", "imag", "conj", "angle",
-    "complex", "xlogy", "xdivy", "log_sigmoid", "softplus", "divide_no_nan")})
+    "complex", "xlogy", "xdivy", "log_sigmoid", "softplus", "divide_no_nan",
+    # the rest of TF 1.x's top-level tf.math aliases (tapegrad/ops/math_misc.py)
+    "bincount", "confusion_matrix", "invert_permutation", "is_non_decreasing",
+    "is_strictly_increasing", "rint", "scalar_mul", "accumulate_n", "zero_fraction",
+    "unsorted_segment_sqrt_n", "reciprocal_no_nan")})
 _SCIENTIFIC.update({name: "tapegrad.signal:" + name for name in (
     "fft", "ifft", "fft2d", "ifft2d", "fft3d", "ifft3d")})
 _SCIENTIFIC.update({"erfinv": "tapegrad.math:erfinv", "ndtri": "tapegrad.math:ndtri",

@@ -966,6 +966,7 @@ def _batch_rules():
 
 _batch_rules()
 # array ops (h18): tf.nn.top_k is the same function as tg.top_k
+from tapegrad.ops.math_misc import softsign  # noqa: E402
 from tapegrad.ops.sorting import top_k  # noqa: E402
 
-__all__ += ["top_k"]
+__all__ += ["softsign", "top_k"]
