@@ -137,7 +137,8 @@ def broadcastable(s1, s2):
     except ValueError:
         return False
 
-def run(seed, verbose=False):
+def build_program(seed):
+    """(inputs, a direction per input, evaluate(lib, inputs) -> scalar loss, description)."""
     rng = np.random.default_rng(seed)
     unary, binary = unary_ops(), binary_ops()
     n_in = rng.integers(1, 4)
@@ -184,6 +185,12 @@ def run(seed, verbose=False):
             w = 0.1 * (i + 1)
             total = total + w * (tg.reduce_sum(tg.tanh(t)) if lib == "tg" else torch.tanh(t).sum())
         return total
+    desc = [(kind, (unary if kind == "u" else binary)[k][0], ops) for kind, k, ops in prog]
+    return xs, vs, evaluate, (shapes, desc)
+
+
+def run(seed):
+    xs, vs, evaluate, (shapes, desc) = build_program(seed)
     # torch
     txs = [torch.tensor(x, requires_grad=True) for x in xs]
     tl = evaluate("torch", txs)
@@ -218,7 +225,6 @@ def run(seed, verbose=False):
         cmp("grad%d" % i, ggs[i].numpy(), tgs[i])
         cmp("hvp%d" % i, ghv[i].numpy(), thv[i])
     if bad:
-        desc = [(kind, (unary if kind == "u" else binary)[k][0], ops) for kind, k, ops in prog]
         return shapes, desc, bad
     return None
 
