@@ -85,7 +85,7 @@ cpdef object im2col(object x, int kh, int kw, int sh, int sw, int dh, int dw,
     _check_float4(X, "im2col")
     _check_window("im2col", kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow)
     cdef Py_ssize_t N = X.shape[0], H = X.shape[1], W = X.shape[2], C = X.shape[3]
-    cdef cnp.ndarray cols = np.empty((N * oh * ow, kh * kw * C), dtype=X.dtype)
+    cdef cnp.ndarray cols = empty((N * oh * ow, kh * kw * C), X.dtype)
     if cols.size == 0:
         return cols
     if X.dtype.num == cnp.NPY_FLOAT:
@@ -250,14 +250,14 @@ cdef object _conv_run(int mode, cnp.ndarray x, cnp.ndarray w2, cnp.ndarray dy,
     parts = _parts(N, j.chunk if j.chunk < N else N)
     if mode == CONV_FORWARD:
         img = x
-        out = np.empty((N, oh, ow, O), dtype=dtype)
+        out = empty((N, oh, ow, O), dtype)
     elif mode == CONV_INPUT:
         img = np.zeros(x_shape, dtype=dtype)
         out = img
     else:
         img = x
-        out = np.empty((parts, K, O), dtype=dtype)
-    scratch = np.empty(parts * min(j.chunk, N) * per * K, dtype=dtype)
+        out = empty((parts, K, O), dtype)
+    scratch = empty((parts * min(j.chunk, N) * per * K,), dtype)
     j.x = <char*>cnp.PyArray_DATA(img)
     j.w = NULL if w2 is None else <char*>cnp.PyArray_DATA(w2)
     j.dy = NULL if dy is None else <char*>cnp.PyArray_DATA(dy)

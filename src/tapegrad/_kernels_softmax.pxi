@@ -94,7 +94,7 @@ cdef object _softmax_run(str fn, object x, object g):
             and _get_loop(<cnp.ufunc>np.maximum, t, &j.max)):
         return None
     cdef Py_ssize_t K = X.shape[X.ndim - 1]
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(X), cnp.PyArray_DIMS(X), t, 0)
+    cdef cnp.ndarray out = _out_array(cnp.PyArray_NDIM(X), cnp.PyArray_DIMS(X), t)
     j.single = t == cnp.NPY_FLOAT
     j.grad = G is not None
     j.x = <char*>cnp.PyArray_DATA(X)

@@ -128,8 +128,7 @@ cdef void _ew_part(void* ctx, int part, int parts) noexcept nogil:
 cdef cnp.ndarray _ew_new(EwJob* j, int kind, int code, cnp.ndarray A, int typenum):
     # a job over A's elements into a new array of A's shape (returned); the caller sets
     # b and the kind's own fields
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(A), cnp.PyArray_DIMS(A),
-                                             typenum, 0)
+    cdef cnp.ndarray out = _out_array(cnp.PyArray_NDIM(A), cnp.PyArray_DIMS(A), typenum)
     j.kind = kind
     j.code = code
     j.single = typenum == cnp.NPY_FLOAT
@@ -310,7 +309,7 @@ cpdef object ufunc_map(object ufunc, tuple arrays, object out=None):
     cdef UfuncJob job
     cdef cnp.ndarray res
     if out is None:
-        res = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(first), cnp.PyArray_DIMS(first), typenum, 0)
+        res = _out_array(cnp.PyArray_NDIM(first), cnp.PyArray_DIMS(first), typenum)
     else:
         res = _nd(out, "ufunc_map", "out")
         if _ftype(res) != typenum or not _same_shape(res, first) or \
@@ -650,7 +649,7 @@ cpdef object gemm(object a, object b, bint verify=False):
     cdef cnp.npy_intp dims[2]
     dims[0] = M
     dims[1] = N
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(2, dims, t, 0)
+    cdef cnp.ndarray out = _out_array(2, dims, t)
     cdef GemmJob j
     j.single = t == cnp.NPY_FLOAT
     j.ta = ta

@@ -67,11 +67,17 @@ from tapegrad.ops.math_misc import (
     reciprocal_no_nan,
     rint,
     scalar_mul,
-    softsign,
     unsorted_segment_sqrt_n,
     zero_fraction,
 )
-from tapegrad.ops.nn import in_top_k, l2_normalize, log_softmax, softmax, softplus
+from tapegrad.ops.nn import (
+    in_top_k,
+    l2_normalize,
+    log_softmax,
+    softmax,
+    softplus,
+    softsign,
+)
 from tapegrad.ops.reductions import (
     argmax,
     argmin,

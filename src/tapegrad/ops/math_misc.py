@@ -3,7 +3,7 @@
 Each function's gradients, of every order and in both modes, come from the primitives it
 is built of; the integer-valued ones (``bincount`` without weights, ``confusion_matrix``,
 ``invert_permutation``, the ``is_*`` tests, ``zero_fraction``) have none, as in TF.
-Re-exported by ``tapegrad.math`` (and ``softsign`` by ``tg.nn``).
+Re-exported by ``tapegrad.math``.
 """
 
 import numpy as np
@@ -29,7 +29,7 @@ from tapegrad.ops.elementwise import (
 from tapegrad.ops.reductions import reduce_all, reduce_mean
 from tapegrad.ops.shape import _fmt, reshape
 
-__all__ = ["softsign", "reciprocal_no_nan", "rint", "scalar_mul", "accumulate_n",
+__all__ = ["reciprocal_no_nan", "rint", "scalar_mul", "accumulate_n",
            "polyval", "bessel_i0", "bessel_i1", "zero_fraction", "is_non_decreasing",
            "is_strictly_increasing", "invert_permutation", "bincount", "confusion_matrix",
            "unsorted_segment_sqrt_n"]
@@ -40,12 +40,6 @@ def _floating(x, op):
     if t.dtype.kind not in "fc":
         raise TypeError("%s: expected a floating tensor, got %s" % (op, t.dtype.name))
     return t
-
-
-def softsign(features, name=None):
-    """x / (1 + |x|)."""
-    x = _floating(features, "softsign")
-    return divide(x, add(abs(x), 1.0))
 
 
 def reciprocal_no_nan(x, name=None):

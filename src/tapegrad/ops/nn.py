@@ -744,10 +744,12 @@ from tapegrad.ops.nn_extra import (  # noqa: E402
     l2_normalize,
     selu,
     silu,
+    softsign,
     swish,
 )
 
-__all__ += ["selu", "gelu", "swish", "silu", "l2_normalize", "embedding_lookup", "in_top_k"]
+__all__ += ["selu", "gelu", "swish", "silu", "softsign", "l2_normalize", "embedding_lookup",
+            "in_top_k"]
 # ---------------------------------------------------------------------------
 # ONNX export rules (run by tapegrad.onnx.export through its context).  tapegrad is
 # NHWC with HWIO filters; ONNX's Conv and pools are NCHW with OIHW filters, so the
@@ -966,7 +968,6 @@ def _batch_rules():
 
 _batch_rules()
 # array ops (h18): tf.nn.top_k is the same function as tg.top_k
-from tapegrad.ops.math_misc import softsign  # noqa: E402
 from tapegrad.ops.sorting import top_k  # noqa: E402
 
-__all__ += ["softsign", "top_k"]
+__all__ += ["top_k"]

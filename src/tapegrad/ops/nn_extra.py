@@ -10,8 +10,10 @@ import math
 import numpy as np
 
 from tapegrad.ops._registry import norm_axes, tensor
+from tapegrad.ops.elementwise import abs as tg_abs
 from tapegrad.ops.elementwise import (
     add,
+    divide,
     expm1,
     greater,
     maximum,
@@ -26,7 +28,8 @@ from tapegrad.ops.linalg import clip_by_norm
 from tapegrad.ops.reductions import reduce_sum
 from tapegrad.ops.shape import _fmt, gather
 
-__all__ = ["selu", "gelu", "swish", "silu", "l2_normalize", "embedding_lookup", "in_top_k"]
+__all__ = ["selu", "gelu", "swish", "silu", "softsign", "l2_normalize", "embedding_lookup",
+           "in_top_k"]
 
 # SELU's fixed point constants (Klambauer et al. 2017), as TF and PyTorch use them.
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -48,6 +51,12 @@ def selu(features, name=None):
     # unused branch (whose zero cotangent would otherwise meet an inf).
     neg = multiply(expm1(where(pos, 0, x)), _SELU_ALPHA)
     return multiply(where(pos, x, neg), _SELU_SCALE)
+
+
+def softsign(features, name=None):
+    """x / (1 + |x|)."""
+    x = _float(features, "softsign")
+    return divide(x, add(tg_abs(x), 1.0))
 
 
 def gelu(features, approximate=False, name=None):
