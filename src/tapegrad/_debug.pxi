@@ -5,13 +5,15 @@
 cdef bint _numerics_on = False      # enable_check_numerics(): check every op's output
 cdef bint _any_debug = False        # some tape took debug notes: watch cuts and escapes
 cdef object _numerics_report = None # debugging.numerics.report(prim, args, params, out)
+cdef object _device_finite = None   # debugging.numerics.device_all_finite(array) (GPU)
 cdef object _escape_report = None   # debugging.hooks.on_escape(tape_list, tensor, how)
 cdef set _warned_sites = set()      # array-conversion warnings already given, by site
 
 
-def _set_numerics(bint on, report):
-    global _numerics_on, _numerics_report
+def _set_numerics(bint on, report, device_finite=None):
+    global _numerics_on, _numerics_report, _device_finite
     _numerics_report = report
+    _device_finite = device_finite
     _numerics_on = on
 
 
@@ -65,7 +67,9 @@ cdef int _note_escape(Tensor t, str how) except -1:
 
 cdef bint _all_finite(object arr) except -1:
     if type(arr) is not ndarray:
-        return True         # device arrays: not checked (documented)
+        # a device array: the installed device check (one predicate map and one
+        # all-reduce on the GPU, a byte back), or none
+        return _device_finite is None or bool(_device_finite(arr))
     if (<cnp.dtype>arr.dtype).kind not in (b"f", b"c"):
         return True
     return _kernels.all_finite(arr)

@@ -247,3 +247,18 @@ def test_small_cnn_training_step_matches_cpu():
     np.testing.assert_allclose(l_gpu, l_cpu, rtol=1e-5)
     for a, b in zip(g_gpu, g_cpu):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_check_numerics_on_gpu_tensors():
+    from tapegrad.debugging import CheckNumericsError
+
+    x = tg.constant([-1.0, 4.0]).gpu()
+    with tg.debugging.enable_check_numerics():
+        np.testing.assert_array_equal(tg.sqrt(tg.abs(x)).numpy(), [1.0, 2.0])
+        with pytest.raises(CheckNumericsError, match="sqrt produced NaN"):
+            tg.sqrt(x)
+        v = tg.Variable(np.ones(3, np.float32)).gpu() if hasattr(tg.Variable, "gpu") else None
+        if v is not None:
+            with pytest.raises(CheckNumericsError, match="apply_gradients made Inf"):
+                tg.optimizers.SGD(1e38).apply_gradients(
+                    [(tg.constant(np.full(3, 1e38, np.float32)).gpu(), v)])

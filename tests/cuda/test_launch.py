@@ -335,3 +335,25 @@ def test_cuda_array_reshape_and_scalars(monkeypatch):
     assert CudaArray.from_scalar(-0.0, np.float32) is not CudaArray.from_scalar(0.0, np.float32)
     assert s1.shape == () and s1.size == 1
     assert CudaArray.empty((0, 3), np.float32).ptr == 0
+
+
+def test_check_numerics_device_check_launches_real_kernels(monkeypatch, ptx_entries):
+    # the GPU finiteness check (debugging.numerics.device_all_finite): an is_finite
+    # predicate and an all-reduce, launched with the PTX's argument sizes, one byte back
+    import cuda_fakedev as fakedev
+
+    from tapegrad.cuda.array import CudaArray
+    from tapegrad.debugging.numerics import device_all_finite
+    dev = fakedev.install(monkeypatch)
+    for dtype in (np.float32, np.float64):
+        dev.launches.clear()
+        device_all_finite(CudaArray.from_numpy(np.zeros((3, 5), dtype)))
+        names = [k for k, _g, _b, _s in dev.launches]
+        assert any(k.startswith("pred_") for k in names), names
+        assert len(names) >= 2, names
+        for kname, _grid, _block, sizes in dev.launches:
+            assert sizes == ptx_entries[kname], (kname, sizes, ptx_entries[kname])
+    dev.launches.clear()
+    assert device_all_finite(CudaArray.from_numpy(np.zeros(4, np.int32)))   # ints: finite
+    assert device_all_finite(CudaArray.from_numpy(np.zeros((0, 3), np.float32)))
+    assert dev.launches == []

@@ -116,7 +116,7 @@ class _NumericsScope:
 
 
 def _set_numerics(on):
-    _core._set_numerics(bool(on), _numerics.report)
+    _core._set_numerics(bool(on), _numerics.report, _numerics.device_all_finite)
     _tape._set_track_vjp(bool(on))
     _kernels.set_output_checks(bool(on))
 

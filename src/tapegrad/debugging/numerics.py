@@ -1,9 +1,10 @@
 """enable_check_numerics: the first op, forward or backward, that makes a NaN or Inf raises.
 
 The check runs in the op dispatcher after every op (one pass over the output's bits in
-C, no temporary array); the error names the primitive, its inputs' shapes and dtypes,
-whether an input already held NaN/Inf (then the problem is upstream), the backward
-pass's VJP when it happened there, and the user's file:line.
+C, no temporary array; on a GPU one predicate map and an all-reduce there); the error
+names the primitive, its inputs' shapes and dtypes, whether an input already held
+NaN/Inf (then the problem is upstream), the backward pass's VJP when it happened there,
+and the user's file:line.
 """
 
 import numpy as np
@@ -21,7 +22,10 @@ def _values(x):
     if isinstance(x, _core.BaseVariable):
         x = x.read_value()
     if isinstance(x, _core.Tensor):
-        return np.asarray(x._data) if type(x._data) is np.ndarray else None
+        if type(x._data) is np.ndarray:
+            return np.asarray(x._data)
+        to_numpy = getattr(x._data, "to_numpy", None)      # a GPU array, for the report
+        return to_numpy() if to_numpy is not None else None
     if isinstance(x, (np.ndarray, np.generic, float, int, complex)):
         return np.asarray(x)
     return None
@@ -80,12 +84,27 @@ def report(prim, args, params, out):
     raise CheckNumericsError(msg)
 
 
+def device_all_finite(arr):
+    """Whether a GPU array holds only finite values: an is_finite map and an all-reduce
+    on the device, one byte copied back (so each checked op synchronizes, as TF's GPU
+    check_numerics does).  Non-float arrays are finite."""
+    if np.dtype(arr.dtype).kind != "f":
+        return True
+    if arr.size == 0:
+        return True
+    from tapegrad.cuda import elementwise, reduce
+
+    ok = reduce.reduce_bool("min", elementwise.predicate("is_finite", arr),
+                            tuple(range(len(arr.shape))), False)
+    return bool(ok.to_numpy())
+
+
 def _finite(x):
     if isinstance(x, _core.BaseVariable):
         x = x.read_value()
     data = x._data if isinstance(x, _core.Tensor) else x
     if type(data) is not np.ndarray:
-        return True                     # device arrays are not checked
+        return device_all_finite(data)
     return _kernels.all_finite(data)
 
 
