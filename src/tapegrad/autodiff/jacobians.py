@@ -120,6 +120,11 @@ def jacobian(f, argnums=0, mode="rev", max_bytes=None, has_aux=False):
 
     @functools.wraps(f)
     def jac_fn(*args, **kwargs):
+        if not kwargs and not has_aux and max_bytes is None and \
+                isinstance(argnums, (int, np.integer)) and _structured_ok():
+            got = _jacobian_by_vmap(f, int(argnums), args, mode)
+            if got is not None:
+                return got
         single, nums = _argnums(argnums, len(args), "jacobian")
         args, leaves = _prepare(args, nums, "jacobian")
         sources = [x for group in leaves for x in group]
@@ -153,6 +158,100 @@ def jacobian(f, argnums=0, mode="rev", max_bytes=None, has_aux=False):
         return (jac, aux) if has_aux else jac
 
     return jac_fn
+
+
+_JAC_ROWS = weakref.WeakKeyDictionary()
+
+
+def _jacobian_rows(f, argnums):
+    """(seen before, VJP row function, JVP column function) of ``f`` (cached per f, so
+    the traces vmap interprets are reused)."""
+    from tapegrad.autodiff.forward import jvp
+    from tapegrad.ops.shape import reshape
+
+    # the traces are reused like tg.function's: a closure rebound to other objects
+    # (another tensor, another Python number) is traced afresh
+    cells = getattr(f, "__closure__", None) or ()
+    try:
+        key = (argnums,) + tuple(id(c.cell_contents) for c in cells)
+    except ValueError:      # an empty cell
+        return None
+    try:
+        entry = _JAC_ROWS.get(f, {}).get(key)
+    except TypeError:
+        return None
+    if entry is not None:
+        return entry
+
+    fref = weakref.ref(f)
+
+    def vjp_row(u, *args):
+        x = args[argnums]
+        with GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(x)
+            y = fref()(*args)
+        return tape.gradient(y, x, output_gradients=reshape(u, y.shape))
+
+    def jvp_col(t, *args):
+        args = list(args)
+        x = args[argnums]
+
+        def g(v):
+            args[argnums] = v
+            return fref()(*args)
+
+        return jvp(g, [x], [reshape(t, x.shape)])[1]
+
+    # the closure's objects are held so that their ids stay theirs; f only weakly (the
+    # row functions are keys of the trace cache)
+    entry = (vjp_row, jvp_col, tuple(c.cell_contents for c in cells))
+    rows = {k: v for k, v in _JAC_ROWS.get(f, {}).items() if k[0] != argnums}
+    rows[key] = entry
+    _JAC_ROWS[f] = rows
+    return None         # the first call runs the row loop: a one-off lambda is not traced
+
+
+def _jacobian_by_vmap(f, argnums, args, mode):
+    """The Jacobian of a single-tensor ``f`` in one argument by ``map_basis`` (vmap over
+    an identity basis kept as diagonals): VJPs over the output basis ("rev") or JVPs
+    over the input basis ("fwd"); None where this does not apply (then the row loop)."""
+    from tapegrad.autodiff.vmap import _traced, map_basis
+    from tapegrad.graph.ir import Ref
+    from tapegrad.ops.shape import reshape, transpose
+
+    if not 0 <= argnums < len(args):
+        return None
+    fns = _jacobian_rows(f, argnums)
+    if fns is None:
+        return None
+    args = [_tensor(a, "jacobian") for a in args]
+    x = args[argnums]
+    if x.dtype.kind != "f":
+        return None
+    try:
+        graph = _traced(f, args)
+        flat = graph.flat_outputs()
+        if len(flat) != 1 or type(flat[0]) is not Ref or graph.outputs is not flat[0]:
+            return None
+        yv = graph.values[flat[0].id]
+        if yv.dtype.kind != "f":
+            return None
+        m, n = int(np.prod(yv.shape, dtype=np.int64)), int(np.prod(x.shape, dtype=np.int64))
+        use = mode if mode != "auto" else ("fwd" if n < m else "rev")
+        if use == "rev":
+            got, _ = map_basis(fns[0], 0, [None] + args, m, x.dtype)
+            if got is None:
+                return None
+            return reshape(got[0], tuple(yv.shape) + tuple(x.shape))
+        got, _ = map_basis(fns[1], 0, [None] + args, n, x.dtype)
+        if got is None:
+            return None
+        cols = got[0]                         # (n, *y.shape)
+        if len(cols.shape) > 1:
+            cols = transpose(cols, tuple(range(1, len(cols.shape))) + (0,))
+        return reshape(cols, tuple(yv.shape) + tuple(x.shape))
+    except Exception:   # noqa: BLE001 - not traceable or not batchable: the row loop
+        return None         # runs it again and raises what is genuinely wrong
 
 
 def jacrev(f, argnums=0, max_bytes=None, has_aux=False):
@@ -235,7 +334,7 @@ def _hessian_rows(f, argnums):
 
 
 def _hessian_by_vmap(f, argnums, args):
-    from tapegrad.autodiff.vmap import vmap
+    from tapegrad.autodiff.vmap import map_basis, vmap
     from tapegrad.ops.creation import eye
     from tapegrad.ops.shape import reshape
 
@@ -245,11 +344,23 @@ def _hessian_by_vmap(f, argnums, args):
         raise TypeError("hessian: argument %d has dtype %s; only floating-point arguments "
                         "can be differentiated" % (argnums, x.dtype.name))
     n = int(np.prod(x.shape, dtype=np.int64))
+    row = _hessian_rows(f, argnums)
+    if len(x.shape) == 1 and _structured_ok():
+        # the basis kept as diagonals while the ops allow (autodiff/_basis.py)
+        got, _ = map_basis(row, 0, [None] + args, n, x.dtype)
+        if got is not None:
+            return reshape(got[0], tuple(x.shape) + tuple(x.shape))
     basis = reshape(eye(n, dtype=x.dtype), (n,) + tuple(x.shape))
-    rows = vmap(_hessian_rows(f, argnums), in_axes=(0,) + (None,) * len(args))(basis, *args)
+    rows = vmap(row, in_axes=(0,) + (None,) * len(args))(basis, *args)
     if rows is None:
         raise ValueError("hessian: the function does not depend on argument %d" % argnums)
     return reshape(rows, tuple(x.shape) + tuple(x.shape))
+
+
+def _structured_ok():
+    """Whether results may skip differentiability (autodiff/_basis.py materializes
+    with NumPy): no tape records and no tg.function traces."""
+    return not _recording() and _core._get_tracer() is None
 
 
 def hvp(f, primals, tangents):

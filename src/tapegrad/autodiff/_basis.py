@@ -1,0 +1,214 @@
+"""Structured batches for vmap over an identity basis (tg.hessian, tg.jacobian).
+
+A Hessian or Jacobian maps a linear map (the second-order backward pass, a VJP, a JVP)
+over the basis vectors e_0 .. e_{n-1}.  Pushed densely, every op of that map works on
+an (n, n) batch that is almost all zeros: the 300-dimensional Rosenbrock Hessian is
+tridiagonal, yet each of its ~20 batched ops touched 90,000 numbers.  Here a batched
+value is kept as a few diagonals while it stays one:
+
+    Band: value[b, i] = sum over offsets k of  [b == i + k] * d[k][i]
+
+(per example a vector of length m, possibly with unit axes; ``d[k]`` a length-m
+tensor).  The identity basis is one band, offset 0, of ones.  Ops linear in the banded
+operand keep it banded at O(m) cost: scaling by a shared operand (multiply, safe_mul,
+divide by it), negation, sums of bands, slicing with step 1 (a shift of the offsets),
+the slice's adjoint (getitem_grad), reshapes that only add or drop unit axes.  A product
+with a shared matrix turns a single diagonal band into the (scaled) matrix itself, in
+O(m^2) instead of a GEMM.  Anything else gets the band materialized (zeros with its
+diagonals written in) and the primitive's ordinary batching rule.
+
+Exactness: each entry the band keeps is computed by the same floating-point operation
+on the same numbers as the dense batch would; the dense batch's other entries are
+exact zeros (x + 0 == x, 0 * c == 0), so the results agree bit for bit apart from the
+sign of zeros -- provided the shared operands are finite, which ``multiply``/``divide``
+check (0 * inf is NaN in the dense batch; those fall back to it).
+
+Materializing writes NumPy arrays directly, so this mode is used only where the result
+need not be differentiable: ``hessian`` and ``jacobian`` enable it only when no tape is
+recording and no ``tg.function`` is tracing.
+"""
+
+import numpy as np
+
+from tapegrad import _core, _kernels
+
+
+def _p(name):
+    return _core.registered()[name]
+
+
+class Band:
+    """A batch of B per-example tensors of shape ``shape`` (one axis of length m, the
+    others 1), stored as diagonals ``d`` {offset: length-m tensor} (see the module doc)."""
+
+    __slots__ = ("B", "m", "shape", "d", "dense")
+
+    def __init__(self, B, m, shape, d):
+        self.B, self.m, self.shape, self.d = B, m, tuple(shape), d
+        self.dense = None
+
+    def with_(self, d, shape=None, m=None):
+        return Band(self.B, self.m if m is None else m,
+                    self.shape if shape is None else shape, d)
+
+
+def identity(n, dtype):
+    """The basis e_0 .. e_{n-1} as a Band."""
+    return Band(n, n, (n,), {0: _core.convert(np.ones(n, dtype=dtype), None, "vmap")})
+
+
+def materialize(band):
+    """The dense (B,) + shape tensor (cached on the band)."""
+    if band.dense is None:
+        B, m = band.B, band.m
+        dtype = np.result_type(*[t.dtype for t in band.d.values()])
+        out = np.zeros((B, m), dtype=dtype)
+        flat = out.reshape(-1)
+        for k, t in band.d.items():
+            lo, hi = max(0, -k), min(m, B - k)
+            if lo < hi:
+                # entry (i + k, i) of a row-major (B, m) array is flat index k*m + i*(m+1)
+                start = (lo + k) * m + lo
+                flat[start:start + (hi - lo - 1) * (m + 1) + 1:m + 1] = t.numpy()[lo:hi]
+        band.dense = _core.convert(out.reshape((B,) + band.shape), None, "vmap")
+    return band.dense
+
+
+def _finite(c, nonzero=False):
+    a = c.numpy() if isinstance(c, _core.Tensor) else np.asarray(c)
+    # one pass over the exponent bits, no temporary (the check_numerics kernel)
+    if not _kernels.all_finite(a):
+        return False
+    return not nonzero or bool((a != 0).all())
+
+
+def _shared_vector(c, band):
+    """The shared operand as a scalar or a length-m vector aligned with the band's
+    axis, or None when it does not broadcast that way."""
+    if not isinstance(c, _core.Tensor):
+        return c if np.ndim(c) == 0 else None
+    shape = tuple(c.shape)
+    if len(shape) > len(band.shape):
+        return None
+    if all(s == 1 for s in shape):
+        return c if shape == () else _p("reshape")(c, shape=())
+    padded = (1,) * (len(band.shape) - len(shape)) + shape
+    if padded != band.shape:
+        return None
+    return c if shape == (band.m,) else _p("reshape")(c, shape=(band.m,))
+
+
+def _union(op, bands, signs=None):
+    """Sum (or difference) of bands: diagonals with the same offset combined in order."""
+    first = bands[0]
+    d = {}
+    for j, b in enumerate(bands):
+        neg = signs is not None and signs[j]
+        for k, t in b.d.items():
+            if k in d:
+                d[k] = _p("subtract" if neg else "add")(d[k], t)
+            else:
+                d[k] = _p("negative")(t) if neg else t
+    return first.with_(d)
+
+
+def _slice(key, m):
+    if not (isinstance(key, tuple) and len(key) == 1 and type(key[0]) is slice):
+        return None
+    start, stop, step = key[0].indices(m)
+    if step != 1:
+        return None
+    return start, max(stop, start)
+
+
+def apply(op, prim, args, bds, params):
+    """The node's result: a Band, ("dense", batched tensor), or None (then the caller
+    materializes the bands and runs the ordinary batching rule)."""
+    idx = [i for i, bd in enumerate(bds) if bd == "band"]
+    if any(bd == 0 for bd in bds):
+        return None
+    if op in ("multiply", "safe_mul", "divide"):
+        if len(idx) != 1 or len(args) != 2:
+            return None
+        i = idx[0]
+        band, c = args[i], args[1 - i]
+        if op == "divide" and i == 1:
+            return None
+        cv = _shared_vector(c, band)
+        if cv is None:
+            return None
+        # 0 * inf and 0 / 0 are NaN in the dense batch: exact only for finite operands
+        # (safe_mul is exactly 0 wherever its first operand is 0)
+        if not (op == "safe_mul" and i == 0) and not _finite(cv, nonzero=op == "divide"):
+            return None
+        return band.with_({k: prim(t, cv) if i == 0 else prim(cv, t)
+                           for k, t in band.d.items()})
+    if op == "negative":
+        band = args[0]
+        return band.with_({k: prim(t) for k, t in band.d.items()})
+    if op in ("add", "subtract", "add_n"):
+        if len(idx) != len(args) or len({(a.m, a.shape) for a in args}) != 1:
+            return None
+        signs = [False, True] if op == "subtract" else None
+        return _union(op, args, signs)
+    if op == "identity":
+        return args[0]
+    if op == "reshape":
+        band = args[0]
+        shape = tuple(params["shape"])
+        if [s for s in shape if s != 1] != [s for s in band.shape if s != 1] \
+                or band.m == 1:                    # only unit axes added or dropped
+            return None
+        return band.with_(band.d, shape=shape)
+    if op == "getitem" and len(args[0].shape) == 1:
+        band = args[0]
+        sl = _slice(params["key"], band.m)
+        if sl is None:
+            return None
+        start, stop = sl
+        return band.with_({k + start: prim(t, key=params["key"]) for k, t in band.d.items()},
+                          shape=(stop - start,), m=stop - start)
+    if op == "getitem_grad" and len(args[0].shape) == 1:
+        band = args[0]
+        shape = tuple(params["shape"])
+        if len(shape) != 1:
+            return None
+        sl = _slice(params["key"], shape[0])
+        if sl is None or sl[1] - sl[0] != band.m:
+            return None
+        return band.with_({k - sl[0]: prim(t, shape=shape, key=params["key"])
+                           for k, t in band.d.items()}, shape=shape, m=shape[0])
+    if op == "matmul":
+        return _matmul(args, idx, params)
+    return None
+
+
+def _matmul(args, idx, params):
+    """A single main diagonal (a scaled identity, B == m) against a shared matrix: the
+    product of e_b * d[b] is row or column b of the matrix times d[b].  The dense GEMM
+    sums that one product with exact zeros, so the values agree."""
+    if len(idx) != 1:
+        return None
+    i = idx[0]
+    band, W = args[i], args[1 - i]
+    if set(band.d) != {0} or band.B != band.m or not isinstance(W, _core.Tensor) \
+            or len(W.shape) != 2 or not _finite(W):
+        return None
+    d = band.d[0]
+    ta, tb = params.get("transpose_a", False), params.get("transpose_b", False)
+    m = band.m
+    if i == 1 and band.shape == (m, 1) and not tb:
+        # out[b] = op(W)[:, b] * d[b], shape (p, 1)
+        if ta:          # op(W) = W^T: column b of W^T is row b of W
+            rows = _p("multiply")(W, _p("reshape")(d, shape=(m, 1)))
+        else:
+            rows = _p("transpose")(_p("multiply")(W, d), perm=(1, 0))
+        return ("dense", _p("reshape")(rows, shape=(m, int(rows.shape[1]), 1)))
+    if i == 0 and band.shape == (1, m) and not ta:
+        # out[b] = d[b] * op(W)[b, :], shape (1, q)
+        if tb:          # op(W) = W^T: row b of W^T is column b of W
+            rows = _p("transpose")(_p("multiply")(W, d), perm=(1, 0))
+        else:
+            rows = _p("multiply")(W, _p("reshape")(d, shape=(m, 1)))
+        return ("dense", _p("reshape")(rows, shape=(m, 1, int(rows.shape[1]))))
+    return None
