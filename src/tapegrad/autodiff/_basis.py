@@ -28,6 +28,8 @@ need not be differentiable: ``hessian`` and ``jacobian`` enable it only when no 
 recording and no ``tg.function`` is tracing.
 """
 
+import math
+
 import numpy as np
 
 from tapegrad import _core, _kernels
@@ -52,9 +54,19 @@ class Band:
                     self.shape if shape is None else shape, d)
 
 
+_ONES = {}
+
+
 def identity(n, dtype):
-    """The basis e_0 .. e_{n-1} as a Band."""
-    return Band(n, n, (n,), {0: _core.convert(np.ones(n, dtype=dtype), None, "vmap")})
+    """The basis e_0 .. e_{n-1} as a Band (its vector of ones is cached: tensors are
+    immutable)."""
+    key = (n, np.dtype(dtype))
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) >= 32:
+            _ONES.pop(next(iter(_ONES)))
+        ones = _ONES[key] = _core.convert(np.ones(n, dtype=dtype), None, "vmap")
+    return Band(n, n, (n,), {0: ones})
 
 
 def materialize(band):
@@ -112,6 +124,41 @@ def _union(op, bands, signs=None):
     return first.with_(d)
 
 
+def _add_diagonals(flat_view, band, m):
+    for k, t in band.d.items():
+        lo, hi = max(0, -k), min(m, band.B - k)
+        if lo < hi:
+            start = (lo + k) * m + lo
+            sl = slice(start, start + (hi - lo - 1) * (m + 1) + 1, m + 1)
+            flat_view[sl] += t.numpy()[lo:hi]
+
+
+def _add_n_mixed(args, bds):
+    """add_n of bands and dense batches (the Hessian's sum of a diagonal term and
+    matrix terms) in add_n's own order, adding a band's diagonals in place instead of
+    materializing it: each entry sees the same additions in the same order (the
+    skipped ones add exact zeros)."""
+    first = next(i for i, bd in enumerate(bds) if bd == 0)
+    dense = args[first]
+    band_args = [a for a, bd in zip(args, bds) if bd == "band"]
+    if any(bd not in (0, "band") for bd in bds) or \
+            any(tuple(a.shape) != (b.B,) + b.shape for a in [dense] for b in band_args):
+        return None
+    m = math.prod(tuple(dense.shape)[1:])
+    out = np.array(dense.numpy(), copy=True, order="C")
+    flat = out.reshape(-1)
+    lead = args[:first]
+    if lead:
+        # bands before the first dense operand: their own sum first (as add_n would)
+        _add_diagonals(flat, lead[0] if len(lead) == 1 else _union("add_n", lead), m)
+    for a, bd in zip(args[first + 1:], bds[first + 1:]):
+        if bd == "band":
+            _add_diagonals(flat, a, m)
+        else:
+            np.add(out, a.numpy(), out=out)
+    return ("dense", _core.convert(out, None, "vmap"))
+
+
 def _slice(key, m):
     if not (isinstance(key, tuple) and len(key) == 1 and type(key[0]) is slice):
         return None
@@ -125,7 +172,9 @@ def apply(op, prim, args, bds, params):
     """The node's result: a Band, ("dense", batched tensor), or None (then the caller
     materializes the bands and runs the ordinary batching rule)."""
     idx = [i for i, bd in enumerate(bds) if bd == "band"]
-    if any(bd == 0 for bd in bds):
+    if 0 in bds:
+        if op == "add_n":
+            return _add_n_mixed(args, bds)
         return None
     if op in ("multiply", "safe_mul", "divide"):
         if len(idx) != 1 or len(args) != 2:

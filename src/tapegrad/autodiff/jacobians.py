@@ -20,6 +20,7 @@ single row larger than the budget is a ValueError.
 """
 
 import functools
+import math
 import weakref
 
 import numpy as np
@@ -236,7 +237,7 @@ def _jacobian_by_vmap(f, argnums, args, mode):
         yv = graph.values[flat[0].id]
         if yv.dtype.kind != "f":
             return None
-        m, n = int(np.prod(yv.shape, dtype=np.int64)), int(np.prod(x.shape, dtype=np.int64))
+        m, n = math.prod(yv.shape), math.prod(x.shape)
         use = mode if mode != "auto" else ("fwd" if n < m else "rev")
         if use == "rev":
             got, _ = map_basis(fns[0], 0, [None] + args, m, x.dtype)
@@ -343,13 +344,13 @@ def _hessian_by_vmap(f, argnums, args):
     if x.dtype.kind != "f":
         raise TypeError("hessian: argument %d has dtype %s; only floating-point arguments "
                         "can be differentiated" % (argnums, x.dtype.name))
-    n = int(np.prod(x.shape, dtype=np.int64))
+    n = math.prod(x.shape)
     row = _hessian_rows(f, argnums)
     if len(x.shape) == 1 and _structured_ok():
         # the basis kept as diagonals while the ops allow (autodiff/_basis.py)
         got, _ = map_basis(row, 0, [None] + args, n, x.dtype)
         if got is not None:
-            return reshape(got[0], tuple(x.shape) + tuple(x.shape))
+            return got[0]           # (n, n) already
     basis = reshape(eye(n, dtype=x.dtype), (n,) + tuple(x.shape))
     rows = vmap(row, in_axes=(0,) + (None,) * len(args))(basis, *args)
     if rows is None:

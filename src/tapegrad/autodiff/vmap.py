@@ -116,6 +116,7 @@ def vmap(fun, in_axes=0, out_axes=0):
 
 
 _PLANS = weakref.WeakKeyDictionary()
+_FLAT = weakref.WeakKeyDictionary()
 
 
 def _plan(graph):
@@ -193,16 +194,16 @@ def map_basis(fun, pos, args, n, dtype):
     arguments shared): [stacked output per flat output].  The basis is carried as
     diagonals while the ops allow (autodiff/_basis.py), so this is for callers whose
     result need not be differentiable (no tape recording, no tg.function tracing)."""
-    import numpy as np
-
-    args = list(args)
-    args[pos] = _core.convert(np.zeros(n, dtype=dtype), None, "vmap")
-    graph = _traced(fun, args)
-    xs = [_basis.identity(n, dtype) if i == pos else _tensor(a) for i, a in enumerate(args)]
-    bdims = ["band" if i == pos else None for i in range(len(args))]
     from tapegrad.graph.ir import Ref
 
-    flat = graph.flat_outputs()
+    eye = _basis.identity(n, dtype)
+    args = [_tensor(a) for a in args[:pos]] + [eye.d[0]] + [_tensor(a) for a in args[pos + 1:]]
+    graph = _traced(fun, args)          # traced on a vector of the basis' shape
+    xs = args[:pos] + [eye] + args[pos + 1:]
+    bdims = [None] * pos + ["band"] + [None] * (len(args) - pos - 1)
+    flat = _FLAT.get(graph)
+    if flat is None:
+        flat = _FLAT[graph] = graph.flat_outputs()
     if any(type(r) is not Ref for r in flat):
         return None, graph
     out = []
