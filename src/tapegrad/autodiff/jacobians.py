@@ -2,14 +2,20 @@
 work behind GradientTape.jacobian / batch_jacobian (tape_jacobians.py, which tape.py
 imports without importing this module).
 
-Cost model.  tapegrad's ops have no batch axis to vectorise seeds over, so a general
-Jacobian costs one backward pass per output element (reverse mode) or per input
-element (forward mode) — but the function itself runs once: every pass replays the
-same recording (``_tape.imperative_grad`` on one persistent tape, or forward.py's
-``ForwardPlan`` over its records).  ``mode="auto"`` picks the side with fewer passes.
-Where the structure allows better, it is used: ``batch_jacobian`` of a per-example
-function seeds feature ``j`` of *every* example at once, so it costs one pass per
-output feature, not per (example, feature).
+Cost model.  From a function's second call on, when no tape records and nothing
+traces, ``jacobian`` of one argument with one floating output is one ``vmap`` of the
+VJP over the output basis ("rev") or of the JVP over the input basis ("fwd"), with the
+basis kept as diagonals while the ops allow (autodiff/_basis.py; docs/architecture.md
+§3.5); ``hessian`` of a vector argument likewise maps the second-order backward pass.
+Otherwise (first call, under a tape, several arguments or outputs, ``has_aux``,
+``max_bytes``, a function that cannot be traced or batched) the row loop runs: one
+backward pass per output element (reverse mode) or per input element (forward mode),
+but the function itself runs once: every pass replays the same recording
+(``_tape.imperative_grad`` on one persistent tape, or forward.py's ``ForwardPlan``
+over its records).  ``mode="auto"`` picks the side with fewer passes.  Where the
+structure allows better, it is used: ``batch_jacobian`` of a per-example function seeds
+feature ``j`` of *every* example at once, so it costs one pass per output feature, not
+per (example, feature).
 
 Memory.  Rows are written into the result as they are produced.  When no tape is
 recording around the call the result is one preallocated array (result + one row
