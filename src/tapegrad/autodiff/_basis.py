@@ -171,74 +171,81 @@ def _slice(key, m):
 def apply(op, prim, args, bds, params):
     """The node's result: a Band, ("dense", batched tensor), or None (then the caller
     materializes the bands and runs the ordinary batching rule)."""
-    idx = [i for i, bd in enumerate(bds) if bd == "band"]
     if 0 in bds:
-        if op == "add_n":
-            return _add_n_mixed(args, bds)
+        return _add_n_mixed(args, bds) if op == "add_n" else None
+    rule = _RULES.get(op)
+    return None if rule is None else rule(prim, args, bds, params)
+
+
+def _scale(prim, args, bds, params):
+    # multiply / safe_mul / divide of one band by a shared operand
+    if len(args) != 2 or bds[0] == bds[1]:
         return None
-    if op in ("multiply", "safe_mul", "divide"):
-        if len(idx) != 1 or len(args) != 2:
-            return None
-        i = idx[0]
-        band, c = args[i], args[1 - i]
-        if op == "divide" and i == 1:
-            return None
-        cv = _shared_vector(c, band)
-        if cv is None:
-            return None
-        # 0 * inf and 0 / 0 are NaN in the dense batch: exact only for finite operands
-        # (safe_mul is exactly 0 wherever its first operand is 0)
-        if not (op == "safe_mul" and i == 0) and not _finite(cv, nonzero=op == "divide"):
-            return None
-        return band.with_({k: prim(t, cv) if i == 0 else prim(cv, t)
-                           for k, t in band.d.items()})
-    if op == "negative":
-        band = args[0]
-        return band.with_({k: prim(t) for k, t in band.d.items()})
-    if op in ("add", "subtract", "add_n"):
-        if len(idx) != len(args) or len({(a.m, a.shape) for a in args}) != 1:
-            return None
-        signs = [False, True] if op == "subtract" else None
-        return _union(op, args, signs)
-    if op == "identity":
-        return args[0]
-    if op == "reshape":
-        band = args[0]
-        shape = tuple(params["shape"])
-        if [s for s in shape if s != 1] != [s for s in band.shape if s != 1] \
-                or band.m == 1:                    # only unit axes added or dropped
-            return None
-        return band.with_(band.d, shape=shape)
-    if op == "getitem" and len(args[0].shape) == 1:
-        band = args[0]
-        sl = _slice(params["key"], band.m)
-        if sl is None:
-            return None
-        start, stop = sl
-        return band.with_({k + start: prim(t, key=params["key"]) for k, t in band.d.items()},
-                          shape=(stop - start,), m=stop - start)
-    if op == "getitem_grad" and len(args[0].shape) == 1:
-        band = args[0]
-        shape = tuple(params["shape"])
-        if len(shape) != 1:
-            return None
-        sl = _slice(params["key"], shape[0])
-        if sl is None or sl[1] - sl[0] != band.m:
-            return None
-        return band.with_({k - sl[0]: prim(t, shape=shape, key=params["key"])
-                           for k, t in band.d.items()}, shape=shape, m=shape[0])
-    if op == "matmul":
-        return _matmul(args, idx, params)
+    i = 0 if bds[0] == "band" else 1
+    band, c = args[i], args[1 - i]
+    op = prim.name
+    if op == "divide" and i == 1:
+        return None
+    cv = _shared_vector(c, band)
+    if cv is None:
+        return None
+    # 0 * inf and 0 / 0 are NaN in the dense batch: exact only for finite operands
+    # (safe_mul is exactly 0 wherever its first operand is 0)
+    if not (i == 0 and op == "safe_mul") and not _finite(cv, nonzero=op == "divide"):
+        return None
+    if i == 0:
+        return band.with_({k: prim(t, cv) for k, t in band.d.items()})
+    return band.with_({k: prim(cv, t) for k, t in band.d.items()})
+
+
+def _negative(prim, args, bds, params):
+    band = args[0]
+    return band.with_({k: prim(t) for k, t in band.d.items()})
+
+
+def _sum(prim, args, bds, params):
+    if all(bd == "band" for bd in bds) and len({(a.m, a.shape) for a in args}) == 1:
+        return _union(prim.name, args, [False, True] if prim.name == "subtract" else None)
     return None
 
 
-def _matmul(args, idx, params):
+def _reshape(prim, args, bds, params):
+    band = args[0]
+    shape = tuple(params["shape"])
+    if [s for s in shape if s != 1] != [s for s in band.shape if s != 1] or band.m == 1:
+        return None                                 # only unit axes added or dropped
+    return band.with_(band.d, shape=shape)
+
+
+def _getitem(prim, args, bds, params):
+    band = args[0]
+    sl = _slice(params["key"], band.m) if len(band.shape) == 1 else None
+    if sl is None:
+        return None
+    start, stop = sl
+    return band.with_({k + start: prim(t, key=params["key"]) for k, t in band.d.items()},
+                      shape=(stop - start,), m=stop - start)
+
+
+def _getitem_grad(prim, args, bds, params):
+    band = args[0]
+    shape = tuple(params["shape"])
+    if len(band.shape) != 1 or len(shape) != 1:
+        return None
+    sl = _slice(params["key"], shape[0])
+    if sl is None or sl[1] - sl[0] != band.m:
+        return None
+    return band.with_({k - sl[0]: prim(t, shape=shape, key=params["key"])
+                       for k, t in band.d.items()}, shape=shape, m=shape[0])
+
+
+def _matmul(prim, args, bds, params):
     """A single main diagonal (a scaled identity, B == m) against a shared matrix: the
     product of e_b * d[b] is row or column b of the matrix times d[b].  The dense GEMM
     sums that one product with exact zeros, so the values agree."""
-    if len(idx) != 1:
+    if bds[0] == bds[1]:
         return None
-    i = idx[0]
+    i = 0 if bds[0] == "band" else 1
     band, W = args[i], args[1 - i]
     if set(band.d) != {0} or band.B != band.m or not isinstance(W, _core.Tensor) \
             or len(W.shape) != 2 or not _finite(W):
@@ -261,3 +268,9 @@ def _matmul(args, idx, params):
             rows = _p("multiply")(W, _p("reshape")(d, shape=(m, 1)))
         return ("dense", _p("reshape")(rows, shape=(m, 1, int(rows.shape[1]))))
     return None
+
+
+_RULES = {"multiply": _scale, "safe_mul": _scale, "divide": _scale, "negative": _negative,
+          "add": _sum, "subtract": _sum, "add_n": _sum, "reshape": _reshape,
+          "getitem": _getitem, "getitem_grad": _getitem_grad, "matmul": _matmul,
+          "identity": lambda prim, args, bds, params: args[0]}
