@@ -186,3 +186,31 @@ def test_jacobian_under_a_tape_stays_differentiable():
         np.testing.assert_allclose(jac(x).numpy(), tg.jacobian(f)(x).numpy(), rtol=1e-12)
     finally:
         jacobians._structured_ok = saved
+
+
+def test_jacobian_vmap_path_keys_on_python_arguments_and_holds_f_weakly():
+    import gc
+    import weakref
+
+    x = _c(RNG.standard_normal(5))
+
+    def f(v, k):
+        return v[:k] * 2.0
+
+    jac = tg.jacobian(f)
+    for k in (2, 3, 2, 3, 4):
+        np.testing.assert_array_equal(jac(x, k).numpy(), 2 * np.eye(5)[:k])
+
+    def make():
+        def g(v):
+            return tg.reduce_sum(v ** 3)
+        return g
+
+    g = make()
+    alive = weakref.ref(g)
+    jg, hg = tg.jacobian(g), tg.hessian(g)
+    for _ in range(2):
+        jg(x), hg(x)
+    del g, jg, hg
+    gc.collect()
+    assert alive() is None

@@ -127,11 +127,13 @@ def jacobian(f, argnums=0, mode="rev", max_bytes=None, has_aux=False):
 
     @functools.wraps(f)
     def jac_fn(*args, **kwargs):
-        if not kwargs and not has_aux and max_bytes is None and \
-                isinstance(argnums, (int, np.integer)) and _structured_ok():
+        fast = not kwargs and not has_aux and max_bytes is None and \
+            isinstance(argnums, (int, np.integer)) and _structured_ok()
+        if fast:
             got = _jacobian_by_vmap(f, int(argnums), args, mode)
             if got is not None:
                 return got
+            call_args = args
         single, nums = _argnums(argnums, len(args), "jacobian")
         args, leaves = _prepare(args, nums, "jacobian")
         sources = [x for group in leaves for x in group]
@@ -144,6 +146,8 @@ def jacobian(f, argnums=0, mode="rev", max_bytes=None, has_aux=False):
                 raise ValueError("jacobian(has_aux=True): the function must return "
                                  "(out, aux)")
             res, aux = res
+        if fast:
+            _remember_output(f, int(argnums), call_args, res)
         out = [_tensor(y, "jacobian") for y in nest.flatten(res)]
         use = mode
         if mode == "auto":
@@ -170,93 +174,122 @@ def jacobian(f, argnums=0, mode="rev", max_bytes=None, has_aux=False):
 _JAC_ROWS = weakref.WeakKeyDictionary()
 
 
-def _jacobian_rows(f, argnums):
-    """(seen before, VJP row function, JVP column function) of ``f`` (cached per f, so
-    the traces vmap interprets are reused)."""
-    from tapegrad.autodiff.forward import jvp
-    from tapegrad.ops.shape import reshape
+class _JacRows:
+    """What the vmap path of ``jacobian`` keeps per function and argument: the VJP row
+    and JVP column functions (their traces are reused) and the output shape and dtype
+    that the row loop saw for each argument signature (f itself is never traced)."""
 
+    def __init__(self, f, argnums, cells):
+        from tapegrad.autodiff.forward import jvp
+        from tapegrad.ops.shape import reshape
+
+        fref = weakref.ref(f)    # f only weakly: the row functions live in trace caches
+
+        def vjp_row(u, *args):
+            x = args[argnums]
+            with GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(x)
+                y = fref()(*args)
+            return tape.gradient(y, x, output_gradients=reshape(u, y.shape))
+
+        def jvp_col(t, *args):
+            args = list(args)
+            x = args[argnums]
+
+            def g(v):
+                args[argnums] = v
+                return fref()(*args)
+
+            return jvp(g, [x], [reshape(t, x.shape)])[1]
+
+        self.vjp_row, self.jvp_col = vjp_row, jvp_col
+        # the closure's objects are held so that their ids (the cache key) stay theirs
+        self.cells = tuple(c.cell_contents for c in cells)
+        self.outputs = {}
+
+
+def _jacobian_rows(f, argnums):
+    """``f``'s _JacRows for ``argnums`` and its closure's current objects (created on
+    first use), or None when f cannot be cached."""
     # the traces are reused like tg.function's: a closure rebound to other objects
-    # (another tensor, another Python number) is traced afresh
+    # (another tensor, another Python number) gets new ones
     cells = getattr(f, "__closure__", None) or ()
     try:
         key = (argnums,) + tuple(id(c.cell_contents) for c in cells)
-    except ValueError:      # an empty cell
-        return None
-    try:
         entry = _JAC_ROWS.get(f, {}).get(key)
-    except TypeError:
+    except (ValueError, TypeError):     # an empty cell; f not weakly referenceable
         return None
-    if entry is not None:
-        return entry
+    if entry is None:
+        entry = _JacRows(f, argnums, cells)
+        rows = {k: v for k, v in _JAC_ROWS.get(f, {}).items() if k[0] != argnums}
+        rows[key] = entry
+        _JAC_ROWS[f] = rows
+    return entry
 
-    fref = weakref.ref(f)
 
-    def vjp_row(u, *args):
-        x = args[argnums]
-        with GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(x)
-            y = fref()(*args)
-        return tape.gradient(y, x, output_gradients=reshape(u, y.shape))
+def _signature(args):
+    """A hashable description of a call's arguments (shapes and dtypes of tensors, the
+    values of Python scalars), or None."""
+    sig = []
+    for a in args:
+        if isinstance(a, _core.Tensor):
+            sig.append((tuple(a.shape), a.dtype.str))
+        elif a is None or type(a) in (int, float, bool, str):
+            sig.append((type(a), a))
+        else:
+            return None
+    return tuple(sig)
 
-    def jvp_col(t, *args):
-        args = list(args)
-        x = args[argnums]
 
-        def g(v):
-            args[argnums] = v
-            return fref()(*args)
-
-        return jvp(g, [x], [reshape(t, x.shape)])[1]
-
-    # the closure's objects are held so that their ids stay theirs; f only weakly (the
-    # row functions are keys of the trace cache)
-    entry = (vjp_row, jvp_col, tuple(c.cell_contents for c in cells))
-    rows = {k: v for k, v in _JAC_ROWS.get(f, {}).items() if k[0] != argnums}
-    rows[key] = entry
-    _JAC_ROWS[f] = rows
-    return None         # the first call runs the row loop: a one-off lambda is not traced
+def _remember_output(f, argnums, args, res):
+    """After a row-loop call: the output's shape and dtype for this signature, which
+    lets the next call take the vmap path."""
+    entry = _jacobian_rows(f, argnums)
+    sig = _signature(args)
+    if entry is None or sig is None or not isinstance(res, _core.Tensor):
+        return
+    if len(entry.outputs) >= 16:
+        entry.outputs.pop(next(iter(entry.outputs)))
+    entry.outputs[sig] = (tuple(res.shape), res.dtype)
 
 
 def _jacobian_by_vmap(f, argnums, args, mode):
     """The Jacobian of a single-tensor ``f`` in one argument by ``map_basis`` (vmap over
     an identity basis kept as diagonals): VJPs over the output basis ("rev") or JVPs
-    over the input basis ("fwd"); None where this does not apply (then the row loop)."""
-    from tapegrad.autodiff.vmap import _traced, map_basis
-    from tapegrad.graph.ir import Ref
+    over the input basis ("fwd"); None where this does not apply (then the row loop):
+    the first call with a signature, several or non-floating outputs."""
+    from tapegrad.autodiff.vmap import map_basis
     from tapegrad.ops.shape import reshape, transpose
 
     if not 0 <= argnums < len(args):
         return None
-    fns = _jacobian_rows(f, argnums)
-    if fns is None:
+    entry = _jacobian_rows(f, argnums)
+    sig = _signature(args)
+    if entry is None or sig is None:
+        return None
+    out = entry.outputs.get(sig)
+    if out is None or out[1].kind != "f":
         return None
     args = [_tensor(a, "jacobian") for a in args]
     x = args[argnums]
     if x.dtype.kind != "f":
         return None
+    yshape = out[0]
+    m, n = math.prod(yshape), math.prod(x.shape)
+    use = mode if mode != "auto" else ("fwd" if n < m else "rev")
     try:
-        graph = _traced(f, args)
-        flat = graph.flat_outputs()
-        if len(flat) != 1 or type(flat[0]) is not Ref or graph.outputs is not flat[0]:
-            return None
-        yv = graph.values[flat[0].id]
-        if yv.dtype.kind != "f":
-            return None
-        m, n = math.prod(yv.shape), math.prod(x.shape)
-        use = mode if mode != "auto" else ("fwd" if n < m else "rev")
         if use == "rev":
-            got, _ = map_basis(fns[0], 0, [None] + args, m, x.dtype)
+            got, _ = map_basis(entry.vjp_row, 0, [None] + args, m, x.dtype)
             if got is None:
                 return None
-            return reshape(got[0], tuple(yv.shape) + tuple(x.shape))
-        got, _ = map_basis(fns[1], 0, [None] + args, n, x.dtype)
+            return reshape(got[0], yshape + tuple(x.shape))
+        got, _ = map_basis(entry.jvp_col, 0, [None] + args, n, x.dtype)
         if got is None:
             return None
         cols = got[0]                         # (n, *y.shape)
         if len(cols.shape) > 1:
             cols = transpose(cols, tuple(range(1, len(cols.shape))) + (0,))
-        return reshape(cols, tuple(yv.shape) + tuple(x.shape))
+        return reshape(cols, yshape + tuple(x.shape))
     except Exception:   # noqa: BLE001 - not traceable or not batchable: the row loop
         return None         # runs it again and raises what is genuinely wrong
 
@@ -317,6 +350,12 @@ def _hessian_rows(f, argnums):
         cached = None
     if cached is not None:
         return cached
+    # f only weakly: row is the value of f's own weak-keyed cache entry
+    try:
+        fref = weakref.ref(f)
+    except TypeError:
+        def fref():
+            return f
 
     def row(v, *args):
         x = args[argnums]
@@ -324,7 +363,7 @@ def _hessian_rows(f, argnums):
             outer.watch(x)
             with GradientTape() as inner:
                 inner.watch(x)
-                y = f(*args)
+                y = fref()(*args)
             if not isinstance(y, _core.Tensor) or tuple(y.shape) != ():
                 raise ValueError("hessian: the function must return a scalar, got %s"
                                  % (("shape %s" % (tuple(y.shape),)) if isinstance(
