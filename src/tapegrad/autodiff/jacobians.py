@@ -2,8 +2,8 @@
 work behind GradientTape.jacobian / batch_jacobian (tape_jacobians.py, which tape.py
 imports without importing this module).
 
-Cost model.  From a function's second call on, when no tape records and nothing
-traces, ``jacobian`` of one argument with one floating output is one ``vmap`` of the
+Cost model.  From the second call with an argument signature on, when no tape
+records and nothing traces, ``jacobian`` of one argument with one floating output is one ``vmap`` of the
 VJP over the output basis ("rev") or of the JVP over the input basis ("fwd"), with the
 basis kept as diagonals while the ops allow (autodiff/_basis.py; docs/architecture.md
 §3.5); ``hessian`` of a vector argument likewise maps the second-order backward pass.
