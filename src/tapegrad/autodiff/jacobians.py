@@ -3,10 +3,11 @@ work behind GradientTape.jacobian / batch_jacobian (tape_jacobians.py, which tap
 imports without importing this module).
 
 Cost model.  From the second call with an argument signature on, when no tape
-records and nothing traces, ``jacobian`` of one argument with one floating output is one ``vmap`` of the
-VJP over the output basis ("rev") or of the JVP over the input basis ("fwd"), with the
-basis kept as diagonals while the ops allow (autodiff/_basis.py; docs/architecture.md
-§3.5); ``hessian`` of a vector argument likewise maps the second-order backward pass.
+records and nothing traces, ``jacobian`` of one argument with one floating output is
+one ``vmap`` of the VJP over the output basis ("rev") or of the JVP over the input
+basis ("fwd"), with the basis kept as diagonals while the ops allow
+(autodiff/_basis.py; docs/architecture.md §3.5); ``hessian`` of a vector argument
+likewise maps the second-order backward pass.
 Otherwise (first call, under a tape, several arguments or outputs, ``has_aux``,
 ``max_bytes``, a function that cannot be traced or batched) the row loop runs: one
 backward pass per output element (reverse mode) or per input element (forward mode),
@@ -246,7 +247,8 @@ def _remember_output(f, argnums, args, res):
     lets the next call take the vmap path."""
     entry = _jacobian_rows(f, argnums)
     sig = _signature(args)
-    if entry is None or sig is None or not isinstance(res, _core.Tensor):
+    if entry is None or sig is None or not isinstance(res, _core.Tensor) or \
+            sig in entry.outputs:
         return
     if len(entry.outputs) >= 16:
         entry.outputs.pop(next(iter(entry.outputs)))
@@ -268,7 +270,7 @@ def _jacobian_by_vmap(f, argnums, args, mode):
     if entry is None or sig is None:
         return None
     out = entry.outputs.get(sig)
-    if out is None or out[1].kind != "f":
+    if out is None or out[1].kind != "f":      # unseen signature, or not for this path
         return None
     args = [_tensor(a, "jacobian") for a in args]
     x = args[argnums]
@@ -291,7 +293,8 @@ def _jacobian_by_vmap(f, argnums, args, mode):
             cols = transpose(cols, tuple(range(1, len(cols.shape))) + (0,))
         return reshape(cols, yshape + tuple(x.shape))
     except Exception:   # noqa: BLE001 - not traceable or not batchable: the row loop
-        return None         # runs it again and raises what is genuinely wrong
+        entry.outputs[sig] = (yshape, np.dtype("O"))    # runs it now and from now on,
+        return None                                     # raising what is really wrong
 
 
 def jacrev(f, argnums=0, max_bytes=None, has_aux=False):
