@@ -122,23 +122,35 @@ _FLAT = weakref.WeakKeyDictionary()
 def _plan(graph):
     """The graph's nodes as flat tuples (built once per graph; run() is the hot loop of
     every vmap call): (op, prim, output id, args template, [(position, value id)],
-    params, variable)."""
+    params, variable, value ids last used here).  The last lets run() drop batched
+    intermediates as soon as they are dead (a batch of B examples of each value)."""
     from tapegrad.graph.ir import Ref  # here: import tapegrad does not load graph/
 
     plan = _PLANS.get(graph)
     if plan is not None:
         return plan
+    keep = {r.id for r in graph.flat_outputs() if type(r) is Ref}
+    last = {}
+    for k, node in enumerate(graph.nodes):
+        for a in node.args:
+            if type(a) is Ref:
+                last[a.id] = k
+    dead = [[] for _ in graph.nodes]
+    for vid, k in last.items():
+        if vid not in keep:
+            dead[k].append(vid)
     plan = []
-    for node in graph.nodes:
+    for k, node in enumerate(graph.nodes):
         if node.op == "read_variable":
-            plan.append((node.op, None, node.outputs[0], None, (), None, node.variable))
+            plan.append((node.op, None, node.outputs[0], None, (), None, node.variable,
+                         tuple(dead[k])))
             continue
         if node.prim is None or node.op.startswith("random_"):
             raise BatchingError("vmap: %s cannot be vectorised (a stateful or random op "
                                 "in the function)" % node.op)
         refs = tuple((i, a.id) for i, a in enumerate(node.args) if type(a) is Ref)
         plan.append((node.op, node.prim, node.outputs[0], list(node.args), refs,
-                     node.params, None))
+                     node.params, None, tuple(dead[k])))
     _PLANS[graph] = plan
     return plan
 
@@ -150,35 +162,10 @@ def run(graph, xs, bdims, B, flat=None):
     env = dict(zip(graph.inputs, zip(xs, bdims)))
     for vid, t in graph.constants.items():
         env[vid] = (t, None)
-    for op, prim, out, template, refs, params, variable in _plan(graph):
-        if prim is None:
-            env[out] = (variable.read_value(), None)
-            continue
-        args = template[:]
-        bds = None
-        for i, vid in refs:
-            v, bd = env[vid]
-            args[i] = v
-            if bd is not None:
-                if bds is None:
-                    bds = [None] * len(args)
-                bds[i] = bd
-        if bds is None:
-            env[out] = (prim(*args, **params), None)
-            continue
-        if "band" in bds:
-            # an identity basis kept as diagonals (autodiff/_basis.py; hessian, jacobian)
-            got = _basis.apply(op, prim, args, bds, params)
-            if got is not None:
-                env[out] = (got[1], 0) if type(got) is tuple else (got, "band")
-                continue
-            args = [_basis.materialize(a) if bd == "band" else a for a, bd in zip(args, bds)]
-            bds = [0 if bd == "band" else bd for bd in bds]
-        rule = prim.rule("batch")
-        if rule is None or isinstance(rule, NotSupported):
-            why = rule.reason if isinstance(rule, NotSupported) else "no batching rule yet"
-            raise BatchingError("vmap: primitive %r has no batching rule (%s)" % (op, why))
-        env[out] = (rule(prim, B, args, bds, **params), 0)
+    for op, prim, out, template, refs, params, variable, dead in _plan(graph):
+        env[out] = _step(op, prim, template, refs, params, variable, env, B)
+        for vid in dead:
+            del env[vid]
     out = []
     for ref in (graph.flat_outputs() if flat is None else flat):
         if type(ref) is not Ref:
@@ -187,6 +174,35 @@ def run(graph, xs, bdims, B, flat=None):
             val, bd = env[ref.id]
             out.append((_basis.materialize(val), 0) if bd == "band" else (val, bd))
     return out
+
+
+def _step(op, prim, template, refs, params, variable, env, B):
+    """(value, bdim) of one node."""
+    if prim is None:
+        return variable.read_value(), None
+    args = template[:]
+    bds = None
+    for i, vid in refs:
+        v, bd = env[vid]
+        args[i] = v
+        if bd is not None:
+            if bds is None:
+                bds = [None] * len(args)
+            bds[i] = bd
+    if bds is None:
+        return prim(*args, **params), None
+    if "band" in bds:
+        # an identity basis kept as diagonals (autodiff/_basis.py; hessian, jacobian)
+        got = _basis.apply(op, prim, args, bds, params)
+        if got is not None:
+            return (got[1], 0) if type(got) is tuple else (got, "band")
+        args = [_basis.materialize(a) if bd == "band" else a for a, bd in zip(args, bds)]
+        bds = [0 if bd == "band" else bd for bd in bds]
+    rule = prim.rule("batch")
+    if rule is None or isinstance(rule, NotSupported):
+        why = rule.reason if isinstance(rule, NotSupported) else "no batching rule yet"
+        raise BatchingError("vmap: primitive %r has no batching rule (%s)" % (op, why))
+    return rule(prim, B, args, bds, **params), 0
 
 
 def map_basis(fun, pos, args, n, dtype):
