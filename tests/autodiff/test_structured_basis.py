@@ -214,3 +214,24 @@ def test_jacobian_vmap_path_keys_on_python_arguments_and_holds_f_weakly():
     del g, jg, hg
     gc.collect()
     assert alive() is None
+
+
+def test_jacobian_takes_the_row_loop_when_the_batch_would_be_large(monkeypatch):
+    from tapegrad.autodiff import vmap as vm
+
+    def f(v):       # an (n, n) intermediate per example: n times that as a batch
+        return tg.reduce_sum(tg.tanh(tg.reshape(v, (-1, 1)) * tg.reshape(v, (1, -1))),
+                             axis=1)
+
+    x = _c(RNG.standard_normal(40))
+    jac = tg.jacobian(f)
+    want = jac(x).numpy()
+    runs = []
+    real_run = vm.run
+    monkeypatch.setattr(vm, "run", lambda *a, **k: runs.append(1) or real_run(*a, **k))
+    np.testing.assert_allclose(jac(x).numpy(), want, rtol=1e-12, atol=1e-13)
+    assert runs                                      # small enough: the vmap path
+    runs.clear()
+    monkeypatch.setattr(jacobians, "_JAC_VMAP_BYTES", 0)
+    np.testing.assert_allclose(jac(x).numpy(), want, rtol=1e-12, atol=1e-13)
+    assert not runs                                  # 40 x (40, 40) > 4 x the result

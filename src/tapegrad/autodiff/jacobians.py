@@ -173,6 +173,7 @@ def jacobian(f, argnums=0, mode="rev", max_bytes=None, has_aux=False):
 
 
 _JAC_ROWS = weakref.WeakKeyDictionary()
+_JAC_VMAP_BYTES = 1 << 28       # a vmap batch bound (256 MiB) below which size is no concern
 
 
 class _JacRows:
@@ -279,13 +280,16 @@ def _jacobian_by_vmap(f, argnums, args, mode):
     yshape = out[0]
     m, n = math.prod(yshape), math.prod(x.shape)
     use = mode if mode != "auto" else ("fwd" if n < m else "rev")
+    # the row loop holds one row at a time: where the batch's intermediates could hold
+    # far more than the result, it is the safer way
+    limit = max(_JAC_VMAP_BYTES, 4 * m * n * x.dtype.itemsize)
     try:
         if use == "rev":
-            got, _ = map_basis(entry.vjp_row, 0, [None] + args, m, x.dtype)
+            got, _ = map_basis(entry.vjp_row, 0, [None] + args, m, x.dtype, limit)
             if got is None:
                 return None
             return reshape(got[0], yshape + tuple(x.shape))
-        got, _ = map_basis(entry.jvp_col, 0, [None] + args, n, x.dtype)
+        got, _ = map_basis(entry.jvp_col, 0, [None] + args, n, x.dtype, limit)
         if got is None:
             return None
         cols = got[0]                         # (n, *y.shape)

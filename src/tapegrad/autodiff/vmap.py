@@ -117,6 +117,7 @@ def vmap(fun, in_axes=0, out_axes=0):
 
 _PLANS = weakref.WeakKeyDictionary()
 _FLAT = weakref.WeakKeyDictionary()
+_PEAK = weakref.WeakKeyDictionary()
 
 
 def _plan(graph):
@@ -205,11 +206,34 @@ def _step(op, prim, template, refs, params, variable, env, B):
     return rule(prim, B, args, bds, **params), 0
 
 
-def map_basis(fun, pos, args, n, dtype):
+def example_peak_bytes(graph):
+    """The most bytes of node values one example holds at once when run() drops values
+    after their last use: B times this bounds a dense vmap's intermediates."""
+    import math
+
+    peak = _PEAK.get(graph)
+    if peak is None:
+        live = peak = 0
+        for node, step in zip(graph.nodes, _plan(graph)):
+            for vid in node.outputs:
+                v = graph.values[vid]
+                live += math.prod(v.shape) * v.dtype.itemsize
+            peak = max(peak, live)
+            for vid in step[-1]:
+                v = graph.values[vid]
+                if v.kind == "node":
+                    live -= math.prod(v.shape) * v.dtype.itemsize
+        _PEAK[graph] = peak
+    return peak
+
+
+def map_basis(fun, pos, args, n, dtype, max_bytes=None):
     """``fun`` mapped over the identity basis of R^n in argument ``pos`` (the other
     arguments shared): [stacked output per flat output].  The basis is carried as
     diagonals while the ops allow (autodiff/_basis.py), so this is for callers whose
-    result need not be differentiable (no tape recording, no tg.function tracing)."""
+    result need not be differentiable (no tape recording, no tg.function tracing).
+    ([None], graph) when an output is not a tensor of the graph, or when a dense batch
+    could hold more than ``max_bytes`` (then the caller takes another way)."""
     from tapegrad.graph.ir import Ref
 
     eye = _basis.identity(n, dtype)
@@ -217,6 +241,8 @@ def map_basis(fun, pos, args, n, dtype):
     graph = _traced(fun, args)          # traced on a vector of the basis' shape
     xs = args[:pos] + [eye] + args[pos + 1:]
     bdims = [None] * pos + ["band"] + [None] * (len(args) - pos - 1)
+    if max_bytes is not None and n * example_peak_bytes(graph) > max_bytes:
+        return None, graph
     flat = _FLAT.get(graph)
     if flat is None:
         flat = _FLAT[graph] = graph.flat_outputs()
