@@ -1,7 +1,7 @@
 """Issue 23's vmap / Hessian budgets: tapegrad against torch.func (and a hand-written NumPy
 per-example computation) in one process, single-threaded, by interleaved paired runs.
 
-    python bench/higher_order.py              # all rows, 15 rounds
+    python bench/higher_order.py              # all rows, 25 rounds
     python bench/higher_order.py --rounds 40 --rows hess100,rosen300
 
 Rows (the issue's definitions):
@@ -12,10 +12,10 @@ Rows (the issue's definitions):
   pex784    the same for 784-128-10, B=256                              vs hand-written NumPy
   jac       tg.jacobian of tanh(W @ x) (64 -> 64)                        vs torch.func.jacrev
 
-A round times every variant of a row once (each a loop of ``number`` calls, in alternating
-order), so background load hits both sides alike; the report gives min and median per call
-over the rounds, the ratio of the medians, and the load average before and after.  Both
-libraries run one thread (``torch.set_num_threads(1)``,
+A round times every variant of a row once (each a loop of ``number`` calls, about 5 ms, in
+alternating order), so background load hits both sides alike; the report gives min and
+median per call over the rounds, the ratio of the medians, and the load average before
+and after.  Both libraries run one thread (``torch.set_num_threads(1)``,
 ``tg.config.threading.set_intra_op_parallelism_threads(1)``, OMP/OPENBLAS threads 1).
 """
 
@@ -40,7 +40,9 @@ except ImportError:      # pragma: no cover - torch is optional
     torch = None
 
 
-def _number(fn, target=0.02):
+def _number(fn, target=0.005):
+    # short samples: on a loaded machine a sample that fits in one scheduler slice is
+    # less often preempted, so the minimum over rounds stays meaningful
     for _ in range(3):      # warm: traces, and jacobian's vmap path from its 2nd call
         fn()
     t = time.perf_counter()
@@ -207,7 +209,7 @@ def fmt(s):
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--rounds", type=int, default=25)
     ap.add_argument("--rows", default=",".join(ROWS))
     args = ap.parse_args(argv)
     if torch is not None:
