@@ -2,14 +2,21 @@
 work behind GradientTape.jacobian / batch_jacobian (tape_jacobians.py, which tape.py
 imports without importing this module).
 
-Cost model.  tapegrad's ops have no batch axis to vectorise seeds over, so a general
-Jacobian costs one backward pass per output element (reverse mode) or per input
-element (forward mode) — but the function itself runs once: every pass replays the
-same recording (``_tape.imperative_grad`` on one persistent tape, or forward.py's
-``ForwardPlan`` over its records).  ``mode="auto"`` picks the side with fewer passes.
-Where the structure allows better, it is used: ``batch_jacobian`` of a per-example
-function seeds feature ``j`` of *every* example at once, so it costs one pass per
-output feature, not per (example, feature).
+Cost model.  From the second call with an argument signature on, when no tape
+records and nothing traces, ``jacobian`` of one argument with one floating output is
+one ``vmap`` of the VJP over the output basis ("rev") or of the JVP over the input
+basis ("fwd"), with the basis kept as diagonals while the ops allow
+(autodiff/_basis.py; docs/architecture.md §3.5); ``hessian`` of a vector argument
+likewise maps the second-order backward pass.
+Otherwise (first call, under a tape, several arguments or outputs, ``has_aux``,
+``max_bytes``, a function that cannot be traced or batched) the row loop runs: one
+backward pass per output element (reverse mode) or per input element (forward mode),
+but the function itself runs once: every pass replays the same recording
+(``_tape.imperative_grad`` on one persistent tape, or forward.py's ``ForwardPlan``
+over its records).  ``mode="auto"`` picks the side with fewer passes.  Where the
+structure allows better, it is used: ``batch_jacobian`` of a per-example function seeds
+feature ``j`` of *every* example at once, so it costs one pass per output feature, not
+per (example, feature).
 
 Memory.  Rows are written into the result as they are produced.  When no tape is
 recording around the call the result is one preallocated array (result + one row
@@ -20,6 +27,7 @@ single row larger than the budget is a ValueError.
 """
 
 import functools
+import math
 import weakref
 
 import numpy as np
@@ -120,6 +128,13 @@ def jacobian(f, argnums=0, mode="rev", max_bytes=None, has_aux=False):
 
     @functools.wraps(f)
     def jac_fn(*args, **kwargs):
+        fast = not kwargs and not has_aux and max_bytes is None and \
+            isinstance(argnums, (int, np.integer)) and _structured_ok()
+        if fast:
+            got = _jacobian_by_vmap(f, int(argnums), args, mode)
+            if got is not None:
+                return got
+            call_args = args
         single, nums = _argnums(argnums, len(args), "jacobian")
         args, leaves = _prepare(args, nums, "jacobian")
         sources = [x for group in leaves for x in group]
@@ -132,6 +147,8 @@ def jacobian(f, argnums=0, mode="rev", max_bytes=None, has_aux=False):
                 raise ValueError("jacobian(has_aux=True): the function must return "
                                  "(out, aux)")
             res, aux = res
+        if fast:
+            _remember_output(f, int(argnums), call_args, res)
         out = [_tensor(y, "jacobian") for y in nest.flatten(res)]
         use = mode
         if mode == "auto":
@@ -153,6 +170,135 @@ def jacobian(f, argnums=0, mode="rev", max_bytes=None, has_aux=False):
         return (jac, aux) if has_aux else jac
 
     return jac_fn
+
+
+_JAC_ROWS = weakref.WeakKeyDictionary()
+_JAC_VMAP_BYTES = 1 << 28       # a vmap batch bound (256 MiB) below which size is no concern
+
+
+class _JacRows:
+    """What the vmap path of ``jacobian`` keeps per function and argument: the VJP row
+    and JVP column functions (their traces are reused) and the output shape and dtype
+    that the row loop saw for each argument signature (f itself is never traced)."""
+
+    def __init__(self, f, argnums, cells):
+        from tapegrad.autodiff.forward import jvp
+        from tapegrad.ops.shape import reshape
+
+        fref = weakref.ref(f)    # f only weakly: the row functions live in trace caches
+
+        def vjp_row(u, *args):
+            x = args[argnums]
+            with GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(x)
+                y = fref()(*args)
+            return tape.gradient(y, x, output_gradients=reshape(u, y.shape))
+
+        def jvp_col(t, *args):
+            args = list(args)
+            x = args[argnums]
+
+            def g(v):
+                args[argnums] = v
+                return fref()(*args)
+
+            return jvp(g, [x], [reshape(t, x.shape)])[1]
+
+        self.vjp_row, self.jvp_col = vjp_row, jvp_col
+        # the closure's objects are held so that their ids (the cache key) stay theirs
+        self.cells = tuple(c.cell_contents for c in cells)
+        self.outputs = {}
+
+
+def _jacobian_rows(f, argnums):
+    """``f``'s _JacRows for ``argnums`` and its closure's current objects (created on
+    first use), or None when f cannot be cached."""
+    # the traces are reused like tg.function's: a closure rebound to other objects
+    # (another tensor, another Python number) gets new ones
+    cells = getattr(f, "__closure__", None) or ()
+    try:
+        key = (argnums,) + tuple(id(c.cell_contents) for c in cells)
+        entry = _JAC_ROWS.get(f, {}).get(key)
+    except (ValueError, TypeError):     # an empty cell; f not weakly referenceable
+        return None
+    if entry is None:
+        entry = _JacRows(f, argnums, cells)
+        rows = {k: v for k, v in _JAC_ROWS.get(f, {}).items() if k[0] != argnums}
+        rows[key] = entry
+        _JAC_ROWS[f] = rows
+    return entry
+
+
+def _signature(args):
+    """A hashable description of a call's arguments (shapes and dtypes of tensors, the
+    values of Python scalars), or None."""
+    sig = []
+    for a in args:
+        if isinstance(a, _core.Tensor):
+            sig.append((tuple(a.shape), a.dtype.str))
+        elif a is None or type(a) in (int, float, bool, str):
+            sig.append((type(a), a))
+        else:
+            return None
+    return tuple(sig)
+
+
+def _remember_output(f, argnums, args, res):
+    """After a row-loop call: the output's shape and dtype for this signature, which
+    lets the next call take the vmap path."""
+    entry = _jacobian_rows(f, argnums)
+    sig = _signature(args)
+    if entry is None or sig is None or not isinstance(res, _core.Tensor) or \
+            sig in entry.outputs:
+        return
+    if len(entry.outputs) >= 16:
+        entry.outputs.pop(next(iter(entry.outputs)))
+    entry.outputs[sig] = (tuple(res.shape), res.dtype)
+
+
+def _jacobian_by_vmap(f, argnums, args, mode):
+    """The Jacobian of a single-tensor ``f`` in one argument by ``map_basis`` (vmap over
+    an identity basis kept as diagonals): VJPs over the output basis ("rev") or JVPs
+    over the input basis ("fwd"); None where this does not apply (then the row loop):
+    the first call with a signature, several or non-floating outputs."""
+    from tapegrad.autodiff.vmap import map_basis
+    from tapegrad.ops.shape import reshape, transpose
+
+    if not 0 <= argnums < len(args):
+        return None
+    entry = _jacobian_rows(f, argnums)
+    sig = _signature(args)
+    if entry is None or sig is None:
+        return None
+    out = entry.outputs.get(sig)
+    if out is None or out[1].kind != "f":      # unseen signature, or not for this path
+        return None
+    args = [_tensor(a, "jacobian") for a in args]
+    x = args[argnums]
+    if x.dtype.kind != "f":
+        return None
+    yshape = out[0]
+    m, n = math.prod(yshape), math.prod(x.shape)
+    use = mode if mode != "auto" else ("fwd" if n < m else "rev")
+    # the row loop holds one row at a time: where the batch's intermediates could hold
+    # far more than the result, it is the safer way
+    limit = max(_JAC_VMAP_BYTES, 4 * m * n * x.dtype.itemsize)
+    try:
+        if use == "rev":
+            got, _ = map_basis(entry.vjp_row, 0, [None] + args, m, x.dtype, limit)
+            if got is None:
+                return None
+            return reshape(got[0], yshape + tuple(x.shape))
+        got, _ = map_basis(entry.jvp_col, 0, [None] + args, n, x.dtype, limit)
+        if got is None:
+            return None
+        cols = got[0]                         # (n, *y.shape)
+        if len(cols.shape) > 1:
+            cols = transpose(cols, tuple(range(1, len(cols.shape))) + (0,))
+        return reshape(cols, yshape + tuple(x.shape))
+    except Exception:   # noqa: BLE001 - not traceable or not batchable: the row loop
+        entry.outputs[sig] = (yshape, np.dtype("O"))    # runs it now and from now on,
+        return None                                     # raising what is really wrong
 
 
 def jacrev(f, argnums=0, max_bytes=None, has_aux=False):
@@ -211,6 +357,12 @@ def _hessian_rows(f, argnums):
         cached = None
     if cached is not None:
         return cached
+    # f only weakly: row is the value of f's own weak-keyed cache entry
+    try:
+        fref = weakref.ref(f)
+    except TypeError:
+        def fref():
+            return f
 
     def row(v, *args):
         x = args[argnums]
@@ -218,7 +370,7 @@ def _hessian_rows(f, argnums):
             outer.watch(x)
             with GradientTape() as inner:
                 inner.watch(x)
-                y = f(*args)
+                y = fref()(*args)
             if not isinstance(y, _core.Tensor) or tuple(y.shape) != ():
                 raise ValueError("hessian: the function must return a scalar, got %s"
                                  % (("shape %s" % (tuple(y.shape),)) if isinstance(
@@ -235,7 +387,7 @@ def _hessian_rows(f, argnums):
 
 
 def _hessian_by_vmap(f, argnums, args):
-    from tapegrad.autodiff.vmap import vmap
+    from tapegrad.autodiff.vmap import map_basis, vmap
     from tapegrad.ops.creation import eye
     from tapegrad.ops.shape import reshape
 
@@ -244,12 +396,24 @@ def _hessian_by_vmap(f, argnums, args):
     if x.dtype.kind != "f":
         raise TypeError("hessian: argument %d has dtype %s; only floating-point arguments "
                         "can be differentiated" % (argnums, x.dtype.name))
-    n = int(np.prod(x.shape, dtype=np.int64))
+    n = math.prod(x.shape)
+    row = _hessian_rows(f, argnums)
+    if len(x.shape) == 1 and _structured_ok():
+        # the basis kept as diagonals while the ops allow (autodiff/_basis.py)
+        got, _ = map_basis(row, 0, [None] + args, n, x.dtype)
+        if got is not None:
+            return got[0]           # (n, n) already
     basis = reshape(eye(n, dtype=x.dtype), (n,) + tuple(x.shape))
-    rows = vmap(_hessian_rows(f, argnums), in_axes=(0,) + (None,) * len(args))(basis, *args)
+    rows = vmap(row, in_axes=(0,) + (None,) * len(args))(basis, *args)
     if rows is None:
         raise ValueError("hessian: the function does not depend on argument %d" % argnums)
     return reshape(rows, tuple(x.shape) + tuple(x.shape))
+
+
+def _structured_ok():
+    """Whether results may skip differentiability (autodiff/_basis.py materializes
+    with NumPy): no tape records and no tg.function traces."""
+    return not _recording() and _core._get_tracer() is None
 
 
 def hvp(f, primals, tangents):

@@ -10,8 +10,9 @@ How: ``fun`` is traced by ``tg.function`` at the primals (once per signature, ca
 per function), and the graph is interpreted with each primitive's "taylor" rule, which
 lives beside the primitive's forward (ops/*.py) and maps the operands' truncated
 series to the output's (ops/_series.py has the arithmetic).  A primitive without a
-rule raises naming it.  Series are NumPy arrays in the primals' dtype: the result is
-a value, not differentiable again (nest tapes around jet's inputs for that).
+rule raises naming it.  Series are NumPy arrays in the primals' dtype; under a
+recording tape each output is recorded with a Taylor-mode VJP (below), so a jet is
+differentiable once with respect to its primals and series terms.
 """
 
 import math
@@ -92,10 +93,97 @@ def jet(fun, primals, series):
         outs.append((_core.wrap(_c(S[0])),
                      [_core.wrap(_c(S[k] * math.factorial(k)))
                       for k in range(1, K + 1)]))
+    from tapegrad.autodiff.tape_jacobians import _recording
+
+    if _recording():
+        outs = _recorded(fun, xs, series, K, outs)
     primal_out = nest.pack_sequence_as(graph.outputs, [o[0] for o in outs])
     if len(outs) == 1 and not isinstance(graph.outputs, (list, tuple)):
         return primal_out, outs[0][1]
     return primal_out, [o[1] for o in outs]
+
+
+# -- differentiating a jet -----------------------------------------------------------------
+#
+# With x(t) = sum_j x_j t^j / j! and y(t) = f(x(t)), the k-th output y_k = y^(k)(0) depends
+# linearly on a perturbation u of x_j through  d^k/dt^k [J(x(t)) u t^j/j!] at 0
+# = C(k, j) * d^(k-j)/dt^(k-j) [J(x(t)) u] at 0  (Leibniz), so its VJP with cotangent g is
+#     dL/dx_j = C(k, j) * d^(k-j)/dt^(k-j) [J(x(t))^T g] at t = 0      (j <= k; 0 for j > k)
+# -- the derivatives of the VJP function h(x, g) = J(x)^T g along the same path: one jet of
+# h to order k.  The backward is NumPy-valued (a jet), so it is not differentiable again:
+# a tape recording the backward pass is an error, not a silent zero.
+
+_VJP_FNS = {}
+
+
+def _vjp_fn(fun, o, n):
+    """h(x_1..x_n, g) = (J_1^T g, ..., J_n^T g) of ``fun``'s flat output ``o`` (cached, so
+    its trace is reused)."""
+    key = (id(fun), o, n)
+    hit = _VJP_FNS.get(key)
+    if hit is not None and hit[0] is fun:
+        return hit[1]
+    from tapegrad.autodiff.tape import GradientTape
+
+    def h(*args):
+        xs, g = list(args[:n]), args[n]
+        with GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(xs)
+            y = nest.flatten(fun(*xs))[o]
+        return tuple(tape.gradient(y, xs, output_gradients=g, unconnected_gradients="zero"))
+
+    if len(_VJP_FNS) >= 64:
+        _VJP_FNS.pop(next(iter(_VJP_FNS)))
+    _VJP_FNS[key] = (fun, h)
+    return h
+
+
+def _recorded(fun, xs, series, K, outs):
+    """The jet's outputs recorded on the active tapes (one custom-gradient record per
+    output tensor; inputs: the floating primals and their series terms)."""
+    from tapegrad.autodiff.custom import custom_gradient
+
+    fl = [i for i, x in enumerate(xs) if x.dtype.kind == "f"]
+    terms = {i: [_tensor(t) for t in series[i]] for i in fl}
+    ins = [xs[i] for i in fl] + [t for i in fl for t in terms[i]]
+
+    def backward(o, k, g):
+        from tapegrad.autodiff.tape_jacobians import _recording
+        from tapegrad.ops.elementwise import multiply, zeros_like
+
+        if _recording():
+            raise TypeError("jet: the gradient of a jet's output is computed in Taylor mode "
+                            "and is not differentiable again (a tape is recording the "
+                            "backward pass); nest tapes inside the function instead")
+        h = _vjp_fn(fun, o, len(xs))
+        args = tuple(xs) + (g,)
+        if k == 0:
+            d = [[v] for v in h(*args)]                   # d[p][m]: m-th derivative
+        else:
+            ser = tuple(tuple(terms[p][:k]) if p in terms else
+                        tuple(zeros_like(xs[p]) for _ in range(k)) for p in range(len(xs)))
+            h0, hs = jet(h, args, ser + (tuple(zeros_like(g) for _ in range(k)),))
+            d = [[h0[p]] + list(hs[p]) for p in range(len(xs))]
+        grads = [d[p][k] for p in fl]
+        for p in fl:
+            for j in range(1, K + 1):
+                grads.append(None if j > k else
+                             multiply(d[p][k - j], float(math.comb(k, j))) if k > j else
+                             d[p][0])
+        return grads
+
+    def record(value, o, k):
+        if value.dtype.kind != "f":
+            return value
+
+        @custom_gradient
+        def jet_output(*_):
+            return value, lambda g: backward(o, k, g)
+
+        return jet_output(*ins)
+
+    return [(record(y0, o, 0), [record(y, o, k) for k, y in enumerate(ys, start=1)])
+            for o, (y0, ys) in enumerate(outs)]
 
 
 def run(graph, inputs, K):
@@ -154,6 +242,11 @@ def taylor_coefficients(fun, x, order, direction=None):
             raise ValueError("taylor_coefficients: x has shape %s; give the direction "
                              "of the derivatives" % (tuple(x.shape),))
         direction = np.ones((), dtype=x.dtype)
+    if _recording_now():
+        y0, ys = _along_recorded(fun, x, direction, int(order))
+        from tapegrad.ops.elementwise import multiply
+
+        return [y0] + [multiply(y, 1.0 / math.factorial(k)) for k, y in enumerate(ys, 1)]
     graph, S = _along(fun, x, direction, int(order))
     out = S[graph.flat_outputs()[0].id]
     return [_core.wrap(_c(out[k])) for k in range(out.shape[0])]
@@ -169,10 +262,34 @@ def derivatives(fun, x, order, direction=None):
             raise ValueError("derivatives: x has shape %s; give the direction of the "
                              "derivatives" % (tuple(x.shape),))
         direction = np.ones((), dtype=x.dtype)
+    if _recording_now():
+        return _along_recorded(fun, x, direction, int(order))[1]
     graph, S = _along(fun, x, direction, int(order))
     out = S[graph.flat_outputs()[0].id]
     return [_core.wrap(_c(out[k] * math.factorial(k)))
             for k in range(1, out.shape[0])]
+
+
+def _recording_now():
+    from tapegrad.autodiff.tape_jacobians import _recording
+
+    return _recording()
+
+
+def _along_recorded(fun, x, direction, K):
+    """derivatives / taylor_coefficients under a tape: through jet, whose outputs are
+    recorded (differentiable in x and in the direction)."""
+    from tapegrad.ops.elementwise import zeros_like
+
+    v = _tensor(direction)
+    if tuple(v.shape) != tuple(x.shape):
+        raise ValueError("derivatives: direction has shape %s, x %s"
+                         % (tuple(v.shape), tuple(x.shape)))
+    zero = zeros_like(x)
+    y0, ys = jet(fun, (x,), ((v,) + (zero,) * (K - 1),) if K >= 1 else ((),))
+    if isinstance(ys, list) and ys and isinstance(ys[0], list):
+        raise ValueError("derivatives: the function must return one tensor")
+    return y0, ys
 
 
 def _along(fun, x, direction, K):

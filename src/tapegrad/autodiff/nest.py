@@ -19,19 +19,21 @@ def flatten(structure):
     return out
 
 
+def _build(s, it):
+    # module level, not a closure: a recursive inner function references itself through
+    # its cell, a cycle that kept ``flat`` (often large result tensors) alive until the
+    # next garbage collection
+    if isinstance(s, dict):
+        return {k: _build(s[k], it) for k in sorted(s)}
+    if isinstance(s, tuple) and hasattr(s, "_fields"):
+        return type(s)(*[_build(v, it) for v in s])
+    if isinstance(s, (list, tuple)):
+        return type(s)([_build(v, it) for v in s])
+    return next(it)
+
+
 def pack_sequence_as(structure, flat):
-    it = iter(flat)
-
-    def build(s):
-        if isinstance(s, dict):
-            return {k: build(s[k]) for k in sorted(s)}
-        if isinstance(s, tuple) and hasattr(s, "_fields"):
-            return type(s)(*[build(v) for v in s])
-        if isinstance(s, (list, tuple)):
-            return type(s)(build(v) for v in s)
-        return next(it)
-
-    return build(structure)
+    return _build(structure, iter(flat))
 
 
 def map_structure(fn, structure):

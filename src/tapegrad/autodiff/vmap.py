@@ -10,8 +10,10 @@ batched input reaches are computed once.  Everything runs through tapegrad ops, 
 A primitive without a rule raises naming it.
 """
 
+import weakref
+
 from tapegrad import _core
-from tapegrad.autodiff import nest
+from tapegrad.autodiff import _basis, nest
 from tapegrad.ops._registry import NotSupported
 
 __all__ = ["vmap", "vectorized_map"]
@@ -113,46 +115,147 @@ def vmap(fun, in_axes=0, out_axes=0):
     return batched
 
 
-def run(graph, xs, bdims, B, flat=None):
-    """[(value, bdim)] of the graph's outputs given its inputs and their batch dims."""
+_PLANS = weakref.WeakKeyDictionary()
+_FLAT = weakref.WeakKeyDictionary()
+_PEAK = weakref.WeakKeyDictionary()
+
+
+def _plan(graph):
+    """The graph's nodes as flat tuples (built once per graph; run() is the hot loop of
+    every vmap call): (op, prim, output id, args template, [(position, value id)],
+    params, variable, value ids last used here).  The last lets run() drop batched
+    intermediates as soon as they are dead (a batch of B examples of each value)."""
     from tapegrad.graph.ir import Ref  # here: import tapegrad does not load graph/
-    env = {}
-    for vid, x, bd in zip(graph.inputs, xs, bdims):
-        env[vid] = (x, bd)
-    for vid, t in graph.constants.items():
-        env[vid] = (t, None)
-    for node in graph.nodes:
+
+    plan = _PLANS.get(graph)
+    if plan is not None:
+        return plan
+    keep = {r.id for r in graph.flat_outputs() if type(r) is Ref}
+    last = {}
+    for k, node in enumerate(graph.nodes):
+        for a in node.args:
+            if type(a) is Ref:
+                last[a.id] = k
+    dead = [[] for _ in graph.nodes]
+    for vid, k in last.items():
+        if vid not in keep:
+            dead[k].append(vid)
+    plan = []
+    for k, node in enumerate(graph.nodes):
         if node.op == "read_variable":
-            env[node.outputs[0]] = (node.variable.read_value(), None)
+            plan.append((node.op, None, node.outputs[0], None, (), None, node.variable,
+                         tuple(dead[k])))
             continue
         if node.prim is None or node.op.startswith("random_"):
             raise BatchingError("vmap: %s cannot be vectorised (a stateful or random op "
                                 "in the function)" % node.op)
-        args, bds = [], []
-        for a in node.args:
-            if type(a) is Ref:
-                v, bd = env[a.id]
-                args.append(v)
-                bds.append(bd)
-            else:
-                args.append(a)
-                bds.append(None)
-        if all(bd is None for bd in bds):
-            env[node.outputs[0]] = (node.prim(*args, **node.params), None)
-            continue
-        rule = node.prim.rule("batch")
-        if rule is None or isinstance(rule, NotSupported):
-            why = rule.reason if isinstance(rule, NotSupported) else "no batching rule yet"
-            raise BatchingError("vmap: primitive %r has no batching rule (%s)"
-                                % (node.op, why))
-        env[node.outputs[0]] = (rule(node.prim, B, args, bds, **node.params), 0)
+        refs = tuple((i, a.id) for i, a in enumerate(node.args) if type(a) is Ref)
+        plan.append((node.op, node.prim, node.outputs[0], list(node.args), refs,
+                     node.params, None, tuple(dead[k])))
+    _PLANS[graph] = plan
+    return plan
+
+
+def run(graph, xs, bdims, B, flat=None):
+    """[(value, bdim)] of the graph's outputs given its inputs and their batch dims."""
+    from tapegrad.graph.ir import Ref
+
+    env = dict(zip(graph.inputs, zip(xs, bdims)))
+    for vid, t in graph.constants.items():
+        env[vid] = (t, None)
+    for op, prim, out, template, refs, params, variable, dead in _plan(graph):
+        env[out] = _step(op, prim, template, refs, params, variable, env, B)
+        for vid in dead:
+            del env[vid]
     out = []
     for ref in (graph.flat_outputs() if flat is None else flat):
         if type(ref) is not Ref:
             out.append((_core.convert(ref, None, "vmap"), None))
         else:
-            out.append(env[ref.id])
+            val, bd = env[ref.id]
+            out.append((_basis.materialize(val), 0) if bd == "band" else (val, bd))
     return out
+
+
+def _step(op, prim, template, refs, params, variable, env, B):
+    """(value, bdim) of one node."""
+    if prim is None:
+        return variable.read_value(), None
+    args = template[:]
+    bds = None
+    for i, vid in refs:
+        v, bd = env[vid]
+        args[i] = v
+        if bd is not None:
+            if bds is None:
+                bds = [None] * len(args)
+            bds[i] = bd
+    if bds is None:
+        return prim(*args, **params), None
+    if "band" in bds:
+        # an identity basis kept as diagonals (autodiff/_basis.py; hessian, jacobian)
+        got = _basis.apply(op, prim, args, bds, params)
+        if got is not None:
+            return (got[1], 0) if type(got) is tuple else (got, "band")
+        args = [_basis.materialize(a) if bd == "band" else a for a, bd in zip(args, bds)]
+        bds = [0 if bd == "band" else bd for bd in bds]
+    rule = prim.rule("batch")
+    if rule is None or isinstance(rule, NotSupported):
+        why = rule.reason if isinstance(rule, NotSupported) else "no batching rule yet"
+        raise BatchingError("vmap: primitive %r has no batching rule (%s)" % (op, why))
+    return rule(prim, B, args, bds, **params), 0
+
+
+def example_peak_bytes(graph):
+    """The most bytes of node values one example holds at once when run() drops values
+    after their last use: B times this bounds a dense vmap's intermediates."""
+    import math
+
+    peak = _PEAK.get(graph)
+    if peak is None:
+        live = peak = 0
+        for node, step in zip(graph.nodes, _plan(graph)):
+            for vid in node.outputs:
+                v = graph.values[vid]
+                live += math.prod(v.shape) * v.dtype.itemsize
+            peak = max(peak, live)
+            for vid in step[-1]:
+                v = graph.values[vid]
+                if v.kind == "node":
+                    live -= math.prod(v.shape) * v.dtype.itemsize
+        _PEAK[graph] = peak
+    return peak
+
+
+def map_basis(fun, pos, args, n, dtype, max_bytes=None):
+    """``fun`` mapped over the identity basis of R^n in argument ``pos`` (the other
+    arguments shared): [stacked output per flat output].  The basis is carried as
+    diagonals while the ops allow (autodiff/_basis.py), so this is for callers whose
+    result need not be differentiable (no tape recording, no tg.function tracing).
+    ([None], graph) when an output is not a tensor of the graph, or when a dense batch
+    could hold more than ``max_bytes`` (then the caller takes another way)."""
+    from tapegrad.graph.ir import Ref
+
+    eye = _basis.identity(n, dtype)
+    args = [_tensor(a) for a in args[:pos]] + [eye.d[0]] + [_tensor(a) for a in args[pos + 1:]]
+    graph = _traced(fun, args)          # traced on a vector of the basis' shape
+    xs = args[:pos] + [eye] + args[pos + 1:]
+    bdims = [None] * pos + ["band"] + [None] * (len(args) - pos - 1)
+    if max_bytes is not None and n * example_peak_bytes(graph) > max_bytes:
+        return None, graph
+    flat = _FLAT.get(graph)
+    if flat is None:
+        flat = _FLAT[graph] = graph.flat_outputs()
+    if any(type(r) is not Ref for r in flat):
+        return None, graph
+    out = []
+    for val, bd in run(graph, xs, bdims, n, flat):
+        if bd is None:
+            from tapegrad.ops.shape import broadcast_to
+
+            val = broadcast_to(val, (n,) + tuple(val.shape))
+        out.append(val)
+    return out, graph
 
 
 def vectorized_map(fn, elems):

@@ -462,6 +462,17 @@ def _b_matmul(prim, B, args, bdims, **params):
         s = tuple(a.shape)
         out = prim(_reshape(a, shape=(-1, s[-1])), b, **params)
         return _reshape(out, shape=s[:-1] + (tuple(out.shape)[-1],))
+    if bdims == [None, 0] and ranks == [2, 2] and not params.get("transpose_b") and \
+            tuple(b.shape)[-1] == 1:
+        # a shared matrix times a column per example (a vmapped matvec, the Hessian's
+        # A @ v over the basis): the columns as the rows of one GEMM, X @ op(A)^T,
+        # instead of B matrix-vector products
+        from tapegrad.ops.shape import _reshape
+
+        s = tuple(b.shape)
+        out = prim(_reshape(b, shape=(-1, s[-2])), a,
+                   transpose_b=not params.get("transpose_a", False))
+        return _reshape(out, shape=(s[0], tuple(out.shape)[-1], 1))
     if bdims == [0, 0] and ranks == [2, 2]:
         # a stack of small products (per-example gradients x^T g): NumPy's einsum loop
         # beats its matmul over many tiny, strided matrices
