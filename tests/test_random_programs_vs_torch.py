@@ -96,12 +96,13 @@ def _mat(x, lib):
 def _spd_tg(x):
     m = _mat(x, "tg")
     n = m.shape[0]
-    return tg.matmul(m, m, transpose_b=True) + tg.constant(np.diag(np.arange(1.0, n + 1)) * (n + 1.0))
+    return tg.matmul(m, m, transpose_b=True) + tg.constant(
+        np.diag(np.arange(1.0, n + 1)) * (n + 1.0), dtype=m.dtype)
 
 def _spd_t(x):
     m = _mat(x, "t")
     n = m.shape[0]
-    return m @ m.T + torch.diag(torch.arange(1.0, n + 1)) * (n + 1.0)
+    return m @ m.T + torch.diag(torch.arange(1.0, n + 1, dtype=m.dtype)) * (n + 1.0)
 
 def _rhs_tg(x):
     return _mat(x, "tg")
