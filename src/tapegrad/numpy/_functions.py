@@ -97,6 +97,8 @@ def _creation_dtype(dtype, value=None):
         return np.dtype(bool)
     if isinstance(value, int):
         return B.DEFAULT_INT
+    if isinstance(value, complex):
+        return B.DEFAULT_COMPLEX
     return B.DEFAULT_FLOAT
 
 
@@ -167,7 +169,11 @@ def arange(start, /, stop=None, step=1, *, dtype=None, device=None):
 @_export
 def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True):
     _check_device(device)
-    dt = B.check_dtype(dtype, "linspace") if dtype is not None else B.DEFAULT_FLOAT
+    if dtype is not None:
+        dt = B.check_dtype(dtype, "linspace")
+    else:
+        dt = B.DEFAULT_COMPLEX if builtins.any(isinstance(v, complex) for v in (start, stop)) \
+            else B.DEFAULT_FLOAT
     return B.wrap(np.linspace(start, stop, num, endpoint=endpoint, dtype=dt))
 
 
@@ -186,7 +192,7 @@ def _tri(x, k, upper):
     mask = np.tri(n, m, k - 1 if upper else k, dtype=bool)
     if upper:
         mask = ~mask
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fc":
         return B.wrap(np.where(mask, B.values(x), 0).astype(x.dtype))
     return E.where(B.wrap(np.broadcast_to(mask, x.shape)), x, E.zeros_like(x))
 
@@ -221,8 +227,8 @@ def astype(x, dtype, /, *, copy=True, device=None):
     dtype = B.check_dtype(dtype, "astype")
     if x.dtype == dtype:
         return x
-    if x.dtype.kind == "f" and dtype.kind == "f":
-        return E.cast(x, dtype)
+    if x.dtype.kind in "fc" and dtype.kind in "fc":
+        return E.cast(x, dtype)  # differentiable; complex -> real keeps the real part
     with np.errstate(all="ignore"):
         return B.wrap(B.values(x).astype(dtype))
 
@@ -233,7 +239,7 @@ def can_cast(from_, to, /):
     src, to = np.dtype(src), np.dtype(to)
     if src.kind == "b" or to.kind == "b":
         return src == to or src.kind == to.kind
-    if src.kind == "f" and to.kind in "iu":
+    if src.kind in "fc" and to.kind in "iu":
         return False
     return np.can_cast(src, to, casting="safe") if not (src.kind in "iu" and to.kind == "f") \
         else np.promote_types(src, to) == to
@@ -470,9 +476,14 @@ def vecdot(x1, x2, /, *, axis=-1):
     if not -n <= axis < n or a.shape[axis] != b.shape[axis]:
         raise ValueError("vecdot: axis %d must have the same size in %s and %s"
                          % (axis, a.shape, b.shape))
-    if a.dtype.kind != "f":
+    if a.dtype.kind not in "fc":
         with np.errstate(all="ignore"):
             return B.wrap(np.sum(B.values(a) * B.values(b), axis=axis, dtype=a.dtype))
+    if a.dtype.kind == "c":
+        # the standard's vecdot conjugates the first operand: sum(conj(x1) * x2)
+        from tapegrad.ops.complex import conj
+
+        a = conj(a)
     return sum(E.multiply(a, b), axis=axis)
 
 
@@ -510,7 +521,7 @@ def sum(x, /, *, axis=None, dtype=None, keepdims=False):
     x = B.as_tensor(x, op="sum")
     ax = _axes(axis, x.ndim)
     dt = _sum_dtype(x, dtype)
-    if dt.kind == "f" and x.dtype.kind == "f":
+    if dt.kind in "fc" and x.dtype.kind in "fc" and (dt.kind == "c" or x.dtype.kind == "f"):
         return R.reduce_sum(B.cast(x, dt), ax, keepdims=keepdims)
     return B.wrap(np.sum(B.values(x), axis=ax, dtype=dt, keepdims=keepdims))
 
@@ -568,7 +579,7 @@ def _count(x, ax):
 @_export
 def mean(x, /, *, axis=None, keepdims=False, dtype=None):
     x = B.as_tensor(x, op="mean")
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fc":
         x = B.cast(x, B.DEFAULT_FLOAT) if dtype is None else B.cast(x, dtype)
     elif dtype is not None:
         x = B.cast(x, dtype)
@@ -617,7 +628,7 @@ def _cumulative(name, tape_op, np_op, fill, x, axis, dtype, include_initial):
     dt = _sum_dtype(x, dtype)
     shape = list(x.shape)
     shape[axis] = 1
-    if x.dtype.kind == "f" and dt.kind == "f":
+    if x.dtype.kind in "fc" and dt.kind in "fc" and (dt.kind == "c" or x.dtype.kind == "f"):
         out = tape_op(B.cast(x, dt), axis) if x.shape[axis] else B.cast(x, dt)
         if include_initial:
             out = S.concat([B.wrap(fill(shape, dt)), out], axis)
@@ -735,7 +746,7 @@ def where(condition, x1=None, x2=None, /):
         raise TypeError("where: condition must be bool, got %s" % c.dtype)
     a, b = B.promote(x1, x2, op="where")
     shape = np.broadcast_shapes(c.shape, a.shape, b.shape)
-    if a.dtype.kind == "f":
+    if a.dtype.kind in "fc":
         c, a, b = (t if t.shape == shape else S.broadcast_to(t, shape) for t in (c, a, b))
         return E.where(c, a, b)
     return B.wrap(np.where(B.values(c), B.values(a), B.values(b)))
