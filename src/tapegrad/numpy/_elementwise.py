@@ -4,10 +4,10 @@ A function whose inputs are all floating runs the differentiable tapegrad primit
 integer / bool inputs (which carry no derivative) it runs NumPy's ufunc and wraps the
 result, so every dtype the standard allows works and values match NumPy.  Complex
 inputs run the primitive where tapegrad has a complex one (the arithmetic, exp, log,
-sqrt, sin, cos, tanh, reciprocal, abs, real / imag / conj: differentiable, with the
-gradient convention of ops/complex.py); the other complex functions the standard lists
-(tan, the hyperbolic and inverse trigonometric ones, log2 / log10, pow, sign, round)
-run NumPy and carry no derivative.
+sqrt, sin, cos, tanh, reciprocal, abs, real / imag / conj, and pow composed from them:
+differentiable, with the gradient convention of ops/complex.py); the other complex
+functions the standard lists (tan, the hyperbolic and inverse trigonometric ones,
+log2 / log10, sign, round) run NumPy and carry no derivative.
 """
 
 import numpy as np
@@ -51,6 +51,8 @@ def _binary(name, ufunc, tg_fn=None, kinds="biufc", complex_ok=False):
             raise TypeError("tapegrad.numpy.%s: dtype %s is not supported" % (name, a.dtype))
         if tg_fn is not None and (a.dtype.kind == "f" or (complex_ok and a.dtype.kind == "c")):
             return tg_fn(a, b)
+        if name == "pow" and a.dtype.kind == "c":
+            return _complex_pow(a, b)
         with np.errstate(all="ignore"):
             return B.wrap(ufunc(B.values(a), B.values(b)))
 
@@ -110,6 +112,33 @@ _binary("subtract", np.subtract, E.subtract, CNUM, complex_ok=True)
 _binary("multiply", np.multiply, E.multiply, CNUM, complex_ok=True)
 _binary("divide", np.divide, E.divide, CFLT, complex_ok=True)
 _binary("pow", np.power, E.pow, CNUM)
+
+
+def _complex_pow(a, b):
+    """a ** b for complex operands, differentiable in a: a whole-number exponent (one
+    value 0..64 in every entry of b) multiplies by repeated squaring, exact at a = 0 as
+    NumPy's, and treats b as a constant; other exponents are exp(b log a) (the principal
+    branch, as NumPy's), differentiable in both."""
+    bv = B.values(b)
+    if bv.size and np.all(bv.imag == 0) and np.all(bv.real == np.round(bv.real)) and \
+            bv.real.min() >= 0 and bv.real.max() <= 64 and np.all(bv == bv.flat[0]):
+        n = int(bv.real.flat[0])
+        out, base = None, a
+        while n:
+            if n & 1:
+                out = base if out is None else E.multiply(out, base)
+            n >>= 1
+            if n:
+                base = E.multiply(base, base)
+        if out is None:
+            out = E.ones_like(a)
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        if out.shape != shape:
+            from tapegrad.ops.shape import broadcast_to
+
+            out = broadcast_to(out, shape)
+        return out
+    return E.exp(E.multiply(b, E.log(a)))
 _binary("maximum", np.maximum, E.maximum, NUM)
 _binary("minimum", np.minimum, E.minimum, NUM)
 _binary("remainder", np.remainder, E.floormod, NUM)
