@@ -96,6 +96,10 @@ def test_complex_construction_and_parts():
     np.testing.assert_array_equal((z + 1j).numpy(), (x + 1j * y + 1j).astype(np.complex64))
     # real tensors through the parts (TF)
     assert tg.real(x) is not None and np.all(tg.imag(x).numpy() == 0)
+    # scalars keep their rank (0-d in, 0-d out)
+    z0 = tg.constant(1.5 - 2j)
+    assert tg.real(z0).shape == () and tg.imag(z0).shape == () and tg.conj(z0).shape == ()
+    assert float(tg.imag(z0).numpy()) == -2.0
     np.testing.assert_array_equal(tg.math.angle(np.array([-1.0, 2.0])).numpy(), [np.pi, 0])
     with pytest.raises(TypeError, match="complex: real and imag dtypes differ"):
         tg.complex(x, y.astype(np.float64))

@@ -170,6 +170,81 @@ def test_linalg_gradients_match_torch():
     np.testing.assert_allclose(_np(g), ta.grad.numpy(), rtol=1e-9)
 
 
+CM = RNG.standard_normal((2, 4, 3)) + 1j * RNG.standard_normal((2, 4, 3))
+
+
+def test_complex_matrices_match_numpy():
+    for shape in [(2, 4, 3), (3, 5), (1, 1), (5, 1), (1, 4)]:
+        a = RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)
+        for mode in ("reduced", "complete"):
+            q, r = la.qr(a, mode=mode)
+            qn, rn = np.linalg.qr(a, mode=mode)
+            _close(q, qn)          # LAPACK's reflections: the same Q and R, real diag(R)
+            _close(r, rn)
+            assert np.array_equal(_np(r), np.triu(_np(r)))
+    for z in (np.zeros((3, 2), complex), np.array([[1j, 0], [0, 2]]),
+              np.array([[2.0, 1], [0, 3]]) + 0j):
+        q, r = la.qr(z)
+        _close(q, np.linalg.qr(z)[0])
+        _close(r, np.linalg.qr(z)[1])
+    _close(la.svdvals(CM), np.linalg.svd(CM, compute_uv=False), rtol=1e-13)
+    _close(la.svdvals(CM * 1e200), np.linalg.svd(CM * 1e200, compute_uv=False), rtol=1e-13,
+           atol=0)
+    _close(la.pinv(CM), np.linalg.pinv(CM))
+    for ord in ("fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf):
+        _close(la.matrix_norm(CM, ord=ord), np.linalg.matrix_norm(CM, ord=ord))
+    assert int(_np(la.matrix_rank(CM[0]))) == 3
+    spd = np.swapaxes(CM, -1, -2).conj() @ CM + np.eye(3)
+    _close(la.cholesky(spd), np.linalg.cholesky(spd))
+    _close(la.eigvalsh(spd), np.linalg.eigvalsh(spd))
+    _close(la.det(spd), np.linalg.det(spd))
+    with pytest.raises(TypeError, match="svd: complex"):
+        la.svd(CM)
+
+
+def test_pinv_with_a_cutoff_per_matrix():
+    x = RNG.standard_normal((2, 3, 3))
+    x[1] = np.outer([1.0, 2.0, 3.0], [1.0, 0.5, 0.2]) + 1e-3 * x[1]
+    rtol = np.array([1e-15, 1e-2])
+    _close(la.pinv(x, rtol=rtol), np.linalg.pinv(x, rtol=rtol))
+    assert la.pinv(np.zeros((0, 2, 3))).shape == (0, 3, 2)
+
+
+def _complex_input(v):
+    # a complex matrix that depends on the real parameters v (3,)
+    return tnp.asarray(CM[0]) * tnp.fft.fft(v)[None, :]
+
+
+@pytest.mark.parametrize("fn", [
+    lambda v: tnp.sum(la.svdvals(_complex_input(v)) * tnp.asarray([1.0, 2.0, 3.0])),
+    lambda v: tnp.sum(tnp.real(la.qr(_complex_input(v)).Q) * tnp.asarray(CM[0].real))
+    + tnp.sum(tnp.imag(la.qr(_complex_input(v)).R) ** 2),
+    lambda v: tnp.sum(tnp.abs(la.pinv(_complex_input(v))) ** 2),
+    lambda v: la.matrix_norm(_complex_input(v), ord=2) + la.matrix_norm(_complex_input(v),
+                                                                        ord="nuc"),
+])
+def test_complex_matrix_gradients(fn):
+    tg.check_grads(fn, [SIG[0, 0, :3]], order=2, modes=("rev", "fwd"))
+
+
+def test_complex_matrix_gradients_match_torch():
+    torch = pytest.importorskip("torch")
+    v = SIG[0, 0, :3]
+    tv = torch.tensor(v, requires_grad=True)
+    a = torch.tensor(CM[0]) * torch.fft.fft(tv)[None, :]
+    q, r = torch.linalg.qr(a)
+    loss = (torch.linalg.svdvals(a) * torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)).sum() \
+        + (q.real * torch.tensor(CM[0].real)).sum() + (r.imag ** 2).sum()
+    loss.backward()
+
+    def f(x):
+        a = _complex_input(x)
+        q, r = la.qr(a)
+        return tnp.sum(la.svdvals(a) * tnp.asarray([1.0, 2.0, 3.0])) + \
+            tnp.sum(tnp.real(q) * tnp.asarray(CM[0].real)) + tnp.sum(tnp.imag(r) ** 2)
+    np.testing.assert_allclose(_np(tg.grad(f)(tnp.asarray(v))), tv.grad.numpy(), rtol=1e-9)
+
+
 # ---------------------------------------------------------------------------
 # fft
 

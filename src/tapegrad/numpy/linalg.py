@@ -123,13 +123,55 @@ def svd(x, /, *, full_matrices=True):
     standard's default is ``full_matrices=True``; gradients through U/Vh of a
     non-square input need ``full_matrices=False`` (the extra columns are not unique)."""
     x = _matrix(x, "svd")
+    if x.dtype.kind == "c":
+        raise TypeError("tapegrad.numpy.linalg.svd: complex input (%s, shape %s) is not "
+                        "supported: the SVD primitive has real kernels only.  svdvals, "
+                        "pinv, matrix_norm and qr do take complex matrices"
+                        % (x.dtype, x.shape))
     s, u, v = _decomp().svd(x, full_matrices=bool(full_matrices))
     return SVDResult(u, s, _adjoint(v))
 
 
+def _real_embedding(x):
+    """[[Re x, -Im x], [Im x, Re x]]: a real [..., 2M, 2N] matrix whose singular values
+    are x's, each twice (x = X + iY acts on (u, v) as the block matrix does)."""
+    from tapegrad.ops.complex import imag, real
+
+    re, im = real(x), imag(x)
+    return S.concat([S.concat([re, E.negative(im)], -1), S.concat([im, re], -1)], -2)
+
+
 def svdvals(x, /):
-    """The singular values of each matrix, descending (differentiable everywhere)."""
-    return _decomp().svd(_matrix(x, "svdvals"), compute_uv=False)
+    """The singular values of each matrix, descending (differentiable everywhere for
+    real input).
+
+    Complex input: the real SVD primitive has no complex kernel, so the values come
+    from x's real embedding (each singular value twice there; exact), and the
+    derivatives from sqrt(eigvalsh(x^H x)) (Hermitian eigenvalues have exact
+    derivatives of every order where they are distinct); the two meet through
+    ``stop_gradient`` of their (rounding-size) difference.  The derivative is infinite
+    at a zero singular value there (the real path gives PyTorch's subgradient)."""
+    x = _matrix(x, "svdvals")
+    if x.dtype.kind != "c":
+        return _decomp().svd(x, compute_uv=False)
+    m, n = x.shape[-2:]
+    if min(m, n) == 0:
+        return B.wrap(np.zeros(x.shape[:-2] + (0,), _real_dtype(x.dtype)))
+    pairs = _decomp().svd(_real_embedding(x), compute_uv=False)
+    exact = pairs[..., 0::2]
+    v = B.values(x)
+    if x.size == 0 or not np.isfinite(v).all():
+        return exact  # no smooth path through inf / NaN (the values say what they are)
+    # svd(x) = c svd(x / c): scaled by the largest |x| so that the Gram matrix neither
+    # overflows nor underflows (c is a constant for differentiation)
+    c = np.abs(v).max(axis=(-2, -1), keepdims=True).astype(_real_dtype(x.dtype))
+    c[c == 0] = 1
+    xs = E.divide(x, B.wrap(c.astype(x.dtype)))
+    gram = L.matmul(xs, xs, adjoint_a=True) if m >= n else L.matmul(xs, xs, adjoint_b=True)
+    lam = _decomp().eigvalsh(gram)                       # ascending, real
+    lam = E.where(E.greater(lam, 0), lam, E.zeros_like(lam))
+    smooth = E.multiply(F.flip(E.sqrt(lam), axis=-1), B.wrap(c[..., 0]))
+    return E.add(smooth, E.stop_gradient(E.subtract(exact, smooth)))
 
 
 def qr(x, /, *, mode="reduced"):
@@ -137,24 +179,94 @@ def qr(x, /, *, mode="reduced"):
     if mode not in ("reduced", "complete"):
         raise ValueError("tapegrad.numpy.linalg.qr: mode must be 'reduced' or 'complete', "
                          "got %r" % (mode,))
-    q, r = _decomp().qr(_matrix(x, "qr"), full_matrices=mode == "complete")
+    x = _matrix(x, "qr")
+    if x.dtype.kind == "c":
+        return QRResult(*_householder_qr(x, mode == "complete"))
+    q, r = _decomp().qr(x, full_matrices=mode == "complete")
     return QRResult(q, r)
+
+
+def _householder_qr(a, complete):
+    """QR of complex matrices by Householder reflections, composed of differentiable
+    ops (the QR primitive has no complex kernel).  Step k is LAPACK's zlarfg/zgeqrf:
+    H = I - tau v v^H with v_k = 1 maps column k onto beta e_k with beta real,
+    -sign(Re alpha) |column| (alpha the diagonal entry); a column that is already real
+    on the diagonal and zero below is left alone (tau = 0).  So Q and R are NumPy's,
+    R with a real diagonal.  O(min(M, N)) steps of O(M N) work each."""
+    m, n = a.shape[-2:]
+    dt = a.dtype
+    rdt = _real_dtype(dt)
+    from tapegrad.ops.complex import conj, imag, real
+
+    def const(v, dtype=dt):
+        return B.wrap(np.asarray(v, dtype=dtype))
+
+    r = a
+    q = B.wrap(np.broadcast_to(np.eye(m, dtype=dt), a.shape[:-2] + (m, m)).copy())
+    rows = np.arange(m)
+    for k in range(builtins.min(m, n)):
+        col = r[..., :, k]
+        alpha = col[..., k]
+        x = E.multiply(col, const((rows > k).astype(rdt)))     # below the diagonal
+        xnorm = L.norm(x, axis=-1) if m > k + 1 else E.zeros_like(real(alpha))
+        full = L.norm(E.multiply(col, const((rows >= k).astype(rdt))), axis=-1)
+        keep = B.values(E.logical_and(E.equal(xnorm, 0), E.equal(imag(alpha), 0)))
+        sgn = np.where(B.values(real(alpha)) >= 0, 1.0, -1.0).astype(rdt)
+        beta = E.cast(E.multiply(const(-sgn, rdt), full), dt)     # real, as complex
+        # where tau = 0 the divisions are replaced by harmless ones (their results unused)
+        safe_beta = E.where(B.wrap(keep), const(1), beta)
+        denom = E.where(B.wrap(keep), const(1), E.subtract(alpha, beta))
+        tau = E.where(B.wrap(keep), const(0), E.divide(E.subtract(beta, alpha), safe_beta))
+        v = E.add(const((rows == k).astype(dt)), E.divide(x, S.expand_dims(denom, -1)))
+        # R <- H^H R = R - conj(tau) v (v^H R);  Q <- Q H = Q - tau (Q v) v^H
+        vr = L.matmul(S.expand_dims(conj(v), -2), r)            # [..., 1, N]
+        r = E.subtract(r, E.multiply(S.expand_dims(S.expand_dims(conj(tau), -1), -1),
+                                     E.multiply(S.expand_dims(v, -1), vr)))
+        qv = L.matmul(q, S.expand_dims(v, -1))                  # [..., M, 1]
+        q = E.subtract(q, E.multiply(S.expand_dims(S.expand_dims(tau, -1), -1),
+                                     E.multiply(qv, S.expand_dims(conj(v), -2))))
+    # exactly upper triangular (the reflections leave rounding-size entries below)
+    r = E.multiply(r, const(np.triu(np.ones((m, n)))))
+    if complete:
+        return q, r
+    kk = builtins.min(m, n)
+    return q[..., :, :kk], r[..., :kk, :]
+
+
+def _pinv_one(x, rtol):
+    if x.dtype.kind != "c":
+        return _decomp().pinv(x, rcond=rtol)
+    # the real embedding maps products, adjoints and so the four Penrose conditions
+    # of the complex matrix to those of the real one (with the same singular values,
+    # each twice): pinv(emb(x)) = emb(pinv(x)), so its left blocks are Re and Im
+    m, n = x.shape[-2:]
+    p = _decomp().pinv(_real_embedding(x), rcond=rtol)
+    from tapegrad.ops.complex import complex as make_complex
+
+    return make_complex(p[..., :n, :m], p[..., n:, :m])
 
 
 def pinv(x, /, *, rtol=None):
     """Moore-Penrose pseudo-inverse; singular values at or below ``rtol * max(s)`` are
-    dropped (default ``max(M, N) * eps``, the standard's).  A float rtol only: the
-    primitive's cutoff is one number for the whole batch."""
+    dropped (default ``max(M, N) * eps``, the standard's).  ``rtol`` may be an array
+    broadcasting against the batch shape (one cutoff per matrix).  Complex input goes
+    through the real pseudo-inverse of its real embedding."""
     x = _matrix(x, "pinv")
+    m, n = x.shape[-2:]
+    batch = x.shape[:-2]
     if rtol is None:
-        rtol = builtins.max(x.shape[-2:]) * float(np.finfo(_real_dtype(x.dtype)).eps)
-    elif isinstance(rtol, B.Tensor):
-        vals = np.unique(B.values(rtol))
-        if vals.size != 1:
-            raise ValueError("tapegrad.numpy.linalg.pinv: rtol must be one value for the "
-                             "whole batch, got %s distinct values" % vals.size)
-        rtol = float(vals[0])
-    return _decomp().pinv(x, rcond=float(rtol))
+        rtol = builtins.max(m, n) * float(np.finfo(_real_dtype(x.dtype)).eps)
+    if x.size == 0:
+        return B.wrap(np.zeros(batch + (n, m), x.dtype))
+    r = np.asarray(B.values(rtol) if isinstance(rtol, B.Tensor) else rtol, dtype=np.float64)
+    uniq = np.unique(r)
+    if uniq.size == 1:
+        return _pinv_one(x, float(uniq[0]))
+    # one cutoff per matrix: each matrix of the flattened batch on its own
+    r = np.broadcast_to(r, batch).reshape(-1)
+    flat = S.reshape(x, (-1, m, n))
+    outs = [_pinv_one(flat[k], float(r[k])) for k in range(flat.shape[0])]
+    return S.reshape(S.stack(outs, 0), batch + (n, m))
 
 
 def solve(x1, x2, /):
@@ -234,7 +346,7 @@ def matrix_rank(x, /, *, rtol=None):
     """The number of singular values above ``rtol * max(s)`` (default
     ``max(M, N) * eps``), as int64 (no derivative)."""
     x = _matrix(x, "matrix_rank")
-    s = B.values(svdvals(x))
+    s = np.linalg.svd(B.values(x), compute_uv=False)  # no derivative: NumPy's LAPACK
     if rtol is None:
         tol = s[..., :1] * (builtins.max(x.shape[-2:]) * np.finfo(s.dtype).eps) \
             if s.shape[-1] else s[..., :0]
@@ -307,6 +419,12 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     scale by the largest |x| first (finite values and gradients in float32's whole
     range; the subgradient 0 at the zero vector)."""
     x = _inexact(x, "vector_norm")
+    if x.size == 0:
+        # nothing to differentiate: NumPy's value (and its error for min-norms)
+        with np.errstate(all="ignore"):
+            return B.wrap(np.asarray(np.linalg.vector_norm(
+                B.values(x), axis=axis, keepdims=keepdims, ord=ord),
+                dtype=_real_dtype(x.dtype)))
     nd = x.ndim
     if axis is None:
         axes = tuple(range(nd))
@@ -347,17 +465,20 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     return out
 
 
-def _minmax_singular(x, largest):
-    s = svdvals(x)
-    return R.reduce_max(s, -1) if largest else R.reduce_min(s, -1)
-
-
 def matrix_norm(x, /, *, keepdims=False, ord="fro"):
     """Norm of each matrix over the last two axes: ``'fro'``, ``'nuc'``, 1 / -1 (max /
     min column sum of |x|), inf / -inf (max / min row sum), 2 / -2 (largest / smallest
     singular value)."""
     x = _matrix(x, "matrix_norm")
-    if ord in ("fro", "nuc", 1, math.inf, 2) and not isinstance(ord, builtins.bool):
+    if x.size == 0:
+        with np.errstate(all="ignore"):
+            return B.wrap(np.asarray(np.linalg.matrix_norm(B.values(x), keepdims=keepdims,
+                                                           ord=ord),
+                                     dtype=_real_dtype(x.dtype)))
+    if ord in (2, "nuc") and not isinstance(ord, builtins.bool):
+        s_ = svdvals(x)
+        out = R.reduce_max(s_, -1) if ord == 2 else R.reduce_sum(s_, -1)
+    elif ord in ("fro", 1, math.inf) and not isinstance(ord, builtins.bool):
         out = L.norm(x, ord=ord, axis=(-2, -1))
     elif ord in (-1, -math.inf) and not isinstance(ord, builtins.bool):
         mag = L._abs(x) if x.dtype.kind == "c" else E.abs(x)
@@ -365,7 +486,7 @@ def matrix_norm(x, /, *, keepdims=False, ord="fro"):
         out = R.reduce_min(R.reduce_sum(mag, inner, True), outer_, True)
         out = S.reshape(out, out.shape[:-2])
     elif ord == -2 and not isinstance(ord, builtins.bool):
-        out = _minmax_singular(x, largest=False)
+        out = R.reduce_min(svdvals(x), -1)
     else:
         raise ValueError("tapegrad.numpy.linalg.matrix_norm: unsupported ord %r (use 'fro', "
                          "'nuc', 1, -1, 2, -2, inf or -inf)" % (ord,))

@@ -70,7 +70,7 @@ def _complex_jvp(t, ans, x, y):
 @primitive("real", dtypes=COMPLEX, save_inputs=False, save_output=False)
 def _real(z):
     """Real part (float32 for complex64, float64 for complex128)."""
-    return np.ascontiguousarray(z.real)
+    return np.array(z.real, order="C")  # (ascontiguousarray makes a 0-d input 1-d)
 
 
 @_real.defvjp
@@ -86,7 +86,7 @@ def _real_jvp(t, ans, z):
 @primitive("imag", dtypes=COMPLEX, save_inputs=False, save_output=False)
 def _imag(z):
     """Imaginary part."""
-    return np.ascontiguousarray(z.imag)
+    return np.array(z.imag, order="C")  # (ascontiguousarray makes a 0-d input 1-d)
 
 
 @_imag.defvjp
