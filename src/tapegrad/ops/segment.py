@@ -48,7 +48,7 @@ def _prepare(data, segment_ids, num_segments, op, sorted_ids):
         raise ValueError("%s: segment_ids shape %s must be a prefix of data shape %s"
                          % (op, ids.shape, x.shape))
     if sorted_ids:
-        if ids.size and (ids[0] < 0 or (np.diff(ids) < 0).any()):
+        if ids.size and (ids[0] < 0 or (ids[1:] < ids[:-1]).any()):
             raise IndexError("%s: segment_ids must be sorted and non-negative, got %s"
                              % (op, ids.tolist() if ids.size < 20 else "an unsorted array"))
         num = int(ids[-1]) + 1 if ids.size else 0
@@ -61,11 +61,13 @@ def _prepare(data, segment_ids, num_segments, op, sorted_ids):
             raise IndexError("%s: segment id %d is out of range [0, %d)"
                              % (op, int(ids.max()), num))
     rest = tuple(x.shape[ids.ndim:])
+    # a copy: the tape may keep these ids for the backward pass, so a caller's later
+    # write to their array must not reach them
     flat = ids.reshape(-1).astype(np.intp)
     rows = S.reshape(x, (flat.size,) + rest)
-    keep = flat >= 0
-    if not keep.all():
-        sel = np.flatnonzero(keep)
+    # sorted ids were checked non-negative above; unsorted ones drop their negatives
+    if not sorted_ids and flat.size and flat.min() < 0:
+        sel = np.flatnonzero(flat >= 0)
         rows = S._gather(rows, _core.wrap(sel), axis=0)
         flat = flat[sel]
     return rows, flat, num
