@@ -24,8 +24,10 @@ Differences from NumPy and from ``tg``:
 * Default dtypes are NumPy's: float64 and int64 (``tg`` defaults to float32/int32).
 * Tensors are immutable: ``x[i] = v`` raises; write ``x = x.at[i].set(v)`` (or
   ``.add``, ``.max``, ...), which is differentiable.
-* Only the CPU device; no complex dtypes.  The ``linalg`` and ``fft`` extensions are
-  wired in from ``tg.linalg`` / ``tg.signal``.
+* Only the CPU device.  complex64 / complex128 are supported (the default complex
+  dtype is complex128).  The ``linalg`` and ``fft`` extensions (``tnp.linalg``,
+  ``tnp.fft``) are composed of tapegrad's differentiable linear-algebra and DFT
+  primitives, with the standard's signatures.
 * Integer / bool inputs run NumPy directly (they have no derivative); floating inputs
   run tapegrad primitives.
 """
