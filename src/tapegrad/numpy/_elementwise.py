@@ -115,30 +115,9 @@ _binary("pow", np.power, E.pow, CNUM)
 
 
 def _complex_pow(a, b):
-    """a ** b for complex operands, differentiable in a: a whole-number exponent (one
-    value 0..64 in every entry of b) multiplies by repeated squaring, exact at a = 0 as
-    NumPy's, and treats b as a constant; other exponents are exp(b log a) (the principal
-    branch, as NumPy's), differentiable in both."""
-    bv = B.values(b)
-    if bv.size and np.all(bv.imag == 0) and np.all(bv.real == np.round(bv.real)) and \
-            bv.real.min() >= 0 and bv.real.max() <= 64 and np.all(bv == bv.flat[0]):
-        n = int(bv.real.flat[0])
-        out, base = None, a
-        while n:
-            if n & 1:
-                out = base if out is None else E.multiply(out, base)
-            n >>= 1
-            if n:
-                base = E.multiply(base, base)
-        if out is None:
-            out = E.ones_like(a)
-        shape = np.broadcast_shapes(a.shape, b.shape)
-        if out.shape != shape:
-            from tapegrad.ops.shape import broadcast_to
-
-            out = broadcast_to(out, shape)
-        return out
-    return E.exp(E.multiply(b, E.log(a)))
+    """a ** b for promoted complex operands: tg's complex pow (repeated squaring for a
+    whole-number constant exponent, else exp(b log a); differentiable in a)."""
+    return _C.complex_pow(a, b)
 _binary("maximum", np.maximum, E.maximum, NUM)
 _binary("minimum", np.minimum, E.minimum, NUM)
 _binary("remainder", np.remainder, E.floormod, NUM)
