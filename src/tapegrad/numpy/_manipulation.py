@@ -169,7 +169,16 @@ def take(x, indices, /, *, axis=None):
         if x.ndim != 1:
             raise ValueError("take: axis is required for arrays of rank != 1")
         axis = 0
-    return S.gather(x, B.as_tensor(indices, op="take"), axis=axis)
+    idx = B.as_tensor(indices, op="take")
+    n = x.shape[_norm_axis(axis, x.ndim, "take")] if x.ndim else 0
+    iv = B.values(idx)
+    if iv.size and iv.dtype.kind == "i" and iv.min() < 0:
+        # the standard counts negative indices from the end (within [-n, n))
+        if iv.min() < -n:
+            raise IndexError("take: index %d is out of range for an axis of size %d"
+                             % (int(iv.min()), n))
+        idx = B.wrap(np.where(iv < 0, iv + n, iv))
+    return S.gather(x, idx, axis=axis)
 
 
 @_export

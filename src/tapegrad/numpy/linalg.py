@@ -180,6 +180,10 @@ def qr(x, /, *, mode="reduced"):
         raise ValueError("tapegrad.numpy.linalg.qr: mode must be 'reduced' or 'complete', "
                          "got %r" % (mode,))
     x = _matrix(x, "qr")
+    if x.size == 0:
+        # nothing to differentiate: NumPy's (empty or identity-block) factors
+        q, r = np.linalg.qr(B.values(x), mode=mode)
+        return QRResult(B.wrap(q), B.wrap(r))
     if x.dtype.kind == "c":
         return QRResult(*_householder_qr(x, mode == "complete"))
     q, r = _decomp().qr(x, full_matrices=mode == "complete")
