@@ -200,7 +200,7 @@ def _householder_qr(a, complete):
     m, n = a.shape[-2:]
     dt = a.dtype
     rdt = _real_dtype(dt)
-    from tapegrad.ops.complex import conj, imag, real
+    from tapegrad.ops.complex import conj
 
     def const(v, dtype=dt):
         return B.wrap(np.asarray(v, dtype=dtype))
@@ -212,10 +212,12 @@ def _householder_qr(a, complete):
         col = r[..., :, k]
         alpha = col[..., k]
         x = E.multiply(col, const((rows > k).astype(rdt)))     # below the diagonal
-        xnorm = L.norm(x, axis=-1) if m > k + 1 else E.zeros_like(real(alpha))
         full = L.norm(E.multiply(col, const((rows >= k).astype(rdt))), axis=-1)
-        keep = B.values(E.logical_and(E.equal(xnorm, 0), E.equal(imag(alpha), 0)))
-        sgn = np.where(B.values(real(alpha)) >= 0, 1.0, -1.0).astype(rdt)
+        # the branch tests read values only (they carry no derivative)
+        cv = B.values(col)
+        av = cv[..., k]
+        keep = np.logical_and(np.all(cv[..., k + 1:] == 0, axis=-1), av.imag == 0)
+        sgn = np.where(av.real >= 0, 1.0, -1.0).astype(rdt)
         beta = E.cast(E.multiply(const(-sgn, rdt), full), dt)     # real, as complex
         # where tau = 0 the divisions are replaced by harmless ones (their results unused)
         safe_beta = E.where(B.wrap(keep), const(1), beta)
