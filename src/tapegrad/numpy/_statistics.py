@@ -14,6 +14,7 @@ from tapegrad.numpy import _base as B
 from tapegrad.numpy._manipulation import _norm_axis, concat
 from tapegrad.ops import cumulative as C
 from tapegrad.ops import elementwise as E
+from tapegrad.ops import linalg as L
 from tapegrad.ops import reductions as R
 from tapegrad.ops import shape as S
 
@@ -134,8 +135,24 @@ def var(x, /, *, axis=None, correction=0.0, keepdims=False, ddof=None):
             return B.wrap(np.var(B.values(x), axis=ax, ddof=correction, keepdims=keepdims))
     m = R.reduce_sum(x, ax, keepdims=True)
     d = E.subtract(x, E.divide(m, B.wrap(np.asarray(n, x.dtype))))
-    s = R.reduce_sum(E.square(d), ax, keepdims=keepdims)
+    s = _sum_of_squares(d, ax, keepdims)
     return E.divide(s, B.wrap(np.asarray(n - correction, x.dtype)))
+
+
+def _sum_of_squares(d, ax, keepdims):
+    """sum(d * d) over ``ax`` as one einsum (a dot product, differentiable): square()
+    then a sum would allocate a second temporary of d's size, and at 10^5 elements
+    that freed pair is what makes glibc trim and re-fault the heap on every call
+    (~10x np.var's time; one temporary, as np.var has, stays at ~1.1x)."""
+    if d.ndim > 26:
+        return R.reduce_sum(E.square(d), ax, keepdims=keepdims)
+    red = set(range(d.ndim)) if ax is None else set(ax if isinstance(ax, tuple) else (ax,))
+    sub = "abcdefghijklmnopqrstuvwxyz"[:d.ndim]
+    out = "".join(c for i, c in enumerate(sub) if i not in red)
+    s = L.einsum("%s,%s->%s" % (sub, sub, out), d, d)
+    if keepdims:
+        s = S.reshape(s, tuple(1 if i in red else k for i, k in enumerate(d.shape)))
+    return s
 
 
 @_export
