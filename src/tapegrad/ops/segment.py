@@ -61,9 +61,9 @@ def _prepare(data, segment_ids, num_segments, op, sorted_ids):
             raise IndexError("%s: segment id %d is out of range [0, %d)"
                              % (op, int(ids.max()), num))
     rest = tuple(x.shape[ids.ndim:])
-    # a copy: the tape may keep these ids for the backward pass, so a caller's later
-    # write to their array must not reach them
-    flat = ids.reshape(-1).astype(np.intp)
+    # possibly a view of the caller's ids: _ids() copies it before a tensor (which a
+    # tape may keep for the backward pass) holds it; max/min without ties never do
+    flat = ids.reshape(-1).astype(np.intp, copy=False)
     rows = S.reshape(x, (flat.size,) + rest)
     # sorted ids were checked non-negative above; unsorted ones drop their negatives
     if not sorted_ids and flat.size and flat.min() < 0:
@@ -73,8 +73,14 @@ def _prepare(data, segment_ids, num_segments, op, sorted_ids):
     return rows, flat, num
 
 
+def _ids(flat):
+    """flat as a tensor that owns its memory (a caller's later write to their segment ids
+    must not reach a tape that saved them)."""
+    return _core.wrap(flat if flat.base is None and flat.flags.owndata else flat.copy())
+
+
 def _segment_sum(rows, flat, num):
-    return S._gather_grad(rows, _core.wrap(flat), shape=(num,) + tuple(rows.shape[1:]), axis=0)
+    return S._gather_grad(rows, _ids(flat), shape=(num,) + tuple(rows.shape[1:]), axis=0)
 
 
 def _counts(flat, num, rows, dtype):
@@ -163,7 +169,7 @@ def _prod_factor(x, flat, num):
 
 
 def _gather_rows(t, flat):
-    return S._gather(t, _core.wrap(flat), axis=0)
+    return S._gather(t, _ids(flat), axis=0)
 
 
 @primitive("unsorted_segment_prod", dtypes=NUMERIC, same_dtype=(0,), save_output=False,
@@ -196,7 +202,7 @@ def _reducer(kind):
     if kind == "mean":
         return lambda rows, flat, num, op: _segment_mean(rows, flat, num)
     if kind == "prod":
-        return lambda rows, flat, num, op: _segment_prod(rows, _core.wrap(flat), num=num)
+        return lambda rows, flat, num, op: _segment_prod(rows, _ids(flat), num=num)
     is_max = kind == "max"
     return lambda rows, flat, num, op: _segment_extremum(rows, flat, num, is_max, op)
 
