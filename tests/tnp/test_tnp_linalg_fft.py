@@ -386,3 +386,12 @@ def test_complex_functions_are_differentiable():
         return tnp.sum(tnp.real(tnp.exp(0.1 * z) * tnp.conj(z))) + \
             tnp.sum(tnp.abs(z - 1j)) + tnp.sum(tnp.imag(tnp.mean(z * z, axis=0)))
     tg.check_grads(f, [x], order=2, modes=("rev", "fwd"))
+
+
+def test_clip_bounds_broadcast_against_x():
+    x = tnp.asarray(np.arange(3.0))
+    lo = tnp.asarray(np.full((2, 3), 1.0))
+    np.testing.assert_array_equal(_np(tnp.clip(x, lo)),
+                                  np.clip(np.arange(3.0), np.ones((2, 3)), None))
+    assert tnp.clip(tnp.zeros((0,)), tnp.zeros((0, 0))).shape == (0, 0)
+    assert tnp.clip(tnp.asarray([1, 2], dtype=tnp.uint8), 300).dtype == np.uint8

@@ -199,10 +199,12 @@ def clip(x, /, min=None, max=None):
             out = fn(out, b)
         else:
             out = B.wrap(npf(B.values(out), B.values(b)))
-    if out.shape != x.shape:
+    shape = np.broadcast_shapes(tuple(out.shape), tuple(x.shape))
+    if out.shape != shape:
+        # the bounds broadcast against x (an int bound outside the dtype skips its op)
         from tapegrad.ops.shape import broadcast_to
 
-        out = broadcast_to(out, x.shape)
+        out = broadcast_to(out, shape)
     return out
 
 
