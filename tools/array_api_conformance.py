@@ -5,18 +5,18 @@ against NumPy with the same settings, and print pass/fail counts side by side.
     pip install -r ~/array-api-tests/requirements.txt
     python tools/array_api_conformance.py --suite ~/array-api-tests --max-examples 20
 
-The suite is not vendored.  It needs complex dtypes at import time; while tapegrad has
-none, ``--skip-complex`` runs a temporary copy of the suite with complex64/complex128
-skipped (``ARRAY_API_TESTS_SKIP_DTYPES``) for *both* libraries, after two one-line
-patches that let its dtype table and signature tests be built without them (the suite
-cannot skip complex on its own).  Drop the flag once tensors have complex dtypes.
+The suite is not vendored.  Complex dtypes and the ``linalg`` and ``fft`` extensions
+are tested by default, for both libraries.  ``--skip-complex`` (kept for comparison
+with older counts) runs a temporary copy of the suite with complex64/complex128 skipped
+(``ARRAY_API_TESTS_SKIP_DTYPES``) for *both*, after two one-line patches that let its
+dtype table and signature tests be built without them (the suite cannot skip complex
+on its own); ``--disable-extensions`` turns linalg and fft off for both.
 
 ``tools/array_api_xfails.txt`` lists the tests expected to fail for tapegrad, one id
 per line with its reason after ``#``; the script hands the ids to the suite's
 ``--xfails-file``, then reports (a) the counts for both libraries, (b) tests NumPy
 passes that tapegrad fails without being listed (regressions), and (c) listed tests
-that now pass (stale entries).  The ``linalg`` and ``fft`` extensions are disabled for
-both (tapegrad.numpy wires them from tg.linalg / tg.signal).
+that now pass (stale entries).
 """
 
 import argparse
@@ -71,13 +71,15 @@ def without_complex(suite, tmp):
     return dst
 
 
-def run(suite, module, max_examples, xfails, extra, timeout, skip_complex=False):
+def run(suite, module, max_examples, xfails, extra, timeout, skip_complex=False,
+        disable_extensions=False):
     with tempfile.TemporaryDirectory() as tmp:
         report = os.path.join(tmp, "report.json")
         cmd = [sys.executable, "-m", "pytest", "array_api_tests/", "-q", "-p",
-               "no:cacheprovider", "--max-examples", str(max_examples),
-               "--disable-extension", "linalg", "fft", "--json-report",
+               "no:cacheprovider", "--max-examples", str(max_examples), "--json-report",
                "--json-report-file", report, "-o", "addopts="] + list(extra)
+        if disable_extensions:
+            cmd += ["--disable-extension", "linalg", "fft"]
         if xfails:
             xf = os.path.join(tmp, "xfails.txt")
             with open(xf, "w") as f:
@@ -111,7 +113,9 @@ def main(argv=None):
     p.add_argument("--skip-numpy", action="store_true", help="run tapegrad.numpy only")
     p.add_argument("--no-xfails", action="store_true", help="ignore the expected failures")
     p.add_argument("--skip-complex", action="store_true",
-                   help="skip complex dtypes in both runs (tapegrad has none yet)")
+                   help="skip complex dtypes in both runs")
+    p.add_argument("--disable-extensions", action="store_true",
+                   help="leave the linalg and fft extensions untested in both runs")
     p.add_argument("--save", help="write every test's outcome per module to this JSON file")
     p.add_argument("pytest_args", nargs="*", help="extra pytest arguments (e.g. -k sort)")
     args = p.parse_args(argv)
@@ -119,15 +123,17 @@ def main(argv=None):
         raise SystemExit("no array-api-tests checkout at %s (see --help)" % args.suite)
     xfails = [] if args.no_xfails else read_xfails(XFAILS)
     results = {"tapegrad.numpy": run(args.suite, "tapegrad.numpy", args.max_examples, xfails,
-                                     args.pytest_args, args.timeout, args.skip_complex)}
+                                     args.pytest_args, args.timeout, args.skip_complex,
+                                     args.disable_extensions)}
     if not args.skip_numpy:
         results["numpy"] = run(args.suite, "numpy", args.max_examples, [], args.pytest_args,
-                               args.timeout, args.skip_complex)
+                               args.timeout, args.skip_complex, args.disable_extensions)
     if args.save:
         with open(args.save, "w") as f:
             json.dump(results, f, indent=0)
-    print("array-api-tests, --max-examples %d (linalg, fft disabled%s)"
-          % (args.max_examples, "; complex dtypes skipped" if args.skip_complex else ""))
+    print("array-api-tests, --max-examples %d (linalg, fft %s; complex dtypes %s)"
+          % (args.max_examples, "disabled" if args.disable_extensions else "enabled",
+             "skipped" if args.skip_complex else "tested"))
     print("%-16s %7s %7s %7s %8s %7s" % ("module", "passed", "failed", "skipped",
                                           "xfailed", "xpassed"))
     for name, res in results.items():

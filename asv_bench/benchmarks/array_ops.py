@@ -67,6 +67,10 @@ def _b_segment_prod(n, dtype, rng):
                  ids, max(1, n // 10))
 
 
+def _b_repeat(n, dtype, rng):
+    return Case(tg.repeat, _vec(rng, n, dtype), 2)
+
+
 def _ufunc(prim, low, high, binary=False):
     def build(n, dtype, rng):
         x = tg.constant(rng.uniform(low, high, n).astype(dtype))
@@ -97,11 +101,13 @@ FORWARD = {
     "searchsorted": _b_searchsorted,
     "tensor_scatter_update": _b_scatter_update,
     "unsorted_segment_prod": _b_segment_prod,
+    "repeat": _b_repeat,
     **_ufunc_table(),
 }
 
-FORWARD_BACKWARD = ("cumsum", "cumprod", "cumulative_logsumexp", "sort", "take_along_axis",
-                    "tensor_scatter_update", "unsorted_segment_prod") + tuple(_ufunc_table())
+FORWARD_BACKWARD = (("cumsum", "cumprod", "cumulative_logsumexp", "sort", "take_along_axis",
+                    "tensor_scatter_update", "unsorted_segment_prod", "repeat")
+                    + tuple(_ufunc_table()))
 
 SECOND_ORDER = ("take_along_axis", "cumprod")
 
@@ -145,4 +151,37 @@ class VersusNumPy:
         self.fn()
 
     def time_forward(self, op, impl, dtype):
+        self.fn()
+
+
+class NamespaceExtensions:
+    """tapegrad.numpy's linalg and fft extensions (compositions of the primitives)
+    beside NumPy's own np.linalg / np.fft, forward only."""
+
+    params = [["linalg.qr complex 64x64", "linalg.svdvals complex 64x64",
+               "linalg.vector_norm ord=3 10^5", "fft.rfftn 256x256", "fft.fftn axes 64^3"],
+              ["tapegrad", "numpy"]]
+    param_names = ["op", "impl"]
+
+    def setup(self, op, impl):
+        import tapegrad.numpy as tnp
+
+        rng = seed_all()
+        c = rng.standard_normal((64, 64)) + 1j * rng.standard_normal((64, 64))
+        v = rng.standard_normal(100_000)
+        img = rng.standard_normal((256, 256))
+        cube = rng.standard_normal((64, 64, 64)) + 0j
+        t = {id(a): tnp.asarray(a) for a in (c, v, img, cube)}
+        lib = tnp if impl == "tapegrad" else np
+        arg = (lambda a: t[id(a)]) if impl == "tapegrad" else (lambda a: a)
+        self.fn = {
+            "linalg.qr complex 64x64": lambda: lib.linalg.qr(arg(c)),
+            "linalg.svdvals complex 64x64": lambda: lib.linalg.svdvals(arg(c)),
+            "linalg.vector_norm ord=3 10^5": lambda: lib.linalg.vector_norm(arg(v), ord=3),
+            "fft.rfftn 256x256": lambda: lib.fft.rfftn(arg(img)),
+            "fft.fftn axes 64^3": lambda: lib.fft.fftn(arg(cube), axes=(0, 2)),
+        }[op]
+        self.fn()
+
+    def time_forward(self, op, impl):
         self.fn()

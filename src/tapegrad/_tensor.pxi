@@ -7,6 +7,21 @@
 cdef str _cpu_device = "/cpu:0"
 
 
+cdef inline bint _complex_operand(object x):
+    # the operators whose real primitives refuse complex input (``**``, ``abs``) send
+    # complex operands to ops/complex.py instead
+    if type(x) is complex:
+        return True
+    if isinstance(x, Operand) or type(x) is ndarray:
+        return x.dtype.kind == "c"
+    return False
+
+
+def _complex_operator(str name, *args):
+    from tapegrad.ops import complex as complex_ops
+    return getattr(complex_ops, name)(*args)
+
+
 cdef class Operand:
     """Operator overloads shared by Tensor and Variable: each forwards to the primitive
     registered for it, so operators and named ops (tg.add, ...) are one code path."""
@@ -48,9 +63,13 @@ cdef class Operand:
         return _binop(OPC_MOD, other, self)
 
     def __pow__(self, other, mod):
+        if _complex_operand(self) or _complex_operand(other):
+            return _complex_operator("complex_pow", self, other)
         return _binop(OPC_POW, self, other)
 
     def __rpow__(self, other, mod):
+        if _complex_operand(self) or _complex_operand(other):
+            return _complex_operator("complex_pow", other, self)
         return _binop(OPC_POW, other, self)
 
     def __matmul__(self, other):
@@ -100,6 +119,8 @@ cdef class Operand:
         return self
 
     def __abs__(self):
+        if _complex_operand(self):
+            return _complex_operator("abs", self)  # the magnitude, as TF's abs
         return apply(<Primitive>_optable[OPC_ABS], (self,), None)
 
     def __invert__(self):

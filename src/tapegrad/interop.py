@@ -14,8 +14,10 @@ Both directions are zero-copy on the CPU:
   ``t.__dlpack__(copy=True)`` / ``torch.from_dlpack(t).clone()`` before writing.
   A consumer that only speaks pre-1.0 DLPack (no read-only flag) gets a copy.
 
-GPU tensors are not exported (their buffers live in tapegrad's own allocator); move
-them with ``t.cpu()`` first.
+GPU tensors export their CUDA device pointer (``kDLCUDA``, the tensor's device index)
+in a capsule built by ``cuda/dlpack.py``, after tapegrad's stream has finished; the
+capsule keeps the buffer alive until the consumer's deleter runs.  ``dl_device=(1, 0)``
+(the CPU) exports a host copy.  Importing GPU capsules is not supported.
 """
 
 import numpy as np
@@ -52,11 +54,35 @@ def dlpack_device(t):
     return (_KDLCPU, 0)
 
 
+def _dlpack_gpu(t, stream, max_version, dl_device, copy):
+    from tapegrad.cuda import dlpack as D
+
+    arr = t._data
+    if dl_device is not None and tuple(dl_device) == (_KDLCPU, 0):
+        if copy is False:
+            raise BufferError("__dlpack__: a tensor on %s reaches the CPU only as a copy"
+                              % t.device)
+        return dlpack(_core.wrap(arr.to_numpy()), None, max_version, None, None)
+    if dl_device is not None and tuple(dl_device) != (_KDLCUDA, arr.device_index):
+        raise BufferError("__dlpack__: cannot export a tensor on %s to device %r"
+                          % (t.device, dl_device))
+    legacy = max_version is None or tuple(max_version) < (1, 0)
+    if legacy and copy is False:
+        raise BufferError("__dlpack__: copy=False needs a DLPack >= 1.0 consumer "
+                          "(tapegrad's buffers are read-only)")
+    copied = bool(copy) or legacy
+    if copied:
+        arr = arr.copy()
+    # every op runs on tapegrad's one stream per device: once it is idle, the buffer is
+    # final for any consumer stream (``stream`` needs no event then)
+    arr.dev.synchronize()
+    return D.export(arr, versioned=not legacy, read_only=not copied, copied=copied)
+
+
 def dlpack(t, stream=None, max_version=None, dl_device=None, copy=None):
     """``Tensor.__dlpack__``: the buffer, read-only flagged (a copy when asked or needed)."""
     if t.device != "/cpu:0":
-        raise BufferError("__dlpack__: tensor on %s; DLPack export of GPU tensors is not "
-                          "supported (use t.cpu())" % t.device)
+        return _dlpack_gpu(t, stream, max_version, dl_device, copy)
     if dl_device is not None and tuple(dl_device) != (_KDLCPU, 0):
         raise BufferError("__dlpack__: cannot export to device %r" % (dl_device,))
     arr = t.numpy()

@@ -115,6 +115,7 @@ OPS += [  # array ops (h18)
      [_rand((3, 2)), _rand((2, 2))]),
     ("unsorted_segment_prod", lambda x: tg.unsorted_segment_prod(x, [1, 0, 1], 2),
      [_rand((3, 2))]),
+    ("repeat", lambda x: tg.repeat(x, 2, axis=1), [_rand((2, 3))]),
 ]
 OPS += [("ufunc_" + _n, _p, [_rand((3,), 0.5) + (1.0 if _n == "acosh" else 0.0)]
          if _n in ("acosh", "log2", "log10") else [np.tanh(_rand((3,))) * 0.8])

@@ -158,6 +158,7 @@ def cases():
     c["tensor_scatter_update"] = [((_r(4, 3), np.array([2, 0, 2]), _r(3, 3),
                                     np.array([False, True, True])), {})]
     c["unsorted_segment_prod"] = [((_r(4, 3), np.array([1, 0, 1, 1])), {"num": 3})]
+    c["repeat"] = [((X,), {"repeats": 3, "axis": 1}), ((X,), {"repeats": 2, "axis": 2})]
     for name in ("sinh", "cosh", "tan", "asin", "acos", "atan", "asinh", "atanh", "trunc"):
         c[name] = [((np.tanh(X) * 0.9,), {})]
     for name in ("acosh", "log2", "log10"):

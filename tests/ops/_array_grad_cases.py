@@ -148,6 +148,11 @@ ARRAY_GRAD_CASES = {
     "take_along_axis_grad": _take_along_grad_cases(),
     "tensor_scatter_update": _scatter_update_cases(),
     "unsorted_segment_prod": _segment_prod_cases(),
+    "repeat": [("1-D x3", _named(lambda x: tg.repeat(x, 3) ** 2, "rep"), [normal((4,), "r1")]),
+               ("axis 1 x2", _named(lambda x: tg.repeat(x, [2], axis=1) ** 3, "rep1"),
+                [normal((2, 3, 2), "r2")]),
+               ("flattened", _named(lambda x: tg.repeat(x, 2) * tg.repeat(x, 2), "repf"),
+                [normal((2, 2), "r3")])],
     **_ufunc_cases(),
 }
 

@@ -338,3 +338,15 @@ def test_gradients_match_torch():
     (gt,) = torch.autograd.grad(torch.topk(xt, 3, dim=1).values.sum(), xt)
     g = tg.grad(lambda v: tg.reduce_sum(tg.top_k(v, 3)[0]))(tg.constant(x))
     np.testing.assert_array_equal(g.numpy(), gt.numpy())
+
+
+def test_segment_ids_written_after_the_forward_do_not_reach_the_tape():
+    ids = np.array([0, 0, 1, 2], dtype=np.intp)
+    x = tg.constant([1.0, 2.0, 3.0, 4.0], tg.float64)
+    with tg.GradientTape() as tape:
+        tape.watch(x)
+        y = tg.segment_sum(x, ids)
+        z = tg.unsorted_segment_max(x, ids, 3)
+        loss = tg.reduce_sum(y * tg.constant([1.0, 2.0, 3.0], tg.float64)) + tg.reduce_sum(z)
+    ids[:] = 0  # the caller's array stays theirs (writable), and the tape kept a copy
+    np.testing.assert_array_equal(tape.gradient(loss, x).numpy(), [1.0, 2.0, 3.0, 4.0])

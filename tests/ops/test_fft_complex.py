@@ -96,6 +96,10 @@ def test_complex_construction_and_parts():
     np.testing.assert_array_equal((z + 1j).numpy(), (x + 1j * y + 1j).astype(np.complex64))
     # real tensors through the parts (TF)
     assert tg.real(x) is not None and np.all(tg.imag(x).numpy() == 0)
+    # scalars keep their rank (0-d in, 0-d out)
+    z0 = tg.constant(1.5 - 2j)
+    assert tg.real(z0).shape == () and tg.imag(z0).shape == () and tg.conj(z0).shape == ()
+    assert float(tg.imag(z0).numpy()) == -2.0
     np.testing.assert_array_equal(tg.math.angle(np.array([-1.0, 2.0])).numpy(), [np.pi, 0])
     with pytest.raises(TypeError, match="complex: real and imag dtypes differ"):
         tg.complex(x, y.astype(np.float64))
@@ -329,3 +333,20 @@ def test_complex_norms():
         y = loss(w)
     np.testing.assert_allclose(tape.gradient(y, w).numpy(), _numeric_grad(loss, z), rtol=1e-6,
                                atol=1e-6)
+
+
+def test_abs_and_pow_operators_on_complex_tensors():
+    z = tg.constant(np.array([1 + 1j, 2 - 1j, 0j]))
+    np.testing.assert_allclose(abs(z).numpy(), np.abs(z.numpy()))       # the magnitude
+    assert abs(z).dtype == tg.float64
+    np.testing.assert_allclose((z ** 2).numpy(), z.numpy() ** 2)        # exact at 0
+    np.testing.assert_allclose((z ** 3.0).numpy(), z.numpy() ** 3)
+    np.testing.assert_allclose((z[:2] ** (0.5 + 1j)).numpy(), z.numpy()[:2] ** (0.5 + 1j))
+    np.testing.assert_allclose((2.0 ** z).numpy(), 2.0 ** z.numpy())
+    with pytest.raises(TypeError, match="pow: dtypes differ"):
+        z ** tg.constant(np.array([1 + 0j], np.complex64))
+
+    def loss(v):
+        w = tg.complex(v, 0.5 * v)
+        return tg.reduce_sum(tg.real(w ** 3) + abs(w) + tg.imag(w ** (0.5 + 0.25j)))
+    tg.check_grads(loss, [np.array([0.3, -1.2, 2.0])], order=2, modes=("rev", "fwd"))

@@ -120,6 +120,13 @@ def test_matmul_adjoint_flags_alias_transpose():
     a = rng.standard_normal((3, 2))
     b = rng.standard_normal((4, 3))
     assert_matches(tg.matmul(a, b, adjoint_a=True, adjoint_b=True), (b @ a).T, rtol=1e-12)
+    # for complex operands the adjoint is the conjugate transpose (TF's), not .T
+    ca = a + 1j * rng.standard_normal(a.shape)
+    cb = b + 1j * rng.standard_normal(b.shape)
+    assert_matches(tg.matmul(ca, cb, adjoint_a=True, adjoint_b=True),
+                   ca.conj().T @ cb.conj().T, rtol=1e-12)
+    assert_matches(tg.matmul(ca, ca, adjoint_a=True), ca.conj().T @ ca, rtol=1e-12)
+    assert_matches(tg.matmul(ca, ca, transpose_a=True), ca.T @ ca, rtol=1e-12)
 
 
 @pytest.mark.parametrize("sa, sb, ta, tb, msg", [
@@ -184,7 +191,9 @@ def test_einsum_errors():
 
 @pytest.mark.parametrize("axes, sa, sb", [(1, (2, 3), (3, 4)), (2, (2, 3, 4), (3, 4, 5)),
                                           (0, (2,), (3,)), (([0], [1]), (3, 2), (4, 3)),
-                                          (([1, 0], [0, 1]), (2, 3), (3, 2))])
+                                          (([1, 0], [0, 1]), (2, 3), (3, 2)),
+                                          (([0], [-2]), (2, 3), (2, 4)),
+                                          (([-1, 0], [0, -1]), (2, 3), (3, 5, 2))])
 def test_tensordot(axes, sa, sb):
     rng = np.random.default_rng(6)
     a, b = rng.standard_normal(sa), rng.standard_normal(sb)

@@ -21,7 +21,7 @@ from tapegrad.ops._jvp import LinearJVP, SelfAdjointJVP, TransposedJVP
 LINEAR = {
     "add", "subtract", "negative", "identity", "add_n", "cast", "where",
     "reshape", "transpose", "broadcast_to", "tile", "getitem", "getitem_grad", "gather",
-    "gather_grad", "concat", "reduce_sum",
+    "gather_grad", "concat", "reduce_sum", "repeat",
     "avg_pool2d", "avg_pool2d_grad", "max_pool2d_grad", "max_pool2d_select", "relu_grad",
 }
 # The ops with a symmetric Jacobian, whose VJP formula serves as their JVP.

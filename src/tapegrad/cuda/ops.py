@@ -280,7 +280,7 @@ IMPLS = {
     "reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to, "concat": concat,
     "tile": shape.tile, "getitem": shape.getitem, "getitem_grad": shape.getitem_grad,
     "gather": shape.gather, "gather_grad": shape.gather_grad, "one_hot": shape.one_hot,
-    "pad": shape.pad,
+    "pad": shape.pad, "repeat": shape.repeat,
     # linear algebra and nn
     "matmul": matmul, "einsum": einsum, "conv2d": nn.conv2d,
     "conv2d_backprop_input": nn.conv2d_backprop_input,

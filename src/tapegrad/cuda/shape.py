@@ -144,6 +144,16 @@ def tile(x, multiples):
     return out
 
 
+def repeat(x, repeats, axis):
+    """np.repeat with one count: a size-1 axis after ``axis`` tiled ``repeats`` times by
+    the tile kernel, then merged into ``axis`` (reshapes share the buffer)."""
+    axis = int(axis) % max(x.ndim, 1)
+    r = int(repeats)
+    wide = x.reshape(x.shape[:axis + 1] + (1,) + x.shape[axis + 1:])
+    out = tile(wide, (1,) * (axis + 1) + (r,) + (1,) * (x.ndim - axis - 1))
+    return out.reshape(x.shape[:axis] + (x.shape[axis] * r,) + x.shape[axis + 1:])
+
+
 def pad(x, paddings, constant_values):
     paddings = [(int(a), int(b)) for a, b in paddings]
     shape = tuple(d + a + b for d, (a, b) in zip(x.shape, paddings))

@@ -24,8 +24,10 @@ Differences from NumPy and from ``tg``:
 * Default dtypes are NumPy's: float64 and int64 (``tg`` defaults to float32/int32).
 * Tensors are immutable: ``x[i] = v`` raises; write ``x = x.at[i].set(v)`` (or
   ``.add``, ``.max``, ...), which is differentiable.
-* Only the CPU device; no complex dtypes.  The ``linalg`` and ``fft`` extensions are
-  wired in from ``tg.linalg`` / ``tg.signal``.
+* Only the CPU device.  complex64 / complex128 are supported (the default complex
+  dtype is complex128).  The ``linalg`` and ``fft`` extensions (``tnp.linalg``,
+  ``tnp.fft``) are composed of tapegrad's differentiable linear-algebra and DFT
+  primitives, with the standard's signatures.
 * Integer / bool inputs run NumPy directly (they have no derivative); floating inputs
   run tapegrad primitives.
 """
@@ -35,7 +37,7 @@ import math as _math
 import numpy as _np
 
 from tapegrad.interop import from_dlpack
-from tapegrad.numpy import _base
+from tapegrad.numpy import _base, fft, linalg
 from tapegrad.numpy._elementwise import *  # noqa: F403
 from tapegrad.numpy._elementwise import __all__ as _ew_all
 from tapegrad.numpy._functions import *  # noqa: F403
@@ -56,8 +58,6 @@ uint32 = _np.dtype("uint32")
 uint64 = _np.dtype("uint64")
 float32 = _np.dtype("float32")
 float64 = _np.dtype("float64")
-# Named because the standard (and its test suite) requires the names; tapegrad has no
-# complex tensors on this branch, so asarray(..., dtype=complex64) raises a clear error.
 complex64 = _np.dtype("complex64")
 complex128 = _np.dtype("complex128")
 
@@ -84,13 +84,14 @@ class _Info:
         return [_CPU]
 
     def default_dtypes(self, *, device=None):
-        return {"real floating": float64, "complex floating": None, "integral": int64,
+        return {"real floating": float64, "complex floating": complex128, "integral": int64,
                 "indexing": int64}
 
     def dtypes(self, *, device=None, kind=None):
         all_ = {"bool": bool, "int8": int8, "int16": int16, "int32": int32, "int64": int64,
                 "uint8": uint8, "uint16": uint16, "uint32": uint32, "uint64": uint64,
-                "float32": float32, "float64": float64}
+                "float32": float32, "float64": float64, "complex64": complex64,
+                "complex128": complex128}
         if kind is None:
             return all_
         return {name: dt for name, dt in all_.items() if isdtype(dt, kind)}  # noqa: F405
@@ -100,7 +101,8 @@ def __array_namespace_info__():
     return _Info()
 
 
-__all__ = (["__array_api_version__", "__array_namespace_info__", "from_dlpack", "bool",
+__all__ = (["__array_api_version__", "__array_namespace_info__", "from_dlpack", "fft",
+            "linalg", "bool",
             "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
             "float32", "float64", "complex64", "complex128", "e", "pi", "inf", "nan",
             "newaxis", "ndarray"]

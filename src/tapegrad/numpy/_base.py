@@ -17,10 +17,11 @@ Tensor = _core.Tensor
 DEFAULT_FLOAT = np.dtype(np.float64)
 DEFAULT_INT = np.dtype(np.int64)
 DEFAULT_INDEX = np.dtype(np.int64)
+DEFAULT_COMPLEX = np.dtype(np.complex128)
 
 SUPPORTED = tuple(np.dtype(d) for d in (
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "float32", "float64"))
+    "float32", "float64", "complex64", "complex128"))
 
 
 def is_tensor(x):
@@ -69,6 +70,8 @@ def to_numpy_default(x):
         return np.asarray(x, dtype=DEFAULT_INT)
     if isinstance(x, float):
         return np.asarray(x, dtype=DEFAULT_FLOAT)
+    if isinstance(x, complex):
+        return np.asarray(x, dtype=DEFAULT_COMPLEX)
     if isinstance(x, (list, tuple)):
         a = np.asarray([v.numpy() if isinstance(v, Tensor) else v for v in x]
                        if any(isinstance(v, Tensor) for v in x) else x)
@@ -83,8 +86,8 @@ def cast(x, dtype):
     dtype = np.dtype(dtype)
     if x.dtype == dtype:
         return x
-    if x.dtype.kind == "f" and dtype.kind == "f":
-        return E.cast(x, dtype)  # differentiable
+    if x.dtype.kind in "fc" and dtype.kind in "fc":
+        return E.cast(x, dtype)  # differentiable (complex -> real keeps the real part)
     return wrap(np.asarray(x.numpy()).astype(dtype))
 
 
@@ -119,8 +122,12 @@ def result_type(*args):
         if isinstance(s, float) and out.kind in "biu":
             raise TypeError("tapegrad.numpy: cannot mix a Python float with an integer or "
                             "bool array (cast first)")
-        if isinstance(s, complex):
-            raise TypeError("tapegrad.numpy: complex values are not supported")
+        if isinstance(s, complex) and out.kind in "biu":
+            raise TypeError("tapegrad.numpy: cannot mix a Python complex with an integer "
+                            "or bool array (cast first)")
+        if isinstance(s, complex) and out.kind == "f":
+            # a weak complex scalar keeps the array's precision: float32 -> complex64
+            out = np.promote_types(out, np.complex64)
     return out
 
 
@@ -138,6 +145,11 @@ def promote(*xs, op="op"):
 
 def is_float(x):
     return x.dtype.kind == "f"
+
+
+def is_inexact(x):
+    """Floating or complex: the dtypes that carry a derivative."""
+    return x.dtype.kind in "fc"
 
 
 def values(x):

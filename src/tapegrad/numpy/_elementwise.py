@@ -2,12 +2,18 @@
 
 A function whose inputs are all floating runs the differentiable tapegrad primitive; on
 integer / bool inputs (which carry no derivative) it runs NumPy's ufunc and wraps the
-result, so every dtype the standard allows works and values match NumPy.
+result, so every dtype the standard allows works and values match NumPy.  Complex
+inputs run the primitive where tapegrad has a complex one (the arithmetic, exp, log,
+sqrt, sin, cos, tanh, reciprocal, abs, real / imag / conj, and pow composed from them:
+differentiable, with the gradient convention of ops/complex.py); the other complex
+functions the standard lists (tan, the hyperbolic and inverse trigonometric ones,
+log2 / log10, sign, round) run NumPy and carry no derivative.
 """
 
 import numpy as np
 
 from tapegrad.numpy import _base as B
+from tapegrad.ops import complex as _C
 from tapegrad.ops import elementwise as E
 from tapegrad.ops import ufuncs as U
 
@@ -21,13 +27,15 @@ def _export(name, fn):
     return fn
 
 
-def _unary(name, ufunc, tg_fn=None, kinds="biuf"):
+def _unary(name, ufunc, tg_fn=None, kinds="biuf", complex_fn=None):
     def fn(x, /):
         x = B.as_tensor(x, op=name)
         if x.dtype.kind not in kinds:
             raise TypeError("tapegrad.numpy.%s: dtype %s is not supported" % (name, x.dtype))
         if tg_fn is not None and x.dtype.kind == "f":
             return tg_fn(x)
+        if complex_fn is not None and x.dtype.kind == "c":
+            return complex_fn(x)
         with np.errstate(all="ignore"):
             return B.wrap(ufunc(B.values(x)))
 
@@ -36,13 +44,15 @@ def _unary(name, ufunc, tg_fn=None, kinds="biuf"):
     return _export(name, fn)
 
 
-def _binary(name, ufunc, tg_fn=None, kinds="biuf"):
+def _binary(name, ufunc, tg_fn=None, kinds="biufc", complex_ok=False):
     def fn(x1, x2, /):
         a, b = B.promote(x1, x2, op=name)
         if a.dtype.kind not in kinds:
             raise TypeError("tapegrad.numpy.%s: dtype %s is not supported" % (name, a.dtype))
-        if tg_fn is not None and a.dtype.kind == "f":
+        if tg_fn is not None and (a.dtype.kind == "f" or (complex_ok and a.dtype.kind == "c")):
             return tg_fn(a, b)
+        if name == "pow" and a.dtype.kind == "c":
+            return _complex_pow(a, b)
         with np.errstate(all="ignore"):
             return B.wrap(ufunc(B.values(a), B.values(b)))
 
@@ -53,53 +63,61 @@ def _binary(name, ufunc, tg_fn=None, kinds="biuf"):
 
 NUM = "iuf"
 FLT = "f"
+CNUM = "iufc"  # the functions the standard also defines on complex input
+CFLT = "fc"
 INT = "iu"
 INTB = "biu"
 
 # unary, differentiable on floats
-_unary("abs", np.abs, E.abs, NUM)
-_unary("negative", np.negative, E.negative, NUM)
-_unary("positive", np.positive, E.identity, NUM)
-_unary("square", np.square, E.square, NUM)
-_unary("sqrt", np.sqrt, E.sqrt, FLT)
-_unary("exp", np.exp, E.exp, FLT)
-_unary("expm1", np.expm1, E.expm1, FLT)
-_unary("log", np.log, E.log, FLT)
-_unary("log1p", np.log1p, E.log1p, FLT)
-_unary("log2", np.log2, U.log2, FLT)
-_unary("log10", np.log10, U.log10, FLT)
-_unary("sin", np.sin, E.sin, FLT)
-_unary("cos", np.cos, E.cos, FLT)
-_unary("tan", np.tan, U.tan, FLT)
-_unary("sinh", np.sinh, U.sinh, FLT)
-_unary("cosh", np.cosh, U.cosh, FLT)
-_unary("tanh", np.tanh, E.tanh, FLT)
-_unary("asin", np.arcsin, U.asin, FLT)
-_unary("acos", np.arccos, U.acos, FLT)
-_unary("atan", np.arctan, U.atan, FLT)
-_unary("asinh", np.arcsinh, U.asinh, FLT)
-_unary("acosh", np.arccosh, U.acosh, FLT)
-_unary("atanh", np.arctanh, U.atanh, FLT)
-_unary("reciprocal", np.reciprocal, E.reciprocal, FLT)
-_unary("sign", np.sign, E.sign, NUM)
+_unary("abs", np.abs, E.abs, CNUM, _C.abs)
+_unary("negative", np.negative, E.negative, CNUM, E.negative)
+_unary("positive", np.positive, E.identity, CNUM, E.identity)
+_unary("square", np.square, E.square, CNUM, E.square)
+_unary("sqrt", np.sqrt, E.sqrt, CFLT, E.sqrt)
+_unary("exp", np.exp, E.exp, CFLT, E.exp)
+_unary("expm1", np.expm1, E.expm1, CFLT, E.expm1)
+_unary("log", np.log, E.log, CFLT, E.log)
+_unary("log1p", np.log1p, E.log1p, CFLT, E.log1p)
+_unary("log2", np.log2, U.log2, CFLT)
+_unary("log10", np.log10, U.log10, CFLT)
+_unary("sin", np.sin, E.sin, CFLT, E.sin)
+_unary("cos", np.cos, E.cos, CFLT, E.cos)
+_unary("tan", np.tan, U.tan, CFLT)
+_unary("sinh", np.sinh, U.sinh, CFLT)
+_unary("cosh", np.cosh, U.cosh, CFLT)
+_unary("tanh", np.tanh, E.tanh, CFLT, E.tanh)
+_unary("asin", np.arcsin, U.asin, CFLT)
+_unary("acos", np.arccos, U.acos, CFLT)
+_unary("atan", np.arctan, U.atan, CFLT)
+_unary("asinh", np.arcsinh, U.asinh, CFLT)
+_unary("acosh", np.arccosh, U.acosh, CFLT)
+_unary("atanh", np.arctanh, U.atanh, CFLT)
+_unary("reciprocal", np.reciprocal, E.reciprocal, CFLT, E.reciprocal)
+_unary("sign", np.sign, E.sign, CNUM)
 _unary("floor", np.floor, E.floor, NUM)
 _unary("ceil", np.ceil, E.ceil, NUM)
 _unary("trunc", np.trunc, U.trunc, NUM)
-_unary("round", np.round, E.round, NUM)
+_unary("round", np.round, E.round, CNUM)
 # predicates and bit operations: no derivative
-_unary("isnan", np.isnan, None, NUM)
-_unary("isinf", np.isinf, None, NUM)
-_unary("isfinite", np.isfinite, None, NUM)
+_unary("isnan", np.isnan, None, CNUM)
+_unary("isinf", np.isinf, None, CNUM)
+_unary("isfinite", np.isfinite, None, CNUM)
 _unary("signbit", np.signbit, None, FLT)
 _unary("logical_not", np.logical_not, None, "b")
 _unary("bitwise_invert", np.invert, None, INTB)
 
 # binary
-_binary("add", np.add, E.add, NUM)
-_binary("subtract", np.subtract, E.subtract, NUM)
-_binary("multiply", np.multiply, E.multiply, NUM)
-_binary("divide", np.divide, E.divide, FLT)
-_binary("pow", np.power, E.pow, NUM)
+_binary("add", np.add, E.add, CNUM, complex_ok=True)
+_binary("subtract", np.subtract, E.subtract, CNUM, complex_ok=True)
+_binary("multiply", np.multiply, E.multiply, CNUM, complex_ok=True)
+_binary("divide", np.divide, E.divide, CFLT, complex_ok=True)
+_binary("pow", np.power, E.pow, CNUM)
+
+
+def _complex_pow(a, b):
+    """a ** b for promoted complex operands: tg's complex pow (repeated squaring for a
+    whole-number constant exponent, else exp(b log a); differentiable in a)."""
+    return _C.complex_pow(a, b)
 _binary("maximum", np.maximum, E.maximum, NUM)
 _binary("minimum", np.minimum, E.minimum, NUM)
 _binary("remainder", np.remainder, E.floormod, NUM)
@@ -181,10 +199,12 @@ def clip(x, /, min=None, max=None):
             out = fn(out, b)
         else:
             out = B.wrap(npf(B.values(out), B.values(b)))
-    if out.shape != x.shape:
+    shape = np.broadcast_shapes(tuple(out.shape), tuple(x.shape))
+    if out.shape != shape:
+        # the bounds broadcast against x (an int bound outside the dtype skips its op)
         from tapegrad.ops.shape import broadcast_to
 
-        out = broadcast_to(out, x.shape)
+        out = broadcast_to(out, shape)
     return out
 
 
@@ -197,16 +217,23 @@ _export("clip", clip)
 
 
 def real(x, /):
-    return B.as_tensor(x, op="real")
+    """The real part (a real tensor of the same precision); real input unchanged."""
+    x = B.as_tensor(x, op="real")
+    return _C.real(x) if x.dtype.kind == "c" else x
 
 
 def imag(x, /):
+    """The imaginary part (zeros for real input)."""
     x = B.as_tensor(x, op="imag")
+    if x.dtype.kind == "c":
+        return _C.imag(x)
     return E.zeros_like(x) if x.dtype.kind == "f" else B.wrap(np.zeros(x.shape, x.dtype))
 
 
 def conj(x, /):
-    return B.as_tensor(x, op="conj")
+    """The complex conjugate; real input unchanged."""
+    x = B.as_tensor(x, op="conj")
+    return _C.conj(x) if x.dtype.kind == "c" else x
 
 
 for _f in (real, imag, conj):

@@ -70,7 +70,7 @@ def _complex_jvp(t, ans, x, y):
 @primitive("real", dtypes=COMPLEX, save_inputs=False, save_output=False)
 def _real(z):
     """Real part (float32 for complex64, float64 for complex128)."""
-    return np.ascontiguousarray(z.real)
+    return np.array(z.real, order="C")  # (ascontiguousarray makes a 0-d input 1-d)
 
 
 @_real.defvjp
@@ -86,7 +86,7 @@ def _real_jvp(t, ans, z):
 @primitive("imag", dtypes=COMPLEX, save_inputs=False, save_output=False)
 def _imag(z):
     """Imaginary part."""
-    return np.ascontiguousarray(z.imag)
+    return np.array(z.imag, order="C")  # (ascontiguousarray makes a 0-d input 1-d)
 
 
 @_imag.defvjp
@@ -213,6 +213,41 @@ def abs(x, name=None):  # noqa: A001
     from tapegrad.ops.elementwise import abs as real_abs
 
     return real_abs(z)
+
+
+def complex_pow(x, y, name=None):
+    """``x ** y`` with a complex operand (TF's pow on complex tensors; the operator
+    ``**`` comes here): a whole-number constant exponent (one value 0..64) multiplies by
+    repeated squaring, exact at x = 0 as NumPy is, and carries no derivative in y;
+    any other exponent is exp(y log x) on the principal branch (NumPy's), differentiable
+    in both.  Python numbers take the tensor's dtype; two tensors must share one."""
+    from tapegrad.ops.elementwise import exp, log, ones_like
+    from tapegrad.ops.shape import broadcast_to
+
+    base = x if hasattr(x, "dtype") else None
+    dt = next((a.dtype for a in (x, y) if hasattr(a, "dtype") and a.dtype.kind == "c"), None)
+    if dt is None:
+        raise TypeError("complex_pow: needs a complex operand, got %r and %r" % (x, y))
+    x = tensor(x, op="pow") if base is not None else tensor(np.asarray(x, dt), op="pow")
+    y = tensor(y, op="pow") if hasattr(y, "dtype") else tensor(np.asarray(y, dt), op="pow")
+    if x.dtype != y.dtype:
+        raise TypeError("pow: dtypes differ: %s vs %s (use tg.cast to convert)"
+                        % (x.dtype.name, y.dtype.name))
+    yv = np.asarray(y.numpy())
+    shape = np.broadcast_shapes(x.shape, y.shape)
+    if yv.size and np.all(yv.imag == 0) and np.all(yv.real == np.round(yv.real)) and \
+            yv.real.min() >= 0 and yv.real.max() <= 64 and np.all(yv == yv.flat[0]):
+        n = int(yv.real.flat[0])
+        out, sq = None, x
+        while n:
+            if n & 1:
+                out = sq if out is None else multiply(out, sq)
+            n >>= 1
+            if n:
+                sq = multiply(sq, sq)
+        out = ones_like(x) if out is None else out
+        return out if tuple(out.shape) == shape else broadcast_to(out, shape)
+    return exp(multiply(y, log(x)))
 
 
 _tape._set_conj(_conj)

@@ -91,6 +91,12 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
         return _matmul(a, b, transpose_a=False, transpose_b=False)
     ta = bool(transpose_a or adjoint_a)
     tb = bool(transpose_b or adjoint_b)
+    if (adjoint_a and a.dtype.kind == "c") or (adjoint_b and b.dtype.kind == "c"):
+        # TF's adjoint is the conjugate transpose; the primitive only transposes
+        from tapegrad.ops.complex import conj
+
+        a = conj(a) if adjoint_a and a.dtype.kind == "c" else a
+        b = conj(b) if adjoint_b and b.dtype.kind == "c" else b
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: operands must have rank >= 1, got shapes %s @ %s"
                          % (_fmt(a.shape), _fmt(b.shape)))
@@ -133,6 +139,9 @@ def tensordot(a, b, axes, name=None):
         ax_b = list(range(axes))
     else:
         ax_a, ax_b = ([x] if isinstance(x, int) else list(x) for x in axes)
+        # negative axes count from the end (they name the same axis as NumPy's)
+        ax_a = [int(i) % a.ndim if a.ndim else int(i) for i in ax_a]
+        ax_b = [int(j) % b.ndim if b.ndim else int(j) for j in ax_b]
     letters = "abcdefghijklmnopqrstuvwxyz"
     sa = list(letters[:a.ndim])
     sb = list(letters[a.ndim:a.ndim + b.ndim])

@@ -48,7 +48,7 @@ def _prepare(data, segment_ids, num_segments, op, sorted_ids):
         raise ValueError("%s: segment_ids shape %s must be a prefix of data shape %s"
                          % (op, ids.shape, x.shape))
     if sorted_ids:
-        if ids.size and (ids[0] < 0 or (np.diff(ids) < 0).any()):
+        if ids.size and (ids[0] < 0 or (ids[1:] < ids[:-1]).any()):
             raise IndexError("%s: segment_ids must be sorted and non-negative, got %s"
                              % (op, ids.tolist() if ids.size < 20 else "an unsorted array"))
         num = int(ids[-1]) + 1 if ids.size else 0
@@ -61,18 +61,26 @@ def _prepare(data, segment_ids, num_segments, op, sorted_ids):
             raise IndexError("%s: segment id %d is out of range [0, %d)"
                              % (op, int(ids.max()), num))
     rest = tuple(x.shape[ids.ndim:])
-    flat = ids.reshape(-1).astype(np.intp)
+    # possibly a view of the caller's ids: _ids() copies it before a tensor (which a
+    # tape may keep for the backward pass) holds it; max/min without ties never do
+    flat = ids.reshape(-1).astype(np.intp, copy=False)
     rows = S.reshape(x, (flat.size,) + rest)
-    keep = flat >= 0
-    if not keep.all():
-        sel = np.flatnonzero(keep)
+    # sorted ids were checked non-negative above; unsorted ones drop their negatives
+    if not sorted_ids and flat.size and flat.min() < 0:
+        sel = np.flatnonzero(flat >= 0)
         rows = S._gather(rows, _core.wrap(sel), axis=0)
         flat = flat[sel]
     return rows, flat, num
 
 
+def _ids(flat):
+    """flat as a tensor that owns its memory (a caller's later write to their segment ids
+    must not reach a tape that saved them)."""
+    return _core.wrap(flat if flat.base is None and flat.flags.owndata else flat.copy())
+
+
 def _segment_sum(rows, flat, num):
-    return S._gather_grad(rows, _core.wrap(flat), shape=(num,) + tuple(rows.shape[1:]), axis=0)
+    return S._gather_grad(rows, _ids(flat), shape=(num,) + tuple(rows.shape[1:]), axis=0)
 
 
 def _counts(flat, num, rows, dtype):
@@ -161,7 +169,7 @@ def _prod_factor(x, flat, num):
 
 
 def _gather_rows(t, flat):
-    return S._gather(t, _core.wrap(flat), axis=0)
+    return S._gather(t, _ids(flat), axis=0)
 
 
 @primitive("unsorted_segment_prod", dtypes=NUMERIC, same_dtype=(0,), save_output=False,
@@ -194,7 +202,7 @@ def _reducer(kind):
     if kind == "mean":
         return lambda rows, flat, num, op: _segment_mean(rows, flat, num)
     if kind == "prod":
-        return lambda rows, flat, num, op: _segment_prod(rows, _core.wrap(flat), num=num)
+        return lambda rows, flat, num, op: _segment_prod(rows, _ids(flat), num=num)
     is_max = kind == "max"
     return lambda rows, flat, num, op: _segment_extremum(rows, flat, num, is_max, op)
 

@@ -453,12 +453,9 @@ def _gather_vjp(g, ans, params, indices, axis):
 @primitive("gather_grad", same_dtype=(), save_output=False)
 def _gather_grad(g, indices, shape, axis):
     """Adjoint of gather: scatter-add g into zeros of ``shape`` at ``indices``."""
-    if len(shape) == 1 and g.dtype.kind == "f" and indices.size:
-        # a 1-D scatter-add is a weighted bincount (several times faster than add.at)
-        idx = indices.ravel()
-        if idx.min() < 0:  # negative indices count from the end (rare: skip the copy)
-            idx = np.where(idx < 0, idx + shape[0], idx)
-        return np.bincount(idx, weights=g.ravel(), minlength=shape[0]).astype(g.dtype)
+    # np.add.at, also for 1-D: since NumPy 1.25 its loop is the fast one (69 us at 10^5
+    # against bincount's 110 us), and NumPy 2.4's weighted bincount slows ~30x (4 ms)
+    # on read-only inputs such as tensors' buffers
     out = np.zeros(shape, dtype=g.dtype)
     moved = np.moveaxis(out, axis, 0)
     gm = np.moveaxis(g, list(range(axis, axis + indices.ndim)), list(range(indices.ndim)))
