@@ -1,6 +1,6 @@
 """``tg.linalg``: linear algebra over the last two axes, batched over leading ones
 (TensorFlow's ``tf.linalg`` names).  A namespace only: every function is defined in
-``tapegrad.ops`` (linalg, linalg_decomp, linalg_matrix).
+``tapegrad.ops`` (linalg, linalg_decomp and its linalg_* modules, linalg_matrix).
 
 All ops take ``[..., M, N]`` float32/float64 tensors; ``matmul``, ``einsum``,
 ``tensordot``, ``diag``/``diag_part``/``set_diag``/``band_part``/``trace``/``adjoint``/
