@@ -61,6 +61,11 @@ def _cj(x):
     return _conj(x)
 
 
+def _H(x):
+    # conjugate transpose (the plain transpose for real x)
+    return _cj(_T(x))
+
+
 def _herm(x):
     return multiply(add(x, _cj(_T(x))), 0.5)
 

@@ -3,7 +3,7 @@
 
 import numpy as np
 
-from tapegrad.ops._registry import FLOAT, primitive, tensor
+from tapegrad.ops._registry import INEXACT, primitive, tensor
 from tapegrad.ops.elementwise import (
     add,
     multiply,
@@ -11,6 +11,7 @@ from tapegrad.ops.elementwise import (
     subtract,
 )
 from tapegrad.ops.linalg_base import (
+    _H,
     _T,
     _check_float,
     _check_matrix,
@@ -18,6 +19,7 @@ from tapegrad.ops.linalg_base import (
     _default_rules,
     _eye,
     _mm,
+    _re,
     _where_failed,
 )
 from tapegrad.ops.linalg_matrix import _diag, _diag_part, band_part
@@ -32,7 +34,7 @@ def _qr_sizes(m, n, full):
     return (m, m) if full else (k, k)
 
 
-@primitive("qr", dtypes=FLOAT, save_inputs=False, quiet=True)
+@primitive("qr", dtypes=INEXACT, save_inputs=False, quiet=True)
 def _qr(a, full_matrices):
     """q, r of a = q r (np.linalg.qr), packed [..., m*kq + kr*n]."""
     m, n = a.shape[-2:]
@@ -58,13 +60,26 @@ def _right_tri_solve(x, r):
 
 
 def _qr_vjp_deep(q, r, gq, gr):
-    # TF's QrGrad for m >= n: A = QR with R square upper triangular
-    qdq = _mm(q, gq, ta=True)
-    rdr = _mm(r, gr, tb=True)
-    tril = band_part(add(subtract(qdq, _T(qdq)), subtract(rdr, _T(rdr))), -1, 0)
-    grad_a = _mm(q, add(gr, _T(_tri_solve(r, _T(tril), lower=False, adjoint=False))))
-    grad_b = _T(_tri_solve(r, _T(subtract(gq, _mm(q, qdq))), lower=False, adjoint=False))
-    return add(grad_a, grad_b)
+    # TF's QrGrad for m >= n (A = QR, R square upper triangular), in the user-visible
+    # convention: gq, gr and the result are conjugated by the caller.  X R^-H is one
+    # triangular solve, R X^H = ... transposed.  For complex input TF adds a correction
+    # for the imaginary part of diag(R gR^H - gQ^H Q) (the phase freedom of the diagonal
+    # of R that LAPACK fixes).
+    qdq = _mm(_cj(q), gq, ta=True)
+    rdr = _mm(r, _cj(gr), tb=True)
+    tril = band_part(add(subtract(qdq, _H(qdq)), subtract(rdr, _H(rdr))), -1, 0)
+    grad_a = _mm(q, add(gr, _rinv_h(tril, r)))
+    ret = add(grad_a, _rinv_h(subtract(gq, _mm(q, qdq)), r))
+    if q.dtype.kind == "c":
+        d = _diag_part(subtract(rdr, _H(qdq)))
+        corr = _diag(subtract(d, _re(d)), rows=r.shape[-1], cols=r.shape[-1])
+        ret = add(ret, _rinv_h(_mm(q, _H(corr)), r))
+    return ret
+
+
+def _rinv_h(x, r):
+    # x R^-H for upper-triangular R: (R^-1 x^H)^H
+    return _H(_tri_solve(r, _H(x), lower=False, adjoint=False))
 
 
 def _qr_check(a, full_matrices, what):
@@ -82,25 +97,31 @@ def _qr_vjp(g, ans, a, full_matrices):
     m, n = _qr_check(a, full_matrices, "gradient")
     q, r = _unpack_qr(ans, m, n, full_matrices)
     gq, gr = _unpack_qr(g, m, n, full_matrices)
+    gq, gr = _cj(gq), _cj(gr)           # TF's formulas are in the user-visible convention
     if m >= n:
-        return _qr_vjp_deep(q, r, gq, gr)
-    # wide: A = [X | Y], X = Q U square; r = [U | Q^T Y]
-    y = _mm(q, r[..., m:])            # Y = Q (Q^T Y): the input is not saved
+        return _cj(_qr_vjp_deep(q, r, gq, gr))
+    # wide: A = [X | Y], X = Q U square; r = [U | Q^H Y]
+    y = _mm(q, r[..., m:])            # Y = Q (Q^H Y): the input is not saved
     u = r[..., :m]
     dv = gr[..., m:]
-    dq = add(gq, _mm(y, dv, tb=True))
+    dq = add(gq, _mm(y, _cj(dv), tb=True))
     dx = _qr_vjp_deep(q, u, dq, gr[..., :m])
     dy = _mm(q, dv)
-    return concat([dx, dy], axis=-1)
+    return _cj(concat([dx, dy], axis=-1))
 
 
 def _qr_jvp_deep(q, r, dx):
-    # JAX's qr_jvp_rule (real): dQ = Q (do - Q^T dA R^-1) + dA R^-1, dR = (Q^T dA R^-1 - do) R
+    # JAX's qr_jvp_rule: dQ = Q (do - Q^H dA R^-1) + dA R^-1, dR = (Q^H dA R^-1 - do) R with
+    # do the skew-Hermitian part of the strictly lower triangle, plus i Im diag(Q^H dA R^-1)
+    # for complex input (R's diagonal stays real)
     dx_rinv = _right_tri_solve(dx, r)
-    qt = _mm(q, dx_rinv, ta=True)
+    qt = _mm(_cj(q), dx_rinv, ta=True)
     low = band_part(qt, -1, 0)
-    low = subtract(low, _diag(_diag_part(low), rows=low.shape[-2], cols=low.shape[-1]))
-    do = subtract(low, _T(low))
+    dg = _diag_part(low)
+    low = subtract(low, _diag(dg, rows=low.shape[-2], cols=low.shape[-1]))
+    do = subtract(low, _H(low))
+    if q.dtype.kind == "c":
+        do = add(do, _diag(subtract(dg, _re(dg)), rows=low.shape[-2], cols=low.shape[-1]))
     dq = add(_mm(q, subtract(do, qt)), dx_rinv)
     dr = _mm(subtract(qt, do), r)
     return dq, dr
@@ -115,8 +136,9 @@ def _qr_jvp(t, ans, a, full_matrices):
         dq, dr = _qr_jvp_deep(q, r, da)
     else:
         dq, du = _qr_jvp_deep(q, r[..., :m], da[..., :m])
-        y = _mm(q, r[..., m:])            # Y = Q (Q^T Y): the input is not saved
-        dr = concat([du, add(_mm(dq, y, ta=True), _mm(q, da[..., m:], ta=True))], axis=-1)
+        y = _mm(q, r[..., m:])            # Y = Q (Q^H Y): the input is not saved
+        dr = concat([du, add(_mm(_cj(dq), y, ta=True), _mm(_cj(q), da[..., m:], ta=True))],
+                    axis=-1)
     batch = tuple(ans.shape[:-1])
     return concat([reshape(dq, batch + (dq.shape[-2] * dq.shape[-1],)),
                    reshape(dr, batch + (dr.shape[-2] * dr.shape[-1],))], axis=-1)
@@ -124,11 +146,13 @@ def _qr_jvp(t, ans, a, full_matrices):
 
 def qr(input, full_matrices=False, name=None):
     """(q, r) with ``input = q @ r``, q orthonormal columns, r upper triangular, for
-    ``[..., M, N]`` (np.linalg.qr).  The gradient assumes r has a non-zero diagonal (full
+    ``[..., M, N]`` float or complex (np.linalg.qr; for complex input LAPACK's
+    Householder QR gives r a real diagonal, which fixes the phases, so every loss of q
+    and r has a gradient).  The gradient assumes r has a non-zero diagonal (full
     column rank of the leading square block), as in TF and PyTorch; gradients of
     ``full_matrices=True`` with M > N raise NotImplementedError."""
     x = tensor(input, op="qr")
-    _check_float(x, "qr")
+    _check_float(x, "qr", complex_ok=True)
     _check_matrix(x, "qr")
     return _unpack_qr(_qr(x, full_matrices=bool(full_matrices)), x.shape[-2], x.shape[-1],
                       bool(full_matrices))
@@ -137,7 +161,7 @@ def qr(input, full_matrices=False, name=None):
 # ---------------------------------------------------------------------------
 # pseudo-inverse and least squares
 
-@primitive("pinv", dtypes=FLOAT, save_inputs=True, quiet=True)
+@primitive("pinv", dtypes=INEXACT, save_inputs=True, quiet=True)
 def _pinv(a, rcond):
     """Moore-Penrose pseudo-inverse (np.linalg.pinv, relative cutoff ``rcond``)."""
     try:
@@ -147,24 +171,31 @@ def _pinv(a, rcond):
 
 
 def _pinv_rule(a, p, d):
-    # Golub & Pereyra: dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P
+    # Golub & Pereyra: dP = -P dA P + P P^H dA^H (I - A P) + (I - P A) dA^H P^H P
     m, n = a.shape[-2:]
     i_ap = subtract(_eye(m, a.dtype), _mm(a, p))
     i_pa = subtract(_eye(n, a.dtype), _mm(p, a))
-    return add(add(negative(_mm(p, _mm(d, p))), _mm(_mm(p, p, tb=True), _mm(d, i_ap, ta=True))),
-               _mm(i_pa, _mm(d, _mm(p, p, ta=True), ta=True)))
+    dh = _H(d)
+    return add(add(negative(_mm(p, _mm(d, p))), _mm(_mm(p, _H(p)), _mm(dh, i_ap))),
+               _mm(i_pa, _mm(dh, _mm(_H(p), p))))
 
 
 @_pinv.defvjp
 def _pinv_vjp(g, ans, a, rcond):
+    # the adjoint of the rule above in the user-visible convention, on conj(g) and
+    # conjugated back (for real input the _cj are no-ops):
+    #   gA = -P^H G P^H + (I - A P) G^H P P^H + P^H P G^H (I - P A)
     m, n = a.shape[-2:]
     p = ans
+    g = _cj(g)
+    ph = _H(p)
     i_ap = subtract(_eye(m, a.dtype), _mm(a, p))
     i_pa = subtract(_eye(n, a.dtype), _mm(p, a))
-    t1 = negative(_mm(p, _mm(g, p, tb=True), ta=True))
-    t2 = _mm(i_ap, _mm(g, _mm(p, p, tb=True), ta=True))
-    t3 = _mm(_mm(p, p, ta=True), _mm(g, i_pa, ta=True))
-    return add(add(t1, t2), t3)
+    gh = _H(g)
+    t1 = negative(_mm(ph, _mm(g, ph)))
+    t2 = _mm(i_ap, _mm(gh, _mm(p, ph)))
+    t3 = _mm(_mm(ph, p), _mm(gh, i_pa))
+    return _cj(add(add(t1, t2), t3))
 
 
 @_pinv.defjvp
@@ -177,7 +208,7 @@ def pinv(a, rcond=None, validate_args=False, name=None):
     ``rcond * max(s)`` are dropped (default ``10 * max(M, N) * eps``, TF's).  The
     gradient is that of a constant-rank pseudo-inverse (it jumps where the rank does)."""
     x = tensor(a, op="pinv")
-    _check_float(x, "pinv")
+    _check_float(x, "pinv", complex_ok=True)
     _check_matrix(x, "pinv")
     if rcond is None:
         rcond = 10.0 * max(x.shape[-2:]) * float(np.finfo(x.dtype).eps)

@@ -7,7 +7,7 @@ array and unpacked by slicing (ops/linalg_decomp.py).
 
 import numpy as np
 
-from tapegrad.ops._registry import FLOAT, INEXACT, primitive, tensor
+from tapegrad.ops._registry import INEXACT, primitive, tensor
 from tapegrad.ops.elementwise import (
     add,
     equal,
@@ -20,7 +20,7 @@ from tapegrad.ops.elementwise import (
     zeros_like,
 )
 from tapegrad.ops.linalg_base import (
-    _T,
+    _H,
     _check_float,
     _check_matrix,
     _cj,
@@ -142,20 +142,22 @@ def _svd_sizes(m, n, full):
     return k, ku, kv
 
 
-@primitive("svd", dtypes=FLOAT, save_inputs=False, quiet=True)
+@primitive("svd", dtypes=INEXACT, save_inputs=False, quiet=True)
 def _svd(a, full_matrices):
-    """s, u, v of a = u diag(s) v^T (np.linalg.svd), packed [..., k + m*ku + n*kv]."""
+    """s, u, v of a = u diag(s) v^H (np.linalg.svd), packed [..., k + m*ku + n*kv] in a's
+    dtype (for complex a, s is stored with a zero imaginary part)."""
     m, n = a.shape[-2:]
     k, ku, kv = _svd_sizes(m, n, full_matrices)
     batch = a.shape[:-2]
     try:
-        u, s, vt = np.linalg.svd(a, full_matrices=full_matrices)
+        u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
     except np.linalg.LinAlgError:
         raise _where_failed("svd", a, np.linalg.svd, "SVD did not converge") from None
     out = np.empty(batch + (k + m * ku + n * kv,), dtype=a.dtype)
     out[..., :k] = s
     out[..., k:k + m * ku] = u.reshape(batch + (m * ku,))
-    out[..., k + m * ku:] = vt.swapaxes(-1, -2).reshape(batch + (n * kv,))
+    v = vh.swapaxes(-1, -2)
+    out[..., k + m * ku:] = (np.conj(v) if a.dtype.kind == "c" else v).reshape(batch + (n * kv,))
     return out
 
 
@@ -184,54 +186,78 @@ def _inv_nonzero(s):
     return where(zero, 0, reciprocal(where(zero, 1, s)))
 
 
+def _skew(x):
+    return subtract(x, _H(x))
+
+
 @_svd.defvjp
 def _svd_vjp(g, ans, a, full_matrices):
+    # PyTorch's svd_backward, written in the user-visible (conjugate) convention on
+    # conj(g) and conjugated back (the internal convention, ops/complex.py); for real
+    # input every _cj is the tensor itself:
+    #   gA = U [F o (skew(U^H gU) S + S skew(V^H gV)) + diag(gs) + i Im diag(U^H gU)/S] V^H
+    #        + (I - U U^H) gU S^-1 V^H + U S^-1 gV^H (I - V V^H)
+    # with F_ij = 1/(s_j^2 - s_i^2) off the diagonal.  The imaginary diagonal term is the
+    # complex gauge: a loss invariant under u_i -> u_i e^{it}, v_i -> v_i e^{it} gets the
+    # same gradient whichever phases LAPACK picked (PyTorch's condition).
     m, n = _svd_thin(a, ans, full_matrices, "gradient")
     s, u, v = _unpack_svd(ans, m, n, full_matrices)
     gs, gu, gv = _unpack_svd(g, m, n, full_matrices)
+    gs, gu, gv = _re(gs), _cj(gu), _cj(gv)
     k = min(m, n)
     f = _recip_gaps(square(s))                       # 1 / (s_j^2 - s_i^2)
-    utgu = _mm(u, gu, ta=True)
-    vtgv = _mm(v, gv, ta=True)
-    j = safe_mul(subtract(utgu, _T(utgu)), f)
-    kk = safe_mul(subtract(vtgv, _T(vtgv)), f)
+    uhgu = _mm(_cj(u), gu, ta=True)
+    vhgv = _mm(_cj(v), gv, ta=True)
+    j = safe_mul(_skew(uhgu), f)
+    kk = safe_mul(_skew(vhgv), f)
     inner = add(add(multiply(j, _row(s)), multiply(_col(s), kk)), _diag(gs, rows=k, cols=k))
-    ga = _mm(u, _mm(inner, v, tb=True))
-    sinv = _row(reciprocal(s))
+    sinv = reciprocal(s)
+    if u.dtype.kind == "c":
+        im = subtract(_diag_part(uhgu), _re(_diag_part(uhgu)))     # i Im diag(U^H gU)
+        inner = add(inner, _diag(safe_mul(im, sinv), rows=k, cols=k))
+    ga = _mm(u, _mm(inner, _cj(v), tb=True))
+    sinv = _row(sinv)
     if m > k:
-        ga = add(ga, _mm(safe_mul(subtract(gu, _mm(u, utgu)), sinv), v, tb=True))
+        ga = add(ga, _mm(safe_mul(subtract(gu, _mm(u, uhgu)), sinv), _cj(v), tb=True))
     if n > k:
-        ga = add(ga, _mm(u, safe_mul(subtract(gv, _mm(v, vtgv)), sinv), tb=True))
-    return ga
+        ga = add(ga, _mm(u, _H(safe_mul(subtract(gv, _mm(v, vhgv)), sinv))))
+    return _cj(ga)
 
 
 @_svd.defjvp
 def _svd_jvp(t, ans, a, full_matrices):
+    # JAX's svd_jvp_rule, complex included: the imaginary diagonal of U^H dA V goes to dU
+    # (the same gauge as the VJP above)
     m, n = _svd_thin(a, ans, full_matrices, "forward-mode derivative")
     s, u, v = _unpack_svd(ans, m, n, full_matrices)
     da = t[0]
-    dp = _mm(u, _mm(da, v), ta=True)                 # U^T dA V  (k x k)
-    ds = _diag_part(dp)
+    dp = _mm(_cj(u), _mm(da, v), ta=True)            # U^H dA V  (k x k)
+    ds = _re(_diag_part(dp))
     f = _recip_gaps(square(s))
     dss = multiply(dp, _row(s))                      # dP S
     sds = multiply(_col(s), dp)                      # S dP
-    du = _mm(u, safe_mul(add(dss, _T(dss)), f))
-    dv = _mm(v, safe_mul(add(sds, _T(sds)), f))
+    dui = safe_mul(add(dss, _H(dss)), f)
+    if u.dtype.kind == "c":
+        im = subtract(_diag_part(dp), ds)            # i Im diag(U^H dA V)
+        dui = add(dui, _diag(multiply(im, _inv_nonzero(s)), rows=dp.shape[-1],
+                             cols=dp.shape[-1]))
+    du = _mm(u, dui)
+    dv = _mm(v, safe_mul(add(sds, _H(sds)), f))
     sinv = _row(_inv_nonzero(s))
     if m > n:
         dav = _mm(da, v)
-        du = add(du, multiply(subtract(dav, _mm(u, _mm(u, dav, ta=True))), sinv))
+        du = add(du, multiply(subtract(dav, _mm(u, _mm(_cj(u), dav, ta=True))), sinv))
     if n > m:
-        dau = _mm(da, u, ta=True)
-        dv = add(dv, multiply(subtract(dau, _mm(v, _mm(v, dau, ta=True))), sinv))
+        dau = _mm(_cj(da), u, ta=True)
+        dv = add(dv, multiply(subtract(dau, _mm(v, _mm(_cj(v), dau, ta=True))), sinv))
     batch = tuple(ans.shape[:-1])
     return concat([ds, reshape(du, batch + (m * du.shape[-1],)),
                    reshape(dv, batch + (n * dv.shape[-1],))], axis=-1)
 
 
-@primitive("singular_values", dtypes=FLOAT, save_output=False, quiet=True)
+@primitive("singular_values", dtypes=INEXACT, save_output=False, quiet=True)
 def _svals(a):
-    """Singular values, descending (np.linalg.svd(compute_uv=False))."""
+    """Singular values, descending (np.linalg.svd(compute_uv=False)); real for complex a."""
     try:
         return np.linalg.svd(a, compute_uv=False)
     except np.linalg.LinAlgError:
@@ -239,35 +265,60 @@ def _svals(a):
                             "SVD did not converge") from None
 
 
+def _as_complex(x, like):
+    if like.dtype.kind != "c":
+        return x
+    from tapegrad.ops.complex import _complex
+
+    return _complex(x, zeros_like(x))
+
+
 @_svals.defvjp
 def _svals_vjp(g, ans, a):
+    # ds_i = Re(u_i^H dA v_i): internal-convention cotangent conj(U) diag(g) V^T
     m, n = a.shape[-2:]
     _, u, v = _unpack_svd(_svd(a, full_matrices=False), m, n, False)
-    return _mm(multiply(u, _row(g)), v, tb=True)
+    return _mm(multiply(_cj(u), _row(_as_complex(g, u))), v, tb=True)
 
 
 @_svals.defjvp
 def _svals_jvp(t, ans, a):
     m, n = a.shape[-2:]
     _, u, v = _unpack_svd(_svd(a, full_matrices=False), m, n, False)
-    return _diag_part(_mm(u, _mm(t[0], v), ta=True))
+    d = _diag_part(_mm(_cj(u), _mm(t[0], v), ta=True))
+    if d.dtype.kind == "c":
+        from tapegrad.ops.complex import _real
+
+        d = _real(d)
+    return d
 
 
 def svd(tensor_, full_matrices=False, compute_uv=True, name=None):
-    """Singular value decomposition of ``[..., M, N]``: ``(s, u, v)`` in TF's order, with
-    ``a = u @ diag(s) @ v^T`` (v, not v^T); ``compute_uv=False`` returns s alone.
+    """Singular value decomposition of ``[..., M, N]`` (float or complex): ``(s, u, v)`` in
+    TF's order, with ``a = u @ diag(s) @ adjoint(v)`` (v, not v^H) and s real, descending;
+    ``compute_uv=False`` returns s alone.
 
     Gradients follow PyTorch: the singular values' gradient is always finite; the
     singular vectors' is infinite/NaN at repeated (or, for non-square input, zero)
-    singular values, but only where the loss depends on those vectors.  Gradients of
-    ``full_matrices=True`` for a non-square input raise NotImplementedError."""
+    singular values, but only where the loss depends on those vectors.  For complex
+    input each pair (u_i, v_i) is determined only up to a common phase e^{it} (LAPACK
+    picks one): only a loss invariant under that change (``|u|``, ``u @ diag(s) @ v^H``,
+    ``u_i^H x``-magnitudes, s) has a well-defined gradient, and it is that gradient
+    tapegrad returns; a phase-dependent loss gets the gradient of one gauge choice
+    (PyTorch raises there instead).  Gradients of ``full_matrices=True`` for a
+    non-square input raise NotImplementedError."""
     x = tensor(tensor_, op="svd")
-    _check_float(x, "svd")
+    _check_float(x, "svd", complex_ok=True)
     _check_matrix(x, "svd")
     if not compute_uv:
         return _svals(x)
-    return _unpack_svd(_svd(x, full_matrices=bool(full_matrices)), x.shape[-2], x.shape[-1],
-                       bool(full_matrices))
+    full = bool(full_matrices)
+    s, u, v = _unpack_svd(_svd(x, full_matrices=full), x.shape[-2], x.shape[-1], full)
+    if x.dtype.kind == "c":  # real singular values, as NumPy returns them
+        from tapegrad.ops.complex import _real
+
+        s = _real(s)
+    return s, u, v
 
 
 # ---------------------------------------------------------------------------
