@@ -525,6 +525,20 @@ cdef inline void _unpin() noexcept:
         _blas_set(_blas_saved)
 
 
+def single_blas_call(f, *args):
+    """``f(*args)`` with NumPy's OpenBLAS held at one thread, as during tapegrad's own
+    products (_pin): for the LAPACK calls of numpy.linalg on matrices too small for
+    OpenBLAS's threads to pay, whose spinning workers would otherwise take turns with
+    this pool's (docs/architecture.md §5.4).  Without a bound OpenBLAS, just f(*args)."""
+    if not _blas_ready():
+        return f(*args)
+    _pin()
+    try:
+        return f(*args)
+    finally:
+        _unpin()
+
+
 cdef struct GemmJob:
     bint single
     int ta, tb            # op(A) = A^T / op(B) = B^T

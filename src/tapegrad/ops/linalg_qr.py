@@ -18,6 +18,7 @@ from tapegrad.ops.linalg_base import (
     _cj,
     _default_rules,
     _eye,
+    _lapack,
     _mm,
     _re,
     _where_failed,
@@ -40,7 +41,7 @@ def _qr(a, full_matrices):
     m, n = a.shape[-2:]
     kq, kr = _qr_sizes(m, n, full_matrices)
     batch = a.shape[:-2]
-    q, r = np.linalg.qr(a, mode="complete" if full_matrices else "reduced")
+    q, r = _lapack(np.linalg.qr, a, mode="complete" if full_matrices else "reduced")
     out = np.empty(batch + (m * kq + kr * n,), dtype=a.dtype)
     out[..., :m * kq] = q.reshape(batch + (m * kq,))
     out[..., m * kq:] = r.reshape(batch + (kr * n,))
@@ -165,7 +166,7 @@ def qr(input, full_matrices=False, name=None):
 def _pinv(a, rcond):
     """Moore-Penrose pseudo-inverse (np.linalg.pinv, relative cutoff ``rcond``)."""
     try:
-        return np.linalg.pinv(a, rcond=rcond)
+        return _lapack(np.linalg.pinv, a, rcond=rcond)
     except np.linalg.LinAlgError:
         raise _where_failed("pinv", a, np.linalg.svd, "SVD did not converge") from None
 

@@ -24,6 +24,7 @@ from tapegrad.ops.linalg_base import (
     _col,
     _default_rules,
     _herm,
+    _lapack,
     _mm,
     _prep_square,
     _re,
@@ -40,7 +41,7 @@ from tapegrad.ops.shape import concat
 def _inv(a):
     """Batched inverse (np.linalg.inv)."""
     try:
-        return np.linalg.inv(a)
+        return _lapack(np.linalg.inv, a)
     except np.linalg.LinAlgError:
         raise _where_failed("matrix_inverse", a, np.linalg.inv, "matrix is singular") from None
 
@@ -69,7 +70,7 @@ def _solve(a, b, adjoint):
     """x with op(a) x = b, op = transpose when ``adjoint`` (np.linalg.solve)."""
     m = a.swapaxes(-1, -2) if adjoint else a
     try:
-        return np.linalg.solve(m, b)
+        return _lapack(np.linalg.solve, m, b)
     except np.linalg.LinAlgError:
         raise _where_failed("matrix_solve", m, np.linalg.inv, "matrix is singular") from None
 
@@ -121,7 +122,7 @@ def _tri_solve(a, b, lower, adjoint):
     NumPy's LU solve on the masked triangle rather than scipy.linalg.solve_triangular:
     batched, and on NumPy's BLAS pool (see the module docstring)."""
     try:
-        return _tri_kernel(a, b, lower, adjoint)
+        return _lapack(_tri_kernel, a, b, lower, adjoint)
     except np.linalg.LinAlgError:
         tri = np.tril(a) if lower else np.triu(a)
         raise _where_failed("matrix_triangular_solve", tri, np.linalg.inv,
@@ -169,7 +170,7 @@ def _tri_solve_public(a, b, lower, adjoint):
 def _cholesky(a):
     """Lower Cholesky factor (np.linalg.cholesky; reads the lower triangle)."""
     try:
-        return np.linalg.cholesky(a)
+        return _lapack(np.linalg.cholesky, a)
     except np.linalg.LinAlgError:
         raise _where_failed("cholesky", a, np.linalg.cholesky,
                             "matrix is not positive definite") from None
@@ -228,7 +229,7 @@ def cholesky_solve(chol, rhs, name=None):
 @primitive("matrix_determinant", dtypes=INEXACT, save_output=False, quiet=True)
 def _det(a):
     """Batched determinant (np.linalg.det)."""
-    return np.linalg.det(a)
+    return _lapack(np.linalg.det, a)
 
 
 def _cofactor_kernel(a):
@@ -251,7 +252,7 @@ def _cofactor_kernel(a):
 @primitive("det_cofactor", dtypes=INEXACT, save_output=False, quiet=True)
 def _cofactor(a):
     """det(a) * inv(a)^T, finite for singular a (the gradient of det)."""
-    return _cofactor_kernel(a).astype(a.dtype, copy=False)
+    return _lapack(_cofactor_kernel, a).astype(a.dtype, copy=False)
 
 
 def _cofactor_rule(a, d):
@@ -298,7 +299,7 @@ def det(input, name=None):
 def _slogdet(a):
     """(sign, log|det(a)|) packed along a new last axis of size 2 (one np.linalg.slogdet);
     log|det| is -inf for a singular matrix."""
-    sign, logabs = np.linalg.slogdet(a)
+    sign, logabs = _lapack(np.linalg.slogdet, a)
     return np.stack([sign, logabs], axis=-1).astype(a.dtype, copy=False)
 
 

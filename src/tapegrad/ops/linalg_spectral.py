@@ -27,6 +27,7 @@ from tapegrad.ops.linalg_base import (
     _col,
     _default_rules,
     _herm,
+    _lapack,
     _mm,
     _prep_square,
     _re,
@@ -46,7 +47,7 @@ def _eigh(a):
     (np.linalg.eigh, lower triangle)."""
     n = a.shape[-1]
     try:
-        w, v = np.linalg.eigh(a)
+        w, v = _lapack(np.linalg.eigh, a)
     except np.linalg.LinAlgError:
         raise _where_failed("self_adjoint_eig", a, np.linalg.eigh,
                             "eigendecomposition did not converge") from None
@@ -100,7 +101,7 @@ def eigh(tensor_, name=None):
 def _eigvalsh(a):
     """Eigenvalues (ascending) of symmetric a (np.linalg.eigvalsh)."""
     try:
-        return np.linalg.eigvalsh(a)
+        return _lapack(np.linalg.eigvalsh, a)
     except np.linalg.LinAlgError:
         raise _where_failed("self_adjoint_eigvals", a, np.linalg.eigvalsh,
                             "eigendecomposition did not converge") from None
@@ -150,7 +151,7 @@ def _svd(a, full_matrices):
     k, ku, kv = _svd_sizes(m, n, full_matrices)
     batch = a.shape[:-2]
     try:
-        u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
+        u, s, vh = _lapack(np.linalg.svd, a, full_matrices=full_matrices)
     except np.linalg.LinAlgError:
         raise _where_failed("svd", a, np.linalg.svd, "SVD did not converge") from None
     out = np.empty(batch + (k + m * ku + n * kv,), dtype=a.dtype)
@@ -259,7 +260,7 @@ def _svd_jvp(t, ans, a, full_matrices):
 def _svals(a):
     """Singular values, descending (np.linalg.svd(compute_uv=False)); real for complex a."""
     try:
-        return np.linalg.svd(a, compute_uv=False)
+        return _lapack(np.linalg.svd, a, compute_uv=False)
     except np.linalg.LinAlgError:
         raise _where_failed("singular_values", a, np.linalg.svd,
                             "SVD did not converge") from None
