@@ -441,6 +441,8 @@ ctypedef void (*blas_set_t)(int) noexcept nogil
 
 cdef void* _sgemm = NULL
 cdef void* _dgemm = NULL
+cdef void* _strsm = NULL           # cblas_?trsm, bound with the GEMMs (_kernels_trsm.pxi)
+cdef void* _dtrsm = NULL
 cdef bint _ilp64 = False
 cdef blas_get_t _blas_get = NULL
 cdef blas_set_t _blas_set = NULL
@@ -467,7 +469,7 @@ def bind_blas(str path not None):
     this process (NumPy's: tapegrad._blas finds it): cblas_sgemm, cblas_dgemm and
     openblas_get/set_num_threads under one of its name manglings.  True when bound;
     False (nothing changes) when the library is not loaded or lacks the symbols."""
-    global _sgemm, _dgemm, _ilp64, _blas_get, _blas_set
+    global _sgemm, _dgemm, _ilp64, _blas_get, _blas_set, _strsm, _dtrsm
     cdef bytes p = path.encode()
     cdef void* f[4]
     cdef int k
@@ -483,6 +485,9 @@ def bind_blas(str path not None):
             _blas_get = <blas_get_t>f[2]
             _blas_set = <blas_set_t>f[3]
             _ilp64 = suffix == "64_"
+            # the triangular solves are optional: without them trsm() returns None
+            _strsm = tg_loaded_symbol(p, (prefix + "cblas_strsm" + suffix).encode())
+            _dtrsm = tg_loaded_symbol(p, (prefix + "cblas_dtrsm" + suffix).encode())
             return True
     return False
 

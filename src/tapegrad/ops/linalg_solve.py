@@ -109,6 +109,21 @@ def solve(matrix, rhs, adjoint=False, name=None):
 # triangular solve and Cholesky
 
 def _tri_kernel(a, b, lower, adjoint):
+    if a.dtype.kind == "f" and a.dtype == b.dtype:
+        from tapegrad._kernels import trsm
+
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        n, k = b.shape[-2:]
+        b3 = np.ascontiguousarray(np.broadcast_to(b, batch + (n, k))).reshape((-1, n, k))
+        a3 = a.reshape((1, n, n)) if a.ndim == 2 else np.broadcast_to(
+            a, batch + (n, n)).reshape((-1, n, n))
+        a3 = np.ascontiguousarray(a3)
+        if not np.diagonal(a3, axis1=-2, axis2=-1).all():
+            raise np.linalg.LinAlgError("zero on the diagonal")      # as LU would say
+        x = trsm(a3, b3, lower, adjoint)
+        if x is not None:
+            return x.reshape(batch + (n, k))
+    # complex input, or no bound trsm: NumPy's LU solve on the masked triangle
     m = np.tril(a) if lower else np.triu(a)
     if adjoint:
         m = m.swapaxes(-1, -2)
@@ -119,8 +134,9 @@ def _tri_kernel(a, b, lower, adjoint):
 def _tri_solve(a, b, lower, adjoint):
     """x with op(tri(a)) x = b: only the ``lower`` (or upper) triangle of a is read.
 
-    NumPy's LU solve on the masked triangle rather than scipy.linalg.solve_triangular:
-    batched, and on NumPy's BLAS pool (see the module docstring)."""
+    BLAS's trsm from NumPy's own OpenBLAS (``_kernels.trsm``, on tapegrad's pool) for
+    float input, not scipy.linalg.solve_triangular (SciPy's second OpenBLAS pool);
+    complex input takes NumPy's LU solve on the masked triangle."""
     try:
         return _lapack(_tri_kernel, a, b, lower, adjoint)
     except np.linalg.LinAlgError:
@@ -183,26 +199,31 @@ def _phi_mask(n, dtype, scale):
     return constant((m * scale).astype(dtype))
 
 
+def _right_solve_h(x, chol):
+    # x conj(L)^-1 = (conj(L)^-T x^T)^T: one triangular solve (the primitive's adjoint
+    # is the plain transpose)
+    return _T(_tri_solve(_cj(chol), _T(x), lower=True, adjoint=True))
+
+
 @_cholesky.defvjp
 def _cholesky_vjp(g, ans, a):
-    # TF's CholeskyGrad: grad = sym(L^-T Phi(L^T g) L^-1), symmetric (the input is taken
-    # as symmetric).  One inverse of the triangular factor and two products: fewer ops
-    # than two triangular solves, which NumPy would do as LU solves anyway.  The 1/2 of
-    # sym() is folded into the Phi mask.
+    # TF's CholeskyGrad / PyTorch's cholesky_backward: gA = L^-T S L^-1 with
+    # S = sym(Phi(L^T g)), Phi the lower triangle with its diagonal halved: one product
+    # and two triangular solves.  The input is taken as symmetric, so gA is too.
     # Complex (Hermitian positive definite) input: TF's formula is in the user-visible
     # convention; the internal one is its conjugate applied to conj(g) (ops/complex.py),
-    # which leaves L^-T Phi(L^T g) conj(L^-1) and a Hermitian part.
+    # which leaves L^-T S conj(L)^-1 with S Hermitian.
     middle = multiply(_mm(ans, g, ta=True), _phi_mask(ans.shape[-1], ans.dtype, 0.5))
-    linv = _inv(ans)
-    x = _mm(linv, _mm(middle, _cj(linv)), ta=True)                     # L^-T middle L^-1
-    return add(x, _cj(_T(x)))
+    s = add(middle, _cj(_T(middle)))
+    return _right_solve_h(_tri_solve(ans, s, lower=True, adjoint=True), ans)   # L^-T S ..
 
 
 @_cholesky.defjvp
 def _cholesky_jvp(t, ans, a):
+    # dL = L Phi(L^-1 dA L^-H): two triangular solves
     da = _herm(t[0])
-    linv = _inv(ans)
-    x = _mm(linv, _mm(da, _cj(linv), tb=True))                           # L^-1 dA L^-H
+    y = _tri_solve(ans, da, lower=True, adjoint=False)                    # L^-1 dA
+    x = _cj(_T(_tri_solve(ans, _cj(_T(y)), lower=True, adjoint=False)))   # .. L^-H
     return _mm(ans, multiply(x, _phi_mask(ans.shape[-1], ans.dtype, 1.0)))
 
 
