@@ -19,10 +19,12 @@ from tapegrad.ops.elementwise import (
 )
 from tapegrad.ops.linalg_base import (
     _T,
+    LinAlgError,
     _check_rhs,
     _cj,
     _col,
     _default_rules,
+    _desc,
     _herm,
     _lapack,
     _mm,
@@ -393,11 +395,77 @@ def _t_solve(a, b, **params):
     return np.stack(x)
 
 
+def _h(x):
+    return np.conj(np.swapaxes(x, -1, -2))
+
+
+def _t_cholesky(a):
+    # L L^H = A (the Hermitian part, as the JVP reads it): at order k
+    # L_0 L_k^H + L_k L_0^H = R_k = A_k - sum_{j=1..k-1} L_j L_{k-j}^H, so
+    # L_k = L_0 Phi(L_0^-1 R_k L_0^-H), Phi the lower triangle with the diagonal halved
+    K = a.shape[0] - 1
+    out = np.empty_like(a)
+    out[0] = np.linalg.cholesky(a[0])
+    if K == 0:
+        return out
+    n = a.shape[-1]
+    phi = np.tril(np.ones((n, n)))
+    np.fill_diagonal(phi, 0.5)
+    linv = np.linalg.inv(out[0])
+    for k in range(1, K + 1):
+        r = 0.5 * (a[k] + _h(a[k])) - sum(out[j] @ _h(out[k - j]) for j in range(1, k))
+        out[k] = out[0] @ ((linv @ r @ _h(linv)) * phi)
+    return out
+
+
+def _t_logdet_rate(a):
+    # g(t) = tr(A(t)^-1 A'(t)) = d/dt log det A(t), a series of order K - 1 (needs A_0
+    # invertible: the rules below raise LinAlgError at a singular matrix)
+    K = a.shape[0] - 1
+    da = np.stack([(k + 1) * a[k + 1] for k in range(K)])
+    try:
+        x = _t_solve(a[:K], da)
+    except np.linalg.LinAlgError:
+        raise LinAlgError("det/slogdet: the Taylor rule needs an invertible matrix at the "
+                          "expansion point (input %s)" % _desc(a[0])) from None
+    return np.trace(x, axis1=-2, axis2=-1)
+
+
+def _t_det(a):
+    # d' = d g: (k + 1) d_{k+1} = sum_{j=0..k} d_j g_{k-j}
+    K = a.shape[0] - 1
+    d = np.empty((K + 1,) + a.shape[1:-2], dtype=a.dtype)
+    d[0] = np.linalg.det(a[0])
+    if K:
+        g = _t_logdet_rate(a)
+        for k in range(K):
+            d[k + 1] = sum(d[j] * g[k - j] for j in range(k + 1)) / (k + 1)
+    return d
+
+
+def _t_slogdet(a):
+    # (sign, log|det|) packed: the sign is piecewise constant (as its VJP says), and
+    # d/dt log|det A| = Re g
+    K = a.shape[0] - 1
+    out = np.zeros((K + 1,) + a.shape[1:-2] + (2,), dtype=a.dtype)
+    sign, logabs = np.linalg.slogdet(a[0])
+    out[0, ..., 0] = sign
+    out[0, ..., 1] = logabs
+    if K:
+        g = _t_logdet_rate(a)
+        for k in range(K):
+            out[k + 1, ..., 1] = g[k].real / (k + 1)
+    return out
+
+
 def _transform_rules():
     reg = _default_rules(("cholesky", "det_cofactor", "log_abs_det", "matrix_determinant",
                           "matrix_inverse", "matrix_solve", "matrix_triangular_solve"))
     reg["matrix_inverse"].defrule("taylor", _t_inverse)
     reg["matrix_solve"].defrule("taylor", _t_solve)
+    reg["cholesky"].defrule("taylor", _t_cholesky)
+    reg["matrix_determinant"].defrule("taylor", _t_det)
+    reg["log_abs_det"].defrule("taylor", _t_slogdet)
 
 
 _transform_rules()

@@ -325,4 +325,52 @@ def svd(tensor_, full_matrices=False, compute_uv=True, name=None):
 # ---------------------------------------------------------------------------
 # rules of the other transforms, beside the forwards
 
-_default_rules(("self_adjoint_eig", "self_adjoint_eigvals", "singular_values", "svd"))
+def _t_eigh_series(a):
+    """Eigenvalue and eigenvector series of the Hermitian part of A(t), for distinct
+    eigenvalues of A_0 (repeated ones give inf/nan, like the JVP).  In the eigenbasis Q
+    of A_0, V(t) = Q U(t), B_k = Q^H A_k Q: B(t) U(t) = U(t) Lambda(t) gives at order k
+    M_k = sum_{j=1..k} B_j U_{k-j} - sum_{j=1..k-1} U_j Lambda_{k-j}, lambda_k = diag M_k,
+    U_k = F o M_k off the diagonal (F_il = 1 / (lambda_l - lambda_i)); the diagonal is
+    the JVP's gauge, V^H V' with a zero diagonal:
+    U_k,ii = -(1/k) sum_{j=1..k-1} (k - j) (U_j^H U_{k-j})_ii."""
+    K = a.shape[0] - 1
+    w, q = np.linalg.eigh(a[0])
+    n = a.shape[-1]
+    qh = np.conj(np.swapaxes(q, -1, -2))
+    eye = np.eye(n, dtype=bool)
+    with np.errstate(divide="ignore"):
+        f = np.where(eye, 0, 1.0 / np.where(eye, 1, w[..., None, :] - w[..., :, None]))
+    b = [None] + [qh @ (0.5 * (a[k] + np.conj(np.swapaxes(a[k], -1, -2)))) @ q
+                  for k in range(1, K + 1)]
+    lam = [w]
+    u = [np.broadcast_to(np.eye(n, dtype=q.dtype), q.shape)]
+    idx = np.arange(n)
+    for k in range(1, K + 1):
+        m = sum(b[j] @ u[k - j] for j in range(1, k + 1))
+        m = m - sum(u[j] * lam[k - j][..., None, :] for j in range(1, k))
+        lam.append(np.real(m[..., idx, idx]))
+        uk = m * f
+        if k > 1:
+            gauge = sum((k - j) * (np.conj(np.swapaxes(u[j], -1, -2)) @ u[k - j])
+                        for j in range(1, k))
+            uk[..., idx, idx] = -gauge[..., idx, idx] / k
+        u.append(uk)
+    return np.stack(lam), np.stack([q @ x for x in u])
+
+
+def _t_eigh(a):
+    lam, v = _t_eigh_series(a)
+    out = np.empty(a.shape[:-2] + (a.shape[-1] + 1, a.shape[-1]), dtype=a.dtype)
+    out[..., 0, :] = lam
+    out[..., 1:, :] = v
+    return out
+
+
+def _t_eigvalsh(a):
+    return _t_eigh_series(a)[0].astype(np.finfo(a.dtype).dtype, copy=False)
+
+
+_reg = _default_rules(("self_adjoint_eig", "self_adjoint_eigvals", "singular_values", "svd"))
+_reg["self_adjoint_eig"].defrule("taylor", _t_eigh)
+_reg["self_adjoint_eigvals"].defrule("taylor", _t_eigvalsh)
+del _reg
