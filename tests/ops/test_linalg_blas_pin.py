@@ -35,13 +35,14 @@ def test_small_factorizations_run_at_one_blas_thread(two_blas_threads):
         seen.append(_numpy_blas_threads())
         return np.linalg.inv(a)
 
-    a = np.eye(4) * 2.0
-    np.testing.assert_array_equal(linalg_base._lapack(probe, a), np.eye(4) / 2)
-    big = np.eye(linalg_base._PIN_MAX + 1)
-    linalg_base._lapack(probe, big)
-    assert seen == [1, 2]
+    n = linalg_base._PIN_MIN + 1
+    a = np.eye(n) * 2.0
+    np.testing.assert_array_equal(linalg_base._lapack(probe, a), np.eye(n) / 2)
+    linalg_base._lapack(probe, np.eye(linalg_base._PIN_MAX + 1))
+    linalg_base._lapack(probe, np.eye(4))       # too small for OpenBLAS to thread
+    assert seen == [1, 2, 2]
     assert _numpy_blas_threads() == 2
-    tg.linalg.svd(np.ones((5, 3)))
+    tg.linalg.svd(np.ones((50, 40)))
     assert _numpy_blas_threads() == 2
 
 

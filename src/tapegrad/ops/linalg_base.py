@@ -162,14 +162,16 @@ def _prep_square(x, op, complex_ok=False):
 # thread (as tapegrad's own products do, docs/architecture.md §5.4): its threads do not
 # pay at these sizes, and on 2 cores their spinning costs more than the work (measured
 # under load: svd 100x100 3.6 ms with 2 OpenBLAS threads, 0.85 ms with one; solve
-# 200x200 140 ms against 0.2 ms).  Larger factorizations keep OpenBLAS's threads.
+# 200x200 140 ms against 0.2 ms).  Larger factorizations keep OpenBLAS's threads, and
+# matrices up to _PIN_MIN skip the pin (~1 us): OpenBLAS never threads those.
 _PIN_MAX = 256
+_PIN_MIN = 32
 
 
 def _lapack(f, a, *args, **kwargs):
     """``f(a, *args, **kwargs)`` (a numpy.linalg routine or a kernel built on them), with
     OpenBLAS held at one thread when ``a``'s matrices are small (_PIN_MAX)."""
-    if a.ndim >= 2 and a.shape[-1] <= _PIN_MAX and a.shape[-2] <= _PIN_MAX:
+    if a.ndim >= 2 and _PIN_MIN < max(a.shape[-2:]) <= _PIN_MAX:
         from tapegrad._kernels import single_blas_call
 
         return single_blas_call(lambda: f(a, *args, **kwargs))

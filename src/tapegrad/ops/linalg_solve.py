@@ -323,7 +323,10 @@ def _slogdet(a):
     """(sign, log|det(a)|) packed along a new last axis of size 2 (one np.linalg.slogdet);
     log|det| is -inf for a singular matrix."""
     sign, logabs = _lapack(np.linalg.slogdet, a)
-    return np.stack([sign, logabs], axis=-1).astype(a.dtype, copy=False)
+    out = np.empty(a.shape[:-2] + (2,), dtype=a.dtype)
+    out[..., 0] = sign
+    out[..., 1] = logabs
+    return out
 
 
 @_slogdet.defvjp
