@@ -347,15 +347,15 @@ def slogdet(input, name=None):
     """(sign, log|det|) of each square matrix (TF's ``log_matrix_determinant``).  The
     sign is piecewise constant (zero gradient); the gradient of log|det| is inv(A)^T, and
     at a singular matrix (log|det| = -inf) it raises ``LinAlgError``."""
-    from tapegrad.ops.elementwise import stop_gradient
-
     packed = _slogdet(_prep_square(input, "slogdet", complex_ok=True))
     logabs = packed[..., 1]
     if packed.dtype.kind == "c":  # complex input: a complex sign (phase), a real log|det|
         from tapegrad.ops.complex import _real
 
         logabs = _real(logabs)
-    return stop_gradient(packed[..., 0]), logabs
+    # the sign needs no stop_gradient: the primitive's VJP ignores its cotangent and its
+    # JVP and Taylor rule give it zero tangent (one op less on a ~20 us call)
+    return packed[..., 0], logabs
 
 
 def logdet(matrix, name=None):
