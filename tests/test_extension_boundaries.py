@@ -68,6 +68,8 @@ SCRIPT = textwrap.dedent(r'''
         "conv2d_filter_grad": lambda: (X4, f32(1, 3, 3, 2), 2, 2, 1, 1, 1, 1, 0, 0, 3, 3),
         "bind_blas": lambda: ("/nonexistent/libopenblas.so",),
         "blas_bound": lambda: (),
+        "trsm": lambda: (f32(1, 2, 2) + 2 * np.eye(2, dtype=np.float32), f32(1, 2, 3), True,
+                         False),
         "single_blas_call": lambda: (np.linalg.inv, f32(2, 2) + 2 * np.eye(2, dtype=np.float32)),
         "set_threads": lambda: (2,),
         "get_threads": lambda: (),

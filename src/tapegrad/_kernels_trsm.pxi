@@ -78,9 +78,9 @@ cpdef object trsm(object a, object b, bint lower, bint trans):
     this does not apply (no bound trsm, other dtypes, layouts or shapes) and the caller
     solves another way.  A zero on the diagonal gives inf/nan, as BLAS does: callers
     check first."""
+    cdef cnp.ndarray A = _nd(a, "trsm", "a"), B = _nd(b, "trsm", "b")
     if not _blas_ready() or _dtrsm == NULL or _strsm == NULL:
         return None
-    cdef cnp.ndarray A = _nd(a, "trsm", "a"), B = _nd(b, "trsm", "b")
     if cnp.PyArray_NDIM(A) != 3 or cnp.PyArray_NDIM(B) != 3:
         return None
     cdef int t = _ftype(A)
