@@ -52,20 +52,28 @@ def _norm1(x):
     return np.abs(x).sum(axis=-2).max(axis=-1)
 
 
-def _ell(a, m):
-    """ell(A, m) per matrix: extra squarings so that the relative rounding of the Padé
-    approximant stays below u.  ||(|A|)^(2m+1)||_1 is exact here: for a non-negative B,
-    the column sums of B^p are 1^T B^p, p vector-matrix products."""
-    absa = np.abs(a)
-    col = absa.sum(axis=-2, keepdims=True)                 # 1^T |A|
-    base = col.max(axis=-1)[..., 0]
-    for _ in range(2 * m):
-        col = col @ absa
-    with np.errstate(divide="ignore", invalid="ignore"):
-        alpha = col.max(axis=-1)[..., 0] / base
-        ell = np.ceil(np.log2(alpha / _ELL_C[m] / _U) / (2 * m))
-    ell = np.where(np.isfinite(ell), ell, 0)
-    return np.maximum(ell, 0).astype(np.int64)
+class _AbsPowers:
+    """ell(A 2^-s, m) per matrix: the extra squarings that keep the relative rounding of
+    the degree-m Padé approximant below u, from ||(|A|)^(2m+1)||_1 / ||A||_1.  Exact
+    here: for a non-negative B the column sums of B^p are 1^T B^p, p vector-matrix
+    products; one chain 1^T |A|^p serves every m, and a scaling 2^-s only shifts the
+    result (alpha scales by 2^(-2ms)), so the chain is computed once per matrix."""
+
+    def __init__(self, a):
+        self.absa = np.abs(a)
+        self.col = self.absa.sum(axis=-2, keepdims=True)          # 1^T |A|
+        self.norms = [None, self.col.max(axis=-1)[..., 0]]        # ||(|A|)^p||_1
+
+    def ell(self, m, s=0):
+        p = 2 * m + 1
+        while len(self.norms) <= p:
+            self.col = self.col @ self.absa
+            self.norms.append(self.col.max(axis=-1)[..., 0])
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            alpha = self.norms[p] / self.norms[1]
+            ell = np.ceil(np.log2(alpha / _ELL_C[m] / _U) / (2 * m) - s)
+        ell = np.where(np.isfinite(ell), ell, 0)
+        return np.maximum(ell, 0).astype(np.int64)
 
 
 def _root(x, k):
@@ -108,17 +116,18 @@ def _expm_kernel(a):
     def done(m, powers):
         return _pade(m, x, powers).astype(a.dtype, copy=False)
 
+    powers = _AbsPowers(x)
     a2 = x @ x
     n2 = _norm1(a2)
     # ||A^4||^(1/4) and ||A^6||^(1/6) are at most ||A^2||^(1/2)
-    if np.all(_root(n2, 2) <= _THETA[3]) and not _ell(x, 3).any():
+    if np.all(_root(n2, 2) <= _THETA[3]) and not powers.ell(3).any():
         return done(3, [a2])
     a4 = a2 @ a2
     n4 = _norm1(a4)
     d4 = _root(n4, 4)
     eta = np.maximum(d4, _root(n4 * n2, 6))                    # d6 <= (||A^4|| ||A^2||)^1/6
     for m in (3, 5):
-        if np.all(eta <= _THETA[m]) and not _ell(x, m).any():
+        if np.all(eta <= _THETA[m]) and not powers.ell(m).any():
             return done(m, [a2, a4])
     a6 = a4 @ a2
     n6 = _norm1(a6)
@@ -127,7 +136,7 @@ def _expm_kernel(a):
 
     def ell_ok(m):
         if m not in ells:
-            ells[m] = not _ell(x, m).any()
+            ells[m] = not powers.ell(m).any()
         return ells[m]
 
     if np.all(np.maximum(d6, d4) <= _THETA[7]) and ell_ok(7):     # d8 <= d4
@@ -148,7 +157,7 @@ def _expm_kernel(a):
     with np.errstate(divide="ignore", invalid="ignore"):
         s = np.ceil(np.log2(eta5 / _THETA[13]))
     s = np.maximum(np.where(np.isfinite(s), s, 0), 0).astype(np.int64)
-    s = s + _ell(x * np.exp2(-s.astype(np.float64))[..., None, None] if s.any() else x, 13)
+    s = s + powers.ell(13, s)
     if s.any():
         scale = np.exp2(-s.astype(np.float64))[..., None, None]
         r = _pade(13, x * scale, [a2 * scale ** 2, a4 * scale ** 4, a6 * scale ** 6])
