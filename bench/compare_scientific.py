@@ -1,7 +1,7 @@
 """Scientific ops: tapegrad's forwards against the NumPy/SciPy call each one wraps, and the
 forward+backward of solve, cholesky, eigh and svd against PyTorch's.
 
-    python bench/compare_scientific.py [--quick] [--threads N] [--output FILE]
+    python bench/compare_scientific.py [--quick] [--threads N] [--clock cpu] [--output FILE]
     python bench/compare.py --scientific ...       (the same)
 
 Budgets (issue 17): forward <= 1.2x the wrapped call (one 100x100 matrix and a batch of
@@ -9,6 +9,18 @@ Budgets (issue 17): forward <= 1.2x the wrapped call (one 100x100 matrix and a b
 Each side runs in its own fresh process with the same BLAS thread count; times are the
 median of repeated samples (``compare.Timer``), with [min, max] of the samples as the
 spread.  The NumPy/SciPy reference runs in the tapegrad process, interleaved per op.
+
+``--clock cpu`` (with ``--threads 1``) times with the calling thread's CPU time instead
+of the wall clock: every side then runs in that one thread (BLAS, MKL and tapegrad's
+pool at one thread), so time the process spends descheduled on a loaded machine does
+not count; page faults and cache misses still do.
+
+Each worker starts by allocating and freeing one 16 MB array.  glibc raises its mmap
+and heap-trim thresholds when such a block is freed; until then a loop that frees
+~100 KB arrays trims the heap and faults it back in on every step.  PyTorch's import
+frees blocks that large, a fresh tapegrad process need not, and the difference (up to
+1.8x on cholesky 100x100 forward+backward, measured) is the allocator's state, not the
+kernels': the warm-up puts both processes in the same state.
 """
 
 import argparse
@@ -30,25 +42,27 @@ BACKWARD_OPS = ("solve", "cholesky", "eigh", "svd")
 class Timer:
     """Median (and spread) per call of ``fn`` over repeated samples, after a warm-up."""
 
-    def __init__(self, quick):
+    def __init__(self, quick, clock="wall"):
         self.repeats = 7 if quick else 21
         self.min_sample = 0.01 if quick else 0.02
         self.warmup = 0.05 if quick else 0.2
+        self.clock = time.thread_time if clock == "cpu" else time.perf_counter
 
     def __call__(self, fn):
-        start = time.perf_counter()
+        clock = self.clock
+        start = clock()
         calls = 0
-        while calls < 3 or time.perf_counter() - start < self.warmup:
+        while calls < 3 or clock() - start < self.warmup:
             fn()
             calls += 1
-        per_call = (time.perf_counter() - start) / calls
+        per_call = max((clock() - start) / calls, 1e-9)
         number = max(1, int(self.min_sample / per_call))
         samples = []
         for _ in range(self.repeats):
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(number):
                 fn()
-            samples.append((time.perf_counter() - t0) / number)
+            samples.append((clock() - t0) / number)
         return {"median": statistics.median(samples), "min": min(samples), "max": max(samples)}
 
 
@@ -62,13 +76,20 @@ def _inputs(shape, seed=0):
     return a, spd, wc, b
 
 
-def tapegrad_worker(quick):
+def _warm_allocator():
+    np.ones(2 * 1024 * 1024).sum()   # 16 MB, freed: see the module docstring
+
+
+def tapegrad_worker(quick, threads=None, clock="wall"):
     import scipy.linalg
     import scipy.special
 
     import tapegrad as tg
 
-    timer = Timer(quick)
+    _warm_allocator()
+    if threads:
+        tg.config.threading.set_intra_op_parallelism_threads(threads)
+    timer = Timer(quick, clock)
     out = {"forward": {}, "backward": {}}
     for label, shape in SHAPES.items():
         _tapegrad_shape(tg, scipy, label, shape, timer, out)
@@ -127,13 +148,14 @@ def _tapegrad_shape(tg, scipy, label, shape, timer, out):
         out["backward"]["%s %s" % (op, label)] = timer(fn)
 
 
-def torch_worker(quick, threads):
+def torch_worker(quick, threads, clock="wall"):
     try:
         import torch
     except ImportError as e:
         return {"available": False, "error": str(e)}
+    _warm_allocator()
     torch.set_num_threads(threads)
-    timer = Timer(quick)
+    timer = Timer(quick, clock)
     out = {"backward": {}}
     for label, shape in SHAPES.items():
         _torch_shape(torch, label, shape, timer, out)
@@ -169,7 +191,8 @@ def _spawn(worker, args):
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(args.threads)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", worker,
-           "--threads", str(args.threads)] + (["--quick"] if args.quick else [])
+           "--threads", str(args.threads), "--clock", args.clock] + (
+               ["--quick"] if args.quick else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
@@ -186,8 +209,8 @@ def _cell(r):
 
 
 def report(res_tg, res_torch, args, load):
-    lines = ["## Scientific ops (float64, %d BLAS thread(s), load average %.1f / %.1f)"
-             % (args.threads, load[0], load[1]), "",
+    lines = ["## Scientific ops (float64, %d thread(s), %s clock, load average %.1f / %.1f)"
+             % (args.threads, args.clock, load[0], load[1]), "",
              "Forward vs the NumPy/SciPy call it wraps (budget <= 1.2x); median [min, max];",
              "ratios of medians and of minima (the minimum is the robust one on a loaded "
              "machine); the budget column judges the minima:",
@@ -218,14 +241,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="cpu: the thread's CPU time (needs --threads 1)")
     parser.add_argument("--output")
     parser.add_argument("--worker", choices=("tapegrad", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.clock == "cpu" and args.threads != 1:
+        parser.error("--clock cpu measures one thread: use it with --threads 1")
     if args.worker == "tapegrad":
-        print(json.dumps(tapegrad_worker(args.quick)))
+        print(json.dumps(tapegrad_worker(args.quick, args.threads, args.clock)))
         return
     if args.worker == "torch":
-        print(json.dumps(torch_worker(args.quick, args.threads)))
+        print(json.dumps(torch_worker(args.quick, args.threads, args.clock)))
         return
     load0 = os.getloadavg()[0]
     res_tg = _spawn("tapegrad", args)

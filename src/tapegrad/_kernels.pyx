@@ -338,6 +338,7 @@ cpdef object sum_rows(object x, Py_ssize_t rows):
 # Kernel families, one file each (docs/architecture.md §7: small modules split by family).
 include "_kernels_alloc.pxi"
 include "_kernels_threads.pxi"
+include "_kernels_trsm.pxi"
 include "_kernels_xent.pxi"
 include "_kernels_softmax.pxi"
 include "_kernels_conv.pxi"

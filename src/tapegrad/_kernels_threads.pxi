@@ -440,6 +440,8 @@ ctypedef void (*blas_set_t)(int) noexcept nogil
 
 cdef void* _sgemm = NULL
 cdef void* _dgemm = NULL
+cdef void* _strsm = NULL           # cblas_?trsm, bound with the GEMMs (_kernels_trsm.pxi)
+cdef void* _dtrsm = NULL
 cdef bint _ilp64 = False
 cdef blas_get_t _blas_get = NULL
 cdef blas_set_t _blas_set = NULL
@@ -466,7 +468,7 @@ def bind_blas(str path not None):
     this process (NumPy's: tapegrad._blas finds it): cblas_sgemm, cblas_dgemm and
     openblas_get/set_num_threads under one of its name manglings.  True when bound;
     False (nothing changes) when the library is not loaded or lacks the symbols."""
-    global _sgemm, _dgemm, _ilp64, _blas_get, _blas_set
+    global _sgemm, _dgemm, _ilp64, _blas_get, _blas_set, _strsm, _dtrsm
     cdef bytes p = path.encode()
     cdef void* f[4]
     cdef int k
@@ -482,6 +484,9 @@ def bind_blas(str path not None):
             _blas_get = <blas_get_t>f[2]
             _blas_set = <blas_set_t>f[3]
             _ilp64 = suffix == "64_"
+            # the triangular solves are optional: without them trsm() returns None
+            _strsm = tg_loaded_symbol(p, (prefix + "cblas_strsm" + suffix).encode())
+            _dtrsm = tg_loaded_symbol(p, (prefix + "cblas_dtrsm" + suffix).encode())
             return True
     return False
 
@@ -522,6 +527,20 @@ cdef inline void _unpin() noexcept:
     _blas_depth -= 1
     if _blas_depth == 0 and _blas_saved != 1:
         _blas_set(_blas_saved)
+
+
+def single_blas_call(f, *args):
+    """``f(*args)`` with NumPy's OpenBLAS held at one thread, as during tapegrad's own
+    products (_pin): for the LAPACK calls of numpy.linalg on matrices too small for
+    OpenBLAS's threads to pay, whose spinning workers would otherwise take turns with
+    this pool's (docs/architecture.md §5.4).  Without a bound OpenBLAS, just f(*args)."""
+    if not _blas_ready():
+        return f(*args)
+    _pin()
+    try:
+        return f(*args)
+    finally:
+        _unpin()
 
 
 cdef struct GemmJob:

@@ -1,11 +1,11 @@
 """``tg.linalg``: linear algebra over the last two axes, batched over leading ones
 (TensorFlow's ``tf.linalg`` names).  A namespace only: every function is defined in
-``tapegrad.ops`` (linalg, linalg_decomp, linalg_matrix).
+``tapegrad.ops`` (linalg, linalg_decomp and its linalg_* modules, linalg_matrix).
 
-All ops take ``[..., M, N]`` float32/float64 tensors; ``matmul``, ``einsum``,
-``tensordot``, ``diag``/``diag_part``/``set_diag``/``band_part``/``trace``/``adjoint``/
-``matrix_transpose`` also complex ones.  Errors name the op, shapes and dtypes;
-factorizations that fail raise ``tg.linalg.LinAlgError`` and say which batch element.
+All ops take ``[..., M, N]`` float32/float64 and complex64/complex128 tensors (complex
+SVD and eigh gradients need phase-invariant losses: docs/scientific.md).  Errors name
+the op, shapes and dtypes; factorizations that fail raise ``tg.linalg.LinAlgError`` and
+say which batch element.
 """
 
 from tapegrad.ops.creation import eye

@@ -234,7 +234,26 @@ def _linalg_cases():
                           _cx_wc(s, "clad")) for s in MATRIX_SHAPES]
     c["cholesky"] += [("complex %s" % (s,), _cx(lambda z: L.cholesky(_hpd(z)), "cholesky"),
                        _cx_args(s, "cch")) for s in MATRIX_SHAPES]
+    # complex SVD: gauge-invariant outputs only (each pair u_i, v_i has a free common phase)
+    c["svd"] += [("complex %s" % (s,), _cx(lambda z: _svd_gauge_free(L.svd(z)), "svd"),
+                  _cx_args(s, "csvd")) for s in [(3, 3), (4, 3), (3, 4), (2, 4, 3)]]
+    c["singular_values"] += [("complex %s" % (s,), _cx(
+        lambda z: L.svd(z, compute_uv=False), "svals"), _cx_args(s, "csv"))
+        for s in [(3, 3), (2, 3, 4)]]
+    c["qr"] += [("complex %s" % (s,), _cx(lambda z: list(L.qr(z)), "qr"),
+                 _cx_wc(s, "cqr") if s[-1] == s[-2] else _cx_args(s, "cqr"))
+                for s in [(3, 3), (4, 3), (3, 4), (2, 4, 3)]]
+    c["pinv"] += [("complex %s" % (s,), _cx(L.pinv, "pinv"), _cx_args(s, "cpinv"))
+                  for s in [(4, 3), (3, 4), (2, 3, 3)]]
     return c
+
+
+def _svd_gauge_free(r):
+    # s, u and v each up to their columns' phases, and u_0i conj(v_0i) (invariant only
+    # under the common phase of u_i and v_i: it reaches the VJP's imaginary diagonal term)
+    s, u, v = r
+    return [s, u * tg.conj(u[..., :1, :]), v * tg.conj(v[..., :1, :]),
+            u[..., :1, :] * tg.conj(v[..., :1, :])]
 
 
 def _hermitian(z):

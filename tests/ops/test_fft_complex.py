@@ -252,8 +252,22 @@ def test_complex_linalg_values_and_gradient_convention():
     np.testing.assert_array_equal(e.numpy(), re)
     np.testing.assert_array_equal(v.numpy(), rv)
     np.testing.assert_array_equal(L.eigvalsh(h).numpy(), np.linalg.eigvalsh(h))
-    with pytest.raises(TypeError, match="svd: .*complex"):
-        L.svd(a)
+    s, u, v = L.svd(a)
+    ru, rs, rvh = np.linalg.svd(a, full_matrices=False)
+    assert s.dtype == np.float64 and u.dtype == v.dtype == np.complex128
+    np.testing.assert_array_equal(s.numpy(), rs)
+    np.testing.assert_array_equal(u.numpy(), ru)
+    np.testing.assert_array_equal(v.numpy(), np.conj(np.swapaxes(rvh, -1, -2)))
+    np.testing.assert_array_equal(L.svd(a, compute_uv=False).numpy(),
+                                  np.linalg.svd(a, compute_uv=False))
+    q, r = L.qr(a)
+    rq, rr = np.linalg.qr(a)
+    np.testing.assert_array_equal(q.numpy(), rq)
+    np.testing.assert_array_equal(r.numpy(), rr)
+    np.testing.assert_array_equal(L.pinv(a[0, :2]).numpy(),
+                                  np.linalg.pinv(a[0, :2], rcond=10 * 3 * np.finfo(float).eps))
+    with pytest.raises(TypeError, match="svd: .*int32"):
+        L.svd(np.ones((2, 2), np.int32))
 
 
 def test_complex_cholesky_family():

@@ -137,7 +137,43 @@ COMPLEX_CASES = [
      lambda z: torch.linalg.slogdet(z + 3.0 * torch.tensor(_EYE))[1]),
     ("eigvalsh", lambda z: tg.reduce_sum(L.eigvalsh(z + tg.conj(tg.transpose(z))) ** 2),
      lambda z: (torch.linalg.eigvalsh(z + z.mH) ** 2).sum()),
+    ("svd", lambda z: _svd_loss_tg(*L.svd(z)),
+     lambda z: (lambda u, s, vh: _svd_loss_torch(s, u, vh.mH))(*torch.linalg.svd(
+         z, full_matrices=False))),
+    ("svd_wide", lambda z: _svd_loss_tg(*L.svd(z[:2])),
+     lambda z: (lambda u, s, vh: _svd_loss_torch(s, u, vh.mH))(*torch.linalg.svd(
+         z[:2], full_matrices=False))),
+    ("svd_tall", lambda z: _svd_loss_tg(*L.svd(z[:, :2])),
+     lambda z: (lambda u, s, vh: _svd_loss_torch(s, u, vh.mH))(*torch.linalg.svd(
+         z[:, :2], full_matrices=False))),
+    ("svdvals", lambda z: tg.reduce_sum(L.svd(z, compute_uv=False) ** 3),
+     lambda z: (torch.linalg.svdvals(z) ** 3).sum()),
+    ("qr", lambda z: (lambda q, r: tg.reduce_sum(tg.real(q * _W3)) + tg.reduce_sum(
+        tg.imag(r * _W3)))(*L.qr(z)),
+     lambda z: (lambda q, r: (q * torch.tensor(_W3)).real.sum() + (r * torch.tensor(
+         _W3)).imag.sum())(*torch.linalg.qr(z))),
+    ("qr_wide", lambda z: (lambda q, r: tg.reduce_sum(tg.real(q * _W3[:2, :2])) + tg.reduce_sum(
+        tg.imag(r * _W3[:2]) ** 2))(*L.qr(z[:2])),
+     lambda z: (lambda q, r: (q * torch.tensor(_W3[:2, :2])).real.sum() + ((r * torch.tensor(
+         _W3[:2])).imag ** 2).sum())(*torch.linalg.qr(z[:2]))),
+    ("pinv", lambda z: tg.reduce_sum(tg.real(L.pinv(z[:, :2]) * _W3[:2])),
+     lambda z: (torch.linalg.pinv(z[:, :2]) * torch.tensor(_W3[:2])).real.sum()),
 ]
+_W3 = RNG.standard_normal((3, 3)) + 1j * RNG.standard_normal((3, 3))
+
+
+def _svd_loss_tg(s, u, v):
+    # invariant under u_i, v_i -> e^{it} u_i, e^{it} v_i (the complex SVD's gauge)
+    return (tg.reduce_sum(s * np.arange(1.0, 1.0 + s.shape[-1])) + tg.reduce_sum(
+        tg.math.abs(u * tg.conj(u[..., :1, :]))) + tg.reduce_sum(tg.real(
+            u[..., :1, :] * tg.conj(v[..., :1, :]) * _W3[0, :s.shape[-1]])))
+
+
+def _svd_loss_torch(s, u, v):
+    w = torch.tensor(_W3[0, :s.shape[-1]])
+    return ((s * torch.arange(1.0, 1.0 + s.shape[-1], dtype=torch.float64)).sum() + (
+        u * u[..., :1, :].conj()).abs().sum() + (u[..., :1, :] * v[..., :1, :].conj() * w
+                                                 ).real.sum())
 _EYE = np.eye(3) + 0j
 
 

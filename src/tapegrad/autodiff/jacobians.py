@@ -24,6 +24,16 @@ of peak memory); under an outer tape (a Jacobian differentiated again) rows are
 stacked with tapegrad ops so the result stays differentiable.  ``max_bytes`` bounds
 the rows held at once: they are stacked in chunks of at most ``max_bytes`` and a
 single row larger than the budget is a ValueError.
+
+Complex numbers.  A real output's row with respect to a complex input z = x + iy is
+its gradient in the tape's convention, dy/dx + i dy/dy (what ``tg.grad`` returns), so
+``jacobian`` of a real scalar function is its gradient; forward mode pushes the
+tangents 1 and i per input element.  A complex output has a Jacobian only when the
+function is holomorphic (``holomorphic=True``, JAX's flag): dy/dz, with complex inputs.
+Anything else (a complex output of a non-holomorphic function, the Hessian of a real
+function of complex inputs, which is a real 2N x 2N matrix, not a complex N x N one) is
+a TypeError saying to split the complex values with ``tg.real``/``tg.imag``/
+``tg.complex``.
 """
 
 import functools
@@ -54,20 +64,47 @@ def _argnums(argnums, nargs, what):
     return single, tuple(i % nargs for i in nums)
 
 
-def _prepare(args, nums, what):
+_SPLIT = ("split complex values into parts: differentiate lambda x, y: "
+          "f(tg.complex(x, y)) with respect to x and y, or take tg.real/tg.imag of "
+          "the output")
+
+
+def _prepare(args, nums, what, holomorphic=False):
     """Fresh recorded copies of the differentiated arguments, and their flat leaves."""
     args = list(args)
     leaves = []
     for i in nums:
         arg_leaves = [_fresh(_tensor(x, what)) for x in nest.flatten(args[i])]
         for x in arg_leaves:
-            if x.dtype.kind != "f":
-                raise TypeError("%s: argument %d has dtype %s; only floating-point "
-                                "arguments can be differentiated" % (what, i, x.dtype.name))
+            if x.dtype.kind not in "fc":
+                raise TypeError("%s: argument %d has dtype %s; only floating-point or "
+                                "complex arguments can be differentiated"
+                                % (what, i, x.dtype.name))
+            if holomorphic and x.dtype.kind != "c":
+                raise TypeError("%s: holomorphic=True needs complex arguments, argument %d "
+                                "has dtype %s" % (what, i, x.dtype.name))
         args[i] = arg_leaves[0] if not nest._is_seq(args[i]) else \
             nest.pack_sequence_as(args[i], arg_leaves)
         leaves.append(arg_leaves)
     return args, leaves
+
+
+def _check_outputs(out, holomorphic, what):
+    for k, y in enumerate(out):
+        if y.dtype.kind == "c" and not holomorphic:
+            raise TypeError("%s: output %d is %s; the Jacobian of a complex output is "
+                            "defined for holomorphic functions only (pass holomorphic=True "
+                            "for dy/dz), otherwise %s" % (what, k, y.dtype.name, _SPLIT))
+        if holomorphic and y.dtype.kind == "f":
+            raise TypeError("%s: holomorphic=True needs complex outputs, output %d is %s "
+                            "(a real function of z is not holomorphic)"
+                            % (what, k, y.dtype.name))
+
+
+def _conj_rows(rows):
+    from tapegrad.ops.complex import _conj
+
+    return [None if r is None else _conj(r) for r in rows]
 
 
 def _rev_blocks(tape, out, sources, max_bytes, what):
@@ -78,30 +115,46 @@ def _rev_blocks(tape, out, sources, max_bytes, what):
     blocks = [(s.shape, s) for s in sources]
     result = []
     for y in out:
-        if y.dtype.kind != "f":
+        if y.dtype.kind not in "fc":
             got = [_zeros((y.size,) + s.shape, s) for s in sources]
         else:
+            # a holomorphic output's seed 1 comes back as conj(dy/dz) (the tape's
+            # convention conjugates complex gradients): conjugate the rows back
+            fix = _conj_rows if y.dtype.kind == "c" else (lambda rows: rows)
             got = _collect(y.size,
-                           lambda i, y=y: _backward(tape._core, [y], [_seed(y, i)], ids),
+                           lambda i, y=y, fix=fix: fix(_backward(tape._core, [y], [_seed(y, i)],
+                                                                 ids)),
                            blocks, True, max_bytes, what)
         result.append([reshape(g, y.shape + s.shape) for g, s in zip(got, sources)])
     return result
 
 
 def _fwd_blocks(tape, out, sources, max_bytes, what):
-    """The same blocks, one tangent pushed over the recording per source element."""
+    """The same blocks, one tangent pushed over the recording per source element (two,
+    1 and i, for a complex source of real outputs)."""
+    from tapegrad.ops.complex import _complex
     from tapegrad.ops.shape import reshape, transpose
 
     result = [[None] * len(sources) for _ in out]
-    blocks = [(y.shape, y if y.dtype.kind == "f" else sources[0]) for y in out]
-    float_out = [y if y.dtype.kind == "f" else None for y in out]
+    float_out = [y if y.dtype.kind in "fc" else None for y in out]
     plan = ForwardPlan(tape._core, [y for y in float_out if y is not None])
 
     def column(s, j):
         tans = iter(plan.push({s._id: _seed(s, j)}))
-        return [None if y is None else next(tans) for y in float_out]
+        col = [None if y is None else next(tans) for y in float_out]
+        if s.dtype.kind != "c" or all(y is None or y.dtype.kind == "c" for y in float_out):
+            return col
+        # real outputs of a complex source: dy/dx_j + i dy/dy_j (the gradient convention)
+        tans = iter(plan.push({s._id: _seed(s, j, 1j)}))
+        im = [None if y is None else next(tans) for y in float_out]
+        return [c if y is None or y.dtype.kind == "c" else
+                _complex(_zeros(y.shape, y) if c is None else c,
+                         _zeros(y.shape, y) if d is None else d)
+                for y, c, d in zip(float_out, col, im)]
 
     for k, s in enumerate(sources):
+        blocks = [(y.shape, s if s.dtype.kind == "c" or y.dtype.kind not in "fc" else y)
+                  for y in out]
         got = _collect(s.size, lambda j, s=s: column(s, j), blocks, True, max_bytes, what)
         for i, (y, g) in enumerate(zip(out, got)):
             # [s.size, *y.shape] -> [*y.shape, s.size] -> y.shape + s.shape
@@ -111,7 +164,7 @@ def _fwd_blocks(tape, out, sources, max_bytes, what):
     return result
 
 
-def jacobian(f, argnums=0, mode="rev", max_bytes=None, has_aux=False):
+def jacobian(f, argnums=0, mode="rev", max_bytes=None, has_aux=False, holomorphic=False):
     """JAX-style Jacobian: ``tg.jacobian(f)(x)`` has shape ``out.shape + x.shape``.
 
     ``mode`` is "rev" (one backward pass per output element), "fwd" (one pushed tangent
@@ -120,7 +173,9 @@ def jacobian(f, argnums=0, mode="rev", max_bytes=None, has_aux=False):
     per argument; a nested argument gives a Jacobian per leaf in its structure.
     Unconnected entries are zeros.  ``max_bytes`` bounds the rows held at once (see the
     module docstring).  With ``has_aux``, ``f`` returns ``(out, aux)`` and the result is
-    ``(jacobian, aux)``.
+    ``(jacobian, aux)``.  Complex inputs: a real output's rows are its gradients
+    (dy/dx + i dy/dy); complex outputs need ``holomorphic=True`` (dy/dz, complex
+    inputs), see the module docstring.
     """
     if mode not in ("rev", "fwd", "auto"):
         raise ValueError("jacobian: mode must be 'rev', 'fwd' or 'auto', got %r" % (mode,))
@@ -128,7 +183,7 @@ def jacobian(f, argnums=0, mode="rev", max_bytes=None, has_aux=False):
 
     @functools.wraps(f)
     def jac_fn(*args, **kwargs):
-        fast = not kwargs and not has_aux and max_bytes is None and \
+        fast = not kwargs and not has_aux and not holomorphic and max_bytes is None and \
             isinstance(argnums, (int, np.integer)) and _structured_ok()
         if fast:
             got = _jacobian_by_vmap(f, int(argnums), args, mode)
@@ -136,7 +191,7 @@ def jacobian(f, argnums=0, mode="rev", max_bytes=None, has_aux=False):
                 return got
             call_args = args
         single, nums = _argnums(argnums, len(args), "jacobian")
-        args, leaves = _prepare(args, nums, "jacobian")
+        args, leaves = _prepare(args, nums, "jacobian", holomorphic)
         sources = [x for group in leaves for x in group]
         tape = GradientTape(persistent=True, watch_accessed_variables=False)
         with tape:
@@ -150,6 +205,7 @@ def jacobian(f, argnums=0, mode="rev", max_bytes=None, has_aux=False):
         if fast:
             _remember_output(f, int(argnums), call_args, res)
         out = [_tensor(y, "jacobian") for y in nest.flatten(res)]
+        _check_outputs(out, holomorphic, "jacobian")
         use = mode
         if mode == "auto":
             use = "fwd" if sum(s.size for s in sources) < sum(y.size for y in out) else "rev"
@@ -301,14 +357,16 @@ def _jacobian_by_vmap(f, argnums, args, mode):
         return None                                     # raising what is really wrong
 
 
-def jacrev(f, argnums=0, max_bytes=None, has_aux=False):
+def jacrev(f, argnums=0, max_bytes=None, has_aux=False, holomorphic=False):
     """Reverse-mode Jacobian (``jacobian(f, argnums, mode="rev")``)."""
-    return jacobian(f, argnums, mode="rev", max_bytes=max_bytes, has_aux=has_aux)
+    return jacobian(f, argnums, mode="rev", max_bytes=max_bytes, has_aux=has_aux,
+                    holomorphic=holomorphic)
 
 
-def jacfwd(f, argnums=0, max_bytes=None, has_aux=False):
+def jacfwd(f, argnums=0, max_bytes=None, has_aux=False, holomorphic=False):
     """Forward-mode Jacobian (``jacobian(f, argnums, mode="fwd")``)."""
-    return jacobian(f, argnums, mode="fwd", max_bytes=max_bytes, has_aux=has_aux)
+    return jacobian(f, argnums, mode="fwd", max_bytes=max_bytes, has_aux=has_aux,
+                    holomorphic=holomorphic)
 
 
 def hessian(f, argnums=0, max_bytes=None):
@@ -319,10 +377,30 @@ def hessian(f, argnums=0, max_bytes=None):
     second-order backward pass is mapped over the basis vectors with ``tg.vmap`` (the
     forward and first backward run once); a function vmap cannot batch, a tuple
     ``argnums`` or ``max_bytes`` use forward-over-reverse columns (``jacfwd(grad(f))``).
+
+    A complex argument is a TypeError: the Hessian of a real function of z = x + iy is
+    the real 2N x 2N matrix of x and y, which a complex N x N array cannot hold; take it
+    of ``lambda x, y: f(tg.complex(x, y))`` with ``argnums=(0, 1)`` (or use ``tg.hvp``,
+    which takes complex tangents).
     """
     from tapegrad.autodiff.functional import grad
 
-    fallback = jacobian(grad(f, argnums), argnums, mode="fwd", max_bytes=max_bytes)
+    fallback_ = jacobian(grad(f, argnums), argnums, mode="fwd", max_bytes=max_bytes)
+
+    @functools.wraps(f)
+    def fallback(*args, **kwargs):
+        nums = argnums if isinstance(argnums, (tuple, list)) else (argnums,)
+        for i in nums:
+            for x in nest.flatten(args[i]) if -len(args) <= i < len(args) else ():
+                x = _tensor(x, "hessian")
+                if x.dtype.kind == "c":
+                    raise TypeError(
+                        "hessian: argument %d is %s; the Hessian of a real function of "
+                        "complex z = x + iy is a real 2N x 2N matrix, not a complex N x N "
+                        "one: take hessian(lambda x, y: f(tg.complex(x, y)), argnums=(0, 1)) "
+                        "or use tg.hvp with a complex tangent" % (i, x.dtype.name))
+        return fallback_(*args, **kwargs)
+
     if isinstance(argnums, (tuple, list)) or max_bytes is not None:
         return fallback
 
@@ -393,6 +471,11 @@ def _hessian_by_vmap(f, argnums, args):
 
     args = [_tensor(a, "hessian") for a in args]
     x = args[argnums]
+    if x.dtype.kind == "c":
+        raise TypeError("hessian: argument %d is %s; the Hessian of a real function of "
+                        "complex z = x + iy is a real 2N x 2N matrix, not a complex N x N "
+                        "one: take hessian(lambda x, y: f(tg.complex(x, y)), argnums=(0, 1)) "
+                        "or use tg.hvp with a complex tangent" % (argnums, x.dtype.name))
     if x.dtype.kind != "f":
         raise TypeError("hessian: argument %d has dtype %s; only floating-point arguments "
                         "can be differentiated" % (argnums, x.dtype.name))
@@ -423,6 +506,10 @@ def hvp(f, primals, tangents):
     ``tangents`` has the same structure, and so does the result.  Forward-over-reverse:
     the tangent of ``grad f`` along ``v`` (one recorded gradient, one forward push),
     the same scheme as ``hessian``; differentiable again under outer tapes.
+
+    Complex primals: ``v`` is a complex tangent and the result is the derivative of the
+    gradient (dy/dx + i dy/dy) along it, i.e. the real 2N x 2N Hessian of (x, y) applied
+    to (Re v, Im v), packed back as complex.
     """
     from tapegrad.autodiff.forward import jvp
     from tapegrad.autodiff.functional import grad
@@ -434,9 +521,9 @@ def hvp(f, primals, tangents):
         raise ValueError("hvp: got %d tangents for %d primals" % (len(vs), len(xs)))
     xs = [_tensor(x, "hvp") for x in xs]
     for k, x in enumerate(xs):
-        if x.dtype.kind != "f":
-            raise TypeError("hvp: primal %d has dtype %s; only floating-point primals can "
-                            "be differentiated" % (k, x.dtype.name))
+        if x.dtype.kind not in "fc":
+            raise TypeError("hvp: primal %d has dtype %s; only floating-point or complex "
+                            "primals can be differentiated" % (k, x.dtype.name))
     _, hv = _jvp_named(jvp, grad(f, argnums=tuple(range(len(xs)))), xs, vs)
     return list(hv) if isinstance(primals, list) else tuple(hv) if multi else hv[0]
 

@@ -28,9 +28,9 @@ def _backward(core, targets, seeds, source_ids):
         core.paused -= 1
 
 
-def _seed(target, i):
+def _seed(target, i, value=1):
     arr = np.zeros(target.shape, dtype=target.dtype)
-    arr.reshape(-1)[i] = 1
+    arr.reshape(-1)[i] = value
     return on_device(arr, target)
 
 
@@ -133,19 +133,31 @@ def _finish_tape(tape):
         tape._core.release()
 
 
+def _real_target(target, what, tape):
+    if target.dtype.kind == "c":
+        _finish_tape(tape)
+        raise TypeError("%s: target is %s; a complex target has no Jacobian in the "
+                        "gradient convention: use tg.jacobian(f, holomorphic=True) for a "
+                        "holomorphic f (dy/dz), or tg.real(target) and tg.imag(target)"
+                        % (what, target.dtype.name))
+
+
 def tape_jacobian(tape, target, sources, unconnected_gradients="none", max_bytes=None):
     """GradientTape.jacobian: per source, d target / d source with shape
-    target.shape + source.shape (one backward pass per target element)."""
+    target.shape + source.shape (one backward pass per target element).  A complex
+    source's rows are the gradients dy/dx + i dy/dy; a complex target is a TypeError
+    (tg.jacobian(f, holomorphic=True) or the target's real and imaginary parts)."""
     from tapegrad.ops.shape import reshape
 
     what = "GradientTape.jacobian"
     zero = zero_mode(unconnected_gradients, what)
     target = as_target(target, what)
+    _real_target(target, what, tape)
     flat = nest.flatten(sources)
     ids = _source_ids(tape, flat, what)
     values = [as_tensor(s, what) for s in flat]
     try:
-        float_src = [k for k, v in enumerate(values) if v.dtype.kind == "f"]
+        float_src = [k for k, v in enumerate(values) if v.dtype.kind in "fc"]
         blocks = [(values[k].shape, values[k]) for k in float_src]
         if target.dtype.kind == "f":
             sub_ids = [ids[k] for k in float_src]
@@ -173,6 +185,7 @@ def tape_batch_jacobian(tape, target, source, unconnected_gradients="none", max_
     what = "GradientTape.batch_jacobian"
     zero = zero_mode(unconnected_gradients, what)
     target = as_target(target, what)
+    _real_target(target, what, tape)
     ids = _source_ids(tape, [source], what)
     src = as_tensor(source, what)
     try:
@@ -180,9 +193,9 @@ def tape_batch_jacobian(tape, target, source, unconnected_gradients="none", max_
             raise ValueError("%s: target and source need the same leading batch dimension, "
                              "got target %s and source %s" % (what, _fmt(target.shape),
                                                               _fmt(src.shape)))
-        if src.dtype.kind != "f":
-            raise TypeError("%s: source has dtype %s; only floating-point sources have "
-                            "gradients" % (what, src.dtype.name))
+        if src.dtype.kind not in "fc":
+            raise TypeError("%s: source has dtype %s; only floating-point or complex "
+                            "sources have gradients" % (what, src.dtype.name))
         b = target.shape[0]
         features = int(np.prod(target.shape[1:], dtype=np.int64))
         if target.dtype.kind == "f" and target.size:

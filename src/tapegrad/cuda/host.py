@@ -11,7 +11,7 @@ import numpy as np
 
 from .array import CudaArray
 
-# the primitives of ops/special.py, linalg_decomp.py, linalg_matrix.py, complex.py, fft.py
+# the primitives of ops/special.py, linalg_*.py, complex.py, fft.py
 HOST_OPS = (
     "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "atan2",
     "erf", "erfc", "erfinv", "ndtri", "lgamma", "digamma", "polygamma", "igamma", "igammac",

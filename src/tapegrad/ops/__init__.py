@@ -29,10 +29,12 @@ from tapegrad.ops import indexed_slices as _sparse  # noqa: E402
 _tape._set_sparse_helpers(_sparse.IndexedSlices, _sparse.aggregate, _sparse.densify)
 
 # Op families imported on first use rather than by `import tapegrad`: their source is
-# most of what the import compiles when no bytecode cache is written (linalg_decomp and
-# nn are the largest modules here; random pulls in numpy.random, ~10 ms on its own).
-_DEFERRED = ("control", "cumulative", "fft", "linalg_decomp", "linalg_matrix", "manip",
-           "nn", "random", "scatter", "segment", "sorting", "special", "ufuncs")
+# most of what the import compiles when no bytecode cache is written (the linalg_*
+# decompositions and nn are the largest families here; random pulls in numpy.random,
+# ~10 ms on its own).
+_DEFERRED = ("control", "cumulative", "fft", "linalg_base", "linalg_decomp", "linalg_expm",
+             "linalg_matrix", "linalg_qr", "linalg_solve", "linalg_spectral", "manip", "nn",
+             "random", "scatter", "segment", "sorting", "special", "ufuncs")
 
 
 def _load_deferred():

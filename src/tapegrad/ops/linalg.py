@@ -342,7 +342,7 @@ def _matrix_norm(x, ord, axes, keepdims):
         out = reduce_max(reduce_sum(_abs(x), inner, True), outer, True)
         return _keep(out, x, tuple(sorted((r, c))), keepdims)
     if ord in (2, "nuc"):
-        # the singular-values primitive by name: linalg_decomp builds on this module (and
+        # the singular-values primitive by name: linalg_spectral builds on this module (and
         # loads on first use: registry() imports the op families import tapegrad defers)
         svals = _core.registry()["singular_values"]
         rest = [i for i in range(x.ndim) if i not in (r, c)]
