@@ -198,8 +198,12 @@ def test_complex_matrices_match_numpy():
     _close(la.cholesky(spd), np.linalg.cholesky(spd))
     _close(la.eigvalsh(spd), np.linalg.eigvalsh(spd))
     _close(la.det(spd), np.linalg.det(spd))
-    with pytest.raises(TypeError, match="svd: complex"):
-        la.svd(CM)
+    for full in (True, False):
+        u, s_, vh = la.svd(CM, full_matrices=full)
+        k = min(CM.shape[-2:])
+        rebuilt = (_np(u)[..., :, :k] * _np(s_)[..., None, :]) @ _np(vh)[..., :k, :]
+        np.testing.assert_allclose(rebuilt, CM, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(_np(s_), np.linalg.svd(CM, compute_uv=False), rtol=1e-13)
 
 
 def test_pinv_with_a_cutoff_per_matrix():

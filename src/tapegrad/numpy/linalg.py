@@ -119,59 +119,20 @@ def slogdet(x, /):
 
 
 def svd(x, /, *, full_matrices=True):
-    """``SVDResult(U, S, Vh)`` with ``x = U @ diag(S) @ Vh`` and descending S.  The
-    standard's default is ``full_matrices=True``; gradients through U/Vh of a
-    non-square input need ``full_matrices=False`` (the extra columns are not unique)."""
+    """``SVDResult(U, S, Vh)`` with ``x = U @ diag(S) @ Vh`` and descending S, real or
+    complex.  The standard's default is ``full_matrices=True``; gradients through U/Vh
+    of a non-square input need ``full_matrices=False`` (the extra columns are not
+    unique), and for complex input a loss that depends on the singular vectors' common
+    phase gets the gradient of LAPACK's choice (see ``tg.linalg.svd``)."""
     x = _matrix(x, "svd")
-    if x.dtype.kind == "c":
-        raise TypeError("tapegrad.numpy.linalg.svd: complex input (%s, shape %s) is not "
-                        "supported: the SVD primitive has real kernels only.  svdvals, "
-                        "pinv, matrix_norm and qr do take complex matrices"
-                        % (x.dtype, x.shape))
     s, u, v = _decomp().svd(x, full_matrices=bool(full_matrices))
     return SVDResult(u, s, _adjoint(v))
 
 
-def _real_embedding(x):
-    """[[Re x, -Im x], [Im x, Re x]]: a real [..., 2M, 2N] matrix whose singular values
-    are x's, each twice (x = X + iY acts on (u, v) as the block matrix does)."""
-    from tapegrad.ops.complex import imag, real
-
-    re, im = real(x), imag(x)
-    return S.concat([S.concat([re, E.negative(im)], -1), S.concat([im, re], -1)], -2)
-
-
 def svdvals(x, /):
-    """The singular values of each matrix, descending (differentiable everywhere for
-    real input).
-
-    Complex input: the real SVD primitive has no complex kernel, so the values come
-    from x's real embedding (each singular value twice there; exact), and the
-    derivatives from sqrt(eigvalsh(x^H x)) (Hermitian eigenvalues have exact
-    derivatives of every order where they are distinct); the two meet through
-    ``stop_gradient`` of their (rounding-size) difference.  The derivative is infinite
-    at a zero singular value there (the real path gives PyTorch's subgradient)."""
-    x = _matrix(x, "svdvals")
-    if x.dtype.kind != "c":
-        return _decomp().svd(x, compute_uv=False)
-    m, n = x.shape[-2:]
-    if min(m, n) == 0:
-        return B.wrap(np.zeros(x.shape[:-2] + (0,), _real_dtype(x.dtype)))
-    pairs = _decomp().svd(_real_embedding(x), compute_uv=False)
-    exact = pairs[..., 0::2]
-    v = B.values(x)
-    if x.size == 0 or not np.isfinite(v).all():
-        return exact  # no smooth path through inf / NaN (the values say what they are)
-    # svd(x) = c svd(x / c): scaled by the largest |x| so that the Gram matrix neither
-    # overflows nor underflows (c is a constant for differentiation)
-    c = np.abs(v).max(axis=(-2, -1), keepdims=True).astype(_real_dtype(x.dtype))
-    c[c == 0] = 1
-    xs = E.divide(x, B.wrap(c.astype(x.dtype)))
-    gram = L.matmul(xs, xs, adjoint_a=True) if m >= n else L.matmul(xs, xs, adjoint_b=True)
-    lam = _decomp().eigvalsh(gram)                       # ascending, real
-    lam = E.where(E.greater(lam, 0), lam, E.zeros_like(lam))
-    smooth = E.multiply(F.flip(E.sqrt(lam), axis=-1), B.wrap(c[..., 0]))
-    return E.add(smooth, E.stop_gradient(E.subtract(exact, smooth)))
+    """The singular values of each matrix, descending, real or complex (differentiable
+    where they are distinct and non-zero; PyTorch's subgradient at zero)."""
+    return _decomp().svd(_matrix(x, "svdvals"), compute_uv=False)
 
 
 def qr(x, /, *, mode="reduced"):
@@ -240,23 +201,13 @@ def _householder_qr(a, complete):
 
 
 def _pinv_one(x, rtol):
-    if x.dtype.kind != "c":
-        return _decomp().pinv(x, rcond=rtol)
-    # the real embedding maps products, adjoints and so the four Penrose conditions
-    # of the complex matrix to those of the real one (with the same singular values,
-    # each twice): pinv(emb(x)) = emb(pinv(x)), so its left blocks are Re and Im
-    m, n = x.shape[-2:]
-    p = _decomp().pinv(_real_embedding(x), rcond=rtol)
-    from tapegrad.ops.complex import complex as make_complex
-
-    return make_complex(p[..., :n, :m], p[..., n:, :m])
+    return _decomp().pinv(x, rcond=rtol)
 
 
 def pinv(x, /, *, rtol=None):
     """Moore-Penrose pseudo-inverse; singular values at or below ``rtol * max(s)`` are
     dropped (default ``max(M, N) * eps``, the standard's).  ``rtol`` may be an array
-    broadcasting against the batch shape (one cutoff per matrix).  Complex input goes
-    through the real pseudo-inverse of its real embedding."""
+    broadcasting against the batch shape (one cutoff per matrix); real or complex."""
     x = _matrix(x, "pinv")
     m, n = x.shape[-2:]
     batch = x.shape[:-2]
