@@ -244,35 +244,90 @@ def test_lstm_trains_in_a_sequential_model_with_fit():
     assert hist.history["loss"][-1] < 0.5 * hist.history["loss"][0]
 
 
-@pytest.mark.parametrize("options", [
-    {"return_sequences": True, "return_state": True},
-    {"go_backwards": True},
-    {"return_sequences": True, "go_backwards": True},
-])
-def test_fused_lstm_matches_the_generic_loop_values_and_gradients(options, monkeypatch):
+_FUSED_CASES = [
+    (LSTM, {}, {"return_sequences": True, "return_state": True}),
+    (LSTM, {}, {"go_backwards": True}),
+    (LSTM, {}, {"return_sequences": True, "go_backwards": True}),
+    (GRU, {}, {"return_sequences": True, "return_state": True}),
+    (GRU, {}, {"go_backwards": True}),
+    (GRU, {"use_bias": False}, {"return_sequences": True}),
+    (GRU, {"reset_after": False}, {"return_sequences": True, "return_state": True}),
+    (GRU, {"reset_after": False}, {"go_backwards": True}),
+    (SimpleRNN, {}, {"return_sequences": True, "return_state": True}),
+    (SimpleRNN, {}, {"go_backwards": True}),
+]
+
+
+@pytest.mark.parametrize("layer_type, cell_options, options", _FUSED_CASES)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_fused_recurrences_match_the_generic_loop_values_and_gradients(
+        layer_type, cell_options, options, dtype, monkeypatch):
+    from tapegrad.layers import _rnn_fused
     from tapegrad.layers.recurrent import RNN
 
-    x = tg.constant(_x((3, 6, 4), seed=7))
-    layer = LSTM(5, dtype="float64", **options)
+    if not _rnn_fused.available(dtype):
+        pytest.skip("no bound BLAS: the fused kernels do not run here")
+    x = tg.constant(_x((3, 6, 4), seed=7).astype(dtype))
+    layer = layer_type(5, dtype=dtype, **cell_options, **options)
     layer(x)
-    h0 = tg.constant(_x((3, 5), seed=8))
-    c0 = tg.constant(_x((3, 5), seed=9))
+    rng = np.random.default_rng(3)
+    # a nonzero recurrent bias, so that its gradient and its place in the gate are seen
+    layer.set_weights([w + 0.3 * rng.standard_normal(w.shape).astype(dtype)
+                       for w in layer.get_weights()])
+    states = [tg.constant(_x((3, 5), seed=8 + k).astype(dtype))
+              for k in range(len(layer.cell.state_size))]
 
     def run():
         with tg.GradientTape() as tape:
-            tape.watch([x, h0, c0])
-            out = layer(x, initial_state=[h0, c0])
+            tape.watch([x] + states)
+            out = layer(x, initial_state=states)
             outs = out if isinstance(out, list) else [out]
-            loss = tg.add_n([tg.reduce_sum(o * o) for o in outs])
-        # gradient taken outside the block: the fused NumPy backward runs
-        grads = tape.gradient(loss, [x, h0, c0] + layer.trainable_variables)
+            loss = tg.add_n([tg.reduce_sum(o * o * (1.0 + k)) for k, o in enumerate(outs)])
+        # gradient taken outside the block: the fused backward pass runs
+        grads = tape.gradient(loss, [x] + states + layer.trainable_variables)
         return [o.numpy() for o in outs], [g.numpy() for g in grads]
 
-    assert layer._fused_lstm()
+    assert layer._fused_kind(x.dtype) is not None
     fused_out, fused_grads = run()
-    monkeypatch.setattr(RNN, "_fused_lstm", lambda self: False)
+    monkeypatch.setattr(RNN, "_fused_kind", lambda self, dtype: None)
     plain_out, plain_grads = run()
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=2e-5, atol=2e-6)
     for a, b in zip(fused_out, plain_out):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(a, b, **tol)
     for a, b in zip(fused_grads, plain_grads):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(a, b, **tol)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: LSTM(3, return_sequences=True, dtype="float64"),
+    lambda: GRU(3, return_sequences=True, dtype="float64"),
+    lambda: GRU(2, reset_after=False, dtype="float64"),
+    lambda: SimpleRNN(3, dtype="float64"),
+])
+def test_fused_recurrences_forward_mode_and_second_order(make):
+    """Forward mode (which transposes the custom gradient) and second order recompute
+    through the differentiable recurrence; both are checked numerically."""
+    x = _x((2, 3, 2), seed=11)
+    f, args = _functional(make(), x)
+    tg.check_grads(f, args, order=2, modes=("fwd", "rev"))
+
+
+def test_fused_kernel_rejects_bad_buffers():
+    from tapegrad import _kernels
+    from tapegrad.layers import _rnn_fused
+
+    if not _rnn_fused.available("float64"):
+        pytest.skip("no bound BLAS")
+    xp = np.zeros((2, 3, 8))
+    u = np.zeros((2, 8))
+    hs = np.zeros((3, 3, 2))
+    with pytest.raises(ValueError, match="rnn_forward: u must be"):
+        _kernels.rnn_forward(_rnn_fused.GRU, xp, u, np.zeros(8), hs, None, xp, hs[:2])
+    with pytest.raises(TypeError, match="rnn_forward: acts must be a C-contiguous"):
+        _kernels.rnn_forward(_rnn_fused.LSTM, xp, u, None, hs, hs.copy(),
+                             xp.astype(np.float32), hs[:2].copy())
+    with pytest.raises(ValueError, match="rnn_forward: hs must be"):
+        _kernels.rnn_forward(_rnn_fused.LSTM, xp, u, None, hs[:2], hs.copy(), xp,
+                             hs[:2].copy())
+    with pytest.raises(ValueError, match="kind must be"):
+        _kernels.rnn_forward(7, xp, u, None, hs, None, None, None)

@@ -6,12 +6,14 @@ Weights are Keras': ``kernel`` ``(input_dim, k * units)``, ``recurrent_kernel``
 ``(2, 3 * units)``, input and recurrent halves, as torch.nn.GRU computes it), so
 weights load from Keras and convert from PyTorch by transposing and reordering.
 
-The standard LSTM (sigmoid gates, tanh, no mask) runs fused (``_lstm_fused.py``): the
-input projection of all steps is one matmul, the recurrence and its backward pass
-through time run in NumPy with one matmul per step, and a recording outer tape (second
-order) gets the gradient recomputed with differentiable ops.  Every other case loops in
-tapegrad ops, so gradients of every order follow from the tape: each step costs two
-matmuls (``x_t @ kernel`` and ``h @ recurrent_kernel``) and one activation per kind over
+The standard cells (LSTM and GRU with sigmoid gates and tanh, GRU in both forms,
+SimpleRNN with tanh; float32/float64, no mask) run fused (``_rnn_fused.py``): the input
+projection of all steps is one matmul, the recurrence and its backward pass through
+time are one C loop each (``_kernels_rnn.pxi``: a GEMM and one pass over the batch rows
+per step), and a recording outer tape (second order, forward mode) gets the gradient
+recomputed with differentiable ops.  Every other case loops in tapegrad ops, so
+gradients of every order follow from the tape: each step costs two matmuls
+(``x_t @ kernel`` and ``h @ recurrent_kernel``) and one activation per kind over
 adjacent gates.  ``x_t`` is read from a time-major copy of the input, so reading it costs
 nothing on the tape when the input needs no gradient.
 
@@ -315,8 +317,9 @@ class RNN(Layer):
                                      f"shape {(batch, size)}, got {tuple(s.shape)}")
         if steps == 0:
             raise ValueError(f"{type(self).__name__}: the input has no time steps")
-        if mask is None and self._fused_lstm():
-            return self._call_fused(inputs, states)
+        kind = self._fused_kind(inputs.dtype) if mask is None else None
+        if kind is not None:
+            return self._call_fused(kind, inputs, states)
         # Time-major once, so that step t is a contiguous slice.
         time_major = tg.transpose(inputs, (1, 0, 2))
         if mask is not None:
@@ -352,15 +355,29 @@ class RNN(Layer):
             return [result] + list(states)
         return result
 
-    def _fused_lstm(self):
-        cell = self.cell
-        return (type(cell) is LSTMCell and cell.activation is tg.tanh
-                and cell.recurrent_activation is tg.nn.sigmoid)
+    def _fused_kind(self, dtype):
+        """Which fused recurrence (layers/_rnn_fused.py) runs this layer, or None: the
+        standard cells (tanh, sigmoid gates; SimpleRNN with tanh) in float32/float64."""
+        from tapegrad.layers import _rnn_fused
 
-    def _call_fused(self, inputs, states):
-        """The standard LSTM through the fused recurrence (layers/_lstm_fused.py): one
-        input projection matmul for all steps, the loop in NumPy, a hand-written BPTT."""
-        from tapegrad.layers._lstm_fused import lstm_sequence
+        cell = self.cell
+        if cell.activation is not tg.tanh or not _rnn_fused.available(dtype):
+            return None
+        if type(cell) is SimpleRNNCell:
+            return _rnn_fused.SIMPLE
+        if getattr(cell, "recurrent_activation", None) is not tg.nn.sigmoid:
+            return None
+        if type(cell) is LSTMCell:
+            return _rnn_fused.LSTM
+        if type(cell) is GRUCell:
+            return _rnn_fused.GRU if cell.reset_after else _rnn_fused.GRU_BEFORE
+        return None
+
+    def _call_fused(self, kind, inputs, states):
+        """The standard cells through the fused recurrences (layers/_rnn_fused.py): one
+        input projection matmul for all steps, then the loop and its backward pass
+        through time in C."""
+        from tapegrad.layers import _rnn_fused
 
         cell = self.cell
         batch, steps, features = inputs.shape
@@ -369,16 +386,31 @@ class RNN(Layer):
         time_major = tg.reshape(tg.transpose(inputs, (1, 0, 2)), (steps * batch, features))
         projected = tg.matmul(time_major, cell.kernel)
         if cell.bias is not None:
-            projected = projected + cell.bias
-        projected = tg.reshape(projected, (steps, batch, 4 * cell.units))
+            projected = projected + cell._input_bias()
+        width = cell._gates * cell.units
+        projected = tg.reshape(projected, (steps, batch, width))
         recurrent = cell.recurrent_kernel
         if isinstance(recurrent, tg.Variable):
             recurrent = recurrent.read_value()
-        packed = lstm_sequence(projected, recurrent, states[0], states[1])
-        h, c = packed[steps - 1], packed[steps]
-        result = tg.transpose(packed[:steps], (1, 0, 2)) if self.return_sequences else h
+        if kind == _rnn_fused.LSTM:
+            packed = _rnn_fused.lstm_sequence(projected, recurrent, states[0], states[1])
+            h, c = packed[steps - 1], packed[steps]
+            sequence = packed[:steps]
+            final = [h, c]
+        else:
+            if kind == _rnn_fused.GRU:
+                brec = cell.bias[1] if cell.bias is not None else \
+                    tg.zeros((width,), dtype=projected.dtype)
+                sequence = _rnn_fused.gru_sequence(projected, recurrent, brec, states[0])
+            elif kind == _rnn_fused.GRU_BEFORE:
+                sequence = _rnn_fused.gru_before_sequence(projected, recurrent, states[0])
+            else:
+                sequence = _rnn_fused.simple_sequence(projected, recurrent, states[0])
+            h = sequence[steps - 1]
+            final = [h]
+        result = tg.transpose(sequence, (1, 0, 2)) if self.return_sequences else h
         if self.return_state:
-            return [result, h, c]
+            return [result] + final
         return result
 
     def __call__(self, inputs, *args, **kwargs):

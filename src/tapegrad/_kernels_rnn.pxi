@@ -1,0 +1,494 @@
+# Included by _kernels.pyx: the recurrences of the fused recurrent layers (LSTM, GRU in
+# both of its forms, SimpleRNN with tanh) and their backward passes through time, each
+# one nogil loop over the time steps (layers/_rnn_fused.py calls them).
+#
+# Why C: a step of LSTM(128) at batch 64 is one 64x128x512 product and ~12 elementwise
+# passes over 64x512 floats; from Python each pass is a ufunc call of a few
+# microseconds, so 28 steps forward and back spent more time dispatching than
+# computing.  Here a step is one GEMM on the pool (beta = 1 adds it to the projected
+# input already in place) and one pass over the batch rows, split on the pool too when
+# the rows hold enough transcendental work.  tanh is NumPy's own SIMD loop (as in the
+# softmax kernel), and the logistic is 0.5 tanh(x / 2) + 0.5, which cannot overflow.
+#
+# The caller allocates every buffer (C-contiguous, one float dtype; the wrappers check)
+# and keeps the saved activations for the backward pass; the weight gradients (one GEMM
+# over all steps) and the bias sums are the caller's too.
+
+cdef enum:
+    RNN_SIMPLE = 0        # h = tanh(x + h U)
+    RNN_LSTM = 1          # gates i, f, g, o
+    RNN_GRU = 2           # reset_after=True: gates z, r, h; r scales (h U_h + b_h)
+    RNN_GRU_BEFORE = 3    # reset_after=False: r scales h before U_h
+
+
+cdef struct RnnJob:
+    int kind
+    bint single
+    int phase             # GRU_BEFORE runs two row passes per step (0, 1)
+    Loop tanh
+    Py_ssize_t B, H, W    # batch, units, gate width (gates * units)
+    # the step's rows (set by the driver before each pass)
+    char* x               # projected input of the step (B, W)
+    char* a               # the step's gates after activation (B, W)
+    char* rec             # GRU: h U (B, 3H); the product's output buffer
+    char* brec            # GRU: recurrent bias (3H)
+    char* keep            # GRU: per-step saved (B, H): h U_h + b_h, or r * h (BEFORE)
+    char* hp              # previous h (B, H)
+    char* hn              # new h (B, H)
+    char* cp              # LSTM: previous c
+    char* cn              # LSTM: new c
+    char* tc              # LSTM: tanh(new c)
+    # backward
+    char* d               # gradient of the step's output h (B, H)
+    char* dh              # running dh_next (B, H): read, then the carried part written
+    char* dc              # LSTM: running dc_next (B, H)
+    char* dz              # gradient of the step's pre-activations (B, W)
+    char* drec            # GRU: gradient of the step's h U + b (B, 3H)
+    char* tmp             # GRU_BEFORE: d(r * h) (B, H)
+
+
+cdef inline void _tanh_run(RnnJob* j, char* src, char* dst, Py_ssize_t n,
+                           Py_ssize_t itemsize) noexcept nogil:
+    cdef char* args[2]
+    cdef cnp.npy_intp dims[1]
+    cdef cnp.npy_intp steps[2]
+    args[0] = src
+    args[1] = dst
+    dims[0] = n
+    steps[0] = itemsize
+    steps[1] = itemsize
+    j.tanh.fn(args, dims, steps, j.tanh.data)
+
+
+cdef void _rnn_fwd_rows(RnnJob* j, Py_ssize_t lo, Py_ssize_t hi, floating tag) noexcept nogil:
+    cdef Py_ssize_t b, k, H = j.H, W = j.W, s = sizeof(floating)
+    cdef floating* a
+    cdef floating* x
+    cdef floating* rec
+    cdef floating* brec = <floating*>j.brec
+    cdef floating* keep
+    cdef floating* hp
+    cdef floating* hn
+    cdef floating* cp
+    cdef floating* cn
+    cdef floating* tc
+    cdef floating z, hh
+    for b in range(lo, hi):
+        a = <floating*>j.a + b * W
+        hp = <floating*>j.hp + b * H
+        hn = <floating*>j.hn + b * H
+        if j.kind == RNN_SIMPLE:
+            # a holds x + h U; the new h is its tanh
+            _tanh_run(j, <char*>a, <char*>hn, H, s)
+        elif j.kind == RNN_LSTM:
+            cp = <floating*>j.cp + b * H
+            cn = <floating*>j.cn + b * H
+            tc = <floating*>j.tc + b * H
+            # a holds x + h U; halve the three logistic gates, one tanh over the row,
+            # then 0.5 t + 0.5 on those three (the candidate keeps its plain tanh)
+            for k in range(2 * H):
+                a[k] = a[k] * 0.5
+            for k in range(3 * H, 4 * H):
+                a[k] = a[k] * 0.5
+            _tanh_run(j, <char*>a, <char*>a, W, s)
+            for k in range(2 * H):
+                a[k] = a[k] * 0.5 + 0.5
+            for k in range(3 * H, 4 * H):
+                a[k] = a[k] * 0.5 + 0.5
+            for k in range(H):
+                cn[k] = a[H + k] * cp[k] + a[k] * a[2 * H + k]
+            _tanh_run(j, <char*>cn, <char*>tc, H, s)
+            for k in range(H):
+                hn[k] = a[3 * H + k] * tc[k]
+        elif j.kind == RNN_GRU:
+            x = <floating*>j.x + b * W
+            rec = <floating*>j.rec + b * W
+            keep = <floating*>j.keep + b * H
+            for k in range(2 * H):
+                a[k] = (x[k] + (rec[k] + brec[k])) * 0.5
+            _tanh_run(j, <char*>a, <char*>a, 2 * H, s)
+            for k in range(2 * H):
+                a[k] = a[k] * 0.5 + 0.5
+            for k in range(H):
+                keep[k] = rec[2 * H + k] + brec[2 * H + k]
+                a[2 * H + k] = x[2 * H + k] + a[H + k] * keep[k]
+            _tanh_run(j, <char*>(a + 2 * H), <char*>(a + 2 * H), H, s)
+            for k in range(H):
+                z = a[k]
+                hh = a[2 * H + k]
+                hn[k] = z * hp[k] + (1 - z) * hh
+        elif j.phase == 0:
+            # GRU_BEFORE, first pass: z and r from x + h U_zr; keep r * h for U_h
+            x = <floating*>j.x + b * W
+            rec = <floating*>j.rec + b * W
+            keep = <floating*>j.keep + b * H
+            for k in range(2 * H):
+                a[k] = (x[k] + rec[k]) * 0.5
+            _tanh_run(j, <char*>a, <char*>a, 2 * H, s)
+            for k in range(2 * H):
+                a[k] = a[k] * 0.5 + 0.5
+            for k in range(H):
+                keep[k] = a[H + k] * hp[k]
+        else:
+            # second pass: the candidate from x_h + (r * h) U_h, then the new h
+            x = <floating*>j.x + b * W
+            rec = <floating*>j.rec + b * W
+            for k in range(H):
+                a[2 * H + k] = x[2 * H + k] + rec[2 * H + k]
+            _tanh_run(j, <char*>(a + 2 * H), <char*>(a + 2 * H), H, s)
+            for k in range(H):
+                z = a[k]
+                hh = a[2 * H + k]
+                hn[k] = z * hp[k] + (1 - z) * hh
+
+
+cdef void _rnn_bwd_rows(RnnJob* j, Py_ssize_t lo, Py_ssize_t hi, floating tag) noexcept nogil:
+    # one step of the backward pass for rows lo..hi; dh = d + dh_next throughout
+    cdef Py_ssize_t b, k, H = j.H, W = j.W
+    cdef floating* a
+    cdef floating* d
+    cdef floating* dhn
+    cdef floating* dz
+    cdef floating* hp
+    cdef floating* hn
+    cdef floating* dcn
+    cdef floating* cp
+    cdef floating* tc
+    cdef floating* keep
+    cdef floating* drec
+    cdef floating* drh
+    cdef floating dh, dc, i, f, g, o, t, z, r, hh, dzp, dhhp
+    for b in range(lo, hi):
+        a = <floating*>j.a + b * W
+        d = <floating*>j.d + b * H
+        dhn = <floating*>j.dh + b * H
+        dz = <floating*>j.dz + b * W
+        hp = <floating*>j.hp + b * H
+        if j.kind == RNN_SIMPLE:
+            hn = <floating*>j.hn + b * H
+            for k in range(H):
+                dh = d[k] + dhn[k]
+                dz[k] = dh * (1 - hn[k] * hn[k])
+        elif j.kind == RNN_LSTM:
+            dcn = <floating*>j.dc + b * H
+            cp = <floating*>j.cp + b * H
+            tc = <floating*>j.tc + b * H
+            for k in range(H):
+                i = a[k]
+                f = a[H + k]
+                g = a[2 * H + k]
+                o = a[3 * H + k]
+                t = tc[k]
+                dh = d[k] + dhn[k]
+                dc = dh * o * (1 - t * t) + dcn[k]
+                dz[k] = dc * g * (i * (1 - i))
+                dz[H + k] = dc * cp[k] * (f * (1 - f))
+                dz[2 * H + k] = dc * i * (1 - g * g)
+                dz[3 * H + k] = dh * t * (o * (1 - o))
+                dcn[k] = dc * f
+        elif j.kind == RNN_GRU:
+            keep = <floating*>j.keep + b * H
+            drec = <floating*>j.drec + b * W
+            for k in range(H):
+                z = a[k]
+                r = a[H + k]
+                hh = a[2 * H + k]
+                dh = d[k] + dhn[k]
+                dzp = dh * (hp[k] - hh) * (z * (1 - z))
+                dhhp = dh * (1 - z) * (1 - hh * hh)
+                dz[k] = dzp
+                dz[H + k] = dhhp * keep[k] * (r * (1 - r))
+                dz[2 * H + k] = dhhp
+                drec[k] = dzp
+                drec[H + k] = dz[H + k]
+                drec[2 * H + k] = dhhp * r
+                # the direct path; the product through U is added onto it (beta = 1)
+                dhn[k] = dh * z
+        elif j.phase == 0:
+            for k in range(H):
+                z = a[k]
+                hh = a[2 * H + k]
+                dh = d[k] + dhn[k]
+                dz[k] = dh * (hp[k] - hh) * (z * (1 - z))
+                dz[2 * H + k] = dh * (1 - z) * (1 - hh * hh)
+                dhn[k] = dh * z
+        else:
+            # tmp holds d(r * h) = dz_h U_h^T
+            drh = <floating*>j.tmp + b * H
+            for k in range(H):
+                r = a[H + k]
+                dz[H + k] = drh[k] * hp[k] * (r * (1 - r))
+                dhn[k] = dhn[k] + drh[k] * r
+
+
+cdef void _rnn_part(void* ctx, int part, int parts) noexcept nogil:
+    cdef RnnJob* j = <RnnJob*>ctx
+    cdef ptrdiff_t lo, hi
+    tg_split(j.B, part, parts, 1, &lo, &hi)
+    if lo >= hi:
+        return
+    if j.d == NULL:
+        if j.single:
+            _rnn_fwd_rows[float](j, lo, hi, 0)
+        else:
+            _rnn_fwd_rows[double](j, lo, hi, 0)
+    else:
+        if j.single:
+            _rnn_bwd_rows[float](j, lo, hi, 0)
+        else:
+            _rnn_bwd_rows[double](j, lo, hi, 0)
+
+
+cdef inline void _rnn_rows(RnnJob* j, Py_ssize_t work, Py_ssize_t grain) noexcept nogil:
+    tg_pool_run(_rnn_part, j, _parts(work, grain))
+
+
+cdef inline void _rnn_gemm(bint single, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, char* A,
+                           Py_ssize_t lda, char* B, Py_ssize_t ldb, bint tb, double beta,
+                           char* C, Py_ssize_t ldc, Py_ssize_t itemsize) noexcept nogil:
+    # C = A op(B) + beta C on the pool (the caller holds the pin)
+    cdef GemmJob g
+    g.single = single
+    g.ta = 0
+    g.tb = tb
+    g.M = M
+    g.N = N
+    g.K = K
+    g.A = A
+    g.B = B
+    g.C = C
+    g.lda = lda
+    g.ldb = ldb
+    g.ldc = ldc
+    g.itemsize = itemsize
+    g.beta = beta
+    _gemm_run(&g)
+
+
+cdef int _gates(int kind) noexcept:
+    return 1 if kind == RNN_SIMPLE else (4 if kind == RNN_LSTM else 3)
+
+
+cdef cnp.ndarray _rnn_arr(object x, str fn, str arg, int typenum, tuple shape):
+    # a C-contiguous, aligned, native array of the given dtype and shape, or an error
+    # naming the kernel, the argument and what it got
+    cdef cnp.ndarray X = _nd(x, fn, arg)
+    if cnp.PyArray_TYPE(X) != typenum or not cnp.PyArray_IS_C_CONTIGUOUS(X) or \
+            not cnp.PyArray_ISALIGNED(X) or not cnp.PyArray_ISNOTSWAPPED(X):
+        raise TypeError(f"{fn}: {arg} must be a C-contiguous native array of dtype "
+                        f"{'float32' if typenum == cnp.NPY_FLOAT else 'float64'}, got {(<object>X).dtype} with strides {(<object>X).strides}")
+    if _shp(X) != shape:
+        raise ValueError(f"{fn}: {arg} must have shape {shape}, got {_shp(X)}")
+    return X
+
+
+cdef int _rnn_setup(RnnJob* j, str fn, int kind, object xp, object u) except -1:
+    # kind, dtype, sizes and tanh loop from the projected inputs (T, B, W) and U (H, W)
+    cdef cnp.ndarray X = _nd(xp, fn, "xp"), U = _nd(u, fn, "u")
+    cdef int t = cnp.PyArray_TYPE(X)
+    if t != cnp.NPY_FLOAT and t != cnp.NPY_DOUBLE:
+        raise TypeError(f"{fn}: float32 or float64 inputs only, got {(<object>X).dtype}")
+    if cnp.PyArray_NDIM(X) != 3 or cnp.PyArray_NDIM(U) != 2:
+        raise ValueError(f"{fn}: xp must be (time, batch, width) and u (units, width), got "
+                         f"{_shp(X)} and {_shp(U)}")
+    j.kind = kind
+    j.single = t == cnp.NPY_FLOAT
+    j.B = X.shape[1]
+    j.H = U.shape[0]
+    j.W = U.shape[1]
+    if j.W != _gates(kind) * j.H or X.shape[2] != j.W or j.H == 0 or j.B == 0 \
+            or X.shape[0] == 0:
+        raise ValueError(f"{fn}: u must be (units, {_gates(kind)} * units) and xp "
+                         f"(time, batch, that width), got u {_shp(U)} and xp "
+                         f"{_shp(X)}")
+    _rnn_arr(xp, fn, "xp", t, _shp(X))
+    _rnn_arr(u, fn, "u", t, _shp(U))
+    if not _get_loop(<cnp.ufunc>np.tanh, t, &j.tanh):
+        raise TypeError(f"{fn}: NumPy's tanh has no {(<object>X).dtype} loop")
+    j.phase = 0
+    j.d = NULL
+    return t
+
+
+cdef inline char* _at(object arr, Py_ssize_t offset_items, Py_ssize_t itemsize):
+    return <char*>cnp.PyArray_DATA(<cnp.ndarray>arr) + offset_items * itemsize
+
+
+def rnn_ready():
+    """True when the fused recurrences can run here (their products need the bound
+    OpenBLAS, as gemm() does); the recurrent layers loop in tapegrad ops otherwise."""
+    return _blas_ready()
+
+
+def rnn_forward(int kind, object xp, object u, object brec, object hs, object cs,
+                object acts, object keep):
+    """Run a recurrence forward over all steps, in place.
+
+    ``kind``: 0 SimpleRNN (tanh), 1 LSTM, 2 GRU (reset_after), 3 GRU (reset before).
+    ``xp`` (T, B, W) projected inputs with their bias; ``u`` (H, W); ``hs`` (T + 1, B, H)
+    or larger, ``hs[0]`` the initial h, filled with h_0 .. h_{T-1} after it; ``acts``
+    (T, B, W) the gates after activation (ignored by SimpleRNN: pass ``hs``).  LSTM:
+    ``cs`` (T + 1, B, H) likewise with c, ``keep`` (T, B, H) tanh(c).  GRU: ``brec``
+    the recurrent bias (3H) for reset_after (zeros for none), ``keep`` (T, B, H) the
+    saved h U_h + b_h (reset_after) or r * h (before).  Unused arguments may be None.
+    """
+    cdef RnnJob j
+    cdef str fn = "rnn_forward"
+    if kind < 0 or kind > 3:
+        raise ValueError(f"{fn}: kind must be 0..3, got {kind}")
+    if not _blas_ready():
+        raise RuntimeError(f"{fn}: no bound BLAS (see tapegrad._blas); check rnn_ready()")
+    cdef int t = _rnn_setup(&j, fn, kind, xp, u)
+    cdef Py_ssize_t T = (<cnp.ndarray>xp).shape[0], B = j.B, H = j.H, W = j.W
+    cdef cnp.ndarray HS = _nd(hs, fn, "hs")
+    if cnp.PyArray_NDIM(HS) != 3 or HS.shape[0] < T + 1:
+        raise ValueError(f"{fn}: hs must be (at least {T + 1}, {B}, {H}), got "
+                         f"{_shp(HS)}")
+    _rnn_arr(hs, fn, "hs", t, (HS.shape[0], B, H))
+    if kind != RNN_SIMPLE:
+        _rnn_arr(acts, fn, "acts", t, (T, B, W))
+    if kind == RNN_LSTM:
+        _rnn_arr(cs, fn, "cs", t, (T + 1, B, H))
+    if kind != RNN_SIMPLE:
+        _rnn_arr(keep, fn, "keep", t, (T, B, H))
+    if kind == RNN_GRU:
+        _rnn_arr(brec, fn, "brec", t, (W,))
+    cdef Py_ssize_t s = cnp.PyArray_ITEMSIZE(<cnp.ndarray>xp), step
+    cdef char* X = _at(xp, 0, s)
+    cdef char* U = _at(u, 0, s)
+    cdef char* Hp = _at(hs, 0, s)
+    cdef char* A = _at(acts, 0, s) if kind != RNN_SIMPLE else NULL
+    cdef char* C = _at(cs, 0, s) if kind == RNN_LSTM else NULL
+    cdef char* K = _at(keep, 0, s) if kind != RNN_SIMPLE else NULL
+    cdef cnp.ndarray rec = None
+    if kind == RNN_GRU or kind == RNN_GRU_BEFORE:
+        rec = np.empty((B, W), dtype=xp.dtype)
+        j.rec = <char*>cnp.PyArray_DATA(rec)
+    j.brec = _at(brec, 0, s) if kind == RNN_GRU else NULL
+    cdef Py_ssize_t bh = B * H, bw = B * W
+    _pin()
+    with nogil:
+        for step in range(T):
+            j.x = X + step * bw * s
+            j.hp = Hp + step * bh * s
+            j.hn = Hp + (step + 1) * bh * s
+            if kind == RNN_SIMPLE:
+                # h_t = tanh(x + h U): the product added onto x, written where h goes
+                memcpy(j.hn, j.x, bh * s)
+                _rnn_gemm(j.single, B, H, H, j.hp, H, U, H, 0, 1.0, j.hn, H, s)
+                j.a = j.hn
+                _rnn_rows(&j, bh, GRAIN_MATH)
+                continue
+            j.a = A + step * bw * s
+            j.keep = K + step * bh * s
+            if kind == RNN_LSTM:
+                j.cp = C + step * bh * s
+                j.cn = C + (step + 1) * bh * s
+                j.tc = j.keep
+                memcpy(j.a, j.x, bw * s)
+                _rnn_gemm(j.single, B, W, H, j.hp, H, U, W, 0, 1.0, j.a, W, s)
+                _rnn_rows(&j, bw + bh, GRAIN_MATH)
+            elif kind == RNN_GRU:
+                _rnn_gemm(j.single, B, W, H, j.hp, H, U, W, 0, 0.0, j.rec, W, s)
+                _rnn_rows(&j, bw, GRAIN_MATH)
+            else:
+                _rnn_gemm(j.single, B, 2 * H, H, j.hp, H, U, W, 0, 0.0, j.rec, W, s)
+                j.phase = 0
+                _rnn_rows(&j, 2 * bh, GRAIN_MATH)
+                _rnn_gemm(j.single, B, H, H, j.keep, H, U + 2 * H * s, W, 0, 0.0,
+                          j.rec + 2 * H * s, W, s)
+                j.phase = 1
+                _rnn_rows(&j, bh, GRAIN_MATH)
+    _unpin()
+    return None
+
+
+def rnn_backward(int kind, object d, object xp_like, object u, object hs, object cs,
+                 object acts, object keep, object dz, object drec, object dh, object dc):
+    """The backward pass through time of rnn_forward's recurrence, in place.
+
+    ``d`` (T, B, H): the gradient of every step's h (with the final state's gradient
+    already added to the last step); ``xp_like`` any (T, B, W) array of the dtype (its
+    shape gives T); ``hs``, ``cs``, ``acts``, ``keep`` as rnn_forward left them.  Out:
+    ``dz`` (T, B, W) the gradient of the projected inputs; GRU (reset_after) ``drec``
+    (T, B, W) the gradient of h U + b_rec; ``dh`` (B, H), zeros on entry, the gradient
+    of the initial h on exit; LSTM ``dc`` (B, H), the final c's gradient on entry, the
+    initial c's on exit.  The weight gradients are products over all steps of these
+    (the caller's).
+    """
+    cdef RnnJob j
+    cdef str fn = "rnn_backward"
+    if kind < 0 or kind > 3:
+        raise ValueError(f"{fn}: kind must be 0..3, got {kind}")
+    if not _blas_ready():
+        raise RuntimeError(f"{fn}: no bound BLAS (see tapegrad._blas); check rnn_ready()")
+    cdef int t = _rnn_setup(&j, fn, kind, xp_like, u)
+    cdef Py_ssize_t T = (<cnp.ndarray>xp_like).shape[0], B = j.B, H = j.H, W = j.W
+    _rnn_arr(d, fn, "d", t, (T, B, H))
+    cdef cnp.ndarray HS = _nd(hs, fn, "hs")
+    if cnp.PyArray_NDIM(HS) != 3 or HS.shape[0] < T + 1:
+        raise ValueError(f"{fn}: hs must be (at least {T + 1}, {B}, {H}), got "
+                         f"{_shp(HS)}")
+    _rnn_arr(hs, fn, "hs", t, (HS.shape[0], B, H))
+    _rnn_arr(dz, fn, "dz", t, (T, B, W))
+    _rnn_arr(dh, fn, "dh", t, (B, H))
+    if kind != RNN_SIMPLE:
+        _rnn_arr(acts, fn, "acts", t, (T, B, W))
+        _rnn_arr(keep, fn, "keep", t, (T, B, H))
+    if kind == RNN_LSTM:
+        _rnn_arr(cs, fn, "cs", t, (T + 1, B, H))
+        _rnn_arr(dc, fn, "dc", t, (B, H))
+    if kind == RNN_GRU:
+        _rnn_arr(drec, fn, "drec", t, (T, B, W))
+    cdef Py_ssize_t s = cnp.PyArray_ITEMSIZE(<cnp.ndarray>xp_like), step
+    cdef char* D = _at(d, 0, s)
+    cdef char* U = _at(u, 0, s)
+    cdef char* Hp = _at(hs, 0, s)
+    cdef char* A = _at(acts, 0, s) if kind != RNN_SIMPLE else NULL
+    cdef char* C = _at(cs, 0, s) if kind == RNN_LSTM else NULL
+    cdef char* K = _at(keep, 0, s) if kind != RNN_SIMPLE else NULL
+    cdef char* DZ = _at(dz, 0, s)
+    cdef char* DR = _at(drec, 0, s) if kind == RNN_GRU else NULL
+    j.dh = _at(dh, 0, s)
+    j.dc = _at(dc, 0, s) if kind == RNN_LSTM else NULL
+    cdef cnp.ndarray tmp = None
+    if kind == RNN_GRU_BEFORE:
+        tmp = np.empty((B, H), dtype=d.dtype)
+        j.tmp = <char*>cnp.PyArray_DATA(tmp)
+    cdef Py_ssize_t bh = B * H, bw = B * W
+    _pin()
+    with nogil:
+        for step in range(T - 1, -1, -1):
+            j.d = D + step * bh * s
+            j.hp = Hp + step * bh * s
+            j.hn = Hp + (step + 1) * bh * s
+            j.dz = DZ + step * bw * s
+            if kind != RNN_SIMPLE:
+                j.a = A + step * bw * s
+                j.keep = K + step * bh * s
+            if kind == RNN_SIMPLE:
+                _rnn_rows(&j, bh, GRAIN_CHEAP)
+                # dh_next = dz U^T
+                _rnn_gemm(j.single, B, H, H, j.dz, H, U, H, 1, 0.0, j.dh, H, s)
+            elif kind == RNN_LSTM:
+                j.cp = C + step * bh * s
+                j.tc = j.keep
+                _rnn_rows(&j, 4 * bw, GRAIN_CHEAP)
+                _rnn_gemm(j.single, B, H, W, j.dz, W, U, W, 1, 0.0, j.dh, H, s)
+            elif kind == RNN_GRU:
+                j.drec = DR + step * bw * s
+                _rnn_rows(&j, 3 * bw, GRAIN_CHEAP)
+                # dh_next = dh z (written by the rows) + drec U^T
+                _rnn_gemm(j.single, B, H, W, j.drec, W, U, W, 1, 1.0, j.dh, H, s)
+            else:
+                j.phase = 0
+                _rnn_rows(&j, 3 * bh, GRAIN_CHEAP)
+                # d(r * h) = dz_h U_h^T
+                _rnn_gemm(j.single, B, H, H, j.dz + 2 * H * s, W, U + 2 * H * s, W, 1,
+                          0.0, j.tmp, H, s)
+                j.phase = 1
+                _rnn_rows(&j, 2 * bh, GRAIN_CHEAP)
+                # dh_next += dz_zr U_zr^T
+                _rnn_gemm(j.single, B, H, 2 * H, j.dz, W, U, W, 1, 1.0, j.dh, H, s)
+    _unpin()
+    return None
