@@ -431,7 +431,28 @@ class RNN(Layer):
         config = super().get_config()
         config.update(return_sequences=self.return_sequences, return_state=self.return_state,
                       go_backwards=self.go_backwards)
+        cell = self.cell.get_config()
+        for key in ("name", "trainable", "dtype", "batch_input_shape"):
+            cell.pop(key, None)
+        if type(self) is RNN:
+            config["cell"] = {"class_name": type(self.cell).__name__, "config": cell}
+        else:
+            # SimpleRNN / LSTM / GRU: the cell's arguments are the layer's (Keras' form)
+            config.update(cell)
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if cls is RNN:
+            entry = config.pop("cell")
+            cell_cls = {c.__name__: c for c in (SimpleRNNCell, LSTMCell, GRUCell)}.get(
+                entry["class_name"])
+            if cell_cls is None:
+                raise ValueError(f"RNN.from_config: unknown cell class "
+                                 f"{entry['class_name']!r}")
+            config["cell"] = cell_cls(**entry["config"])
+        return cls(**config)
 
 
 def _split_kwargs(kwargs):
