@@ -239,6 +239,31 @@ cdef void _rnn_part(void* ctx, int part, int parts) noexcept nogil:
             _rnn_bwd_rows[double](j, lo, hi, 0)
 
 
+cdef void _load_rows(floating* dst, floating* x, floating* bias, Py_ssize_t B,
+                     Py_ssize_t W) noexcept nogil:
+    # dst = x + bias (per row), or a copy of x without a bias: the projected input with
+    # its bias, added here rather than as a separate (T, B, W) op before the call
+    cdef Py_ssize_t b, k
+    cdef floating* d
+    cdef floating* r
+    if bias == NULL:
+        memcpy(dst, x, B * W * sizeof(floating))
+        return
+    for b in range(B):
+        d = dst + b * W
+        r = x + b * W
+        for k in range(W):
+            d[k] = r[k] + bias[k]
+
+
+cdef inline void _load(bint single, char* dst, char* x, char* bias, Py_ssize_t B,
+                       Py_ssize_t W) noexcept nogil:
+    if single:
+        _load_rows[float](<float*>dst, <float*>x, <float*>bias, B, W)
+    else:
+        _load_rows[double](<double*>dst, <double*>x, <double*>bias, B, W)
+
+
 cdef inline void _rnn_rows(RnnJob* j, Py_ssize_t work, Py_ssize_t grain) noexcept nogil:
     tg_pool_run(_rnn_part, j, _parts(work, grain))
 
@@ -320,12 +345,14 @@ def rnn_ready():
     return _blas_ready()
 
 
-def rnn_forward(int kind, object xp, object u, object brec, object hs, object cs,
-                object acts, object keep):
+def rnn_forward(int kind, object xp, object u, object bias, object brec, object hs,
+                object cs, object acts, object keep, bint zero_start=False):
     """Run a recurrence forward over all steps, in place.
 
     ``kind``: 0 SimpleRNN (tanh), 1 LSTM, 2 GRU (reset_after), 3 GRU (reset before).
-    ``xp`` (T, B, W) projected inputs with their bias; ``u`` (H, W); ``hs`` (T + 1, B, H)
+    ``xp`` (T, B, W) projected inputs, ``bias`` (W,) the input bias added to them (None
+    for none); ``zero_start``: the initial states are zeros (their product is skipped;
+    ``hs[0]``/``cs[0]`` must hold zeros still).  ``u`` (H, W); ``hs`` (T + 1, B, H)
     or larger, ``hs[0]`` the initial h, filled with h_0 .. h_{T-1} after it; ``acts``
     (T, B, W) the gates after activation (ignored by SimpleRNN: pass ``hs``).  LSTM:
     ``cs`` (T + 1, B, H) likewise with c, ``keep`` (T, B, H) tanh(c).  GRU: ``brec``
@@ -353,6 +380,8 @@ def rnn_forward(int kind, object xp, object u, object brec, object hs, object cs
         _rnn_arr(keep, fn, "keep", t, (T, B, H))
     if kind == RNN_GRU:
         _rnn_arr(brec, fn, "brec", t, (W,))
+    if bias is not None:
+        _rnn_arr(bias, fn, "bias", t, (W,))
     cdef Py_ssize_t s = cnp.PyArray_ITEMSIZE(<cnp.ndarray>xp), step
     cdef char* X = _at(xp, 0, s)
     cdef char* U = _at(u, 0, s)
@@ -360,22 +389,29 @@ def rnn_forward(int kind, object xp, object u, object brec, object hs, object cs
     cdef char* A = _at(acts, 0, s) if kind != RNN_SIMPLE else NULL
     cdef char* C = _at(cs, 0, s) if kind == RNN_LSTM else NULL
     cdef char* K = _at(keep, 0, s) if kind != RNN_SIMPLE else NULL
-    cdef cnp.ndarray rec = None
+    cdef cnp.ndarray rec = None, xb = None
     if kind == RNN_GRU or kind == RNN_GRU_BEFORE:
+        # h U of the step, and the step's projected input with its bias
         rec = np.empty((B, W), dtype=xp.dtype)
+        xb = np.empty((B, W), dtype=xp.dtype)
         j.rec = <char*>cnp.PyArray_DATA(rec)
     j.brec = _at(brec, 0, s) if kind == RNN_GRU else NULL
+    cdef char* Bin = _at(bias, 0, s) if bias is not None else NULL
+    cdef char* XB = <char*>cnp.PyArray_DATA(xb) if xb is not None else NULL
     cdef Py_ssize_t bh = B * H, bw = B * W
+    # at step 0 from zero states every product is zero: skipped
+    cdef bint skip
     _pin()
     with nogil:
         for step in range(T):
-            j.x = X + step * bw * s
+            skip = zero_start and step == 0
             j.hp = Hp + step * bh * s
             j.hn = Hp + (step + 1) * bh * s
             if kind == RNN_SIMPLE:
-                # h_t = tanh(x + h U): the product added onto x, written where h goes
-                memcpy(j.hn, j.x, bh * s)
-                _rnn_gemm(j.single, B, H, H, j.hp, H, U, H, 0, 1.0, j.hn, H, s)
+                # h_t = tanh(x + b + h U): the product added onto x + b where h goes
+                _load(j.single, j.hn, X + step * bw * s, Bin, B, W)
+                if not skip:
+                    _rnn_gemm(j.single, B, H, H, j.hp, H, U, H, 0, 1.0, j.hn, H, s)
                 j.a = j.hn
                 _rnn_rows(&j, bh, GRAIN_MATH)
                 continue
@@ -385,18 +421,27 @@ def rnn_forward(int kind, object xp, object u, object brec, object hs, object cs
                 j.cp = C + step * bh * s
                 j.cn = C + (step + 1) * bh * s
                 j.tc = j.keep
-                memcpy(j.a, j.x, bw * s)
-                _rnn_gemm(j.single, B, W, H, j.hp, H, U, W, 0, 1.0, j.a, W, s)
+                _load(j.single, j.a, X + step * bw * s, Bin, B, W)
+                if not skip:
+                    _rnn_gemm(j.single, B, W, H, j.hp, H, U, W, 0, 1.0, j.a, W, s)
                 _rnn_rows(&j, bw + bh, GRAIN_MATH)
-            elif kind == RNN_GRU:
-                _rnn_gemm(j.single, B, W, H, j.hp, H, U, W, 0, 0.0, j.rec, W, s)
+                continue
+            _load(j.single, XB, X + step * bw * s, Bin, B, W)
+            j.x = XB
+            if skip:
+                memset(j.rec, 0, bw * s)
+            if kind == RNN_GRU:
+                if not skip:
+                    _rnn_gemm(j.single, B, W, H, j.hp, H, U, W, 0, 0.0, j.rec, W, s)
                 _rnn_rows(&j, bw, GRAIN_MATH)
             else:
-                _rnn_gemm(j.single, B, 2 * H, H, j.hp, H, U, W, 0, 0.0, j.rec, W, s)
+                if not skip:
+                    _rnn_gemm(j.single, B, 2 * H, H, j.hp, H, U, W, 0, 0.0, j.rec, W, s)
                 j.phase = 0
                 _rnn_rows(&j, 2 * bh, GRAIN_MATH)
-                _rnn_gemm(j.single, B, H, H, j.keep, H, U + 2 * H * s, W, 0, 0.0,
-                          j.rec + 2 * H * s, W, s)
+                if not skip:
+                    _rnn_gemm(j.single, B, H, H, j.keep, H, U + 2 * H * s, W, 0, 0.0,
+                              j.rec + 2 * H * s, W, s)
                 j.phase = 1
                 _rnn_rows(&j, bh, GRAIN_MATH)
     _unpin()
@@ -404,7 +449,8 @@ def rnn_forward(int kind, object xp, object u, object brec, object hs, object cs
 
 
 def rnn_backward(int kind, object d, object xp_like, object u, object hs, object cs,
-                 object acts, object keep, object dz, object drec, object dh, object dc):
+                 object acts, object keep, object dz, object drec, object dh, object dc,
+                 bint want_initial=True):
     """The backward pass through time of rnn_forward's recurrence, in place.
 
     ``d`` (T, B, H): the gradient of every step's h (with the final state's gradient
@@ -413,8 +459,9 @@ def rnn_backward(int kind, object d, object xp_like, object u, object hs, object
     ``dz`` (T, B, W) the gradient of the projected inputs; GRU (reset_after) ``drec``
     (T, B, W) the gradient of h U + b_rec; ``dh`` (B, H), zeros on entry, the gradient
     of the initial h on exit; LSTM ``dc`` (B, H), the final c's gradient on entry, the
-    initial c's on exit.  The weight gradients are products over all steps of these
-    (the caller's).
+    initial c's on exit (``want_initial=False``: nobody needs those two; the last
+    step's product through U is skipped and ``dh`` is left partial).  The weight
+    gradients are products over all steps of these (the caller's).
     """
     cdef RnnJob j
     cdef str fn = "rnn_backward"
@@ -456,9 +503,11 @@ def rnn_backward(int kind, object d, object xp_like, object u, object hs, object
         tmp = np.empty((B, H), dtype=d.dtype)
         j.tmp = <char*>cnp.PyArray_DATA(tmp)
     cdef Py_ssize_t bh = B * H, bw = B * W
+    cdef bint last
     _pin()
     with nogil:
         for step in range(T - 1, -1, -1):
+            last = step == 0 and not want_initial
             j.d = D + step * bh * s
             j.hp = Hp + step * bh * s
             j.hn = Hp + (step + 1) * bh * s
@@ -469,17 +518,20 @@ def rnn_backward(int kind, object d, object xp_like, object u, object hs, object
             if kind == RNN_SIMPLE:
                 _rnn_rows(&j, bh, GRAIN_CHEAP)
                 # dh_next = dz U^T
-                _rnn_gemm(j.single, B, H, H, j.dz, H, U, H, 1, 0.0, j.dh, H, s)
+                if not last:
+                    _rnn_gemm(j.single, B, H, H, j.dz, H, U, H, 1, 0.0, j.dh, H, s)
             elif kind == RNN_LSTM:
                 j.cp = C + step * bh * s
                 j.tc = j.keep
                 _rnn_rows(&j, 4 * bw, GRAIN_CHEAP)
-                _rnn_gemm(j.single, B, H, W, j.dz, W, U, W, 1, 0.0, j.dh, H, s)
+                if not last:
+                    _rnn_gemm(j.single, B, H, W, j.dz, W, U, W, 1, 0.0, j.dh, H, s)
             elif kind == RNN_GRU:
                 j.drec = DR + step * bw * s
                 _rnn_rows(&j, 3 * bw, GRAIN_CHEAP)
                 # dh_next = dh z (written by the rows) + drec U^T
-                _rnn_gemm(j.single, B, H, W, j.drec, W, U, W, 1, 1.0, j.dh, H, s)
+                if not last:
+                    _rnn_gemm(j.single, B, H, W, j.drec, W, U, W, 1, 1.0, j.dh, H, s)
             else:
                 j.phase = 0
                 _rnn_rows(&j, 3 * bh, GRAIN_CHEAP)
@@ -489,6 +541,7 @@ def rnn_backward(int kind, object d, object xp_like, object u, object hs, object
                 j.phase = 1
                 _rnn_rows(&j, 2 * bh, GRAIN_CHEAP)
                 # dh_next += dz_zr U_zr^T
-                _rnn_gemm(j.single, B, H, 2 * H, j.dz, W, U, W, 1, 1.0, j.dh, H, s)
+                if not last:
+                    _rnn_gemm(j.single, B, H, 2 * H, j.dz, W, U, W, 1, 1.0, j.dh, H, s)
     _unpin()
     return None

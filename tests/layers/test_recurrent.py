@@ -260,8 +260,9 @@ _FUSED_CASES = [
 
 @pytest.mark.parametrize("layer_type, cell_options, options", _FUSED_CASES)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("given_states", [True, False])
 def test_fused_recurrences_match_the_generic_loop_values_and_gradients(
-        layer_type, cell_options, options, dtype, monkeypatch):
+        layer_type, cell_options, options, dtype, given_states, monkeypatch):
     from tapegrad.layers import _rnn_fused
     from tapegrad.layers.recurrent import RNN
 
@@ -274,13 +275,14 @@ def test_fused_recurrences_match_the_generic_loop_values_and_gradients(
     # a nonzero recurrent bias, so that its gradient and its place in the gate are seen
     layer.set_weights([w + 0.3 * rng.standard_normal(w.shape).astype(dtype)
                        for w in layer.get_weights()])
+    # given states, or the default zeros (the kernels skip the products of those)
     states = [tg.constant(_x((3, 5), seed=8 + k).astype(dtype))
-              for k in range(len(layer.cell.state_size))]
+              for k in range(len(layer.cell.state_size))] if given_states else []
 
     def run():
         with tg.GradientTape() as tape:
             tape.watch([x] + states)
-            out = layer(x, initial_state=states)
+            out = layer(x, initial_state=states or None)
             outs = out if isinstance(out, list) else [out]
             loss = tg.add_n([tg.reduce_sum(o * o * (1.0 + k)) for k, o in enumerate(outs)])
         # gradient taken outside the block: the fused backward pass runs
@@ -322,12 +324,16 @@ def test_fused_kernel_rejects_bad_buffers():
     u = np.zeros((2, 8))
     hs = np.zeros((3, 3, 2))
     with pytest.raises(ValueError, match="rnn_forward: u must be"):
-        _kernels.rnn_forward(_rnn_fused.GRU, xp, u, np.zeros(8), hs, None, xp, hs[:2])
+        _kernels.rnn_forward(_rnn_fused.GRU, xp, u, None, np.zeros(8), hs, None, xp, hs[:2])
     with pytest.raises(TypeError, match="rnn_forward: acts must be a C-contiguous"):
-        _kernels.rnn_forward(_rnn_fused.LSTM, xp, u, None, hs, hs.copy(),
+        _kernels.rnn_forward(_rnn_fused.LSTM, xp, u, None, None, hs, hs.copy(),
                              xp.astype(np.float32), hs[:2].copy())
     with pytest.raises(ValueError, match="rnn_forward: hs must be"):
-        _kernels.rnn_forward(_rnn_fused.LSTM, xp, u, None, hs[:2], hs.copy(), xp,
+        _kernels.rnn_forward(_rnn_fused.LSTM, xp, u, None, None, hs[:2], hs.copy(), xp,
                              hs[:2].copy())
+    with pytest.raises(ValueError, match="rnn_forward: bias must have shape"):
+        _kernels.rnn_forward(_rnn_fused.LSTM, np.zeros((2, 3, 4)), np.zeros((1, 4)),
+                             np.zeros(3), None, np.zeros((3, 3, 1)), np.zeros((3, 3, 1)),
+                             np.zeros((2, 3, 4)), np.zeros((2, 3, 1)))
     with pytest.raises(ValueError, match="kind must be"):
-        _kernels.rnn_forward(7, xp, u, None, hs, None, None, None)
+        _kernels.rnn_forward(7, xp, u, None, None, hs, None, None, None)

@@ -2,7 +2,10 @@
 its forms, and SimpleRNN with tanh, each one custom-gradient call.
 
 The input projection of all steps is one matmul outside (recorded as usual: its
-gradient gives the kernel's and the input bias's).  The recurrence and its backward
+gradient gives the kernel's); the input bias is added inside, as the step's input is
+loaded, and its gradient is the sum of the pre-activation gradients.  States that
+start at zero are passed as None: the first step's product and the last product of the
+backward pass (the initial state's gradient) are skipped.  The recurrence and its backward
 pass through time are one nogil loop each in C (``_kernels_rnn.pxi``): per step a GEMM
 on the thread pool and one pass over the batch rows.  The recurrent kernel's gradient
 is then one GEMM over all steps.  Every buffer is allocated once per call, here.
@@ -37,7 +40,7 @@ def _recording():
 
 
 def _array(t):
-    return np.ascontiguousarray(t.numpy())
+    return None if t is None else np.ascontiguousarray(t.numpy())
 
 
 def _gemm_tn(a, b):
@@ -46,27 +49,48 @@ def _gemm_tn(a, b):
     return np.matmul(a.T, b) if out is None else out
 
 
+def _present(values, inputs):
+    """The gradients of the inputs that were given (custom_gradient drops None inputs)."""
+    return tuple(_core.wrap(np.ascontiguousarray(v)) for v, i in zip(values, inputs)
+                 if i is not None)
+
+
 def _regrad(plain, inputs, dout):
     """The gradient through the differentiable recurrence ``plain`` (recorded)."""
+    given = [i for i in inputs if i is not None]
     with tg.GradientTape() as tape:
-        tape.watch(list(inputs))
+        tape.watch(given)
         again = plain(*inputs)
-    return tuple(tape.gradient(again, list(inputs), output_gradients=dout))
+    return tuple(tape.gradient(again, given, output_gradients=dout))
 
 
-def _wrap(*arrays):
-    # fresh arrays nothing else holds: wrapped, not copied
-    return tuple(_core.wrap(np.ascontiguousarray(a)) for a in arrays)
+def _start(h0, shape, dtype):
+    """The initial state: zeros, or h0's values (the kernels overwrite the rest)."""
+    out = np.empty(shape, dtype)
+    if h0 is None:
+        out[0] = 0
+    else:
+        out[0] = h0.numpy()
+    return out
+
+
+def _plain_start(h, xp, u):
+    return tg.zeros((xp.shape[1], u.shape[0]), dtype=xp.dtype) if h is None else h
+
+
+def _plain_input(xp, b, t):
+    return xp[t] if b is None else xp[t] + b
 
 
 # ---------------------------------------------------------------------- LSTM
 
 
-def _plain_lstm(xp, u, h, c):
+def _plain_lstm(xp, u, b, h, c):
     units = u.shape[0]
+    h, c = _plain_start(h, xp, u), _plain_start(c, xp, u)
     outputs = []
     for t in range(xp.shape[0]):
-        z = xp[t] + tg.matmul(h, u)
+        z = _plain_input(xp, b, t) + tg.matmul(h, u)
         gates = tg.nn.sigmoid(z[:, :2 * units])
         i, f = gates[:, :units], gates[:, units:]
         g = tg.tanh(z[:, 2 * units:3 * units])
@@ -78,34 +102,36 @@ def _plain_lstm(xp, u, h, c):
 
 
 @tg.custom_gradient
-def lstm_sequence(xp, u, h0, c0):
-    """``xp`` ``(T, B, 4H)`` projected inputs (bias included), ``u`` ``(H, 4H)``; returns
-    ``(T + 1, B, H)``: the T hidden states, then the final cell state."""
-    xp_a, u_a = _array(xp), _array(u)
+def lstm_sequence(xp, u, b, h0, c0):
+    """``xp`` ``(T, B, 4H)`` projected inputs, ``u`` ``(H, 4H)``, ``b`` ``(4H,)`` the
+    bias or None, ``h0``/``c0`` ``(B, H)`` or both None (zeros); returns ``(T + 1, B, H)``:
+    the T hidden states, then the final cell state."""
+    xp_a, u_a, b_a = _array(xp), _array(u), _array(b)
     steps, batch, width = xp_a.shape
     units = width // 4
     dtype = xp_a.dtype
+    zero = h0 is None
     # hs: h_{-1} .. h_{T-1}, then the final c, so that the output is a view of it
-    hs = np.empty((steps + 2, batch, units), dtype)
-    cs = np.empty((steps + 1, batch, units), dtype)          # c_{-1} .. c_{T-1}
+    hs = _start(h0, (steps + 2, batch, units), dtype)
+    cs = _start(c0, (steps + 1, batch, units), dtype)       # c_{-1} .. c_{T-1}
     acts = np.empty((steps, batch, width), dtype)            # i, f, g, o activated
     tanh_c = np.empty((steps, batch, units), dtype)
-    hs[0] = h0.numpy()
-    cs[0] = c0.numpy()
-    _kernels.rnn_forward(LSTM, xp_a, u_a, None, hs, cs, acts, tanh_c)
+    _kernels.rnn_forward(LSTM, xp_a, u_a, b_a, None, hs, cs, acts, tanh_c, zero)
     hs[steps + 1] = cs[steps]
 
     def grad_fn(dout):
         if _recording():
-            return _regrad(_plain_lstm, (xp, u, h0, c0), dout)
+            return _regrad(_plain_lstm, (xp, u, b, h0, c0), dout)
         d = dout.numpy()
         dz = np.empty((steps, batch, width), dtype)
         dh = np.zeros((batch, units), dtype)
         dc = np.array(d[steps], dtype=dtype)
         _kernels.rnn_backward(LSTM, np.ascontiguousarray(d[:steps], dtype=dtype), dz, u_a,
-                              hs, cs, acts, tanh_c, dz, None, dh, dc)
-        du = _gemm_tn(hs[:steps].reshape(-1, units), dz.reshape(-1, width))
-        return _wrap(dz, du, dh, dc)
+                              hs, cs, acts, tanh_c, dz, None, dh, dc, not zero)
+        flat = dz.reshape(-1, width)
+        du = _gemm_tn(hs[:steps].reshape(-1, units), flat)
+        db = flat.sum(axis=0) if b is not None else None
+        return _present((dz, du, db, dh, dc), (xp, u, b, h0, c0))
 
     return _core.wrap(hs[1:]), grad_fn
 
@@ -113,12 +139,15 @@ def lstm_sequence(xp, u, h0, c0):
 # ---------------------------------------------------------------------- GRU
 
 
-def _plain_gru(xp, u, brec, h):
+def _plain_gru(xp, u, b, brec, h):
     units = u.shape[0]
+    h = _plain_start(h, xp, u)
     outputs = []
     for t in range(xp.shape[0]):
-        x = xp[t]
-        rec = tg.matmul(h, u) + brec
+        x = _plain_input(xp, b, t)
+        rec = tg.matmul(h, u)
+        if brec is not None:
+            rec = rec + brec
         zr = tg.nn.sigmoid(x[:, :2 * units] + rec[:, :2 * units])
         z, r = zr[:, :units], zr[:, units:]
         hh = tg.tanh(x[:, 2 * units:] + r * rec[:, 2 * units:])
@@ -128,41 +157,45 @@ def _plain_gru(xp, u, brec, h):
 
 
 @tg.custom_gradient
-def gru_sequence(xp, u, brec, h0):
-    """GRU with ``reset_after=True``: ``xp`` ``(T, B, 3H)`` projected inputs (input bias
-    included), ``u`` ``(H, 3H)``, ``brec`` ``(3H,)`` the recurrent bias; returns the T
-    hidden states ``(T, B, H)``."""
-    xp_a, u_a = _array(xp), _array(u)
+def gru_sequence(xp, u, b, brec, h0):
+    """GRU with ``reset_after=True``: ``xp`` ``(T, B, 3H)`` projected inputs, ``u``
+    ``(H, 3H)``, ``b`` the input bias and ``brec`` the recurrent bias (``(3H,)`` or
+    None), ``h0`` ``(B, H)`` or None (zeros); returns the T hidden states ``(T, B, H)``."""
+    xp_a, u_a, b_a = _array(xp), _array(u), _array(b)
     steps, batch, width = xp_a.shape
     units = width // 3
     dtype = xp_a.dtype
-    brec_a = np.ascontiguousarray(brec.numpy(), dtype=dtype)
-    hs = np.empty((steps + 1, batch, units), dtype)
+    brec_a = np.zeros(width, dtype) if brec is None else _array(brec)
+    zero = h0 is None
+    hs = _start(h0, (steps + 1, batch, units), dtype)
     acts = np.empty((steps, batch, width), dtype)            # z, r, candidate
     keep = np.empty((steps, batch, units), dtype)            # h U_h + b_h per step
-    hs[0] = h0.numpy()
-    _kernels.rnn_forward(GRU, xp_a, u_a, brec_a, hs, None, acts, keep)
+    _kernels.rnn_forward(GRU, xp_a, u_a, b_a, brec_a, hs, None, acts, keep, zero)
 
     def grad_fn(dout):
         if _recording():
-            return _regrad(_plain_gru, (xp, u, brec, h0), dout)
+            return _regrad(_plain_gru, (xp, u, b, brec, h0), dout)
         d = np.ascontiguousarray(dout.numpy(), dtype=dtype)
         dz = np.empty((steps, batch, width), dtype)
         drec = np.empty((steps, batch, width), dtype)
         dh = np.zeros((batch, units), dtype)
-        _kernels.rnn_backward(GRU, d, dz, u_a, hs, None, acts, keep, dz, drec, dh, None)
+        _kernels.rnn_backward(GRU, d, dz, u_a, hs, None, acts, keep, dz, drec, dh, None,
+                              not zero)
         flat = drec.reshape(-1, width)
         du = _gemm_tn(hs[:steps].reshape(-1, units), flat)
-        return _wrap(dz, du, flat.sum(axis=0), dh)
+        db = dz.reshape(-1, width).sum(axis=0) if b is not None else None
+        dbrec = flat.sum(axis=0) if brec is not None else None
+        return _present((dz, du, db, dbrec, dh), (xp, u, b, brec, h0))
 
     return _core.wrap(hs[1:]), grad_fn
 
 
-def _plain_gru_before(xp, u, h):
+def _plain_gru_before(xp, u, b, h):
     units = u.shape[0]
+    h = _plain_start(h, xp, u)
     outputs = []
     for t in range(xp.shape[0]):
-        x = xp[t]
+        x = _plain_input(xp, b, t)
         zr = tg.nn.sigmoid(x[:, :2 * units] + tg.matmul(h, u[:, :2 * units]))
         z, r = zr[:, :units], zr[:, units:]
         hh = tg.tanh(x[:, 2 * units:] + tg.matmul(r * h, u[:, 2 * units:]))
@@ -172,32 +205,34 @@ def _plain_gru_before(xp, u, h):
 
 
 @tg.custom_gradient
-def gru_before_sequence(xp, u, h0):
+def gru_before_sequence(xp, u, b, h0):
     """GRU with ``reset_after=False`` (the reset gate scales h before ``U_h``): ``xp``
-    ``(T, B, 3H)`` with the whole bias, ``u`` ``(H, 3H)``; returns ``(T, B, H)``."""
-    xp_a, u_a = _array(xp), _array(u)
+    ``(T, B, 3H)``, ``u`` ``(H, 3H)``, ``b`` ``(3H,)`` or None, ``h0`` ``(B, H)`` or None;
+    returns ``(T, B, H)``."""
+    xp_a, u_a, b_a = _array(xp), _array(u), _array(b)
     steps, batch, width = xp_a.shape
     units = width // 3
     dtype = xp_a.dtype
-    hs = np.empty((steps + 1, batch, units), dtype)
+    zero = h0 is None
+    hs = _start(h0, (steps + 1, batch, units), dtype)
     acts = np.empty((steps, batch, width), dtype)
     keep = np.empty((steps, batch, units), dtype)            # r * h per step
-    hs[0] = h0.numpy()
-    _kernels.rnn_forward(GRU_BEFORE, xp_a, u_a, None, hs, None, acts, keep)
+    _kernels.rnn_forward(GRU_BEFORE, xp_a, u_a, b_a, None, hs, None, acts, keep, zero)
 
     def grad_fn(dout):
         if _recording():
-            return _regrad(_plain_gru_before, (xp, u, h0), dout)
+            return _regrad(_plain_gru_before, (xp, u, b, h0), dout)
         d = np.ascontiguousarray(dout.numpy(), dtype=dtype)
         dz = np.empty((steps, batch, width), dtype)
         dh = np.zeros((batch, units), dtype)
         _kernels.rnn_backward(GRU_BEFORE, d, dz, u_a, hs, None, acts, keep, dz, None, dh,
-                              None)
+                              None, not zero)
         flat = dz.reshape(-1, width)
         du = np.empty_like(u_a)
         du[:, :2 * units] = _gemm_tn(hs[:steps].reshape(-1, units), flat[:, :2 * units])
         du[:, 2 * units:] = _gemm_tn(keep.reshape(-1, units), flat[:, 2 * units:])
-        return _wrap(dz, du, dh)
+        db = flat.sum(axis=0) if b is not None else None
+        return _present((dz, du, db, dh), (xp, u, b, h0))
 
     return _core.wrap(hs[1:]), grad_fn
 
@@ -205,33 +240,37 @@ def gru_before_sequence(xp, u, h0):
 # ---------------------------------------------------------------------- SimpleRNN
 
 
-def _plain_simple(xp, u, h):
+def _plain_simple(xp, u, b, h):
+    h = _plain_start(h, xp, u)
     outputs = []
     for t in range(xp.shape[0]):
-        h = tg.tanh(xp[t] + tg.matmul(h, u))
+        h = tg.tanh(_plain_input(xp, b, t) + tg.matmul(h, u))
         outputs.append(h)
     return tg.stack(outputs)
 
 
 @tg.custom_gradient
-def simple_sequence(xp, u, h0):
-    """SimpleRNN with tanh: ``xp`` ``(T, B, H)`` (bias included), ``u`` ``(H, H)``;
-    returns ``(T, B, H)``."""
-    xp_a, u_a = _array(xp), _array(u)
+def simple_sequence(xp, u, b, h0):
+    """SimpleRNN with tanh: ``xp`` ``(T, B, H)``, ``u`` ``(H, H)``, ``b`` ``(H,)`` or
+    None, ``h0`` ``(B, H)`` or None; returns ``(T, B, H)``."""
+    xp_a, u_a, b_a = _array(xp), _array(u), _array(b)
     steps, batch, units = xp_a.shape
     dtype = xp_a.dtype
-    hs = np.empty((steps + 1, batch, units), dtype)
-    hs[0] = h0.numpy()
-    _kernels.rnn_forward(SIMPLE, xp_a, u_a, None, hs, None, None, None)
+    zero = h0 is None
+    hs = _start(h0, (steps + 1, batch, units), dtype)
+    _kernels.rnn_forward(SIMPLE, xp_a, u_a, b_a, None, hs, None, None, None, zero)
 
     def grad_fn(dout):
         if _recording():
-            return _regrad(_plain_simple, (xp, u, h0), dout)
+            return _regrad(_plain_simple, (xp, u, b, h0), dout)
         d = np.ascontiguousarray(dout.numpy(), dtype=dtype)
         dz = np.empty((steps, batch, units), dtype)
         dh = np.zeros((batch, units), dtype)
-        _kernels.rnn_backward(SIMPLE, d, dz, u_a, hs, None, None, None, dz, None, dh, None)
-        du = _gemm_tn(hs[:steps].reshape(-1, units), dz.reshape(-1, units))
-        return _wrap(dz, du, dh)
+        _kernels.rnn_backward(SIMPLE, d, dz, u_a, hs, None, None, None, dz, None, dh, None,
+                              not zero)
+        flat = dz.reshape(-1, units)
+        du = _gemm_tn(hs[:steps].reshape(-1, units), flat)
+        db = flat.sum(axis=0) if b is not None else None
+        return _present((dz, du, db, dh), (xp, u, b, h0))
 
     return _core.wrap(hs[1:]), grad_fn

@@ -319,7 +319,8 @@ class RNN(Layer):
             raise ValueError(f"{type(self).__name__}: the input has no time steps")
         kind = self._fused_kind(inputs.dtype) if mask is None else None
         if kind is not None:
-            return self._call_fused(kind, inputs, states)
+            # default states are zeros: the fused kernels skip their products
+            return self._call_fused(kind, inputs, None if initial_state is None else states)
         # Time-major once, so that step t is a contiguous slice.
         time_major = tg.transpose(inputs, (1, 0, 2))
         if mask is not None:
@@ -375,8 +376,8 @@ class RNN(Layer):
 
     def _call_fused(self, kind, inputs, states):
         """The standard cells through the fused recurrences (layers/_rnn_fused.py): one
-        input projection matmul for all steps, then the loop and its backward pass
-        through time in C."""
+        input projection matmul for all steps, then the loop (which adds the input bias)
+        and its backward pass through time in C.  ``states`` None: zeros."""
         from tapegrad.layers import _rnn_fused
 
         cell = self.cell
@@ -384,28 +385,26 @@ class RNN(Layer):
         if self.go_backwards:
             inputs = inputs[:, ::-1]
         time_major = tg.reshape(tg.transpose(inputs, (1, 0, 2)), (steps * batch, features))
-        projected = tg.matmul(time_major, cell.kernel)
-        if cell.bias is not None:
-            projected = projected + cell._input_bias()
         width = cell._gates * cell.units
-        projected = tg.reshape(projected, (steps, batch, width))
-        recurrent = cell.recurrent_kernel
-        if isinstance(recurrent, tg.Variable):
-            recurrent = recurrent.read_value()
+        projected = tg.reshape(tg.matmul(time_major, cell.kernel), (steps, batch, width))
+        read = lambda v: v.read_value() if isinstance(v, tg.Variable) else v  # noqa: E731
+        recurrent = read(cell.recurrent_kernel)
+        bias = read(cell._input_bias()) if cell.bias is not None else None
+        h0 = None if states is None else states[0]
         if kind == _rnn_fused.LSTM:
-            packed = _rnn_fused.lstm_sequence(projected, recurrent, states[0], states[1])
+            c0 = None if states is None else states[1]
+            packed = _rnn_fused.lstm_sequence(projected, recurrent, bias, h0, c0)
             h, c = packed[steps - 1], packed[steps]
             sequence = packed[:steps]
             final = [h, c]
         else:
             if kind == _rnn_fused.GRU:
-                brec = cell.bias[1] if cell.bias is not None else \
-                    tg.zeros((width,), dtype=projected.dtype)
-                sequence = _rnn_fused.gru_sequence(projected, recurrent, brec, states[0])
+                brec = cell.bias[1] if cell.bias is not None else None
+                sequence = _rnn_fused.gru_sequence(projected, recurrent, bias, brec, h0)
             elif kind == _rnn_fused.GRU_BEFORE:
-                sequence = _rnn_fused.gru_before_sequence(projected, recurrent, states[0])
+                sequence = _rnn_fused.gru_before_sequence(projected, recurrent, bias, h0)
             else:
-                sequence = _rnn_fused.simple_sequence(projected, recurrent, states[0])
+                sequence = _rnn_fused.simple_sequence(projected, recurrent, bias, h0)
             h = sequence[steps - 1]
             final = [h]
         result = tg.transpose(sequence, (1, 0, 2)) if self.return_sequences else h
