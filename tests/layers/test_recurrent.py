@@ -147,6 +147,58 @@ def test_same_outputs_as_torch_lstm_and_gru():
                                rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_fused_weight_gradients_equal_torchs(kind):
+    """The fused kernels' weight gradients (and the input's) against torch.nn.LSTM /
+    GRU / RNN given the same weights, float32, with a loss on the last output."""
+    torch = pytest.importorskip("torch")
+    from tapegrad.layers import _rnn_fused
+
+    if not _rnn_fused.available("float32"):
+        pytest.skip("no bound BLAS: the fused kernels do not run here")
+    x = _x((6, 9, 5), seed=12).astype(np.float32)
+    t_layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind](
+        5, 7, batch_first=True)
+    w_ih, w_hh, b_ih, b_hh = (p.detach().numpy() for p in t_layer.parameters())
+    if kind == "lstm":
+        layer = LSTM(7)
+        weights = [w_ih.T, w_hh.T, b_ih + b_hh]
+    elif kind == "gru":
+        layer = GRU(7)
+
+        def reorder(w):   # torch r, z, n -> Keras z, r, h
+            r, z, n = np.split(w, 3, axis=0)
+            return np.concatenate([z, r, n], axis=0)
+
+        weights = [reorder(w_ih).T, reorder(w_hh).T, np.stack([reorder(b_ih), reorder(b_hh)])]
+    else:
+        layer = SimpleRNN(7)
+        weights = [w_ih.T, w_hh.T, b_ih + b_hh]
+    layer(x)
+    layer.set_weights([np.ascontiguousarray(w) for w in weights])
+    assert layer._fused_kind(np.dtype("float32")) is not None
+    xs = tg.constant(x)
+    with tg.GradientTape() as tape:
+        tape.watch(xs)
+        loss = tg.reduce_sum(tg.sin(layer(xs)))
+    grads = tape.gradient(loss, [xs] + layer.trainable_variables)
+    xt = torch.from_numpy(x).requires_grad_(True)
+    torch.sin(t_layer(xt)[0][:, -1]).sum().backward()
+    np.testing.assert_allclose(loss.numpy(), float(torch.sin(t_layer(xt)[0][:, -1]).sum()),
+                               rtol=1e-5)
+    np.testing.assert_allclose(grads[0].numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    t_w_ih, t_w_hh, t_b_ih, t_b_hh = (p.grad.numpy() for p in t_layer.parameters())
+    if kind == "gru":
+        expected = [reorder(t_w_ih).T, reorder(t_w_hh).T,
+                    np.stack([reorder(t_b_ih), reorder(t_b_hh)])]
+    else:
+        # one Keras bias stands for torch's two, which get the same gradient
+        np.testing.assert_allclose(t_b_ih, t_b_hh, rtol=1e-6)
+        expected = [t_w_ih.T, t_w_hh.T, t_b_ih]
+    for got, want in zip(grads[1:], expected):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-5)
+
+
 def _functional(layer, x):
     """The layer's output as a function of (x, kernel, recurrent_kernel, bias)."""
     cell = layer.cell
