@@ -60,165 +60,176 @@ cdef inline void _tanh_run(RnnJob* j, char* src, char* dst, Py_ssize_t n,
     j.tanh.fn(args, dims, steps, j.tanh.data)
 
 
-cdef void _rnn_fwd_rows(RnnJob* j, Py_ssize_t lo, Py_ssize_t hi, floating tag) noexcept nogil:
-    cdef Py_ssize_t b, k, H = j.H, W = j.W, s = sizeof(floating)
-    cdef floating* a
-    cdef floating* x
-    cdef floating* rec
-    cdef floating* brec = <floating*>j.brec
-    cdef floating* keep
-    cdef floating* hp
-    cdef floating* hn
-    cdef floating* cp
-    cdef floating* cn
-    cdef floating* tc
-    cdef floating z, hh
+cdef extern from "_rnn_rows.h" nogil:
+    # the per-row arithmetic (restrict rows, so GCC vectorises it): see the header
+    void tg_lstm_pre_f(float* a, ptrdiff_t H)
+    void tg_lstm_cell_f(float* a, const float* cp, float* cn, ptrdiff_t H)
+    void tg_lstm_out_f(const float* a, const float* tc, float* hn, ptrdiff_t H)
+    void tg_gru_zr_f(float* a, const float* x, const float* rec, const float* brec, ptrdiff_t H)
+    void tg_logistic_f(float* a, ptrdiff_t n)
+    void tg_gru_cand_f(float* a, const float* x, const float* rec, const float* brec, float* keep, ptrdiff_t H)
+    void tg_gru_rh_f(const float* a, const float* hp, float* keep, ptrdiff_t H)
+    void tg_gru_cand_before_f(float* a, const float* x, const float* rec, ptrdiff_t H)
+    void tg_gru_out_f(const float* a, const float* hp, float* hn, ptrdiff_t H)
+    void tg_simple_bwd_f(const float* d, const float* dhn, const float* hn, float* dz, ptrdiff_t H)
+    void tg_lstm_bwd_f(const float* a, const float* d, const float* dhn, const float* cp, const float* tc, float* dcn, float* dz, ptrdiff_t H)
+    void tg_gru_bwd_f(const float* a, const float* d, float* dhn, const float* hp, const float* keep, float* dz, float* drec, ptrdiff_t H)
+    void tg_gru_before_bwd0_f(const float* a, const float* d, float* dhn, const float* hp, float* dz, ptrdiff_t H)
+    void tg_gru_before_bwd1_f(const float* a, const float* drh, const float* hp, float* dhn, float* dz, ptrdiff_t H)
+    void tg_lstm_pre_d(double* a, ptrdiff_t H)
+    void tg_lstm_cell_d(double* a, const double* cp, double* cn, ptrdiff_t H)
+    void tg_lstm_out_d(const double* a, const double* tc, double* hn, ptrdiff_t H)
+    void tg_gru_zr_d(double* a, const double* x, const double* rec, const double* brec, ptrdiff_t H)
+    void tg_logistic_d(double* a, ptrdiff_t n)
+    void tg_gru_cand_d(double* a, const double* x, const double* rec, const double* brec, double* keep, ptrdiff_t H)
+    void tg_gru_rh_d(const double* a, const double* hp, double* keep, ptrdiff_t H)
+    void tg_gru_cand_before_d(double* a, const double* x, const double* rec, ptrdiff_t H)
+    void tg_gru_out_d(const double* a, const double* hp, double* hn, ptrdiff_t H)
+    void tg_simple_bwd_d(const double* d, const double* dhn, const double* hn, double* dz, ptrdiff_t H)
+    void tg_lstm_bwd_d(const double* a, const double* d, const double* dhn, const double* cp, const double* tc, double* dcn, double* dz, ptrdiff_t H)
+    void tg_gru_bwd_d(const double* a, const double* d, double* dhn, const double* hp, const double* keep, double* dz, double* drec, ptrdiff_t H)
+    void tg_gru_before_bwd0_d(const double* a, const double* d, double* dhn, const double* hp, double* dz, ptrdiff_t H)
+    void tg_gru_before_bwd1_d(const double* a, const double* drh, const double* hp, double* dhn, double* dz, ptrdiff_t H)
+
+
+cdef void _rnn_fwd_rows_f(RnnJob* j, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t b, H = j.H, W = j.W, s = sizeof(float)
+    cdef float* a
+    cdef float* hp
+    cdef float* hn
     for b in range(lo, hi):
-        a = <floating*>j.a + b * W
-        hp = <floating*>j.hp + b * H
-        hn = <floating*>j.hn + b * H
+        a = <float*>j.a + b * W
+        hp = <float*>j.hp + b * H
+        hn = <float*>j.hn + b * H
         if j.kind == RNN_SIMPLE:
-            # a holds x + h U; the new h is its tanh
+            # a holds x + b + h U; the new h is its tanh
             _tanh_run(j, <char*>a, <char*>hn, H, s)
         elif j.kind == RNN_LSTM:
-            cp = <floating*>j.cp + b * H
-            cn = <floating*>j.cn + b * H
-            tc = <floating*>j.tc + b * H
-            # a holds x + h U; halve the three logistic gates, one tanh over the row,
-            # then 0.5 t + 0.5 on those three (the candidate keeps its plain tanh)
-            for k in range(2 * H):
-                a[k] = a[k] * 0.5
-            for k in range(3 * H, 4 * H):
-                a[k] = a[k] * 0.5
+            # halve the three logistic gates, one tanh over the row, then 0.5 t + 0.5
+            # on those (the candidate keeps its plain tanh), the cell and h
+            tg_lstm_pre_f(a, H)
             _tanh_run(j, <char*>a, <char*>a, W, s)
-            for k in range(2 * H):
-                a[k] = a[k] * 0.5 + 0.5
-            for k in range(3 * H, 4 * H):
-                a[k] = a[k] * 0.5 + 0.5
-            for k in range(H):
-                cn[k] = a[H + k] * cp[k] + a[k] * a[2 * H + k]
-            _tanh_run(j, <char*>cn, <char*>tc, H, s)
-            for k in range(H):
-                hn[k] = a[3 * H + k] * tc[k]
+            tg_lstm_cell_f(a, <float*>j.cp + b * H, <float*>j.cn + b * H, H)
+            _tanh_run(j, <char*>(<float*>j.cn + b * H), <char*>(<float*>j.tc + b * H), H, s)
+            tg_lstm_out_f(a, <float*>j.tc + b * H, hn, H)
         elif j.kind == RNN_GRU:
-            x = <floating*>j.x + b * W
-            rec = <floating*>j.rec + b * W
-            keep = <floating*>j.keep + b * H
-            for k in range(2 * H):
-                a[k] = (x[k] + (rec[k] + brec[k])) * 0.5
+            tg_gru_zr_f(a, <float*>j.x + b * W, <float*>j.rec + b * W, <float*>j.brec, H)
             _tanh_run(j, <char*>a, <char*>a, 2 * H, s)
-            for k in range(2 * H):
-                a[k] = a[k] * 0.5 + 0.5
-            for k in range(H):
-                keep[k] = rec[2 * H + k] + brec[2 * H + k]
-                a[2 * H + k] = x[2 * H + k] + a[H + k] * keep[k]
+            tg_logistic_f(a, 2 * H)
+            tg_gru_cand_f(a, <float*>j.x + b * W, <float*>j.rec + b * W, <float*>j.brec,
+                          <float*>j.keep + b * H, H)
             _tanh_run(j, <char*>(a + 2 * H), <char*>(a + 2 * H), H, s)
-            for k in range(H):
-                z = a[k]
-                hh = a[2 * H + k]
-                hn[k] = z * hp[k] + (1 - z) * hh
+            tg_gru_out_f(a, hp, hn, H)
         elif j.phase == 0:
             # GRU_BEFORE, first pass: z and r from x + h U_zr; keep r * h for U_h
-            x = <floating*>j.x + b * W
-            rec = <floating*>j.rec + b * W
-            keep = <floating*>j.keep + b * H
-            for k in range(2 * H):
-                a[k] = (x[k] + rec[k]) * 0.5
+            tg_gru_zr_f(a, <float*>j.x + b * W, <float*>j.rec + b * W, NULL, H)
             _tanh_run(j, <char*>a, <char*>a, 2 * H, s)
-            for k in range(2 * H):
-                a[k] = a[k] * 0.5 + 0.5
-            for k in range(H):
-                keep[k] = a[H + k] * hp[k]
+            tg_logistic_f(a, 2 * H)
+            tg_gru_rh_f(a, hp, <float*>j.keep + b * H, H)
         else:
             # second pass: the candidate from x_h + (r * h) U_h, then the new h
-            x = <floating*>j.x + b * W
-            rec = <floating*>j.rec + b * W
-            for k in range(H):
-                a[2 * H + k] = x[2 * H + k] + rec[2 * H + k]
+            tg_gru_cand_before_f(a, <float*>j.x + b * W, <float*>j.rec + b * W, H)
             _tanh_run(j, <char*>(a + 2 * H), <char*>(a + 2 * H), H, s)
-            for k in range(H):
-                z = a[k]
-                hh = a[2 * H + k]
-                hn[k] = z * hp[k] + (1 - z) * hh
+            tg_gru_out_f(a, hp, hn, H)
 
 
-cdef void _rnn_bwd_rows(RnnJob* j, Py_ssize_t lo, Py_ssize_t hi, floating tag) noexcept nogil:
+cdef void _rnn_bwd_rows_f(RnnJob* j, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
     # one step of the backward pass for rows lo..hi; dh = d + dh_next throughout
-    cdef Py_ssize_t b, k, H = j.H, W = j.W
-    cdef floating* a
-    cdef floating* d
-    cdef floating* dhn
-    cdef floating* dz
-    cdef floating* hp
-    cdef floating* hn
-    cdef floating* dcn
-    cdef floating* cp
-    cdef floating* tc
-    cdef floating* keep
-    cdef floating* drec
-    cdef floating* drh
-    cdef floating dh, dc, i, f, g, o, t, z, r, hh, dzp, dhhp
+    cdef Py_ssize_t b, H = j.H, W = j.W
+    cdef float* a
+    cdef float* d
+    cdef float* dhn
+    cdef float* dz
+    cdef float* hp
     for b in range(lo, hi):
-        a = <floating*>j.a + b * W
-        d = <floating*>j.d + b * H
-        dhn = <floating*>j.dh + b * H
-        dz = <floating*>j.dz + b * W
-        hp = <floating*>j.hp + b * H
+        a = <float*>j.a + b * W
+        d = <float*>j.d + b * H
+        dhn = <float*>j.dh + b * H
+        dz = <float*>j.dz + b * W
+        hp = <float*>j.hp + b * H
         if j.kind == RNN_SIMPLE:
-            hn = <floating*>j.hn + b * H
-            for k in range(H):
-                dh = d[k] + dhn[k]
-                dz[k] = dh * (1 - hn[k] * hn[k])
+            tg_simple_bwd_f(d, dhn, <float*>j.hn + b * H, dz, H)
         elif j.kind == RNN_LSTM:
-            dcn = <floating*>j.dc + b * H
-            cp = <floating*>j.cp + b * H
-            tc = <floating*>j.tc + b * H
-            for k in range(H):
-                i = a[k]
-                f = a[H + k]
-                g = a[2 * H + k]
-                o = a[3 * H + k]
-                t = tc[k]
-                dh = d[k] + dhn[k]
-                dc = dh * o * (1 - t * t) + dcn[k]
-                dz[k] = dc * g * (i * (1 - i))
-                dz[H + k] = dc * cp[k] * (f * (1 - f))
-                dz[2 * H + k] = dc * i * (1 - g * g)
-                dz[3 * H + k] = dh * t * (o * (1 - o))
-                dcn[k] = dc * f
+            tg_lstm_bwd_f(a, d, dhn, <float*>j.cp + b * H, <float*>j.tc + b * H,
+                          <float*>j.dc + b * H, dz, H)
         elif j.kind == RNN_GRU:
-            keep = <floating*>j.keep + b * H
-            drec = <floating*>j.drec + b * W
-            for k in range(H):
-                z = a[k]
-                r = a[H + k]
-                hh = a[2 * H + k]
-                dh = d[k] + dhn[k]
-                dzp = dh * (hp[k] - hh) * (z * (1 - z))
-                dhhp = dh * (1 - z) * (1 - hh * hh)
-                dz[k] = dzp
-                dz[H + k] = dhhp * keep[k] * (r * (1 - r))
-                dz[2 * H + k] = dhhp
-                drec[k] = dzp
-                drec[H + k] = dz[H + k]
-                drec[2 * H + k] = dhhp * r
-                # the direct path; the product through U is added onto it (beta = 1)
-                dhn[k] = dh * z
+            tg_gru_bwd_f(a, d, dhn, hp, <float*>j.keep + b * H, dz, <float*>j.drec + b * W,
+                         H)
         elif j.phase == 0:
-            for k in range(H):
-                z = a[k]
-                hh = a[2 * H + k]
-                dh = d[k] + dhn[k]
-                dz[k] = dh * (hp[k] - hh) * (z * (1 - z))
-                dz[2 * H + k] = dh * (1 - z) * (1 - hh * hh)
-                dhn[k] = dh * z
+            tg_gru_before_bwd0_f(a, d, dhn, hp, dz, H)
         else:
             # tmp holds d(r * h) = dz_h U_h^T
-            drh = <floating*>j.tmp + b * H
-            for k in range(H):
-                r = a[H + k]
-                dz[H + k] = drh[k] * hp[k] * (r * (1 - r))
-                dhn[k] = dhn[k] + drh[k] * r
+            tg_gru_before_bwd1_f(a, <float*>j.tmp + b * H, hp, dhn, dz, H)
+
+
+cdef void _rnn_fwd_rows_d(RnnJob* j, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t b, H = j.H, W = j.W, s = sizeof(double)
+    cdef double* a
+    cdef double* hp
+    cdef double* hn
+    for b in range(lo, hi):
+        a = <double*>j.a + b * W
+        hp = <double*>j.hp + b * H
+        hn = <double*>j.hn + b * H
+        if j.kind == RNN_SIMPLE:
+            # a holds x + b + h U; the new h is its tanh
+            _tanh_run(j, <char*>a, <char*>hn, H, s)
+        elif j.kind == RNN_LSTM:
+            # halve the three logistic gates, one tanh over the row, then 0.5 t + 0.5
+            # on those (the candidate keeps its plain tanh), the cell and h
+            tg_lstm_pre_d(a, H)
+            _tanh_run(j, <char*>a, <char*>a, W, s)
+            tg_lstm_cell_d(a, <double*>j.cp + b * H, <double*>j.cn + b * H, H)
+            _tanh_run(j, <char*>(<double*>j.cn + b * H), <char*>(<double*>j.tc + b * H), H, s)
+            tg_lstm_out_d(a, <double*>j.tc + b * H, hn, H)
+        elif j.kind == RNN_GRU:
+            tg_gru_zr_d(a, <double*>j.x + b * W, <double*>j.rec + b * W, <double*>j.brec, H)
+            _tanh_run(j, <char*>a, <char*>a, 2 * H, s)
+            tg_logistic_d(a, 2 * H)
+            tg_gru_cand_d(a, <double*>j.x + b * W, <double*>j.rec + b * W, <double*>j.brec,
+                          <double*>j.keep + b * H, H)
+            _tanh_run(j, <char*>(a + 2 * H), <char*>(a + 2 * H), H, s)
+            tg_gru_out_d(a, hp, hn, H)
+        elif j.phase == 0:
+            # GRU_BEFORE, first pass: z and r from x + h U_zr; keep r * h for U_h
+            tg_gru_zr_d(a, <double*>j.x + b * W, <double*>j.rec + b * W, NULL, H)
+            _tanh_run(j, <char*>a, <char*>a, 2 * H, s)
+            tg_logistic_d(a, 2 * H)
+            tg_gru_rh_d(a, hp, <double*>j.keep + b * H, H)
+        else:
+            # second pass: the candidate from x_h + (r * h) U_h, then the new h
+            tg_gru_cand_before_d(a, <double*>j.x + b * W, <double*>j.rec + b * W, H)
+            _tanh_run(j, <char*>(a + 2 * H), <char*>(a + 2 * H), H, s)
+            tg_gru_out_d(a, hp, hn, H)
+
+
+cdef void _rnn_bwd_rows_d(RnnJob* j, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    # one step of the backward pass for rows lo..hi; dh = d + dh_next throughout
+    cdef Py_ssize_t b, H = j.H, W = j.W
+    cdef double* a
+    cdef double* d
+    cdef double* dhn
+    cdef double* dz
+    cdef double* hp
+    for b in range(lo, hi):
+        a = <double*>j.a + b * W
+        d = <double*>j.d + b * H
+        dhn = <double*>j.dh + b * H
+        dz = <double*>j.dz + b * W
+        hp = <double*>j.hp + b * H
+        if j.kind == RNN_SIMPLE:
+            tg_simple_bwd_d(d, dhn, <double*>j.hn + b * H, dz, H)
+        elif j.kind == RNN_LSTM:
+            tg_lstm_bwd_d(a, d, dhn, <double*>j.cp + b * H, <double*>j.tc + b * H,
+                          <double*>j.dc + b * H, dz, H)
+        elif j.kind == RNN_GRU:
+            tg_gru_bwd_d(a, d, dhn, hp, <double*>j.keep + b * H, dz, <double*>j.drec + b * W,
+                         H)
+        elif j.phase == 0:
+            tg_gru_before_bwd0_d(a, d, dhn, hp, dz, H)
+        else:
+            # tmp holds d(r * h) = dz_h U_h^T
+            tg_gru_before_bwd1_d(a, <double*>j.tmp + b * H, hp, dhn, dz, H)
 
 
 cdef void _rnn_part(void* ctx, int part, int parts) noexcept nogil:
@@ -229,14 +240,14 @@ cdef void _rnn_part(void* ctx, int part, int parts) noexcept nogil:
         return
     if j.d == NULL:
         if j.single:
-            _rnn_fwd_rows[float](j, lo, hi, 0)
+            _rnn_fwd_rows_f(j, lo, hi)
         else:
-            _rnn_fwd_rows[double](j, lo, hi, 0)
+            _rnn_fwd_rows_d(j, lo, hi)
     else:
         if j.single:
-            _rnn_bwd_rows[float](j, lo, hi, 0)
+            _rnn_bwd_rows_f(j, lo, hi)
         else:
-            _rnn_bwd_rows[double](j, lo, hi, 0)
+            _rnn_bwd_rows_d(j, lo, hi)
 
 
 cdef void _load_rows(floating* dst, floating* x, floating* bias, Py_ssize_t B,
