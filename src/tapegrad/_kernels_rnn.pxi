@@ -10,9 +10,10 @@
 # the rows hold enough transcendental work.  tanh is NumPy's own SIMD loop (as in the
 # softmax kernel), and the logistic is 0.5 tanh(x / 2) + 0.5, which cannot overflow.
 #
-# The caller allocates every buffer (C-contiguous, one float dtype; the wrappers check)
-# and keeps the saved activations for the backward pass; the weight gradients (one GEMM
-# over all steps) and the bias sums are the caller's too.
+# The caller allocates every buffer (C-contiguous, one float dtype; the wrappers check
+# shapes and dtypes) and keeps the saved activations for the backward pass; buffers must
+# not overlap (the row passes of _rnn_rows.h read them as `restrict`).  The weight
+# gradients (one GEMM over all steps) and the bias sums are the caller's too.
 
 cdef enum:
     RNN_SIMPLE = 0        # h = tanh(x + h U)
