@@ -5,10 +5,11 @@
 # Why C: a step of LSTM(128) at batch 64 is one 64x128x512 product and ~12 elementwise
 # passes over 64x512 floats; from Python each pass is a ufunc call of a few
 # microseconds, so 28 steps forward and back spent more time dispatching than
-# computing.  Here a step is one GEMM on the pool (beta = 1 adds it to the projected
-# input already in place) and one pass over the batch rows, split on the pool too when
-# the rows hold enough transcendental work.  tanh is NumPy's own SIMD loop (as in the
-# softmax kernel), and the logistic is 0.5 tanh(x / 2) + 0.5, which cannot overflow.
+# computing.  Here a step is one GEMM (beta = 1 adds it to the projected input already
+# in place) and one pass over the batch rows (_rnn_rows.h).  The batch is split over the
+# pool once per pass: each part runs the whole time loop for its rows (see
+# _rnn_fwd_part).  tanh is NumPy's own SIMD loop (as in the softmax kernel), and the
+# logistic is 0.5 tanh(x / 2) + 0.5, which cannot overflow.
 #
 # The caller allocates every buffer (C-contiguous, one float dtype; the wrappers check
 # shapes and dtypes) and keeps the saved activations for the backward pass; buffers must
@@ -46,6 +47,21 @@ cdef struct RnnJob:
     char* dz              # gradient of the step's pre-activations (B, W)
     char* drec            # GRU: gradient of the step's h U + b (B, 3H)
     char* tmp             # GRU_BEFORE: d(r * h) (B, H)
+    # the whole pass: sizes, flags and the buffers' starts (each part offsets its rows)
+    Py_ssize_t T, s       # steps, itemsize
+    bint zero             # forward: zero initial states (step 0's products skipped)
+    bint want             # backward: the initial states' gradients are wanted
+    char* X
+    char* U
+    char* HS
+    char* ACTS
+    char* CS
+    char* KEEP
+    char* BIN
+    char* XB
+    char* D
+    char* DZ
+    char* DR
 
 
 cdef inline void _tanh_run(RnnJob* j, char* src, char* dst, Py_ssize_t n,
@@ -233,24 +249,6 @@ cdef void _rnn_bwd_rows_d(RnnJob* j, Py_ssize_t lo, Py_ssize_t hi) noexcept nogi
             tg_gru_before_bwd1_d(a, <double*>j.tmp + b * H, hp, dhn, dz, H)
 
 
-cdef void _rnn_part(void* ctx, int part, int parts) noexcept nogil:
-    cdef RnnJob* j = <RnnJob*>ctx
-    cdef ptrdiff_t lo, hi
-    tg_split(j.B, part, parts, 1, &lo, &hi)
-    if lo >= hi:
-        return
-    if j.d == NULL:
-        if j.single:
-            _rnn_fwd_rows_f(j, lo, hi)
-        else:
-            _rnn_fwd_rows_d(j, lo, hi)
-    else:
-        if j.single:
-            _rnn_bwd_rows_f(j, lo, hi)
-        else:
-            _rnn_bwd_rows_d(j, lo, hi)
-
-
 cdef void _load_rows(floating* dst, floating* x, floating* bias, Py_ssize_t B,
                      Py_ssize_t W) noexcept nogil:
     # dst = x + bias (per row), or a copy of x without a bias: the projected input with
@@ -276,30 +274,140 @@ cdef inline void _load(bint single, char* dst, char* x, char* bias, Py_ssize_t B
         _load_rows[double](<double*>dst, <double*>x, <double*>bias, B, W)
 
 
-cdef inline void _rnn_rows(RnnJob* j, Py_ssize_t work, Py_ssize_t grain) noexcept nogil:
-    tg_pool_run(_rnn_part, j, _parts(work, grain))
-
-
 cdef inline void _rnn_gemm(bint single, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, char* A,
                            Py_ssize_t lda, char* B, Py_ssize_t ldb, bint tb, double beta,
-                           char* C, Py_ssize_t ldc, Py_ssize_t itemsize) noexcept nogil:
-    # C = A op(B) + beta C on the pool (the caller holds the pin)
-    cdef GemmJob g
-    g.single = single
-    g.ta = 0
-    g.tb = tb
-    g.M = M
-    g.N = N
-    g.K = K
-    g.A = A
-    g.B = B
-    g.C = C
-    g.lda = lda
-    g.ldb = ldb
-    g.ldc = ldc
-    g.itemsize = itemsize
-    g.beta = beta
-    _gemm_run(&g)
+                           char* C, Py_ssize_t ldc) noexcept nogil:
+    # C = A op(B) + beta C, one single-threaded BLAS call (the caller holds the pin)
+    _gemm_call(single, 0, tb, M, N, K, A, lda, B, ldb, beta, C, ldc)
+
+
+cdef inline void _fwd_rows(RnnJob* j, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    if j.single:
+        _rnn_fwd_rows_f(j, lo, hi)
+    else:
+        _rnn_fwd_rows_d(j, lo, hi)
+
+
+cdef inline void _bwd_rows(RnnJob* j, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    if j.single:
+        _rnn_bwd_rows_f(j, lo, hi)
+    else:
+        _rnn_bwd_rows_d(j, lo, hi)
+
+
+# The batch rows of a recurrence are independent of each other (row b of h_t needs row
+# b of h_{t-1} only, and the same holds backwards), so each part of the pool runs the
+# whole time loop for its own rows: one wake-up per pass instead of two or three per
+# time step, and no step waits for another thread.  A part's products are ordinary
+# single-threaded BLAS calls on its rows.
+
+cdef void _rnn_fwd_part(void* ctx, int part, int parts) noexcept nogil:
+    cdef RnnJob j = (<RnnJob*>ctx)[0]       # a private copy: the step pointers are ours
+    cdef ptrdiff_t lo, hi
+    tg_split(j.B, part, parts, 4, &lo, &hi)
+    if lo >= hi:
+        return
+    cdef Py_ssize_t m = hi - lo, s = j.s, H = j.H, W = j.W, B = j.B, step
+    cdef Py_ssize_t bh = B * H, bw = B * W, oh = lo * H * s, ow = lo * W * s
+    cdef bint skip
+    cdef char* U = j.U
+    for step in range(j.T):
+        skip = j.zero and step == 0          # zero states: every product is zero
+        j.hp = j.HS + step * bh * s
+        j.hn = j.HS + (step + 1) * bh * s
+        if j.kind == RNN_SIMPLE:
+            # h_t = tanh(x + b + h U): the product added onto x + b where h goes
+            _load(j.single, j.hn + oh, j.X + step * bw * s + ow, j.BIN, m, W)
+            if not skip:
+                _rnn_gemm(j.single, m, H, H, j.hp + oh, H, U, H, 0, 1.0, j.hn + oh, H)
+            j.a = j.hn
+            _fwd_rows(&j, lo, hi)
+            continue
+        j.a = j.ACTS + step * bw * s
+        j.keep = j.KEEP + step * bh * s
+        if j.kind == RNN_LSTM:
+            j.cp = j.CS + step * bh * s
+            j.cn = j.CS + (step + 1) * bh * s
+            j.tc = j.keep
+            _load(j.single, j.a + ow, j.X + step * bw * s + ow, j.BIN, m, W)
+            if not skip:
+                _rnn_gemm(j.single, m, W, H, j.hp + oh, H, U, W, 0, 1.0, j.a + ow, W)
+            _fwd_rows(&j, lo, hi)
+            continue
+        _load(j.single, j.XB + ow, j.X + step * bw * s + ow, j.BIN, m, W)
+        j.x = j.XB
+        if skip:
+            memset(j.rec + ow, 0, m * W * s)
+        if j.kind == RNN_GRU:
+            if not skip:
+                _rnn_gemm(j.single, m, W, H, j.hp + oh, H, U, W, 0, 0.0, j.rec + ow, W)
+            _fwd_rows(&j, lo, hi)
+        else:
+            if not skip:
+                _rnn_gemm(j.single, m, 2 * H, H, j.hp + oh, H, U, W, 0, 0.0, j.rec + ow, W)
+            j.phase = 0
+            _fwd_rows(&j, lo, hi)
+            if not skip:
+                _rnn_gemm(j.single, m, H, H, j.keep + oh, H, U + 2 * H * s, W, 0, 0.0,
+                          j.rec + ow + 2 * H * s, W)
+            j.phase = 1
+            _fwd_rows(&j, lo, hi)
+
+
+cdef void _rnn_bwd_part(void* ctx, int part, int parts) noexcept nogil:
+    cdef RnnJob j = (<RnnJob*>ctx)[0]
+    cdef ptrdiff_t lo, hi
+    tg_split(j.B, part, parts, 4, &lo, &hi)
+    if lo >= hi:
+        return
+    cdef Py_ssize_t m = hi - lo, s = j.s, H = j.H, W = j.W, B = j.B, step
+    cdef Py_ssize_t bh = B * H, bw = B * W, oh = lo * H * s, ow = lo * W * s
+    cdef bint last
+    cdef char* U = j.U
+    for step in range(j.T - 1, -1, -1):
+        last = step == 0 and not j.want      # the initial states' gradients: unwanted
+        j.d = j.D + step * bh * s
+        j.hp = j.HS + step * bh * s
+        j.hn = j.HS + (step + 1) * bh * s
+        j.dz = j.DZ + step * bw * s
+        if j.kind != RNN_SIMPLE:
+            j.a = j.ACTS + step * bw * s
+            j.keep = j.KEEP + step * bh * s
+        if j.kind == RNN_SIMPLE:
+            _bwd_rows(&j, lo, hi)
+            # dh_next = dz U^T
+            if not last:
+                _rnn_gemm(j.single, m, H, H, j.dz + oh, H, U, H, 1, 0.0, j.dh + oh, H)
+        elif j.kind == RNN_LSTM:
+            j.cp = j.CS + step * bh * s
+            j.tc = j.keep
+            _bwd_rows(&j, lo, hi)
+            if not last:
+                _rnn_gemm(j.single, m, H, W, j.dz + ow, W, U, W, 1, 0.0, j.dh + oh, H)
+        elif j.kind == RNN_GRU:
+            j.drec = j.DR + step * bw * s
+            _bwd_rows(&j, lo, hi)
+            # dh_next = dh z (written by the rows) + drec U^T
+            if not last:
+                _rnn_gemm(j.single, m, H, W, j.drec + ow, W, U, W, 1, 1.0, j.dh + oh, H)
+        else:
+            j.phase = 0
+            _bwd_rows(&j, lo, hi)
+            # d(r * h) = dz_h U_h^T
+            _rnn_gemm(j.single, m, H, H, j.dz + ow + 2 * H * s, W, U + 2 * H * s, W, 1,
+                      0.0, j.tmp + oh, H)
+            j.phase = 1
+            _bwd_rows(&j, lo, hi)
+            # dh_next += dz_zr U_zr^T
+            if not last:
+                _rnn_gemm(j.single, m, H, 2 * H, j.dz + ow, W, U, W, 1, 1.0, j.dh + oh, H)
+
+
+cdef int _rnn_parts(RnnJob* j) noexcept nogil:
+    # parts of the batch: each part's per-step product should hold ~2^17 multiply-adds
+    # (below that a wake-up costs more than the split saves)
+    cdef Py_ssize_t rows = (1 << 17) // (j.W * j.H) + 1
+    return _parts(j.B, rows if rows > 4 else 4)
 
 
 cdef int _gates(int kind) noexcept:
@@ -394,13 +502,16 @@ def rnn_forward(int kind, object xp, object u, object bias, object brec, object 
         _rnn_arr(brec, fn, "brec", t, (W,))
     if bias is not None:
         _rnn_arr(bias, fn, "bias", t, (W,))
-    cdef Py_ssize_t s = cnp.PyArray_ITEMSIZE(<cnp.ndarray>xp), step
-    cdef char* X = _at(xp, 0, s)
-    cdef char* U = _at(u, 0, s)
-    cdef char* Hp = _at(hs, 0, s)
-    cdef char* A = _at(acts, 0, s) if kind != RNN_SIMPLE else NULL
-    cdef char* C = _at(cs, 0, s) if kind == RNN_LSTM else NULL
-    cdef char* K = _at(keep, 0, s) if kind != RNN_SIMPLE else NULL
+    cdef Py_ssize_t s = cnp.PyArray_ITEMSIZE(<cnp.ndarray>xp)
+    j.T = T
+    j.s = s
+    j.zero = zero_start
+    j.X = _at(xp, 0, s)
+    j.U = _at(u, 0, s)
+    j.HS = _at(hs, 0, s)
+    j.ACTS = _at(acts, 0, s) if kind != RNN_SIMPLE else NULL
+    j.CS = _at(cs, 0, s) if kind == RNN_LSTM else NULL
+    j.KEEP = _at(keep, 0, s) if kind != RNN_SIMPLE else NULL
     cdef cnp.ndarray rec = None, xb = None
     if kind == RNN_GRU or kind == RNN_GRU_BEFORE:
         # h U of the step, and the step's projected input with its bias
@@ -408,54 +519,11 @@ def rnn_forward(int kind, object xp, object u, object bias, object brec, object 
         xb = np.empty((B, W), dtype=xp.dtype)
         j.rec = <char*>cnp.PyArray_DATA(rec)
     j.brec = _at(brec, 0, s) if kind == RNN_GRU else NULL
-    cdef char* Bin = _at(bias, 0, s) if bias is not None else NULL
-    cdef char* XB = <char*>cnp.PyArray_DATA(xb) if xb is not None else NULL
-    cdef Py_ssize_t bh = B * H, bw = B * W
-    # at step 0 from zero states every product is zero: skipped
-    cdef bint skip
+    j.BIN = _at(bias, 0, s) if bias is not None else NULL
+    j.XB = <char*>cnp.PyArray_DATA(xb) if xb is not None else NULL
     _pin()
     with nogil:
-        for step in range(T):
-            skip = zero_start and step == 0
-            j.hp = Hp + step * bh * s
-            j.hn = Hp + (step + 1) * bh * s
-            if kind == RNN_SIMPLE:
-                # h_t = tanh(x + b + h U): the product added onto x + b where h goes
-                _load(j.single, j.hn, X + step * bw * s, Bin, B, W)
-                if not skip:
-                    _rnn_gemm(j.single, B, H, H, j.hp, H, U, H, 0, 1.0, j.hn, H, s)
-                j.a = j.hn
-                _rnn_rows(&j, bh, GRAIN_MATH)
-                continue
-            j.a = A + step * bw * s
-            j.keep = K + step * bh * s
-            if kind == RNN_LSTM:
-                j.cp = C + step * bh * s
-                j.cn = C + (step + 1) * bh * s
-                j.tc = j.keep
-                _load(j.single, j.a, X + step * bw * s, Bin, B, W)
-                if not skip:
-                    _rnn_gemm(j.single, B, W, H, j.hp, H, U, W, 0, 1.0, j.a, W, s)
-                _rnn_rows(&j, bw + bh, GRAIN_MATH)
-                continue
-            _load(j.single, XB, X + step * bw * s, Bin, B, W)
-            j.x = XB
-            if skip:
-                memset(j.rec, 0, bw * s)
-            if kind == RNN_GRU:
-                if not skip:
-                    _rnn_gemm(j.single, B, W, H, j.hp, H, U, W, 0, 0.0, j.rec, W, s)
-                _rnn_rows(&j, bw, GRAIN_MATH)
-            else:
-                if not skip:
-                    _rnn_gemm(j.single, B, 2 * H, H, j.hp, H, U, W, 0, 0.0, j.rec, W, s)
-                j.phase = 0
-                _rnn_rows(&j, 2 * bh, GRAIN_MATH)
-                if not skip:
-                    _rnn_gemm(j.single, B, H, H, j.keep, H, U + 2 * H * s, W, 0, 0.0,
-                              j.rec + 2 * H * s, W, s)
-                j.phase = 1
-                _rnn_rows(&j, bh, GRAIN_MATH)
+        tg_pool_run(_rnn_fwd_part, &j, _rnn_parts(&j))
     _unpin()
     return None
 
@@ -499,61 +567,26 @@ def rnn_backward(int kind, object d, object xp_like, object u, object hs, object
         _rnn_arr(dc, fn, "dc", t, (B, H))
     if kind == RNN_GRU:
         _rnn_arr(drec, fn, "drec", t, (T, B, W))
-    cdef Py_ssize_t s = cnp.PyArray_ITEMSIZE(<cnp.ndarray>xp_like), step
-    cdef char* D = _at(d, 0, s)
-    cdef char* U = _at(u, 0, s)
-    cdef char* Hp = _at(hs, 0, s)
-    cdef char* A = _at(acts, 0, s) if kind != RNN_SIMPLE else NULL
-    cdef char* C = _at(cs, 0, s) if kind == RNN_LSTM else NULL
-    cdef char* K = _at(keep, 0, s) if kind != RNN_SIMPLE else NULL
-    cdef char* DZ = _at(dz, 0, s)
-    cdef char* DR = _at(drec, 0, s) if kind == RNN_GRU else NULL
+    cdef Py_ssize_t s = cnp.PyArray_ITEMSIZE(<cnp.ndarray>xp_like)
+    j.T = T
+    j.s = s
+    j.want = want_initial
+    j.D = _at(d, 0, s)
+    j.U = _at(u, 0, s)
+    j.HS = _at(hs, 0, s)
+    j.ACTS = _at(acts, 0, s) if kind != RNN_SIMPLE else NULL
+    j.CS = _at(cs, 0, s) if kind == RNN_LSTM else NULL
+    j.KEEP = _at(keep, 0, s) if kind != RNN_SIMPLE else NULL
+    j.DZ = _at(dz, 0, s)
+    j.DR = _at(drec, 0, s) if kind == RNN_GRU else NULL
     j.dh = _at(dh, 0, s)
     j.dc = _at(dc, 0, s) if kind == RNN_LSTM else NULL
     cdef cnp.ndarray tmp = None
     if kind == RNN_GRU_BEFORE:
         tmp = np.empty((B, H), dtype=d.dtype)
         j.tmp = <char*>cnp.PyArray_DATA(tmp)
-    cdef Py_ssize_t bh = B * H, bw = B * W
-    cdef bint last
     _pin()
     with nogil:
-        for step in range(T - 1, -1, -1):
-            last = step == 0 and not want_initial
-            j.d = D + step * bh * s
-            j.hp = Hp + step * bh * s
-            j.hn = Hp + (step + 1) * bh * s
-            j.dz = DZ + step * bw * s
-            if kind != RNN_SIMPLE:
-                j.a = A + step * bw * s
-                j.keep = K + step * bh * s
-            if kind == RNN_SIMPLE:
-                _rnn_rows(&j, bh, GRAIN_CHEAP)
-                # dh_next = dz U^T
-                if not last:
-                    _rnn_gemm(j.single, B, H, H, j.dz, H, U, H, 1, 0.0, j.dh, H, s)
-            elif kind == RNN_LSTM:
-                j.cp = C + step * bh * s
-                j.tc = j.keep
-                _rnn_rows(&j, 4 * bw, GRAIN_CHEAP)
-                if not last:
-                    _rnn_gemm(j.single, B, H, W, j.dz, W, U, W, 1, 0.0, j.dh, H, s)
-            elif kind == RNN_GRU:
-                j.drec = DR + step * bw * s
-                _rnn_rows(&j, 3 * bw, GRAIN_CHEAP)
-                # dh_next = dh z (written by the rows) + drec U^T
-                if not last:
-                    _rnn_gemm(j.single, B, H, W, j.drec, W, U, W, 1, 1.0, j.dh, H, s)
-            else:
-                j.phase = 0
-                _rnn_rows(&j, 3 * bh, GRAIN_CHEAP)
-                # d(r * h) = dz_h U_h^T
-                _rnn_gemm(j.single, B, H, H, j.dz + 2 * H * s, W, U + 2 * H * s, W, 1,
-                          0.0, j.tmp, H, s)
-                j.phase = 1
-                _rnn_rows(&j, 2 * bh, GRAIN_CHEAP)
-                # dh_next += dz_zr U_zr^T
-                if not last:
-                    _rnn_gemm(j.single, B, H, 2 * H, j.dz, W, U, W, 1, 1.0, j.dh, H, s)
+        tg_pool_run(_rnn_bwd_part, &j, _rnn_parts(&j))
     _unpin()
     return None
