@@ -54,7 +54,8 @@ def ext(name):
     threads = ["-pthread"] if name == "tapegrad._kernels" and sys.platform != "win32" else []
     return Extension(name, [path], include_dirs=[np.get_include()],
                      extra_compile_args=cflags + threads, extra_link_args=threads,
-                     define_macros=macros, depends=["src/tapegrad/_threadpool.h"])
+                     define_macros=macros, depends=["src/tapegrad/_threadpool.h",
+                                                      "src/tapegrad/_rnn_rows.h"])
 
 
 def _default_march():

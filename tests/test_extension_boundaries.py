@@ -81,10 +81,25 @@ SCRIPT = textwrap.dedent(r'''
         "softmax_last": lambda: (f32(2, 3),),
         "softmax_last_grad": lambda: (f32(2, 3), f32(2, 3)),
         "sum_last": lambda: (f32(2, 3),),
+        # the fused LSTM (kind 1): T=2, B=2, H=1
+        "rnn_ready": lambda: (),
+        "rnn_forward": lambda: (1, f32(2, 2, 4), f32(1, 4), f32(4), None,
+                                np.zeros((3, 2, 1), np.float32), np.zeros((3, 2, 1), np.float32),
+                                np.zeros((2, 2, 4), np.float32), np.zeros((2, 2, 1), np.float32),
+                                False),
+        "rnn_backward": lambda: (1, f32(2, 2, 1), np.zeros((2, 2, 4), np.float32), f32(1, 4),
+                                 np.zeros((3, 2, 1), np.float32),
+                                 np.zeros((3, 2, 1), np.float32),
+                                 np.zeros((2, 2, 4), np.float32),
+                                 np.zeros((2, 2, 1), np.float32),
+                                 np.zeros((2, 2, 4), np.float32), None,
+                                 np.zeros((2, 1), np.float32), np.zeros((2, 1), np.float32),
+                                 True),
     }
 
-    # array arguments that may be None (softmax_xent's g, col2im's out)
-    OPTIONAL = {("softmax_xent", 2), ("col2im", 12)}
+    # array arguments that may be None (softmax_xent's g, col2im's out, the recurrences'
+    # input bias)
+    OPTIONAL = {("softmax_xent", 2), ("col2im", 12), ("rnn_forward", 3)}
 
     # callables that legitimately accept None (or anything) for every argument
     NONE_OK = {"_core._set_default_device", "_core._set_helpers", "_tape._set_helpers",

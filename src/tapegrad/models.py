@@ -8,7 +8,7 @@ from tapegrad.layers.base import Layer, _normalize_shape, _unique_name
 from tapegrad.layers.functional import Functional
 from tapegrad.training.engine import TrainingMixin
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["Model", "Sequential", "clone_model"]
 
 
 def _format_shape(shape):
@@ -68,6 +68,16 @@ class Model(TrainingMixin, Layer):
         raise TypeError(
             f"{type(self).__name__} must define call(self, inputs) to compute its outputs"
         )
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """``Model.from_config(functional_model.get_config())`` rebuilds a functional
+        model (fresh weights); a subclass's config goes to its constructor."""
+        if cls is Model and isinstance(config, dict) and "input_layers" in config:
+            from tapegrad.layers.functional_config import functional_from_config
+
+            return functional_from_config(config, custom_objects)
+        return super().from_config(config)
 
     def summary(self, line_length=65, print_fn=None):
         """Print a table of layers, output shapes and parameter counts, then the totals."""
@@ -281,3 +291,11 @@ class Sequential(Model):
             rows.append((f"{layer.name} ({type(layer).__name__})", _format_shape(shape),
                          f"{layer.count_params():,}"))
         return rows
+
+
+def clone_model(model, clone_function=None):
+    """Keras' ``clone_model``: the same architecture with fresh weights, for Sequential
+    and functional models (layers/functional_config.py)."""
+    from tapegrad.layers.functional_config import clone_model as _clone
+
+    return _clone(model, clone_function)

@@ -147,6 +147,58 @@ def test_same_outputs_as_torch_lstm_and_gru():
                                rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_fused_weight_gradients_equal_torchs(kind):
+    """The fused kernels' weight gradients (and the input's) against torch.nn.LSTM /
+    GRU / RNN given the same weights, float32, with a loss on the last output."""
+    torch = pytest.importorskip("torch")
+    from tapegrad.layers import _rnn_fused
+
+    if not _rnn_fused.available("float32"):
+        pytest.skip("no bound BLAS: the fused kernels do not run here")
+    x = _x((6, 9, 5), seed=12).astype(np.float32)
+    t_layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind](
+        5, 7, batch_first=True)
+    w_ih, w_hh, b_ih, b_hh = (p.detach().numpy() for p in t_layer.parameters())
+    if kind == "lstm":
+        layer = LSTM(7)
+        weights = [w_ih.T, w_hh.T, b_ih + b_hh]
+    elif kind == "gru":
+        layer = GRU(7)
+
+        def reorder(w):   # torch r, z, n -> Keras z, r, h
+            r, z, n = np.split(w, 3, axis=0)
+            return np.concatenate([z, r, n], axis=0)
+
+        weights = [reorder(w_ih).T, reorder(w_hh).T, np.stack([reorder(b_ih), reorder(b_hh)])]
+    else:
+        layer = SimpleRNN(7)
+        weights = [w_ih.T, w_hh.T, b_ih + b_hh]
+    layer(x)
+    layer.set_weights([np.ascontiguousarray(w) for w in weights])
+    assert layer._fused_kind(np.dtype("float32")) is not None
+    xs = tg.constant(x)
+    with tg.GradientTape() as tape:
+        tape.watch(xs)
+        loss = tg.reduce_sum(tg.sin(layer(xs)))
+    grads = tape.gradient(loss, [xs] + layer.trainable_variables)
+    xt = torch.from_numpy(x).requires_grad_(True)
+    torch.sin(t_layer(xt)[0][:, -1]).sum().backward()
+    np.testing.assert_allclose(loss.numpy(), float(torch.sin(t_layer(xt)[0][:, -1]).sum()),
+                               rtol=1e-5)
+    np.testing.assert_allclose(grads[0].numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    t_w_ih, t_w_hh, t_b_ih, t_b_hh = (p.grad.numpy() for p in t_layer.parameters())
+    if kind == "gru":
+        expected = [reorder(t_w_ih).T, reorder(t_w_hh).T,
+                    np.stack([reorder(t_b_ih), reorder(t_b_hh)])]
+    else:
+        # one Keras bias stands for torch's two, which get the same gradient
+        np.testing.assert_allclose(t_b_ih, t_b_hh, rtol=1e-6)
+        expected = [t_w_ih.T, t_w_hh.T, t_b_ih]
+    for got, want in zip(grads[1:], expected):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-5)
+
+
 def _functional(layer, x):
     """The layer's output as a function of (x, kernel, recurrent_kernel, bias)."""
     cell = layer.cell
@@ -244,35 +296,139 @@ def test_lstm_trains_in_a_sequential_model_with_fit():
     assert hist.history["loss"][-1] < 0.5 * hist.history["loss"][0]
 
 
-@pytest.mark.parametrize("options", [
-    {"return_sequences": True, "return_state": True},
-    {"go_backwards": True},
-    {"return_sequences": True, "go_backwards": True},
-])
-def test_fused_lstm_matches_the_generic_loop_values_and_gradients(options, monkeypatch):
+_FUSED_CASES = [
+    (LSTM, {}, {"return_sequences": True, "return_state": True}),
+    (LSTM, {}, {"go_backwards": True}),
+    (LSTM, {}, {"return_sequences": True, "go_backwards": True}),
+    (GRU, {}, {"return_sequences": True, "return_state": True}),
+    (GRU, {}, {"go_backwards": True}),
+    (GRU, {"use_bias": False}, {"return_sequences": True}),
+    (GRU, {"reset_after": False}, {"return_sequences": True, "return_state": True}),
+    (GRU, {"reset_after": False}, {"go_backwards": True}),
+    (SimpleRNN, {}, {"return_sequences": True, "return_state": True}),
+    (SimpleRNN, {}, {"go_backwards": True}),
+]
+
+
+@pytest.mark.parametrize("layer_type, cell_options, options", _FUSED_CASES)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("given_states", [True, False])
+def test_fused_recurrences_match_the_generic_loop_values_and_gradients(
+        layer_type, cell_options, options, dtype, given_states, monkeypatch):
+    from tapegrad.layers import _rnn_fused
     from tapegrad.layers.recurrent import RNN
 
-    x = tg.constant(_x((3, 6, 4), seed=7))
-    layer = LSTM(5, dtype="float64", **options)
+    if not _rnn_fused.available(dtype):
+        pytest.skip("no bound BLAS: the fused kernels do not run here")
+    x = tg.constant(_x((3, 6, 4), seed=7).astype(dtype))
+    layer = layer_type(5, dtype=dtype, **cell_options, **options)
     layer(x)
-    h0 = tg.constant(_x((3, 5), seed=8))
-    c0 = tg.constant(_x((3, 5), seed=9))
+    rng = np.random.default_rng(3)
+    # a nonzero recurrent bias, so that its gradient and its place in the gate are seen
+    layer.set_weights([w + 0.3 * rng.standard_normal(w.shape).astype(dtype)
+                       for w in layer.get_weights()])
+    # given states, or the default zeros (the kernels skip the products of those)
+    states = [tg.constant(_x((3, 5), seed=8 + k).astype(dtype))
+              for k in range(len(layer.cell.state_size))] if given_states else []
 
     def run():
         with tg.GradientTape() as tape:
-            tape.watch([x, h0, c0])
-            out = layer(x, initial_state=[h0, c0])
+            tape.watch([x] + states)
+            out = layer(x, initial_state=states or None)
             outs = out if isinstance(out, list) else [out]
-            loss = tg.add_n([tg.reduce_sum(o * o) for o in outs])
-        # gradient taken outside the block: the fused NumPy backward runs
-        grads = tape.gradient(loss, [x, h0, c0] + layer.trainable_variables)
+            loss = tg.add_n([tg.reduce_sum(o * o * (1.0 + k)) for k, o in enumerate(outs)])
+        # gradient taken outside the block: the fused backward pass runs
+        grads = tape.gradient(loss, [x] + states + layer.trainable_variables)
         return [o.numpy() for o in outs], [g.numpy() for g in grads]
 
-    assert layer._fused_lstm()
+    assert layer._fused_kind(x.dtype) is not None
     fused_out, fused_grads = run()
-    monkeypatch.setattr(RNN, "_fused_lstm", lambda self: False)
+    monkeypatch.setattr(RNN, "_fused_kind", lambda self, dtype: None)
     plain_out, plain_grads = run()
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=2e-5, atol=2e-6)
     for a, b in zip(fused_out, plain_out):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(a, b, **tol)
     for a, b in zip(fused_grads, plain_grads):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(a, b, **tol)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: LSTM(3, return_sequences=True, dtype="float64"),
+    lambda: GRU(3, return_sequences=True, dtype="float64"),
+    lambda: GRU(2, reset_after=False, dtype="float64"),
+    lambda: SimpleRNN(3, dtype="float64"),
+])
+def test_fused_recurrences_forward_mode_and_second_order(make):
+    """Forward mode (which transposes the custom gradient) and second order recompute
+    through the differentiable recurrence; both are checked numerically."""
+    x = _x((2, 3, 2), seed=11)
+    f, args = _functional(make(), x)
+    tg.check_grads(f, args, order=2, modes=("fwd", "rev"))
+
+
+def test_fused_kernel_rejects_bad_buffers():
+    from tapegrad import _kernels
+    from tapegrad.layers import _rnn_fused
+
+    if not _rnn_fused.available("float64"):
+        pytest.skip("no bound BLAS")
+    xp = np.zeros((2, 3, 8))
+    u = np.zeros((2, 8))
+    hs = np.zeros((3, 3, 2))
+    with pytest.raises(ValueError, match="rnn_forward: u must be"):
+        _kernels.rnn_forward(_rnn_fused.GRU, xp, u, None, np.zeros(8), hs, None, xp, hs[:2])
+    with pytest.raises(TypeError, match="rnn_forward: acts must be a C-contiguous"):
+        _kernels.rnn_forward(_rnn_fused.LSTM, xp, u, None, None, hs, hs.copy(),
+                             xp.astype(np.float32), hs[:2].copy())
+    with pytest.raises(ValueError, match="rnn_forward: hs must be"):
+        _kernels.rnn_forward(_rnn_fused.LSTM, xp, u, None, None, hs[:2], hs.copy(), xp,
+                             hs[:2].copy())
+    with pytest.raises(ValueError, match="rnn_forward: bias must have shape"):
+        _kernels.rnn_forward(_rnn_fused.LSTM, np.zeros((2, 3, 4)), np.zeros((1, 4)),
+                             np.zeros(3), None, np.zeros((3, 3, 1)), np.zeros((3, 3, 1)),
+                             np.zeros((2, 3, 4)), np.zeros((2, 3, 1)))
+    with pytest.raises(ValueError, match="kind must be"):
+        _kernels.rnn_forward(7, xp, u, None, None, hs, None, None, None)
+
+
+@pytest.mark.parametrize("layer_type, cell_options", [
+    (LSTM, {}), (GRU, {}), (GRU, {"reset_after": False}), (SimpleRNN, {})])
+def test_fused_batch_split_over_threads_gives_the_same_results(layer_type, cell_options):
+    """A batch large enough to be split over the pool (each part runs the time loop for
+    its own rows): values and gradients equal at 1, 2 and 3 threads, and equal to the
+    generic loop's."""
+    from tapegrad import _kernels
+    from tapegrad.layers import _rnn_fused
+    from tapegrad.layers.recurrent import RNN
+
+    if not _rnn_fused.available("float64"):
+        pytest.skip("no bound BLAS")
+    x = tg.constant(_x((72, 5, 3), seed=21))   # 72 rows: every kind splits
+    layer = layer_type(64, return_sequences=True, dtype="float64", **cell_options)
+    layer(x)
+
+    def run():
+        with tg.GradientTape() as tape:
+            tape.watch(x)
+            loss = tg.reduce_sum(tg.sin(layer(x)))
+        grads = tape.gradient(loss, [x] + layer.trainable_variables)
+        return [loss.numpy()] + [g.numpy() for g in grads]
+
+    results = []
+    try:
+        for n in (1, 2, 3):
+            _kernels.set_threads(n)
+            results.append(run())
+    finally:
+        _kernels.set_threads(_kernels.default_threads())
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+    saved = RNN._fused_kind
+    RNN._fused_kind = lambda self, dtype: None
+    try:
+        plain = run()
+    finally:
+        RNN._fused_kind = saved
+    for a, b in zip(results[0], plain):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)

@@ -296,6 +296,7 @@ keras = _Aliases("tf.keras", {
     "layers": "tapegrad.layers",
     "Sequential": "tapegrad.models:Sequential",
     "Model": "tapegrad.models:Model",
+    "models": "tapegrad.models",
     "metrics": "tapegrad.metrics",
     "initializers": "tapegrad.initializers",
     # issue 16: the rest of the tf.keras namespaces TF 1.x code reaches for.

@@ -26,6 +26,11 @@ _name_lock = threading.Lock()
 # Dropout inside a model called with ``training=True`` follows it without plumbing.
 _call_context = threading.local()
 
+# Layers holding losses that ``add_loss(tensor)`` recorded during a call (Keras: those
+# belong to the latest forward pass).  The outermost layer call of a thread clears those
+# of its own layer tree first, so a shared layer called twice in one pass keeps both.
+_call_loss_owners = []
+
 
 def _to_snake_case(name):
     name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
@@ -43,6 +48,36 @@ def _reset_name_counters():
     """Forget the per-class name counters (tests use it for reproducible names)."""
     with _name_lock:
         _name_counts.clear()
+
+
+def _clear_call_losses(root):
+    # a new forward pass of ``root`` starts: the losses add_loss recorded in root and its
+    # sublayers go (Keras' _clear_losses); other layers keep theirs
+    tree, stack = set(), [root]
+    while stack:
+        layer = stack.pop()
+        if id(layer) not in tree:
+            tree.add(id(layer))
+            stack.extend(layer.layers)
+    keep = []
+    for owner in _call_loss_owners:
+        if id(owner) in tree:
+            owner.__dict__["_call_losses"] = []
+        else:
+            keep.append(owner)
+    _call_loss_owners[:] = keep
+
+
+def _scalar_loss(value, where):
+    t = value if isinstance(value, tg.Tensor) else tg.convert_to_tensor(
+        value.read_value() if isinstance(value, tg.Variable) else value)
+    shape = tuple(t.shape)
+    if shape == ():
+        return t
+    if int(np.prod(shape)) == 1:
+        return tg.reshape(t, ())
+    raise ValueError(f"{where}.add_loss: a loss must be a scalar, got a tensor of shape "
+                     f"{shape} (reduce it first, e.g. tg.reduce_mean)")
 
 
 def _is_tracked_value(value, variable_type):
@@ -326,9 +361,11 @@ class Layer(tracking.Trackable):
 
     @property
     def losses(self):
-        """Regularization penalties of this layer and its sublayers: each weight
-        regularizer evaluated on the current weights (so, inside a GradientTape, they are
-        differentiable), and the activity penalties of each layer's latest call."""
+        """Penalties of this layer and its sublayers: each weight regularizer evaluated
+        on the current weights (so, inside a GradientTape, they are differentiable), the
+        activity penalties of each layer's latest call, the tensors ``add_loss`` recorded
+        during the latest forward pass, and each loss callable ``add_loss`` was given,
+        called now."""
         out, seen, stack = [], set(), [self]
         while stack:
             layer = stack.pop()
@@ -339,8 +376,36 @@ class Layer(tracking.Trackable):
             for variable, regularizer in d.get("_weight_regularizers", ()):
                 out.append(regularizer(variable))
             out.extend(d.get("_activity_losses", ()))
+            out.extend(d.get("_call_losses", ()))
+            for fn in d.get("_callable_losses", ()):
+                out.append(_scalar_loss(fn(), self.name))
             stack.extend(reversed(layer.layers))
         return out
+
+    def add_loss(self, losses):
+        """Add a loss term (Keras' ``Layer.add_loss``): a scalar tensor computed in
+        ``call`` (kept until the next forward pass), or a zero-argument callable
+        returning one (evaluated each time :attr:`losses` is read, e.g. a penalty on a
+        weight), or a list of these.  ``fit``/``train_on_batch``/``evaluate`` add
+        ``model.losses`` to the compiled loss.  A size-1 tensor counts as a scalar;
+        larger ones raise (reduce them first)."""
+        items = losses if isinstance(losses, (list, tuple)) else [losses]
+        for loss in items:
+            if loss is None:
+                continue
+            if type(loss) is KerasTensor:
+                raise TypeError(f"{self.name}.add_loss: symbolic tensors (from Input) are "
+                                "not supported; add the loss inside a layer's call, or pass "
+                                "a callable")
+            if callable(loss) and not isinstance(loss, (tg.Tensor, tg.Variable)):
+                self.__dict__.setdefault("_callable_losses", []).append(loss)
+                continue
+            value = _scalar_loss(loss, self.name)
+            d = self.__dict__
+            if "_call_losses" not in d or not d["_call_losses"]:
+                d["_call_losses"] = []
+                _call_loss_owners.append(self)
+            d["_call_losses"].append(value)
 
     def _record_activity_loss(self, regularizer, outputs):
         """Keras' activity regularization: the penalty of the outputs over the batch size."""
@@ -499,6 +564,9 @@ class Layer(tracking.Trackable):
         if first_call:
             self._build_for_shape(_shape_of(inputs))
         outer = getattr(_call_context, "training", None)
+        depth = getattr(_call_context, "depth", 0)
+        if depth == 0 and _call_loss_owners:
+            _clear_call_losses(self)
         if training is None:
             training = outer
         takes_training = self._call_takes_training
@@ -514,10 +582,12 @@ class Layer(tracking.Trackable):
                 # (inference) unless the caller or an enclosing layer says otherwise.
                 kwargs["training"] = False
         _call_context.training = training
+        _call_context.depth = depth + 1
         try:
             outputs = self.call(inputs, *args, **kwargs)
         finally:
             _call_context.training = outer
+            _call_context.depth = depth
         if first_call and self._build_output_shape is None:
             shape = getattr(outputs, "shape", None)
             if shape is not None and len(shape):

@@ -287,6 +287,15 @@ class Functional:
         return rows
 
     def get_config(self):
-        raise NotImplementedError(
-            "get_config of a functional model is not supported; save its weights with "
-            "save_weights and rebuild it from code")
+        """Keras' functional config: layers with their configs and the calls between
+        them (layers/functional_config.py); ``Model.from_config`` rebuilds the model
+        with fresh weights."""
+        from tapegrad.layers.functional_config import functional_config
+
+        return functional_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from tapegrad.layers.functional_config import functional_from_config
+
+        return functional_from_config(config, custom_objects)

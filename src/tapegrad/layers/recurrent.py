@@ -6,12 +6,14 @@ Weights are Keras': ``kernel`` ``(input_dim, k * units)``, ``recurrent_kernel``
 ``(2, 3 * units)``, input and recurrent halves, as torch.nn.GRU computes it), so
 weights load from Keras and convert from PyTorch by transposing and reordering.
 
-The standard LSTM (sigmoid gates, tanh, no mask) runs fused (``_lstm_fused.py``): the
-input projection of all steps is one matmul, the recurrence and its backward pass
-through time run in NumPy with one matmul per step, and a recording outer tape (second
-order) gets the gradient recomputed with differentiable ops.  Every other case loops in
-tapegrad ops, so gradients of every order follow from the tape: each step costs two
-matmuls (``x_t @ kernel`` and ``h @ recurrent_kernel``) and one activation per kind over
+The standard cells (LSTM and GRU with sigmoid gates and tanh, GRU in both forms,
+SimpleRNN with tanh; float32/float64, no mask) run fused (``_rnn_fused.py``): the input
+projection of all steps is one matmul, the recurrence and its backward pass through
+time are one C loop each (``_kernels_rnn.pxi``: a GEMM and one pass over the batch rows
+per step), and a recording outer tape (second order, forward mode) gets the gradient
+recomputed with differentiable ops.  Every other case loops in tapegrad ops, so
+gradients of every order follow from the tape: each step costs two matmuls
+(``x_t @ kernel`` and ``h @ recurrent_kernel``) and one activation per kind over
 adjacent gates.  ``x_t`` is read from a time-major copy of the input, so reading it costs
 nothing on the tape when the input needs no gradient.
 
@@ -315,8 +317,10 @@ class RNN(Layer):
                                      f"shape {(batch, size)}, got {tuple(s.shape)}")
         if steps == 0:
             raise ValueError(f"{type(self).__name__}: the input has no time steps")
-        if mask is None and self._fused_lstm():
-            return self._call_fused(inputs, states)
+        kind = self._fused_kind(inputs.dtype) if mask is None else None
+        if kind is not None:
+            # default states are zeros: the fused kernels skip their products
+            return self._call_fused(kind, inputs, None if initial_state is None else states)
         # Time-major once, so that step t is a contiguous slice.
         time_major = tg.transpose(inputs, (1, 0, 2))
         if mask is not None:
@@ -352,33 +356,60 @@ class RNN(Layer):
             return [result] + list(states)
         return result
 
-    def _fused_lstm(self):
-        cell = self.cell
-        return (type(cell) is LSTMCell and cell.activation is tg.tanh
-                and cell.recurrent_activation is tg.nn.sigmoid)
+    def _fused_kind(self, dtype):
+        """Which fused recurrence (layers/_rnn_fused.py) runs this layer, or None: the
+        standard cells (tanh, sigmoid gates; SimpleRNN with tanh) in float32/float64."""
+        from tapegrad.layers import _rnn_fused
 
-    def _call_fused(self, inputs, states):
-        """The standard LSTM through the fused recurrence (layers/_lstm_fused.py): one
-        input projection matmul for all steps, the loop in NumPy, a hand-written BPTT."""
-        from tapegrad.layers._lstm_fused import lstm_sequence
+        cell = self.cell
+        if cell.activation is not tg.tanh or not _rnn_fused.available(dtype):
+            return None
+        if type(cell) is SimpleRNNCell:
+            return _rnn_fused.SIMPLE
+        if getattr(cell, "recurrent_activation", None) is not tg.nn.sigmoid:
+            return None
+        if type(cell) is LSTMCell:
+            return _rnn_fused.LSTM
+        if type(cell) is GRUCell:
+            return _rnn_fused.GRU if cell.reset_after else _rnn_fused.GRU_BEFORE
+        return None
+
+    def _call_fused(self, kind, inputs, states):
+        """The standard cells through the fused recurrences (layers/_rnn_fused.py): one
+        input projection matmul for all steps, then the loop (which adds the input bias)
+        and its backward pass through time in C.  ``states`` None: zeros."""
+        from tapegrad.layers import _rnn_fused
 
         cell = self.cell
         batch, steps, features = inputs.shape
         if self.go_backwards:
             inputs = inputs[:, ::-1]
         time_major = tg.reshape(tg.transpose(inputs, (1, 0, 2)), (steps * batch, features))
-        projected = tg.matmul(time_major, cell.kernel)
-        if cell.bias is not None:
-            projected = projected + cell.bias
-        projected = tg.reshape(projected, (steps, batch, 4 * cell.units))
-        recurrent = cell.recurrent_kernel
-        if isinstance(recurrent, tg.Variable):
-            recurrent = recurrent.read_value()
-        packed = lstm_sequence(projected, recurrent, states[0], states[1])
-        h, c = packed[steps - 1], packed[steps]
-        result = tg.transpose(packed[:steps], (1, 0, 2)) if self.return_sequences else h
+        width = cell._gates * cell.units
+        projected = tg.reshape(tg.matmul(time_major, cell.kernel), (steps, batch, width))
+        read = lambda v: v.read_value() if isinstance(v, tg.Variable) else v  # noqa: E731
+        recurrent = read(cell.recurrent_kernel)
+        bias = read(cell._input_bias()) if cell.bias is not None else None
+        h0 = None if states is None else states[0]
+        if kind == _rnn_fused.LSTM:
+            c0 = None if states is None else states[1]
+            packed = _rnn_fused.lstm_sequence(projected, recurrent, bias, h0, c0)
+            h, c = packed[steps - 1], packed[steps]
+            sequence = packed[:steps]
+            final = [h, c]
+        else:
+            if kind == _rnn_fused.GRU:
+                brec = cell.bias[1] if cell.bias is not None else None
+                sequence = _rnn_fused.gru_sequence(projected, recurrent, bias, brec, h0)
+            elif kind == _rnn_fused.GRU_BEFORE:
+                sequence = _rnn_fused.gru_before_sequence(projected, recurrent, bias, h0)
+            else:
+                sequence = _rnn_fused.simple_sequence(projected, recurrent, bias, h0)
+            h = sequence[steps - 1]
+            final = [h]
+        result = tg.transpose(sequence, (1, 0, 2)) if self.return_sequences else h
         if self.return_state:
-            return [result, h, c]
+            return [result] + final
         return result
 
     def __call__(self, inputs, *args, **kwargs):
@@ -399,7 +430,28 @@ class RNN(Layer):
         config = super().get_config()
         config.update(return_sequences=self.return_sequences, return_state=self.return_state,
                       go_backwards=self.go_backwards)
+        cell = self.cell.get_config()
+        for key in ("name", "trainable", "dtype", "batch_input_shape"):
+            cell.pop(key, None)
+        if type(self) is RNN:
+            config["cell"] = {"class_name": type(self.cell).__name__, "config": cell}
+        else:
+            # SimpleRNN / LSTM / GRU: the cell's arguments are the layer's (Keras' form)
+            config.update(cell)
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if cls is RNN:
+            entry = config.pop("cell")
+            cell_cls = {c.__name__: c for c in (SimpleRNNCell, LSTMCell, GRUCell)}.get(
+                entry["class_name"])
+            if cell_cls is None:
+                raise ValueError(f"RNN.from_config: unknown cell class "
+                                 f"{entry['class_name']!r}")
+            config["cell"] = cell_cls(**entry["config"])
+        return cls(**config)
 
 
 def _split_kwargs(kwargs):

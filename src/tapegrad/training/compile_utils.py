@@ -217,7 +217,7 @@ class LossesContainer:
             term = value * weight if weight != 1.0 else value
             total = term if total is None else total + term
         for extra in regularization_losses:
-            total = total + extra
+            total = extra if total is None else total + extra
         return total, per_output
 
 

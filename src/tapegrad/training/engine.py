@@ -167,12 +167,12 @@ class TrainingMixin:
             return [f"output_{i + 1}" for i in range(len(loss))]
         return ["output_1"]
 
-    def _check_compiled(self, where, need_loss=True):
+    def _check_compiled(self, where):
         if not self.__dict__.get("_is_compiled"):
             raise RuntimeError(f"{where}: the model must be compiled first: call "
                                "model.compile(optimizer, loss, metrics)")
-        if need_loss and self.compiled_loss is None:
-            raise RuntimeError(f"{where}: the model was compiled without a loss")
+        # compiled without a loss: the losses the model adds (add_loss) are the loss;
+        # _compute_loss raises when there are none
 
     @property
     def metrics_names(self):
@@ -186,6 +186,17 @@ class TrainingMixin:
     def _regularization_losses(self):
         losses = getattr(self, "losses", None)
         return list(losses) if losses else ()
+
+    def _compute_loss(self, y, y_pred, sample_weight):
+        """The compiled loss plus ``model.losses`` (regularizers, ``add_loss``); with no
+        compiled loss, those losses alone."""
+        extra = self._regularization_losses()
+        if self.compiled_loss is not None:
+            return self.compiled_loss(y, y_pred, sample_weight, extra)[0]
+        if not extra:
+            raise RuntimeError(f"{self.name}: the model was compiled without a loss and "
+                               "adds none (add_loss); give compile a loss")
+        return tg.add_n(extra) if len(extra) > 1 else extra[0]
 
     # ------------------------------------------------------------------ steps
 
@@ -203,8 +214,7 @@ class TrainingMixin:
         def train_step(x, y, sample_weight):
             with tg.GradientTape() as tape:
                 y_pred = model(x, training=True)
-                loss, _ = model.compiled_loss(y, y_pred, sample_weight,
-                                              model._regularization_losses())
+                loss = model._compute_loss(y, y_pred, sample_weight)
             variables = model.trainable_variables
             # row lookups (Embedding) give IndexedSlices: only touched rows are updated
             with sparse_gradients():
@@ -217,7 +227,7 @@ class TrainingMixin:
 
     def _test_step(self, x, y, sample_weight):
         y_pred = self(x, training=False)
-        loss, _ = self.compiled_loss(y, y_pred, sample_weight, self._regularization_losses())
+        loss = self._compute_loss(y, y_pred, sample_weight)
         return loss, y_pred
 
     def _logs(self, loss_mean):
