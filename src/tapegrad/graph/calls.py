@@ -1,0 +1,393 @@
+"""A replayed ``tg.function`` call under a tape: ONE recorded op, a traced backward.
+
+When a tape records a replayed call (a watched tensor argument, or a trainable variable
+the graph reads), the call goes on the tape as one ``function_call`` op whose inputs are
+the call's distinct tensor arguments and the values of the variables the graph reads,
+and whose output is the function's one tensor result.  Its VJP is a traced function:
+
+* the **backward graph** is traced once per (forward graph, which inputs need
+  gradients) by running the forward graph's nodes eagerly on a fresh tape under a
+  :class:`~tapegrad.graph.trace.Tracer` and walking that tape with the engine's own
+  backward pass (``_tape.imperative_grad``).  The walk over the function's ops is the
+  walk the eager tape makes over them (the function's intermediate values have no other
+  consumers, so its ops pop off the ready stack in the same order and each gradient is
+  summed from the same contributions in the same order): the gradients are eager's bits.
+* **residuals**: the forward call keeps every value of the forward graph (what the eager
+  tape would have saved, and the non-saved temporaries too), and the backward graph used
+  when no tape records the backward takes the values it reads as inputs, so nothing is
+  recomputed.  When a tape records the backward itself (second and higher order), the
+  backward runs the *recompute* version (the forward's nodes and the backward's in one
+  graph, inputs = the call's inputs and the cotangent): its result then depends on the
+  call's inputs through recorded ops, and since that backward is itself a traced
+  function called under a tape, it is recorded as one op in turn, to any order.
+* **forward mode**: the op's JVP re-runs the forward graph's nodes eagerly on a fresh
+  tape and pushes the tangents through their records with their own JVP rules
+  (``autodiff.forward.ForwardPlan``): per-op, as eager forward mode is, so the same bits.
+
+Calls this does not cover keep the per-op replay (every op of the replay recorded, as
+before): functions with effects (variable assignments, host calls, random ops), with a
+``custom_gradient`` inside (the Python function runs, see ``ConcreteFunction.run``),
+with other than exactly one tensor output, or with complex values (the tape conjugates
+complex seeds and gradients at its boundary, which a nested walk would do twice).
+"""
+
+import threading
+
+import numpy as np
+
+from tapegrad import _core, _graph, _tape
+from tapegrad.autodiff import nest
+from tapegrad.graph.ir import Graph, Ref, Value, map_refs
+from tapegrad.ops._registry import NotSupported
+
+__all__ = ["record_call", "CallInfo", "PRIM"]
+
+NOT_RECORDED = object()
+
+_LOCK = threading.RLock()
+
+
+def _never_called(*arrays, call):
+    """function_call ops are recorded directly (``record_call``); never dispatched."""
+    raise TypeError("function_call: recorded by tg.function calls under a tape only")
+
+
+PRIM = _core.Primitive("function_call", _never_called, save_inputs=True, save_output=False)
+
+
+def _fresh(t):
+    data = t._data
+    if type(data) is np.ndarray:
+        return _core.wrap(data.view())
+    return _core._wrap_device(data)
+
+
+class CallInfo:
+    """What a forward graph needs to be one op on a tape (``None`` when it cannot be)."""
+
+    def __init__(self, cf, g, out_id, reads):
+        self.name = cf.graph.name
+        self.graph = g                  # the forward graph the tape would see (dce only)
+        self.out_id = out_id            # its one tensor output
+        self.reads = reads              # [(variable, value id of its read)]
+        self.variables = [v for v, _ in reads]
+        order = list(g.values)
+        self.index = {vid: i for i, vid in enumerate(order)}
+        keep = g.copy()
+        keep.outputs = [Ref(v) for v in order]
+        # every value comes back (no slot freed): the residuals of the backward
+        self.keep_plan = _graph.Plan(keep, {})
+        self.flat_outputs = g.flat_outputs()
+        # per argument / variable read value: how many times the graph's nodes use it
+        counts = {}
+        for n in g.nodes:
+            for vid in n.inputs:
+                counts[vid] = counts.get(vid, 0) + 1
+        self.uses = [counts.get(vid, 0) for vid in list(g.inputs) + [v for _, v in reads]]
+        self.backward = {}              # (input pattern, needs) -> _Backward
+
+    @staticmethod
+    def build(cf, g):
+        if g.python_gradients:
+            return None
+        reads = []
+        for n in g.nodes:
+            if n.op == "read_variable":
+                reads.append((n.variable, n.outputs[0]))
+            elif n.prim is None or n.stateful:
+                return None      # assignments, host calls, random ops: per-op replay
+        refs = {r.id for r in g.output_refs()}
+        if len(refs) != 1:
+            return None
+        out_id = refs.pop()
+        v = g.values[out_id]
+        if v.kind != "node" or v.dtype.kind != "f":
+            return None
+        if any(n.outputs == [out_id] and n.op == "read_variable" for n in g.nodes):
+            return None
+        for vid in g.inputs:
+            if g.values[vid].dtype.kind == "c":
+                return None
+        for var, _ in reads:
+            if var.dtype.kind == "c":
+                return None
+        if not any(g.values[vid].dtype.kind == "f" for vid in g.inputs) and not any(
+                var.dtype.kind == "f" for var, _ in reads):
+            return None      # nothing a tape could watch
+        return CallInfo(cf, g, out_id, reads)
+
+
+class _Call:
+    """The params of one recorded call (the record's inputs are its *slots*: each
+    distinct input once per use the graph makes of it, see ``record_call``)."""
+
+    __slots__ = ("info", "inputs", "pattern", "layout", "values")
+
+    def __init__(self, info, inputs, pattern, layout, values):
+        self.info = info
+        self.inputs = inputs        # the distinct inputs (arguments, variable values)
+        self.pattern = pattern      # per argument/variable read: its distinct input
+        self.layout = layout        # per slot: its distinct input
+        self.values = values        # every forward value (CallInfo.index)
+
+
+def record_call(cf, flat):
+    """Run ``cf`` on ``flat`` as one recorded op if a tape records it; the packed
+    outputs, or ``NOT_RECORDED`` (the caller replays per op).
+
+    Only the innermost tape that records the call gets the one op; tapes around it
+    record the replay's ops one by one (they are the tapes that will differentiate the
+    backward pass, which reads the forward's values: they must see those values being
+    computed, op by op, for their own gradients to be eager's).
+    """
+    info = cf._call_info()
+    if info is None:
+        return NOT_RECORDED
+    tapes = [c for c in _core._active_tapes() if not c.paused]
+    if not tapes:
+        return NOT_RECORDED
+    var_values = [v.read_value() for v in info.variables]    # registers the reads
+    distinct, pattern, seen, uses = [], [], {}, []
+    for t, u in zip(list(flat) + var_values, info.uses):
+        k = seen.get(t._id)
+        if k is None:
+            k = seen[t._id] = len(distinct)
+            distinct.append(t)
+            uses.append(0)
+        pattern.append(k)
+        uses[k] += u
+    one = None
+    for c in reversed(tapes):
+        if any(t._id in c.producers for t in distinct):
+            one = c
+            break
+    if one is None:
+        return NOT_RECORDED
+    one.paused += 1
+    try:
+        values = info.keep_plan.run(list(flat))
+    finally:
+        one.paused -= 1
+    out = values[info.index[info.out_id]]
+    layout = tuple(k for k in range(len(distinct)) for _ in range(uses[k]))
+    others = [c for c in tapes if c is not one]
+    for c in others:
+        c.paused += 1
+    try:
+        _core._record_external(PRIM, tuple(distinct[k] for k in layout), out,
+                               {"call": _Call(info, distinct, tuple(pattern), layout,
+                                              values)})
+    finally:
+        for c in others:
+            c.paused -= 1
+    flat_out = [values[info.index[x.id]] if type(x) is Ref else x for x in info.flat_outputs]
+    return nest.pack_sequence_as(info.graph.outputs, flat_out)
+
+
+# ---------------------------------------------------------------- forward, eagerly
+
+def _interpret(info, inputs, pattern, use=None):
+    """Run the forward graph's nodes through ordinary dispatch on ``inputs`` (so active
+    tapes and an active tracer record them); ``{value id: tensor}``.  ``use(k)``, when
+    given, supplies the tensor for each use of distinct input ``k`` (in node order)."""
+    g = info.graph
+    env = {}
+    owner = {}
+    n_args = len(g.inputs)
+    for p, vid in enumerate(g.inputs):
+        env[vid] = inputs[pattern[p]]
+        owner[vid] = pattern[p]
+    for j, (_, vid) in enumerate(info.reads):
+        env[vid] = inputs[pattern[n_args + j]]
+        owner[vid] = pattern[n_args + j]
+    for cid, t in g.constants.items():
+        env[cid] = t
+
+    def get(r):
+        k = owner.get(r.id) if use is not None else None
+        return env[r.id] if k is None else use(k)
+
+    for n in g.nodes:
+        if n.op == "read_variable":
+            continue
+        env[n.outputs[0]] = _core.apply(n.prim, map_refs(n.args, get), n.params or None)
+    return env
+
+
+def _contributions(info, pattern, layout, inputs, needs, cot):
+    """The eager backward of one call, per slot: the forward's nodes run on a fresh tape
+    with every use of an input as its own watched tensor, the engine's walk from the
+    output seeded with ``cot``, and each use's gradient taken the moment the walk makes
+    it (``on_ready``): the contributions the eager tape would append to the input's
+    gradient list, in its order.  Returns ``(env, per-slot gradients or None)``."""
+    from tapegrad.autodiff.tape import GradientTape
+
+    owner = {}          # use tensor id -> distinct input
+
+    def use(k):
+        t = _core.wrap(inputs[k]._data)     # the same array: the same graph value
+        if needs[k]:
+            tape.watch(t)
+        owner[t._id] = k
+        return t
+
+    tape = GradientTape(watch_accessed_variables=False)
+    with tape:
+        env = _interpret(info, inputs, pattern, use)
+    fired = [[] for _ in inputs]
+
+    def on_ready(iid, gi):
+        fired[owner[iid]].append(gi)
+
+    srcs = [[i] for i, k in owner.items() if needs[k]]
+    _tape.imperative_grad(tape._core, [env[info.out_id]], [cot], srcs, on_ready)
+    slots = []
+    taken = [0] * len(inputs)
+    for k in layout:
+        j = taken[k]
+        taken[k] = j + 1
+        slots.append(fired[k][j] if j < len(fired[k]) else None)
+    return env, slots
+
+
+# ---------------------------------------------------------------- backward, traced
+
+class _Backward:
+    """The traced backward of one (forward, input pattern, needs): ``saved`` maps
+    (residuals..., cotangent) to the per-slot gradients; ``joint`` is the graph traced
+    (the forward's nodes, then the backward's), kept for inspection and measurement."""
+
+    def __init__(self, saved, residual_ids, joint, eager):
+        self.saved = saved
+        self.residual_ids = residual_ids    # CallInfo.index positions of the residuals
+        self.joint = joint
+        self.eager = eager      # a gradient is not a dense tensor: walk eagerly instead
+
+
+def _trace_backward(info, pattern, layout, needs, inputs, cot):
+    from tapegrad.graph.function import _TRACE_LOCK, ConcreteFunction
+    from tapegrad.graph.passes import DEFAULT_PASSES
+    from tapegrad.graph.trace import Tracer
+
+    graph = Graph("%s_grad" % info.name)
+    tracer = Tracer(graph)
+    xs = [_fresh(t) for t in inputs]
+    for t in xs:
+        tracer.bind_input(t)
+    c = _fresh(cot)
+    tracer.bind_input(c)
+    with _TRACE_LOCK:
+        prev = _core._set_tracer(tracer)
+        try:
+            env, slots = _contributions(info, pattern, layout, xs, needs, c)
+            if any(gr is not None and not isinstance(gr, _core.Tensor) for gr in slots):
+                return _Backward(None, None, graph, True)   # sparse: no graph output
+            graph.outputs = tracer.output(tuple(slots))
+        finally:
+            _core._set_tracer(prev)
+    # the forward's values are inputs of the backward (residuals), not recomputed
+    jvid_of = {}
+    for gvid, t in env.items():
+        jvid = tracer._lookup(t)
+        if jvid is not None and jvid not in jvid_of:
+            jvid_of[jvid] = info.index[gvid]
+    n_fwd = sum(1 for n in info.graph.nodes if n.op != "read_variable")
+    forward_vals = set(graph.inputs[:len(xs)])
+    for n in graph.nodes[:n_fwd]:
+        forward_vals.update(n.outputs)
+    bwd_nodes = graph.nodes[n_fwd:]
+    used = set()
+    for n in bwd_nodes:
+        used.update(n.inputs)
+    used.update(r.id for r in graph.output_refs())
+    residuals = [v for v in sorted(used) if v in forward_vals]
+    if any(v not in jvid_of for v in residuals):
+        raise AssertionError("function_call: a residual of %s has no forward value"
+                             % info.name)
+    r = Graph(graph.name)
+    for v in residuals:
+        old = graph.values[v]
+        r.values[v] = Value(v, old.shape, old.dtype, old.device, "input")
+    cot_id = graph.inputs[len(xs)]
+    r.values[cot_id] = graph.values[cot_id]
+    r.inputs = residuals + [cot_id]
+    for cid in graph.constants:
+        if cid in used:
+            r.values[cid] = graph.values[cid]
+            r.constants[cid] = graph.constants[cid]
+    for n in bwd_nodes:
+        for o in n.outputs:
+            r.values[o] = graph.values[o]
+    r.nodes = list(bwd_nodes)
+    r.outputs = graph.outputs
+    saved = ConcreteFunction(r, DEFAULT_PASSES, [])
+    return _Backward(saved, [jvid_of[v] for v in residuals], graph, False)
+
+
+def _call_vjp(g, ans, *slot_inputs, call):
+    info = call.info
+    layout = call.layout
+    inputs = call.inputs
+    needs = [False] * len(inputs)
+    for s, k in enumerate(layout):
+        if _tape.needs_input(s):
+            needs[k] = True
+    needs = tuple(needs)
+    if not any(needs):
+        return (None,) * len(layout)
+    if _core._get_tracer() is not None:
+        # a gradient taken while a tg.function traces: the walk's ops go into that trace
+        return tuple(_contributions(info, call.pattern, layout, inputs, needs, g)[1])
+    key = (call.pattern, needs)
+    bwd = info.backward.get(key)
+    if bwd is None:
+        with _LOCK:
+            bwd = info.backward.get(key)
+            if bwd is None:
+                bwd = info.backward[key] = _trace_backward(info, call.pattern, layout, needs,
+                                                           inputs, g)
+    if bwd.eager:
+        return tuple(_contributions(info, call.pattern, layout, inputs, needs, g)[1])
+    vals = call.values
+    args = [vals[i] for i in bwd.residual_ids] + [g]
+    saved = bwd.saved
+    if _core._active_tapes():
+        # a tape that records the backward sees its ops one by one, as eager's
+        out = saved._plan_for_tapes().run(args)
+    else:
+        out = saved._plan.run(args)
+    return tuple(out)
+
+
+PRIM.defvjp(_call_vjp)
+
+
+@PRIM.defjvp
+def _call_jvp(tangents, ans, *inputs, call):
+    # forward mode: per op, as eager (see the module docstring)
+    from tapegrad.autodiff.forward import ForwardPlan
+    from tapegrad.autodiff.tape import GradientTape
+
+    info = call.info
+    xs = call.inputs
+    ts = [None] * len(xs)
+    for s, k in enumerate(call.layout):
+        ts[k] = tangents[s]
+    tape = GradientTape(watch_accessed_variables=False)
+    with tape:
+        for x, t in zip(xs, ts):
+            if t is not None:
+                tape.watch(x)
+        env = _interpret(info, xs, call.pattern)
+    out = env[info.out_id]
+    seeds = {x._id: t for x, t in zip(xs, ts) if t is not None}
+    return ForwardPlan(tape._core, [out]).push(seeds)[0]
+
+
+PRIM.defrule("onnx", NotSupported("never a graph node: a traced function inside another "
+                                  "is inlined, so exports see its own ops"))
+PRIM.defrule("taylor", NotSupported("never a graph node: tg.jet traces the function's own "
+                                    "ops"))
+PRIM.defrule("batch", NotSupported("never a graph node: tg.vmap traces the function's own "
+                                   "ops"))
+_core.register(PRIM)
