@@ -135,10 +135,13 @@ def record_call(cf, flat):
     """Run ``cf`` on ``flat`` as one recorded op if a tape records it; the packed
     outputs, or ``NOT_RECORDED`` (the caller replays per op).
 
-    Only the innermost tape that records the call gets the one op; tapes around it
-    record the replay's ops one by one (they are the tapes that will differentiate the
-    backward pass, which reads the forward's values: they must see those values being
-    computed, op by op, for their own gradients to be eager's).
+    Only the innermost tape that records the call gets the one op, and only when it is
+    not persistent; tapes around it record the replay's ops one by one.  Those are the
+    tapes that may differentiate the backward pass, which reads the forward's values:
+    they must see those values computed op by op for their gradients to be eager's (a
+    one-op record there would split each forward op's gradient into two VJP calls, one
+    for the backward's use and one for the output's, and round differently).  A
+    non-persistent tape never records its own backward (it pauses while it walks).
     """
     info = cf._call_info()
     if info is None:
@@ -158,10 +161,12 @@ def record_call(cf, flat):
         uses[k] += u
     one = None
     for c in reversed(tapes):
-        if any(t._id in c.producers for t in distinct):
+        if any(t._id in c.producers for t, u in zip(distinct, uses) if u):
             one = c
             break
-    if one is None:
+    if one is None or one.persistent:
+        # a persistent tape may record its own backward pass, which reads the forward's
+        # values: those must be on it, op by op (as must they be on any outer tape)
         return NOT_RECORDED
     one.paused += 1
     try:

@@ -221,20 +221,34 @@ class _Sig:
         return ("O", id(x))
 
 
-def _swap_tensors(x, tracer):
-    """``x`` with each tensor replaced by a fresh input tensor bound in ``tracer``."""
+def _swap_tensors(x, tracer, linked):
+    """``x`` with each tensor replaced by a fresh input tensor bound in ``tracer``;
+    ``linked`` collects (argument, fresh tensor) pairs."""
     if isinstance(x, _core.Tensor) or (isinstance(x, np.ndarray)):
         if not isinstance(x, _core.Tensor):
             x = _core.convert(x, None, "function")
         t = _fresh(x)
         tracer.bind_input(t)
+        linked.append((x, t))
         return t
     if type(x) in (list, tuple):
-        return type(x)(_swap_tensors(a, tracer) for a in x)
+        return type(x)(_swap_tensors(a, tracer, linked) for a in x)
     if type(x) is dict:
         # in the key order _Sig walks, so inputs line up with the flat tensors
-        return {k: _swap_tensors(x[k], tracer) for k in sorted(x)}
+        return {k: _swap_tensors(x[k], tracer, linked) for k in sorted(x)}
     return x
+
+
+def _link_to_tapes(linked):
+    """The tracing call runs on fresh tensors (each argument position its own graph
+    value): a tape recording an argument records its fresh tensor as an identity of it,
+    so the tracing call's result is differentiable like a replay's."""
+    if not _core._active_tapes():
+        return
+    identity = _core.registry()["identity"]
+    for x, t in linked:
+        if x.dtype.kind in "fc":
+            _core._record_external(identity, (x,), t, None)
 
 
 class Function:
@@ -341,8 +355,10 @@ class Function:
     def _trace_locked(self, key, sig, args, kwargs, verify=False):
         graph = Graph(self._name)
         tracer = Tracer(graph)
-        args2 = tuple(_swap_tensors(a, tracer) for a in args)
-        kwargs2 = {k: _swap_tensors(kwargs[k], tracer) for k in sorted(kwargs)}
+        linked = []
+        args2 = tuple(_swap_tensors(a, tracer, linked) for a in args)
+        kwargs2 = {k: _swap_tensors(kwargs[k], tracer, linked) for k in sorted(kwargs)}
+        _link_to_tapes(linked)
         prev = _core._set_tracer(tracer)
         try:
             result = self._fn(*args2, **kwargs2)
