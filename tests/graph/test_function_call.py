@@ -261,15 +261,17 @@ def test_mlp_and_cnn_layers_traced_under_an_outer_tape():
         call = tg.function(model.call)
         call(x)
 
-        def step(fn):
+        def step(fn, x=x, labels=labels, model=model):
             with tg.GradientTape() as t:
                 logits = fn(x)
                 loss = tg.reduce_mean(tg.nn.sparse_softmax_cross_entropy_with_logits(
                     labels=labels, logits=logits))
-            return [loss] + t.gradient(loss, model.trainable_variables), t
+            kind = _recorded(t, logits)
+            return [loss] + t.gradient(loss, model.trainable_variables), kind
 
         eager, _ = step(model.call)
-        got, t = step(call)
+        got, kind = step(call)
+        assert kind == "function_call"
         _eq(eager, got)
         assert call.tracing_count == 1
 

@@ -618,7 +618,8 @@ def _primitives_used(fn, args):
     """Names of the primitives an outer tape records while fn runs (incl. inner VJPs)."""
     xs = [tg.constant(a) if np.asarray(a).dtype.kind != "f" else
           tg.constant(np.asarray(a, dtype=np.float64)) for a in args]
-    with tg.GradientTape(persistent=True) as tape:
+    # not persistent: a replayed tg.function call is one op only on such a tape
+    with tg.GradientTape() as tape:
         for x in xs:
             if x.dtype.kind == "f":
                 tape.watch(x)
