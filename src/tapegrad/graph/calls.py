@@ -38,11 +38,17 @@ import numpy as np
 from tapegrad import _core, _graph, _tape
 from tapegrad.autodiff import nest
 from tapegrad.graph.ir import Graph, Ref, Value, map_refs
+from tapegrad.graph.passes import DEFAULT_PASSES
 from tapegrad.ops._registry import NotSupported
 
 __all__ = ["record_call", "CallInfo", "PRIM"]
 
 NOT_RECORDED = object()
+
+# The backward recomputes the forward instead of reading its saved values: off (the
+# saved values are cheaper, see docs/architecture.md §2.7); bench/traced_outer_tape.py
+# switches it on to measure the difference.  Applies with no tape recording the backward.
+RECOMPUTE = False
 
 _LOCK = threading.RLock()
 
@@ -267,11 +273,20 @@ class _Backward:
         self.residual_ids = residual_ids    # CallInfo.index positions of the residuals
         self.joint = joint
         self.eager = eager      # a gradient is not a dense tensor: walk eagerly instead
+        self._recompute = None
+
+    def recompute(self):
+        """The joint graph as a function of (inputs..., cotangent): the backward that
+        recomputes the forward instead of reading saved values (``RECOMPUTE``)."""
+        if self._recompute is None:
+            from tapegrad.graph.function import ConcreteFunction
+
+            self._recompute = ConcreteFunction(self.joint, DEFAULT_PASSES, [])
+        return self._recompute
 
 
 def _trace_backward(info, pattern, layout, needs, inputs, cot):
     from tapegrad.graph.function import _TRACE_LOCK, ConcreteFunction
-    from tapegrad.graph.passes import DEFAULT_PASSES
     from tapegrad.graph.trace import Tracer
 
     graph = Graph("%s_grad" % info.name)
@@ -353,6 +368,8 @@ def _call_vjp(g, ans, *slot_inputs, call):
                                                            inputs, g)
     if bwd.eager:
         return tuple(_contributions(info, call.pattern, layout, inputs, needs, g)[1])
+    if RECOMPUTE and not _core._active_tapes():
+        return tuple(bwd.recompute()._plan.run(list(inputs) + [g]))
     vals = call.values
     args = [vals[i] for i in bwd.residual_ids] + [g]
     saved = bwd.saved
