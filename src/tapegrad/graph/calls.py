@@ -37,6 +37,7 @@ import numpy as np
 
 from tapegrad import _core, _graph, _tape
 from tapegrad.autodiff import nest
+from tapegrad.graph import passes as _passes
 from tapegrad.graph.ir import Graph, Ref, Value, map_refs
 from tapegrad.graph.passes import DEFAULT_PASSES
 from tapegrad.ops._registry import NotSupported
@@ -77,12 +78,9 @@ class CallInfo:
         self.out_id = out_id            # its one tensor output
         self.reads = reads              # [(variable, value id of its read)]
         self.variables = [v for v, _ in reads]
-        order = list(g.values)
-        self.index = {vid: i for i, vid in enumerate(order)}
-        keep = g.copy()
-        keep.outputs = [Ref(v) for v in order]
-        # every value comes back (no slot freed): the residuals of the backward
-        self.keep_plan = _graph.Plan(keep, {})
+        # the forward's replay returns the values a backward may read (the residuals):
+        # all of them until a backward is traced, then those the traced ones read
+        self.keep = self._keep_plan(list(g.values))
         self.flat_outputs = g.flat_outputs()
         # per argument / variable read value: how many times the graph's nodes use it
         counts = {}
@@ -90,7 +88,28 @@ class CallInfo:
             for vid in n.inputs:
                 counts[vid] = counts.get(vid, 0) + 1
         self.uses = [counts.get(vid, 0) for vid in list(g.inputs) + [v for _, v in reads]]
+        # with every input distinct (the common case): the pattern and the slot layout
+        self.pattern = tuple(range(len(self.uses)))
+        self.layout = tuple(k for k, u in enumerate(self.uses) for _ in range(u))
+        self.first = _first_slots(self.layout, len(self.uses))
+        self.single = isinstance(g.outputs, Ref)    # returns the tensor itself
         self.backward = {}              # (input pattern, needs) -> _Backward
+
+    def _keep_plan(self, vids):
+        g = self.graph.copy()
+        vids = list(dict.fromkeys(vids + [r.id for r in g.output_refs()]))
+        g.outputs = [Ref(v) for v in vids]
+        return _graph.Plan(g, _passes.plan_buffers(g)), {v: i for i, v in enumerate(vids)}
+
+    def narrow(self):
+        """Keep only what the traced backwards read (a call recorded later whose
+        backward needs more runs that backward eagerly: see ``_call_vjp``)."""
+        vids = set()
+        for bwd in list(self.backward.values()):
+            if bwd.eager:
+                return
+            vids.update(bwd.residuals)
+        self.keep = self._keep_plan(sorted(vids))
 
     @staticmethod
     def build(cf, g):
@@ -123,18 +142,28 @@ class CallInfo:
         return CallInfo(cf, g, out_id, reads)
 
 
+def _first_slots(layout, n):
+    """Per distinct input: its first slot in ``layout``, or -1 (no slot: unused)."""
+    first = [-1] * n
+    for s in range(len(layout) - 1, -1, -1):
+        first[layout[s]] = s
+    return tuple(first)
+
+
 class _Call:
     """The params of one recorded call (the record's inputs are its *slots*: each
     distinct input once per use the graph makes of it, see ``record_call``)."""
 
-    __slots__ = ("info", "inputs", "pattern", "layout", "values")
+    __slots__ = ("info", "inputs", "pattern", "layout", "first", "values", "index")
 
-    def __init__(self, info, inputs, pattern, layout, values):
+    def __init__(self, info, inputs, pattern, layout, first, values, index):
         self.info = info
         self.inputs = inputs        # the distinct inputs (arguments, variable values)
         self.pattern = pattern      # per argument/variable read: its distinct input
         self.layout = layout        # per slot: its distinct input
-        self.values = values        # every forward value (CallInfo.index)
+        self.first = first          # per distinct input: its first slot (_first_slots)
+        self.values = values        # the forward values kept: value id -> index[id]
+        self.index = index
 
 
 def record_call(cf, flat):
@@ -152,23 +181,38 @@ def record_call(cf, flat):
     info = cf._call_info()
     if info is None:
         return NOT_RECORDED
-    tapes = [c for c in _core._active_tapes() if not c.paused]
-    if not tapes:
-        return NOT_RECORDED
-    var_values = [v.read_value() for v in info.variables]    # registers the reads
-    distinct, pattern, seen, uses = [], [], {}, []
-    for t, u in zip(list(flat) + var_values, info.uses):
-        k = seen.get(t._id)
-        if k is None:
-            k = seen[t._id] = len(distinct)
-            distinct.append(t)
-            uses.append(0)
-        pattern.append(k)
-        uses[k] += u
+    tapes = _core._active_tapes()
+    # registers the reads with the tapes (and watches trainable variables), as eager
+    given = list(flat) + [v.read_value() for v in info.variables]
+    ids = [t._id for t in given]
+    if len(set(ids)) == len(ids):
+        # the common case: every argument and variable value is its own input
+        distinct, pattern, uses, layout = given, info.pattern, info.uses, info.layout
+        first = info.first
+    else:
+        distinct, pattern, uses, seen = [], [], [], {}
+        for t, u in zip(given, info.uses):
+            k = seen.get(t._id)
+            if k is None:
+                k = seen[t._id] = len(distinct)
+                distinct.append(t)
+                uses.append(0)
+            pattern.append(k)
+            uses[k] += u
+        pattern = tuple(pattern)
+        layout = tuple(k for k in range(len(distinct)) for _ in range(uses[k]))
+        first = _first_slots(layout, len(distinct))
     one = None
-    for c in reversed(tapes):
-        if any(t._id in c.producers for t, u in zip(distinct, uses) if u):
-            one = c
+    for i in range(len(tapes) - 1, -1, -1):
+        c = tapes[i]
+        if c.paused:
+            continue
+        prod = c.producers
+        for k in layout:
+            if distinct[k]._id in prod:
+                one = c
+                break
+        if one is not None:
             break
     if one is None or one.persistent:
         # a persistent tape may record its own backward pass, which reads the forward's
@@ -176,23 +220,29 @@ def record_call(cf, flat):
         return NOT_RECORDED
     one.paused += 1
     try:
-        values = info.keep_plan.run(list(flat))
+        plan, index = info.keep
+        values = plan.run(list(flat))
     finally:
         one.paused -= 1
-    out = values[info.index[info.out_id]]
-    layout = tuple(k for k in range(len(distinct)) for _ in range(uses[k]))
-    others = [c for c in tapes if c is not one]
-    for c in others:
-        c.paused += 1
-    try:
-        _core._record_external(PRIM, tuple(distinct[k] for k in layout), out,
-                               {"call": _Call(info, distinct, tuple(pattern), layout,
-                                              values)})
-    finally:
+    out = values[index[info.out_id]]
+    call = _Call(info, distinct, pattern, layout, first, values, index)
+    if len(tapes) == 1:
+        _core._record_external(PRIM, tuple([distinct[k] for k in layout]), out,
+                               {"call": call})
+    else:
+        others = [c for c in tapes if c is not one]
         for c in others:
-            c.paused -= 1
-    flat_out = [values[info.index[x.id]] if type(x) is Ref else x for x in info.flat_outputs]
-    return nest.pack_sequence_as(info.graph.outputs, flat_out)
+            c.paused += 1
+        try:
+            _core._record_external(PRIM, tuple([distinct[k] for k in layout]), out,
+                                   {"call": call})
+        finally:
+            for c in others:
+                c.paused -= 1
+    if info.single:
+        return out
+    return nest.pack_sequence_as(info.graph.outputs, [
+        values[index[x.id]] if type(x) is Ref else x for x in info.flat_outputs])
 
 
 # ---------------------------------------------------------------- forward, eagerly
@@ -268,9 +318,9 @@ class _Backward:
     (residuals..., cotangent) to the per-slot gradients; ``joint`` is the graph traced
     (the forward's nodes, then the backward's), kept for inspection and measurement."""
 
-    def __init__(self, saved, residual_ids, joint, eager):
+    def __init__(self, saved, residuals, joint, eager):
         self.saved = saved
-        self.residual_ids = residual_ids    # CallInfo.index positions of the residuals
+        self.residuals = residuals      # the forward value ids ``saved`` reads
         self.joint = joint
         self.eager = eager      # a gradient is not a dense tensor: walk eagerly instead
         self._recompute = None
@@ -310,7 +360,7 @@ def _trace_backward(info, pattern, layout, needs, inputs, cot):
     for gvid, t in env.items():
         jvid = tracer._lookup(t)
         if jvid is not None and jvid not in jvid_of:
-            jvid_of[jvid] = info.index[gvid]
+            jvid_of[jvid] = gvid
     n_fwd = sum(1 for n in info.graph.nodes if n.op != "read_variable")
     forward_vals = set(graph.inputs[:len(xs)])
     for n in graph.nodes[:n_fwd]:
@@ -348,11 +398,9 @@ def _call_vjp(g, ans, *slot_inputs, call):
     info = call.info
     layout = call.layout
     inputs = call.inputs
-    needs = [False] * len(inputs)
-    for s, k in enumerate(layout):
-        if _tape.needs_input(s):
-            needs[k] = True
-    needs = tuple(needs)
+    # a distinct input's slots are alike: ask for its first one (-1: no slot, unused)
+    ni = _tape.needs_input
+    needs = tuple([s >= 0 and ni(s) for s in call.first])
     if not any(needs):
         return (None,) * len(layout)
     if _core._get_tracer() is not None:
@@ -366,12 +414,18 @@ def _call_vjp(g, ans, *slot_inputs, call):
             if bwd is None:
                 bwd = info.backward[key] = _trace_backward(info, call.pattern, layout, needs,
                                                            inputs, g)
+                info.narrow()
     if bwd.eager:
         return tuple(_contributions(info, call.pattern, layout, inputs, needs, g)[1])
     if RECOMPUTE and not _core._active_tapes():
         return tuple(bwd.recompute()._plan.run(list(inputs) + [g]))
-    vals = call.values
-    args = [vals[i] for i in bwd.residual_ids] + [g]
+    vals, index = call.values, call.index
+    try:
+        args = [vals[index[v]] for v in bwd.residuals] + [g]
+    except KeyError:
+        # recorded before this backward was traced and the kept values narrowed to
+        # the others': the eager walk (forward recomputed), the same bits
+        return tuple(_contributions(info, call.pattern, layout, inputs, needs, g)[1])
     saved = bwd.saved
     if _core._active_tapes():
         # a tape that records the backward sees its ops one by one, as eager's
