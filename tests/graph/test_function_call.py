@@ -429,3 +429,30 @@ def test_backward_is_traced_once_per_needs_and_replayed():
     # the backward graph reads the forward's values: no forward op is recomputed
     ops = bwd.saved.graph.op_counts()
     assert "matmul" in ops and ops.get("tanh", 0) == 0
+    # the kept forward values narrowed to what the traced backwards read
+    kept = info.keep[1]
+    assert set(kept) < set(info.graph.values)
+
+
+def test_jacobian_and_a_gradient_taken_while_tracing():
+    body = lambda x: tg.sin(x) * x      # noqa: E731
+    f = tg.function(body)
+    x = tg.constant([0.3, -1.2, 2.0], dtype=tg.float64)
+    f(x)
+    got = []
+    for fn in (body, f):
+        with tg.GradientTape() as t:
+            t.watch(x)
+            y = fn(x)
+        got.append(t.jacobian(y, x))
+    _eq(got[0], got[1])
+    # a tape's gradient through a function_call record, taken inside another trace:
+    # the nested walk runs (and is traced) eagerly
+    with tg.GradientTape() as t:
+        t.watch(x)
+        y = tg.reduce_sum(f(x))
+    g = tg.function(lambda: t.gradient(y, x))()
+    with tg.GradientTape() as e:
+        e.watch(x)
+        ye = tg.reduce_sum(body(x))
+    _eq(g, e.gradient(ye, x))
