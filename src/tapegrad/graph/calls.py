@@ -1,28 +1,25 @@
 """A replayed ``tg.function`` call under a tape: ONE recorded op, a traced backward.
 
 When a tape records a replayed call (a watched tensor argument, or a trainable variable
-the graph reads), the call goes on the tape as one ``function_call`` op whose inputs are
-the call's distinct tensor arguments and the values of the variables the graph reads,
-and whose output is the function's one tensor result.  Its VJP is a traced function:
+the graph reads), the call goes on the innermost non-persistent such tape as one
+``function_call`` op (``record_call``).  Its inputs are *slots*: each distinct input (a
+tensor argument, the value of a variable the graph reads) once per use the graph makes
+of it; its output is the function's one tensor result.  docs/architecture.md §2.7 says
+why every gradient is eager's, bit for bit; in short:
 
-* the **backward graph** is traced once per (forward graph, which inputs need
-  gradients) by running the forward graph's nodes eagerly on a fresh tape under a
-  :class:`~tapegrad.graph.trace.Tracer` and walking that tape with the engine's own
-  backward pass (``_tape.imperative_grad``).  The walk over the function's ops is the
-  walk the eager tape makes over them (the function's intermediate values have no other
-  consumers, so its ops pop off the ready stack in the same order and each gradient is
-  summed from the same contributions in the same order): the gradients are eager's bits.
-* **residuals**: the forward call keeps every value of the forward graph (what the eager
-  tape would have saved, and the non-saved temporaries too), and the backward graph used
-  when no tape records the backward takes the values it reads as inputs, so nothing is
-  recomputed.  When a tape records the backward itself (second and higher order), the
-  backward runs the *recompute* version (the forward's nodes and the backward's in one
-  graph, inputs = the call's inputs and the cotangent): its result then depends on the
-  call's inputs through recorded ops, and since that backward is itself a traced
-  function called under a tape, it is recorded as one op in turn, to any order.
+* the **backward graph** is traced once per (forward graph, input pattern, which inputs
+  need gradients): the forward graph's nodes run eagerly on a fresh tape, each use of an
+  input its own watched tensor, under a :class:`~tapegrad.graph.trace.Tracer`, and the
+  engine's own walk (``_tape.imperative_grad``) differentiates them, reporting each use's
+  gradient when it is made (``on_ready``): the per-slot contributions, in eager's order.
+* **residuals**: the forward's replay returns the values the backward reads, which are
+  inputs of the backward graph: nothing is recomputed (``RECOMPUTE`` measures the other
+  choice).  Tapes around the innermost one record the replay op by op, and the backward
+  runs op by op under them, reading the very tensors they recorded: higher orders are
+  eager's too.
 * **forward mode**: the op's JVP re-runs the forward graph's nodes eagerly on a fresh
   tape and pushes the tangents through their records with their own JVP rules
-  (``autodiff.forward.ForwardPlan``): per-op, as eager forward mode is, so the same bits.
+  (``autodiff.forward.ForwardPlan``): per op, as eager forward mode is.
 
 Calls this does not cover keep the per-op replay (every op of the replay recorded, as
 before): functions with effects (variable assignments, host calls, random ops), with a
@@ -164,6 +161,11 @@ class _Call:
         self.first = first          # per distinct input: its first slot (_first_slots)
         self.values = values        # the forward values kept: value id -> index[id]
         self.index = index
+
+    @property
+    def saved_tensors(self):
+        """The forward values this record holds for its backward (``tape.stats()``)."""
+        return [t for t in self.values if type(t) is _core.Tensor]
 
 
 def record_call(cf, flat):
