@@ -232,6 +232,11 @@ def _log1pexp(x):
     return tg.log(1 + e), grad
 
 
+# A replayed tg.function call: under a tape it is one function_call op whose VJP is the
+# traced backward (graph/calls.py); setup's first call traces it
+_traced_log1pexp = tg.function(lambda x: tg.log(1 + tg.exp(x)))
+
+
 FORWARD = {
     # elementwise, binary
     "add": _binary(tg.add),
@@ -272,6 +277,7 @@ FORWARD = {
     "ones_like": _unary(tg.ones_like),
     "cast": _b_cast,
     "custom_gradient": _unary(_log1pexp),
+    "function_call": _unary(_traced_log1pexp),
     # comparisons and predicates
     "equal": _binary(tg.equal),
     "not_equal": _binary(tg.not_equal),
@@ -330,7 +336,7 @@ FORWARD_BACKWARD = {name: FORWARD[name] for name in (
     "floormod", "add_n", "where",
     "negative", "abs", "sign", "floor", "ceil", "round", "square", "exp", "expm1", "log",
     "log1p", "sqrt", "rsqrt", "reciprocal", "tanh", "sigmoid", "sin", "cos", "relu",
-    "identity", "cast", "custom_gradient",
+    "identity", "cast", "custom_gradient", "function_call",
     "reduce_sum", "reduce_max", "reduce_min", "reduce_prod",
     "matmul", "einsum",
     "softmax", "log_softmax", "sparse_softmax_xent", "conv2d", "max_pool2d", "avg_pool2d",

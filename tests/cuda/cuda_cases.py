@@ -216,4 +216,4 @@ COMPLEX_ONLY = {"complex", "real", "imag", "conj", "complex_abs", "angle", "fft_
 # Primitives whose GPU values legitimately differ from the CPU's (other random streams)
 RANDOM = {"random_normal", "random_truncated_normal", "random_uniform"}
 # Primitives that are never dispatched through a backend forward
-NOT_DISPATCHED = {"custom_gradient"}
+NOT_DISPATCHED = {"custom_gradient", "function_call"}

@@ -423,6 +423,26 @@ def _custom_cases():
     return [("%s" % (s,), _softplus_custom, [normal(s, "cg")]) for s in SHAPES]
 
 
+def _function_call_body(x, w):
+    # x used by three ops, w by two: every use is its own slot of the recorded op
+    h = tg.tanh(tg.matmul(x, w))
+    return tg.reduce_sum(h * x + tg.sin(w[:1]) * x, axis=1)
+
+
+_function_call_traced = tg.function(_function_call_body)
+
+
+def _function_call_cases():
+    # a replayed tg.function call under a tape is one function_call op (graph/calls.py):
+    # each case traces once here, so the sweep's calls replay
+    cases = []
+    for xs in [(3, 4), (2, 4)]:
+        args = [normal(xs, "fcx"), normal((4, 4), "fcw")]
+        _function_call_traced(*[tg.constant(a) for a in args])
+        cases.append(("%s" % (xs,), _function_call_traced, args))
+    return cases
+
+
 def _extremum_cases(op):
     return reduction(op, gen=distinct)
 
@@ -446,6 +466,7 @@ GRAD_CASES = {
     "conv2d_backprop_input": _conv_backprop_cases(0),
     "cos": unary(tg.cos),
     "custom_gradient": _custom_cases(),
+    "function_call": _function_call_cases(),
     "divide": binary(tg.divide, normal, away_from_zero),
     "einsum": _einsum_cases(),
     "exp": unary(tg.exp),
@@ -597,7 +618,8 @@ def _primitives_used(fn, args):
     """Names of the primitives an outer tape records while fn runs (incl. inner VJPs)."""
     xs = [tg.constant(a) if np.asarray(a).dtype.kind != "f" else
           tg.constant(np.asarray(a, dtype=np.float64)) for a in args]
-    with tg.GradientTape(persistent=True) as tape:
+    # not persistent: a replayed tg.function call is one op only on such a tape
+    with tg.GradientTape() as tape:
         for x in xs:
             if x.dtype.kind == "f":
                 tape.watch(x)

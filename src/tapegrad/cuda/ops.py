@@ -199,6 +199,10 @@ def custom_gradient(*arrays, call):
     raise TypeError("custom_gradient: apply it with the @tg.custom_gradient decorator")
 
 
+def function_call(*arrays, call):
+    raise TypeError("function_call: recorded by tg.function calls under a tape only")
+
+
 def einsum(*xs, equation):
     return linalg.einsum(list(xs), equation)
 
@@ -287,7 +291,7 @@ IMPLS = {
     "conv2d_backprop_filter": nn.conv2d_backprop_filter, "max_pool2d": nn.max_pool2d,
     "max_pool2d_grad": nn.max_pool2d_grad, "max_pool2d_select": nn.max_pool2d_select,
     "avg_pool2d": nn.avg_pool2d, "avg_pool2d_grad": nn.avg_pool2d_grad,
-    "custom_gradient": custom_gradient,
+    "custom_gradient": custom_gradient, "function_call": function_call,
 }
 # decompositions, special functions, FFT, complex parts: on the host (cuda/host.py)
 IMPLS.update(host_impls())

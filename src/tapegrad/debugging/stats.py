@@ -51,6 +51,8 @@ def stats(tape):
         saved = list(rec.inputs) if rec.inputs is not None else []
         if rec.output is not None:
             saved.append(rec.output)
+        # a replayed tg.function call (graph/calls.py) also holds its forward's values
+        saved.extend(getattr(rec.params.get("call"), "saved_tensors", ()))
         added = 0
         for t in saved:
             if type(t) is _core.Tensor and t._id not in held:

@@ -10,8 +10,10 @@ signature runs the function eagerly under a :class:`~tapegrad.graph.trace.Tracer
 Semantics, as in TensorFlow's ``tf.function``: Python side effects (``print``,
 appending to a list) happen while tracing only; ``tg.print`` and variable assignments
 happen on every call; variables are captured by reference.  A tape active around a
-replayed call records every op of the replay, so gradients of any order are those of
-the eager program.
+replayed call records it as one op whose VJP is a traced backward function
+(:mod:`tapegrad.graph.calls`), with gradients of any order bit-identical to the eager
+program's; calls that cannot be one op (effects, custom gradients, several tensor
+outputs) have every op of their replay recorded instead.
 """
 
 import functools
@@ -25,6 +27,7 @@ import numpy as np
 
 from tapegrad import _core, _graph
 from tapegrad.autodiff import nest
+from tapegrad.graph import calls as _calls
 from tapegrad.graph import passes as _passes
 from tapegrad.graph.ir import Graph, Ref
 from tapegrad.graph.trace import Tracer
@@ -102,6 +105,8 @@ class ConcreteFunction:
         reuse, free = _passes.plan_reuse(self.graph)
         self._plan = _graph.Plan(self.graph, free, reuse)
         self._grad_plan = None
+        self._tape_graph = None
+        self._call = False               # CallInfo (graph/calls.py), None, or not built
         self._keepalive = keepalive      # the non-tensor objects the signature named
         self.guarded = False
         self.created_variables = 0       # tg.Variable calls while tracing (see _trace)
@@ -127,11 +132,22 @@ class ConcreteFunction:
         self.guarded = True
         return True
 
+    def _graph_for_tapes(self):
+        # what a tape around the call differentiates: the raw graph less dead code
+        if self._tape_graph is None:
+            self._tape_graph = _passes.optimize(self.raw_graph, _passes.GRADIENT_SAFE_PASSES)
+        return self._tape_graph
+
     def _plan_for_tapes(self):
         if self._grad_plan is None:
-            g = _passes.optimize(self.raw_graph, _passes.GRADIENT_SAFE_PASSES)
+            g = self._graph_for_tapes()
             self._grad_plan = _graph.Plan(g, _passes.plan_buffers(g))
         return self._grad_plan
+
+    def _call_info(self):
+        if self._call is False:
+            self._call = _calls.CallInfo.build(self, self._graph_for_tapes())
+        return self._call
 
     def run(self, flat_tensors, python_call=None):
         if _core._active_tapes():
@@ -139,6 +155,10 @@ class ConcreteFunction:
                 # custom gradients are Python closures over the call's own tensors: under
                 # an outer tape the function runs eagerly so they exist (and record)
                 return python_call()
+            # one recorded op with a traced backward (graph/calls.py) where it applies
+            out = _calls.record_call(self, flat_tensors)
+            if out is not _calls.NOT_RECORDED:
+                return out
             plan = self._plan_for_tapes()
         else:
             plan = self._plan
@@ -201,20 +221,34 @@ class _Sig:
         return ("O", id(x))
 
 
-def _swap_tensors(x, tracer):
-    """``x`` with each tensor replaced by a fresh input tensor bound in ``tracer``."""
+def _swap_tensors(x, tracer, linked):
+    """``x`` with each tensor replaced by a fresh input tensor bound in ``tracer``;
+    ``linked`` collects (argument, fresh tensor) pairs."""
     if isinstance(x, _core.Tensor) or (isinstance(x, np.ndarray)):
         if not isinstance(x, _core.Tensor):
             x = _core.convert(x, None, "function")
         t = _fresh(x)
         tracer.bind_input(t)
+        linked.append((x, t))
         return t
     if type(x) in (list, tuple):
-        return type(x)(_swap_tensors(a, tracer) for a in x)
+        return type(x)(_swap_tensors(a, tracer, linked) for a in x)
     if type(x) is dict:
         # in the key order _Sig walks, so inputs line up with the flat tensors
-        return {k: _swap_tensors(x[k], tracer) for k in sorted(x)}
+        return {k: _swap_tensors(x[k], tracer, linked) for k in sorted(x)}
     return x
+
+
+def _link_to_tapes(linked):
+    """The tracing call runs on fresh tensors (each argument position its own graph
+    value): a tape recording an argument records its fresh tensor as an identity of it,
+    so the tracing call's result is differentiable like a replay's."""
+    if not _core._active_tapes():
+        return
+    identity = _core.registry()["identity"]
+    for x, t in linked:
+        if x.dtype.kind in "fc":
+            _core._record_external(identity, (x,), t, None)
 
 
 class Function:
@@ -321,8 +355,10 @@ class Function:
     def _trace_locked(self, key, sig, args, kwargs, verify=False):
         graph = Graph(self._name)
         tracer = Tracer(graph)
-        args2 = tuple(_swap_tensors(a, tracer) for a in args)
-        kwargs2 = {k: _swap_tensors(kwargs[k], tracer) for k in sorted(kwargs)}
+        linked = []
+        args2 = tuple(_swap_tensors(a, tracer, linked) for a in args)
+        kwargs2 = {k: _swap_tensors(kwargs[k], tracer, linked) for k in sorted(kwargs)}
+        _link_to_tapes(linked)
         prev = _core._set_tracer(tracer)
         try:
             result = self._fn(*args2, **kwargs2)
