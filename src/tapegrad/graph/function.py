@@ -464,6 +464,24 @@ _TRANSFORM_FUNCTIONS = weakref.WeakKeyDictionary()
 _TRANSFORM_STRONG = {}
 
 
+class _WeakCall:
+    """Calls ``fn`` through a weak reference: the transform cache's Function is the
+    value of a weak-keyed entry for ``fn``, and a strong reference from the value would
+    keep the key, and every graph traced for it, alive for good."""
+
+    __slots__ = ("_ref", "__name__", "__weakref__")
+
+    def __init__(self, fn):
+        self._ref = weakref.ref(fn)
+        self.__name__ = getattr(fn, "__name__", "function")
+
+    def __call__(self, *args, **kwargs):
+        fn = self._ref()
+        if fn is None:      # (its cache entry goes with it, so this is not reached)
+            raise ReferenceError("tg.function: the traced function no longer exists")
+        return fn(*args, **kwargs)
+
+
 def traced_graph(fn, args, what):
     """The optimized graph of ``fn`` at ``args`` (traced on first use, then cached)."""
     try:
@@ -474,7 +492,7 @@ def traced_graph(fn, args, what):
         f = entry[1] if entry is not None and entry[0] is fn else None
         weak = False
     if f is None:
-        f = Function(fn, name=getattr(fn, "__name__", what))
+        f = Function(_WeakCall(fn) if weak else fn, name=getattr(fn, "__name__", what))
         if weak:
             _TRANSFORM_FUNCTIONS[fn] = f
         else:
