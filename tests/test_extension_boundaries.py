@@ -66,6 +66,7 @@ SCRIPT = textwrap.dedent(r'''
         "empty": lambda: ((2, 3), np.float32),
         "set_buffer_cache": lambda: (256 << 20,),
         "buffer_cache_bytes": lambda: (),
+        "segment_select": lambda: (f32(4).ravel(), np.array([0, 1, 1, 0], np.intp), 2, True),
         "conv2d": lambda: (X4, f32(4, 2), 2, 2, 1, 1, 1, 1, 0, 0, 3, 3),
         "conv2d_input_grad": lambda: (f32(1, 3, 3, 2), f32(4, 2), (1, 4, 4, 1), 2, 2, 1, 1,
                                       1, 1, 0, 0, 3, 3),

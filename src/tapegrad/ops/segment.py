@@ -14,7 +14,7 @@ exact with zeros in a segment.
 
 import numpy as np
 
-from tapegrad import _core
+from tapegrad import _core, _kernels
 from tapegrad.ops import elementwise as E
 from tapegrad.ops import shape as S
 from tapegrad.ops._registry import NUMERIC, primitive, tensor
@@ -97,6 +97,19 @@ def _segment_mean(rows, flat, num):
 def _segment_extremum(rows, flat, num, is_max, op):
     """max/min per segment: exact values, the gradient split among the tied entries."""
     data = rows.numpy()
+    if data.ndim == 1 and data.size and data.dtype.kind == "f":
+        # one pass gives the extremum, each segment's first winner and its tie count
+        got = _kernels.segment_select(data, flat, num, is_max)
+        if got is not None:
+            m, arg, cnt = got
+            finite = np.isfinite(m)
+            if not ((cnt > 1) & finite).any():
+                # no ties (the usual case for floats): a plain gather of each segment's
+                # winner, exact, with gather's cheap rules
+                one = (cnt == 1) & finite
+                won = S._gather(rows, _core.wrap(np.where(one, arg, 0).astype(np.intp)),
+                                axis=0)
+                return E.where(_core.wrap(one), won, _core.wrap(m))
     fill = _lowest(data.dtype, is_max)
     m = np.full((num,) + data.shape[1:], fill, dtype=data.dtype)
     (np.maximum if is_max else np.minimum).at(m, flat, data)
@@ -251,7 +264,7 @@ unsorted_segment_prod = _unsorted("prod")
 # rules of the other transforms (tg.jet, tg.vmap, tg.onnx), beside the forwards
 
 def _transform_rules():
-    from tapegrad import _core
+    from tapegrad import _core, _kernels
     from tapegrad.ops import _batching as Bt
     from tapegrad.ops._registry import NotSupported
 
