@@ -118,8 +118,9 @@ def check_update(optimizer, variables):
     (m) or freezes it without a NaN (v = inf in Adam, not reported).
     """
     fused, bad = _kernels.take_update_report()
-    if fused == len(variables) and not bad and all(
-            np.dtype(v.dtype) != np.float16 for v in variables):
+    if fused == len(variables) and not bad:
+        # (float16 variables never take the fused kernels: their update is computed in
+        # float32 and cast, so they always get the pass below)
         return
     for var in variables:
         if _finite(var):

@@ -264,7 +264,7 @@ unsorted_segment_prod = _unsorted("prod")
 # rules of the other transforms (tg.jet, tg.vmap, tg.onnx), beside the forwards
 
 def _transform_rules():
-    from tapegrad import _core, _kernels
+    from tapegrad import _core
     from tapegrad.ops import _batching as Bt
     from tapegrad.ops._registry import NotSupported
 

@@ -51,6 +51,17 @@ def _host_gradient(grad, dtype, variable, where):
 # in float16, Adam's epsilon (1e-8) rounds to 0 and g**2 underflows, so a zero or tiny
 # gradient gave 0/0 = NaN or x/0 = inf (TF and PyTorch compute in float32 too).
 _COMPUTE_DTYPE = {np.dtype(np.float16): np.dtype(np.float32)}
+_CHECK_UPDATE = []
+
+
+def _check_update():
+    # tapegrad.debugging's update check, imported once on first use (optimizers load
+    # before the debugging package, and a step must not pay an import statement)
+    if not _CHECK_UPDATE:
+        from tapegrad.debugging.numerics import check_update
+
+        _CHECK_UPDATE.append(check_update)
+    return _CHECK_UPDATE[0]
 
 
 # The C-level signal functions: signal.signal/getsignal wrap handlers in enum lookups
@@ -447,9 +458,7 @@ class Optimizer(tracking.Trackable):
                 global_step.assign_add(1)
         if _core._numerics_enabled():
             # the fused update kernels bypass the op dispatcher's check
-            from tapegrad.debugging.numerics import check_update
-
-            check_update(self, [var for _, var in pairs])
+            _check_update()(self, [var for _, var in pairs])
 
     def _gradients(self, loss_fn, var_list, where):
         if not callable(loss_fn):
