@@ -162,3 +162,15 @@ def norm_axis_arg(axis, ndim):
     if isinstance(axis, (list, tuple)):
         return tuple(int(a) % builtins.max(ndim, 1) if ndim else 0 for a in axis)
     return int(axis)
+
+
+def exporter():
+    """(names, decorator) for a namespace module: its ``__all__`` and the decorator that
+    adds a function's name to it."""
+    names = []
+
+    def export(fn):
+        names.append(fn.__name__)
+        return fn
+
+    return names, export

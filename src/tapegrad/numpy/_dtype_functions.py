@@ -13,12 +13,7 @@ import numpy as np
 from tapegrad.numpy import _base as B
 from tapegrad.ops import elementwise as E
 
-__all__ = []
-
-
-def _export(fn):
-    __all__.append(fn.__name__)
-    return fn
+__all__, _export = B.exporter()
 
 
 @_export

@@ -14,12 +14,7 @@ from tapegrad.numpy._creation import _shape
 from tapegrad.ops import shape as S
 from tapegrad.ops import sorting as SO
 
-__all__ = []
-
-
-def _export(fn):
-    __all__.append(fn.__name__)
-    return fn
+__all__, _export = B.exporter()
 
 
 def _norm_axis(axis, ndim, op):

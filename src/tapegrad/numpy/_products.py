@@ -14,12 +14,7 @@ from tapegrad.ops import elementwise as E
 from tapegrad.ops import linalg as L
 from tapegrad.ops import shape as S
 
-__all__ = []
-
-
-def _export(fn):
-    __all__.append(fn.__name__)
-    return fn
+__all__, _export = B.exporter()
 
 
 @_export

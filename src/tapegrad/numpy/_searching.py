@@ -16,12 +16,7 @@ from tapegrad.ops import elementwise as E
 from tapegrad.ops import shape as S
 from tapegrad.ops import sorting as SO
 
-__all__ = []
-
-
-def _export(fn):
-    __all__.append(fn.__name__)
-    return fn
+__all__, _export = B.exporter()
 
 
 def _arg(x, axis, keepdims, is_max):

@@ -18,12 +18,7 @@ from tapegrad.ops import linalg as L
 from tapegrad.ops import reductions as R
 from tapegrad.ops import shape as S
 
-__all__ = []
-
-
-def _export(fn):
-    __all__.append(fn.__name__)
-    return fn
+__all__, _export = B.exporter()
 
 
 def _axes(axis, ndim):

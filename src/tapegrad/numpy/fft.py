@@ -123,18 +123,32 @@ def _from_end(y, perm):
     return S.transpose(y, list(np.argsort(perm)))
 
 
-def _c2c_n(x, s, axes, norm, inverse, op, one_d=False):
+def _moved(x, s, axes, norm, op, one_d, convert):
+    """What every n-dimensional transform starts with: the checks, ``x`` converted, the
+    transformed axes moved last.  Returns (x, y, perm, the axes' current lengths, the
+    requested sizes (None: keep), axes); y is None when there are no axes."""
     _check_norm(norm, op)
-    x = _complex(x, op)
+    x = convert(x, op)
     axes, sizes = _axes_and_sizes(x, s, axes, op, one_d)
     if not axes:
-        return x
+        return x, None, None, (), sizes, axes
     y, perm = _to_end(x, axes)
-    inner = y.shape[-len(axes):]
+    return x, y, perm, y.shape[-len(axes):], sizes, axes
+
+
+def _lengths(inner, sizes, x, op):
     lengths = tuple(c if w is None else w for c, w in zip(inner, sizes))
     if 0 in lengths:
         raise ValueError("tapegrad.numpy.fft.%s: cannot transform an axis of length 0 "
                          "(shape %s)" % (op, x.shape))
+    return lengths
+
+
+def _c2c_n(x, s, axes, norm, inverse, op, one_d=False):
+    x, y, perm, inner, sizes, axes = _moved(x, s, axes, norm, op, one_d, _complex)
+    if y is None:
+        return x
+    lengths = _lengths(inner, sizes, x, op)
     y = P._fit(y, lengths)
     y = P._c2c(y, rank=len(axes), inverse=inverse)
     y = _scale(y, _factor(norm, int(np.prod(lengths)), inverse))
@@ -142,30 +156,19 @@ def _c2c_n(x, s, axes, norm, inverse, op, one_d=False):
 
 
 def _r2c_n(x, s, axes, norm, op, one_d=False):
-    _check_norm(norm, op)
-    x = _real(x, op)
-    axes, sizes = _axes_and_sizes(x, s, axes, op, one_d)
-    if not axes:
+    x, y, perm, inner, sizes, axes = _moved(x, s, axes, norm, op, one_d, _real)
+    if y is None:
         raise ValueError("tapegrad.numpy.fft.%s: needs at least one axis" % op)
-    y, perm = _to_end(x, axes)
-    inner = y.shape[-len(axes):]
-    lengths = tuple(c if w is None else w for c, w in zip(inner, sizes))
-    if 0 in lengths:
-        raise ValueError("tapegrad.numpy.fft.%s: cannot transform an axis of length 0 "
-                         "(shape %s)" % (op, x.shape))
+    lengths = _lengths(inner, sizes, x, op)
     y = P._r2c(P._fit(y, lengths), rank=len(axes))
     y = _scale(y, _factor(norm, int(np.prod(lengths)), False))
     return _from_end(y, perm)
 
 
 def _c2r_n(x, s, axes, norm, op, one_d=False):
-    _check_norm(norm, op)
-    x = _complex(x, op)
-    axes, sizes = _axes_and_sizes(x, s, axes, op, one_d)
-    if not axes:
+    x, y, perm, inner, sizes, axes = _moved(x, s, axes, norm, op, one_d, _complex)
+    if y is None:
         raise ValueError("tapegrad.numpy.fft.%s: needs at least one axis" % op)
-    y, perm = _to_end(x, axes)
-    inner = y.shape[-len(axes):]
     lengths = [c if w is None else w for c, w in zip(inner, sizes)]
     if sizes[-1] is None:
         lengths[-1] = 2 * (inner[-1] - 1)
