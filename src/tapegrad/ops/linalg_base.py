@@ -114,6 +114,15 @@ def _where_failed(op, a, fn, what):
     return LinAlgError("%s: %s%s (input %s)" % (op, what, where_, _desc(a)))
 
 
+def _lapack_checked(op, what, probe, f, a, *args, **kwargs):
+    """``_lapack(f, a, ...)`` with LAPACK's failure raised as LinAlgError naming ``op``,
+    ``what`` went wrong and the first failing batch element (found with ``probe``)."""
+    try:
+        return _lapack(f, a, *args, **kwargs)
+    except np.linalg.LinAlgError:
+        raise _where_failed(op, a, probe, what) from None
+
+
 def _check_square(x, op):
     if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
         raise ValueError("%s: needs square matrices [..., N, N], got shape %s"

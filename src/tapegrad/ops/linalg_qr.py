@@ -19,9 +19,9 @@ from tapegrad.ops.linalg_base import (
     _default_rules,
     _eye,
     _lapack,
+    _lapack_checked,
     _mm,
     _re,
-    _where_failed,
 )
 from tapegrad.ops.linalg_matrix import _diag, _diag_part, band_part
 from tapegrad.ops.linalg_solve import _cholesky, _tri_solve, cholesky_solve
@@ -165,10 +165,8 @@ def qr(input, full_matrices=False, name=None):
 @primitive("pinv", dtypes=INEXACT, save_inputs=True, quiet=True)
 def _pinv(a, rcond):
     """Moore-Penrose pseudo-inverse (np.linalg.pinv, relative cutoff ``rcond``)."""
-    try:
-        return _lapack(np.linalg.pinv, a, rcond=rcond)
-    except np.linalg.LinAlgError:
-        raise _where_failed("pinv", a, np.linalg.svd, "SVD did not converge") from None
+    return _lapack_checked("pinv", "SVD did not converge", np.linalg.svd, np.linalg.pinv,
+                           a, rcond=rcond)
 
 
 def _pinv_rule(a, p, d):

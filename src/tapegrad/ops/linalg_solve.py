@@ -27,6 +27,7 @@ from tapegrad.ops.linalg_base import (
     _desc,
     _herm,
     _lapack,
+    _lapack_checked,
     _mm,
     _prep_square,
     _re,
@@ -42,10 +43,8 @@ from tapegrad.ops.shape import concat
 @primitive("matrix_inverse", dtypes=INEXACT, save_inputs=False, quiet=True)
 def _inv(a):
     """Batched inverse (np.linalg.inv)."""
-    try:
-        return _lapack(np.linalg.inv, a)
-    except np.linalg.LinAlgError:
-        raise _where_failed("matrix_inverse", a, np.linalg.inv, "matrix is singular") from None
+    return _lapack_checked("matrix_inverse", "matrix is singular", np.linalg.inv,
+                           np.linalg.inv, a)
 
 
 @_inv.defvjp
@@ -71,10 +70,8 @@ def inv(input, adjoint=False, name=None):
 def _solve(a, b, adjoint):
     """x with op(a) x = b, op = transpose when ``adjoint`` (np.linalg.solve)."""
     m = a.swapaxes(-1, -2) if adjoint else a
-    try:
-        return _lapack(np.linalg.solve, m, b)
-    except np.linalg.LinAlgError:
-        raise _where_failed("matrix_solve", m, np.linalg.inv, "matrix is singular") from None
+    return _lapack_checked("matrix_solve", "matrix is singular", np.linalg.inv,
+                           np.linalg.solve, m, b)
 
 
 @_solve.defvjp
@@ -187,11 +184,8 @@ def _tri_solve_public(a, b, lower, adjoint):
 @primitive("cholesky", dtypes=INEXACT, save_inputs=False, quiet=True)
 def _cholesky(a):
     """Lower Cholesky factor (np.linalg.cholesky; reads the lower triangle)."""
-    try:
-        return _lapack(np.linalg.cholesky, a)
-    except np.linalg.LinAlgError:
-        raise _where_failed("cholesky", a, np.linalg.cholesky,
-                            "matrix is not positive definite") from None
+    return _lapack_checked("cholesky", "matrix is not positive definite",
+                           np.linalg.cholesky, np.linalg.cholesky, a)
 
 
 def _phi_mask(n, dtype, scale):
@@ -289,11 +283,9 @@ def _cofactor_rule(a, d):
 
 @_cofactor.defvjp
 def _cofactor_vjp(g, ans, a):
-    # <G, d cof> = det [<A^-T, dA><G, A^-T> - <A^-T G^T A^-T, dA>]
-    ait = _T(_inv(a))
-    det = _col(_col(_det(a)))
-    first = multiply(_col(_col(reduce_sum(multiply(g, ait), [-2, -1]))), ait)
-    return multiply(det, subtract(first, _mm(ait, _mm(g, ait, ta=True))))
+    # <G, d cof> = det [<A^-T, dA><G, A^-T> - <A^-T G^T A^-T, dA>]: the same map as the
+    # JVP's, applied to G (the linearization is self-adjoint)
+    return _cofactor_rule(a, g)
 
 
 @_cofactor.defjvp

@@ -28,6 +28,7 @@ from tapegrad.ops.linalg_base import (
     _default_rules,
     _herm,
     _lapack,
+    _lapack_checked,
     _mm,
     _prep_square,
     _re,
@@ -46,11 +47,8 @@ def _eigh(a):
     """Eigenvalues (ascending) and eigenvectors of symmetric a, packed [..., N+1, N]
     (np.linalg.eigh, lower triangle)."""
     n = a.shape[-1]
-    try:
-        w, v = _lapack(np.linalg.eigh, a)
-    except np.linalg.LinAlgError:
-        raise _where_failed("self_adjoint_eig", a, np.linalg.eigh,
-                            "eigendecomposition did not converge") from None
+    w, v = _lapack_checked("self_adjoint_eig", "eigendecomposition did not converge",
+                           np.linalg.eigh, np.linalg.eigh, a)
     out = np.empty(a.shape[:-2] + (n + 1, n), dtype=a.dtype)
     out[..., 0, :] = w
     out[..., 1:, :] = v
@@ -100,11 +98,8 @@ def eigh(tensor_, name=None):
 @primitive("self_adjoint_eigvals", dtypes=INEXACT, save_output=False, quiet=True)
 def _eigvalsh(a):
     """Eigenvalues (ascending) of symmetric a (np.linalg.eigvalsh)."""
-    try:
-        return _lapack(np.linalg.eigvalsh, a)
-    except np.linalg.LinAlgError:
-        raise _where_failed("self_adjoint_eigvals", a, np.linalg.eigvalsh,
-                            "eigendecomposition did not converge") from None
+    return _lapack_checked("self_adjoint_eigvals", "eigendecomposition did not converge",
+                           np.linalg.eigvalsh, np.linalg.eigvalsh, a)
 
 
 @_eigvalsh.defvjp
