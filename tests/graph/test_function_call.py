@@ -7,28 +7,15 @@ layers, persistent tapes, partial and unconnected sources.
 """
 
 import contextlib
-import importlib.util
-import os
 
 import numpy as np
 import pytest
+from _sweep_cases import load_sweep, sweep_params
 
 import tapegrad as tg
 
-
-def _load_sweep():
-    path = os.path.join(os.path.dirname(__file__), "..", "ops", "test_gradients.py")
-    spec = importlib.util.spec_from_file_location("_tg_call_gradient_sweep", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SWEEP = _load_sweep()
-CASES = [pytest.param(case[1], case[2], id="%s-%s" % (name, case[0]))
-         for name, cases in sorted(SWEEP.GRAD_CASES.items())
-         for case in cases if not (len(case) > 3 and "marks" in case[3])] + [
-    pytest.param(f, a, id="composite-" + n) for n, f, a in SWEEP.COMPOSITE_CASES]
+SWEEP = load_sweep("_tg_call_gradient_sweep")
+CASES = sweep_params(SWEEP)
 
 
 def _flatten(x):

@@ -6,28 +6,15 @@ gradient, gradient of the gradient, all through nested tapes) eagerly and under
 differentiates a replayed traced function with a tape *outside* it.
 """
 
-import importlib.util
-import os
 
 import numpy as np
 import pytest
+from _sweep_cases import load_sweep, sweep_params
 
 import tapegrad as tg
 
-
-def _load_sweep():
-    path = os.path.join(os.path.dirname(__file__), "..", "ops", "test_gradients.py")
-    spec = importlib.util.spec_from_file_location("_tg_graph_gradient_sweep", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SWEEP = _load_sweep()
-CASES = [pytest.param(case[1], case[2], id="%s-%s" % (name, case[0]))
-         for name, cases in sorted(SWEEP.GRAD_CASES.items())
-         for case in cases if not (len(case) > 3 and "marks" in case[3])] + [
-    pytest.param(f, a, id="composite-" + n) for n, f, a in SWEEP.COMPOSITE_CASES]
+SWEEP = load_sweep("_tg_graph_gradient_sweep")
+CASES = sweep_params(SWEEP)
 
 
 def _floats(values):
