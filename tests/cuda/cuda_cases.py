@@ -34,7 +34,7 @@ CONV = dict(strides=(2, 1), padding="SAME", dilations=(1, 1))
 
 
 def _conv_out():
-    from tapegrad.ops.nn import _conv2d
+    from tapegrad.ops.conv import _conv2d
     return _conv2d.cpu(IMG, FILT, **CONV)
 
 

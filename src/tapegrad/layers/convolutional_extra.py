@@ -76,7 +76,7 @@ class Conv2DTranspose(Conv2D):
         return length * s if self.padding == "same" else (length - 1) * s + k
 
     def call(self, inputs):
-        from tapegrad.ops.nn import _conv2d_backprop_input
+        from tapegrad.ops.conv import _conv2d_backprop_input
 
         _check_nhwc(self, inputs, self.kernel.shape[3])
         n, h, w, _ = inputs.shape

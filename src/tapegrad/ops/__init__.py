@@ -32,9 +32,9 @@ _tape._set_sparse_helpers(_sparse.IndexedSlices, _sparse.aggregate, _sparse.dens
 # most of what the import compiles when no bytecode cache is written (the linalg_*
 # decompositions and nn are the largest families here; random pulls in numpy.random,
 # ~10 ms on its own).
-_DEFERRED = ("control", "cumulative", "fft", "linalg_base", "linalg_decomp", "linalg_expm",
-             "linalg_matrix", "linalg_qr", "linalg_solve", "linalg_spectral", "manip", "nn",
-             "random", "scatter", "segment", "sorting", "special", "ufuncs")
+_DEFERRED = ("control", "conv", "cumulative", "fft", "linalg_base", "linalg_decomp",
+             "linalg_expm", "linalg_matrix", "linalg_qr", "linalg_solve", "linalg_spectral",
+             "manip", "nn", "random", "scatter", "segment", "sorting", "special", "ufuncs")
 
 
 def _load_deferred():
