@@ -162,6 +162,13 @@ def _check_rhs(a, b, op):
 
 def _prep_square(x, op, complex_ok=False):
     x = tensor(x, op=op)
+    # the accepted case from the array's own shape and dtype (a tensor's TensorShape
+    # costs more than the check, on calls of ~20 us)
+    data = x._data
+    kind, shape = data.dtype.kind, data.shape
+    if (kind == "f" or (complex_ok and kind == "c")) and len(shape) >= 2 and \
+            shape[-1] == shape[-2]:
+        return x
     _check_float(x, op, complex_ok)
     _check_square(x, op)
     return x
