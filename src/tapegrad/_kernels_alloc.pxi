@@ -78,10 +78,17 @@ cdef void _give_back(void* p, Py_ssize_t n) noexcept:
 cdef object _out_array(int nd, cnp.npy_intp* dims, int typenum):
     """A new C-contiguous array for a kernel's output; large ones over a cached block."""
     global _cached
-    cdef Py_ssize_t n = cnp.PyArray_DescrFromType(typenum).itemsize, k
+    cdef Py_ssize_t n, k
     cdef void* p = NULL
     cdef list free_list
     cdef _Block block
+    # (the float types without a descriptor lookup: this runs for every small op too)
+    if typenum == cnp.NPY_FLOAT:
+        n = 4
+    elif typenum == cnp.NPY_DOUBLE:
+        n = 8
+    else:
+        n = cnp.PyArray_DescrFromType(typenum).itemsize
     for k in range(nd):
         n *= dims[k]
     if n < _CACHE_FROM or _cache_max == 0:
