@@ -125,3 +125,19 @@ def test_environment_variable(value, cached):
         assert int(out.stdout) == BIG * 4         # the default limit stays
     else:
         assert int(out.stdout) == cached
+
+
+def test_blocks_alive_at_exit_and_pickling():
+    # arrays over cached blocks held by module globals, in a cycle, or sitting in the
+    # cache when the interpreter exits are freed without a crash; pickling copies them
+    code = ("import numpy as np, pickle, tapegrad as tg\n"
+            "x = tg.constant(np.ones(%d, np.float32))\n"
+            "G = tg.exp(x)\n"
+            "H = [tg.tanh(x)]; H.append(H)\n"
+            "y = tg.exp(x); del y\n"
+            "p = pickle.loads(pickle.dumps(G))\n"
+            "assert np.array_equal(p.numpy(), G.numpy())\n"
+            "print('done')\n" % BIG)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "done", out.stderr
