@@ -10,7 +10,7 @@ import contextlib
 
 import numpy as np
 import pytest
-from _sweep_cases import load_sweep, sweep_params
+from _sweep_cases import as_inputs, assert_same_bits, flatten, load_sweep, sweep_params
 
 import tapegrad as tg
 
@@ -18,27 +18,8 @@ SWEEP = load_sweep("_tg_call_gradient_sweep")
 CASES = sweep_params(SWEEP)
 
 
-def _flatten(x):
-    if isinstance(x, (list, tuple)):
-        return [t for a in x for t in _flatten(a)]
-    return [x] if isinstance(x, tg.Tensor) else []
-
-
 def _floats(values):
     return [v for v in values if isinstance(v, tg.Tensor) and v.dtype.kind == "f"]
-
-
-def _inputs(args):
-    return [tg.constant(np.asarray(a, dtype=np.float64)) if np.asarray(a).dtype.kind == "f"
-            else tg.constant(np.asarray(a)) for a in args]
-
-
-def _eq(a, b):
-    fa, fb = _flatten(a), _flatten(b)
-    assert len(fa) == len(fb)
-    for x, y in zip(fa, fb):
-        assert x.shape == y.shape and x.dtype == y.dtype
-        np.testing.assert_array_equal(x.numpy(), y.numpy(), strict=True)
 
 
 def _sumsq(ts, dtype=tg.float64):
@@ -61,7 +42,7 @@ def _orders(f, ts, order):
         for t in tapes:                     # tapes[-1] innermost
             stack.enter_context(t)
             t.watch(xs)
-        ys = _floats(_flatten(f(*ts)))
+        ys = _floats(flatten(f(*ts)))
         kinds = [_recorded(tapes[-1], y) for y in ys]
         cur = _sumsq(ys)
         out.append(ys)
@@ -76,10 +57,10 @@ def _orders(f, ts, order):
 def _compare(fn, args, order):
     fn = getattr(fn, "python_function", fn)     # the function_call entry is traced already
     traced = tg.function(fn)
-    traced(*_inputs(args))              # trace: later calls replay
-    eager, _ = _orders(fn, _inputs(args), order)
-    got, kinds = _orders(traced, _inputs(args), order)
-    _eq(eager, got)
+    traced(*as_inputs(args))              # trace: later calls replay
+    eager, _ = _orders(fn, as_inputs(args), order)
+    got, kinds = _orders(traced, as_inputs(args), order)
+    assert_same_bits(eager, got)
     assert traced.tracing_count == 1
     return kinds
 
@@ -105,11 +86,11 @@ def test_most_sweep_cases_are_one_op():
     for p in CASES:
         fn, args = p.values
         traced = tg.function(getattr(fn, "python_function", fn))
-        traced(*_inputs(args))
-        ts = _inputs(args)
+        traced(*as_inputs(args))
+        ts = as_inputs(args)
         with tg.GradientTape() as t:
             t.watch(_floats(ts))
-            ys = _floats(_flatten(traced(*ts)))
+            ys = _floats(flatten(traced(*ts)))
         n += any(_recorded(t, y) == "function_call" for y in ys)
     assert n >= 0.6 * len(CASES), (n, len(CASES))
 
@@ -145,7 +126,7 @@ def test_one_op_on_the_tape_with_stats_and_explain():
     with tg.GradientTape() as e:
         e.watch([x, w])
         ye = _one_program(x, w)
-    _eq([ye] + e.gradient(ye, [x, w]), [y, gx, gw])
+    assert_same_bits([ye] + e.gradient(ye, [x, w]), [y, gx, gw])
 
 
 def test_input_used_inside_and_outside_the_call():
@@ -162,7 +143,7 @@ def test_input_used_inside_and_outside_the_call():
             y = fn(a, w) * tg.reduce_sum(x) + tg.reduce_sum(a * x) + fn(x, w * 2.0)
         return y, t.gradient(y, [x, w])
 
-    _eq(prog(_one_program), prog(f))
+    assert_same_bits(prog(_one_program), prog(f))
 
 
 def test_gradient_with_respect_to_some_inputs_and_unconnected():
@@ -180,7 +161,7 @@ def test_gradient_with_respect_to_some_inputs_and_unconnected():
             ye = f.python_function(x, w, z)
         want = e.gradient(ye, sources)
         assert [g is None for g in got] == [g is None for g in want]
-        _eq([g for g in got if g is not None], [g for g in want if g is not None])
+        assert_same_bits([g for g in got if g is not None], [g for g in want if g is not None])
     with tg.GradientTape() as t:
         t.watch(z)
         y = f(x, w, z)
@@ -201,7 +182,7 @@ def test_persistent_tape_gradient_twice_and_inside_the_block():
         res = [y, g_in, t.gradient(y, w), t.gradient(y, x), t.gradient(s, [x, w])]
         if fn is _one_program:
             eager = res
-    _eq(eager, res)
+    assert_same_bits(eager, res)
 
 
 def test_variables_captured_by_the_call():
@@ -225,13 +206,13 @@ def test_variables_captured_by_the_call():
     (e, _, ew), (g, kind, gw) = grads(model), grads(f)
     assert kind == "function_call"
     assert e[3] is None and g[3] is None
-    _eq(e[:3], g[:3])
+    assert_same_bits(e[:3], g[:3])
     assert [id(a) for a in ew] == [id(a) for a in gw]
     # the values are read at each call: an update shows in the next call
     v.assign_add(tg.ones((3, 4), tg.float64))
     (e, _, _), (g, kind, _) = grads(model), grads(f)
     assert kind == "function_call"
-    _eq(e[:3], g[:3])
+    assert_same_bits(e[:3], g[:3])
 
 
 def test_mlp_and_cnn_layers_traced_under_an_outer_tape():
@@ -261,7 +242,7 @@ def test_mlp_and_cnn_layers_traced_under_an_outer_tape():
         eager, _ = step(model.call)
         got, kind = step(call)
         assert kind == "function_call"
-        _eq(eager, got)
+        assert_same_bits(eager, got)
         assert call.tracing_count == 1
 
 
@@ -278,7 +259,7 @@ def test_nested_traced_functions_are_one_op():
     with tg.GradientTape() as e:
         e.watch([x, w])
         ye = outer.python_function(x, w)
-    _eq([ye] + e.gradient(ye, [x, w]), got)
+    assert_same_bits([ye] + e.gradient(ye, [x, w]), got)
     # and the inner one called on its own under a tape, twice in one program
     inner(x)
     with tg.GradientTape() as t:
@@ -287,7 +268,7 @@ def test_nested_traced_functions_are_one_op():
     with tg.GradientTape() as e:
         e.watch(x)
         ye = tg.reduce_sum(inner.python_function(inner.python_function(x)))
-    _eq([y, t.gradient(y, x)], [ye, e.gradient(ye, x)])
+    assert_same_bits([y, t.gradient(y, x)], [ye, e.gradient(ye, x)])
 
 
 def test_first_call_under_a_tape_is_differentiable():
@@ -300,7 +281,7 @@ def test_first_call_under_a_tape_is_differentiable():
     with tg.GradientTape() as e:
         e.watch([x, w])
         ye = f.python_function(x, w)
-    _eq([y] + t.gradient(y, [x, w]), [ye] + e.gradient(ye, [x, w]))
+    assert_same_bits([y] + t.gradient(y, [x, w]), [ye] + e.gradient(ye, [x, w]))
     assert f.tracing_count == 1
 
 
@@ -344,7 +325,7 @@ def test_several_outputs_and_effects_replay_op_by_op():
         e.watch(x)
         a, b = two.python_function(x)
         ye = tg.reduce_sum(a * b)
-    _eq(g, e.gradient(ye, x))
+    assert_same_bits(g, e.gradient(ye, x))
     got = []
     for fn in (assigns.python_function, assigns):
         v.assign([1.0, 2.0])
@@ -354,7 +335,7 @@ def test_several_outputs_and_effects_replay_op_by_op():
         kind = _recorded(t, y)
         got.append([y, t.gradient(y, x), v.read_value()])
     assert kind == "reduce_sum"
-    _eq(got[0], got[1])
+    assert_same_bits(got[0], got[1])
 
 
 def test_forward_mode_through_one_op():
@@ -363,13 +344,13 @@ def test_forward_mode_through_one_op():
     f(x, w)
     rng = np.random.default_rng(1)
     tx, tw = (tg.constant(rng.standard_normal(a.shape)) for a in (x, w))
-    _eq(tg.jvp(_one_program, [x, w], [tx, tw]), tg.jvp(f, [x, w], [tx, tw]))
-    _eq(tg.jvp(_one_program, [x, w], [tx, None]), tg.jvp(f, [x, w], [tx, None]))
+    assert_same_bits(tg.jvp(_one_program, [x, w], [tx, tw]), tg.jvp(f, [x, w], [tx, tw]))
+    assert_same_bits(tg.jvp(_one_program, [x, w], [tx, None]), tg.jvp(f, [x, w], [tx, None]))
     with tg.ForwardAccumulator([x], [tx]) as acc:
         y = f(x, w)
     with tg.ForwardAccumulator([x], [tx]) as acc_e:
         ye = _one_program(x, w)
-    _eq([y, acc.jvp(y)], [ye, acc_e.jvp(ye)])
+    assert_same_bits([y, acc.jvp(y)], [ye, acc_e.jvp(ye)])
     # forward over reverse: the Hessian-vector product
     def hvp(fn):
         with tg.ForwardAccumulator([x], [tx]) as a:
@@ -379,7 +360,7 @@ def test_forward_mode_through_one_op():
             g = t.gradient(y, x)
         return g, a.jvp(g)
 
-    _eq(hvp(_one_program), hvp(f))
+    assert_same_bits(hvp(_one_program), hvp(f))
 
 
 def test_sparse_gradient_of_a_gathered_variable():
@@ -434,7 +415,7 @@ def test_jacobian_and_a_gradient_taken_while_tracing():
             t.watch(x)
             y = fn(x)
         got.append(t.jacobian(y, x))
-    _eq(got[0], got[1])
+    assert_same_bits(got[0], got[1])
     # a tape's gradient through a function_call record, taken inside another trace:
     # the nested walk runs (and is traced) eagerly
     with tg.GradientTape() as t:
@@ -444,4 +425,4 @@ def test_jacobian_and_a_gradient_taken_while_tracing():
     with tg.GradientTape() as e:
         e.watch(x)
         ye = tg.reduce_sum(body(x))
-    _eq(g, e.gradient(ye, x))
+    assert_same_bits(g, e.gradient(ye, x))

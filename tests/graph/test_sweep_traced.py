@@ -7,9 +7,8 @@ differentiates a replayed traced function with a tape *outside* it.
 """
 
 
-import numpy as np
 import pytest
-from _sweep_cases import load_sweep, sweep_params
+from _sweep_cases import as_inputs, assert_same_bits, flatten, load_sweep, sweep_params
 
 import tapegrad as tg
 
@@ -21,12 +20,6 @@ def _floats(values):
     return [v for v in values if isinstance(v, tg.Tensor) and v.dtype.kind == "f"]
 
 
-def _flatten(x):
-    if isinstance(x, (list, tuple)):
-        return [t for a in x for t in _flatten(a)]
-    return [x] if isinstance(x, tg.Tensor) else []
-
-
 def _program(fn):
     def program(*ts):
         xs = _floats(ts)
@@ -36,7 +29,7 @@ def _program(fn):
             with tg.GradientTape() as inner:
                 for x in xs:
                     inner.watch(x)
-                ys = _floats(_flatten(fn(*ts)))
+                ys = _floats(flatten(fn(*ts)))
                 total = tg.add_n([tg.reduce_sum(y * y) for y in ys])
             grads = inner.gradient(total, xs)
             gsum = tg.add_n([tg.reduce_sum(g * g) for g in grads if g is not None] +
@@ -46,28 +39,15 @@ def _program(fn):
     return program
 
 
-def _inputs(args):
-    return [tg.constant(np.asarray(a, dtype=np.float64)) if np.asarray(a).dtype.kind == "f"
-            else tg.constant(np.asarray(a)) for a in args]
-
-
-def _same(a, b):
-    fa, fb = _flatten(a), _flatten(b)
-    assert len(fa) == len(fb)
-    for x, y in zip(fa, fb):
-        assert x.shape == y.shape and x.dtype == y.dtype
-        np.testing.assert_array_equal(x.numpy(), y.numpy(), strict=True)
-
-
 @pytest.mark.parametrize("fn,args", CASES)
 def test_sweep_case_traced_bit_identical(fn, args):
-    ts = _inputs(args)
+    ts = as_inputs(args)
     eager = _program(fn)(*ts)
     traced = tg.function(_program(fn))
     first = traced(*ts)
-    again = traced(*_inputs(args))
-    _same(eager, first)
-    _same(eager, again)
+    again = traced(*as_inputs(args))
+    assert_same_bits(eager, first)
+    assert_same_bits(eager, again)
     assert traced.tracing_count == 1
 
 
@@ -75,10 +55,10 @@ def test_sweep_case_traced_bit_identical(fn, args):
 def test_outer_tape_through_replay(fn, args):
     # differentiate a *replayed* traced function from outside: same bits as eager
     traced = tg.function(fn)
-    traced(*_inputs(args))   # trace
+    traced(*as_inputs(args))   # trace
 
     def grads(f):
-        ts = _inputs(args)
+        ts = as_inputs(args)
         xs = _floats(ts)
         with tg.GradientTape(persistent=True) as t2:
             for x in xs:
@@ -86,11 +66,11 @@ def test_outer_tape_through_replay(fn, args):
             with tg.GradientTape() as t1:
                 for x in xs:
                     t1.watch(x)
-                ys = _floats(_flatten(f(*ts)))
+                ys = _floats(flatten(f(*ts)))
                 total = tg.add_n([tg.reduce_sum(y * y) for y in ys])
             g = [v for v in t1.gradient(total, xs) if v is not None]
             gs = tg.add_n([tg.reduce_sum(v * v) for v in g] + [tg.zeros((), tg.float64)])
         h = [v for v in t2.gradient(gs, xs) if v is not None]
         return ys, g, h
 
-    _same(grads(fn), grads(traced))
+    assert_same_bits(grads(fn), grads(traced))

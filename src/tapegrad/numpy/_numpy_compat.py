@@ -130,20 +130,23 @@ def logsumexp(a, axis=None, keepdims=False):
     return R.reduce_logsumexp(B.as_tensor(a, op="logsumexp"), axis, keepdims=keepdims)
 
 
-@_export
-def cumsum(a, axis=None):
-    a = B.as_tensor(a, op="cumsum")
+def _numpy_cumulative(standard, a, axis, op):
+    # NumPy's spelling on the standard's cumulative_sum/prod: axis=None runs over the
+    # flattened array; a float input states its own dtype, others take the default
+    a = B.as_tensor(a, op=op)
     if axis is None:
         a, axis = S.reshape(a, (-1,)), 0
-    return cumulative_sum(a, axis=axis, dtype=a.dtype if a.dtype.kind == "f" else None)
+    return standard(a, axis=axis, dtype=a.dtype if a.dtype.kind == "f" else None)
+
+
+@_export
+def cumsum(a, axis=None):
+    return _numpy_cumulative(cumulative_sum, a, axis, "cumsum")
 
 
 @_export
 def cumprod(a, axis=None):
-    a = B.as_tensor(a, op="cumprod")
-    if axis is None:
-        a, axis = S.reshape(a, (-1,)), 0
-    return cumulative_prod(a, axis=axis, dtype=a.dtype if a.dtype.kind == "f" else None)
+    return _numpy_cumulative(cumulative_prod, a, axis, "cumprod")
 
 
 @_export

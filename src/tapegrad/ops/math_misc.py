@@ -9,7 +9,7 @@ Re-exported by ``tapegrad.math``.
 import numpy as np
 
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops._registry import tensor
+from tapegrad.ops._registry import as_dtype, tensor
 from tapegrad.ops.elementwise import (
     abs,  # noqa: A004
     add,
@@ -69,11 +69,11 @@ def accumulate_n(inputs, shape=None, tensor_dtype=None, name=None):
     if shape is not None and tuple(out.shape) != tuple(shape):
         raise ValueError("accumulate_n: the inputs have shape %s, not the given %s"
                          % (_fmt(out.shape), _fmt(tuple(shape))))
-    if tensor_dtype is not None and np.dtype(getattr(tensor_dtype, "as_numpy_dtype",
-                                                     tensor_dtype)) != out.dtype:
-        raise TypeError("accumulate_n: the inputs are %s, not the given %s"
-                        % (out.dtype.name, np.dtype(getattr(tensor_dtype, "as_numpy_dtype",
-                                                            tensor_dtype)).name))
+    if tensor_dtype is not None:
+        want = as_dtype(tensor_dtype, "accumulate_n")
+        if want != out.dtype:
+            raise TypeError("accumulate_n: the inputs are %s, not the given %s"
+                            % (out.dtype.name, want.name))
     return out
 
 
@@ -179,8 +179,7 @@ def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=np.int32, 
     ids = np.where(v < length, v, -1)           # dropped rows: id -1
     if weights is None:
         counts = np.bincount(ids[ids >= 0], minlength=length)[:length]
-        out_dtype = np.dtype(getattr(dtype, "as_numpy_dtype", dtype))
-        return tensor(counts.astype(out_dtype), op="bincount")
+        return tensor(counts.astype(as_dtype(dtype, "bincount")), op="bincount")
     w = tensor(weights, op="bincount")
     if tuple(w.shape) != tuple(a.shape):
         raise ValueError("bincount: weights must have arr's shape %s, got %s"
@@ -206,7 +205,7 @@ def confusion_matrix(labels, predictions, num_classes=None, weights=None, dtype=
         raise InvalidArgumentError("confusion_matrix: a label or prediction is >= "
                                    "num_classes (%d)" % n)
     flat = lab.astype(np.int64) * n + pred
-    out_dtype = np.dtype(getattr(dtype, "as_numpy_dtype", dtype))
+    out_dtype = as_dtype(dtype, "confusion_matrix")
     if weights is None:
         counts = np.bincount(flat, minlength=n * n).astype(out_dtype)
         return tensor(counts.reshape(n, n), op="confusion_matrix")
