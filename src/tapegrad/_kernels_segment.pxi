@@ -5,15 +5,20 @@
 # reduction, a gather of the result back to every entry, a comparison, a count and an
 # index search: ~1.8x the reduction alone at 10^5 entries.  One pass does all of it.
 
-cdef void _seg_select(const floating* x, const Py_ssize_t* ids, Py_ssize_t n, bint is_max,
-                      floating* m, int64_t* arg, int64_t* cnt) noexcept nogil:
+cdef Py_ssize_t _seg_select(const floating* x, const Py_ssize_t* ids, Py_ssize_t n,
+                            Py_ssize_t num, bint is_max, floating* m, int64_t* arg,
+                            int64_t* cnt) noexcept nogil:
     # m holds the fill value (the dtype's lowest for max, highest for min) on entry.
     # NumPy's maximum keeps the current value on equality and propagates NaN; so do
-    # these comparisons (a NaN entry makes its segment NaN, with no winner).
+    # these comparisons (a NaN entry makes its segment NaN, with no winner).  Each id is
+    # range-checked before it is used, in this same pass: returns the position of the
+    # first one outside [0, num), else -1.
     cdef Py_ssize_t i, s
     cdef floating v, cur
     for i in range(n):
         s = ids[i]
+        if s < 0 or s >= num:
+            return i
         v = x[i]
         cur = m[s]
         if cur != cur:
@@ -30,6 +35,7 @@ cdef void _seg_select(const floating* x, const Py_ssize_t* ids, Py_ssize_t n, bi
             if cnt[s] == 0:
                 arg[s] = i
             cnt[s] += 1
+    return -1
 
 
 def segment_select(object x, object ids, Py_ssize_t num, bint is_max):
@@ -51,12 +57,6 @@ def segment_select(object x, object ids, Py_ssize_t num, bint is_max):
     if I.shape[0] != n:
         raise ValueError("_kernels.segment_select: x has %d entries, ids %d"
                          % (n, I.shape[0]))
-    if n:
-        lo = np.min(I)
-        hi = np.max(I)
-        if lo < 0 or hi >= num:
-            raise IndexError("_kernels.segment_select: segment id out of range [0, %d): %d"
-                             % (num, lo if lo < 0 else hi))
     dtype = X.dtype
     info = np.finfo(dtype)
     cdef cnp.ndarray M = np.full(num, info.min if is_max else info.max, dtype=dtype)
@@ -65,12 +65,16 @@ def segment_select(object x, object ids, Py_ssize_t num, bint is_max):
     cdef const Py_ssize_t* ip = <const Py_ssize_t*>cnp.PyArray_DATA(I)
     cdef int64_t* ap = <int64_t*>cnp.PyArray_DATA(A)
     cdef int64_t* cp = <int64_t*>cnp.PyArray_DATA(C)
+    cdef Py_ssize_t bad
     if t == cnp.NPY_FLOAT:
         with nogil:
-            _seg_select[float](<const float*>cnp.PyArray_DATA(X), ip, n, is_max,
-                               <float*>cnp.PyArray_DATA(M), ap, cp)
+            bad = _seg_select[float](<const float*>cnp.PyArray_DATA(X), ip, n, num, is_max,
+                                     <float*>cnp.PyArray_DATA(M), ap, cp)
     else:
         with nogil:
-            _seg_select[double](<const double*>cnp.PyArray_DATA(X), ip, n, is_max,
-                                <double*>cnp.PyArray_DATA(M), ap, cp)
+            bad = _seg_select[double](<const double*>cnp.PyArray_DATA(X), ip, n, num,
+                                      is_max, <double*>cnp.PyArray_DATA(M), ap, cp)
+    if bad >= 0:
+        raise IndexError("_kernels.segment_select: segment id out of range [0, %d): %d"
+                         % (num, ip[bad]))
     return M, A, C
