@@ -11,6 +11,7 @@ private copy first if a tape or a user still holds its current value, so a saved
 forward value never changes under a tape.
 """
 
+import functools
 import signal
 import threading
 
@@ -51,17 +52,13 @@ def _host_gradient(grad, dtype, variable, where):
 # in float16, Adam's epsilon (1e-8) rounds to 0 and g**2 underflows, so a zero or tiny
 # gradient gave 0/0 = NaN or x/0 = inf (TF and PyTorch compute in float32 too).
 _COMPUTE_DTYPE = {np.dtype(np.float16): np.dtype(np.float32)}
-_CHECK_UPDATE = []
-
-
+@functools.cache
 def _check_update():
     # tapegrad.debugging's update check, imported once on first use (optimizers load
     # before the debugging package, and a step must not pay an import statement)
-    if not _CHECK_UPDATE:
-        from tapegrad.debugging.numerics import check_update
+    from tapegrad.debugging.numerics import check_update
 
-        _CHECK_UPDATE.append(check_update)
-    return _CHECK_UPDATE[0]
+    return check_update
 
 
 # The C-level signal functions: signal.signal/getsignal wrap handlers in enum lookups
