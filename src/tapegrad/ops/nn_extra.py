@@ -62,28 +62,19 @@ def softsign(features, name=None):
 def gelu(features, approximate=False, name=None):
     """x * P(X <= x) for X ~ N(0, 1) (Hendrycks and Gimpel).
 
-    ``approximate=True`` is the tanh form ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
-    The exact form needs the error function, which tapegrad provides as ``tg.math.erf``
-    only when that module is present; without it the exact form raises and names the
-    approximate one.
+    ``approximate=True`` is the tanh form ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``;
+    the exact form uses ``tg.math.erf``.
     """
     x = _float(features, "gelu")
     if approximate:
         inner = multiply(add(x, multiply(multiply(square(x), x), 0.044715)),
                          math.sqrt(2.0 / math.pi))
         return multiply(multiply(x, 0.5), add(tanh(inner), 1.0))
-    erf = _erf()
+    # (through the tg.math namespace: ops.special reaches this module through nn, so a
+    # direct import would close a cycle)
+    from tapegrad.math import erf
+
     return multiply(multiply(x, 0.5), add(erf(multiply(x, 1.0 / math.sqrt(2.0))), 1.0))
-
-
-def _erf():
-    try:
-        from tapegrad.math import erf  # provided by the special-functions module
-    except ImportError:
-        raise NotImplementedError(
-            "gelu: the exact form (approximate=False) needs tg.math.erf, which this build "
-            "of tapegrad does not have; use gelu(x, approximate=True)") from None
-    return erf
 
 
 def swish(features, beta=1.0, name=None):
