@@ -30,8 +30,6 @@ complex seeds and gradients at its boundary, which a nested walk would do twice)
 
 import threading
 
-import numpy as np
-
 from tapegrad import _core, _graph, _tape
 from tapegrad.autodiff import nest
 from tapegrad.graph import passes as _passes
@@ -57,13 +55,6 @@ def _never_called(*arrays, call):
 
 
 PRIM = _core.Primitive("function_call", _never_called, save_inputs=True, save_output=False)
-
-
-def _fresh(t):
-    data = t._data
-    if type(data) is np.ndarray:
-        return _core.wrap(data.view())
-    return _core._wrap_device(data)
 
 
 class CallInfo:
@@ -338,7 +329,8 @@ class _Backward:
 
 
 def _trace_backward(info, pattern, layout, needs, inputs, cot):
-    from tapegrad.graph.function import _TRACE_LOCK, ConcreteFunction
+    # (graph/function.py imports this module: its names are imported at call time)
+    from tapegrad.graph.function import _TRACE_LOCK, ConcreteFunction, _fresh
     from tapegrad.graph.trace import Tracer
 
     graph = Graph("%s_grad" % info.name)
