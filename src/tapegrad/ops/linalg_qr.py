@@ -9,10 +9,12 @@ from tapegrad.ops.elementwise import (
     multiply,
     negative,
     subtract,
+    zeros_like,
 )
 from tapegrad.ops.linalg_base import (
     _H,
     _T,
+    LinAlgError,
     _check_float,
     _check_matrix,
     _cj,
@@ -69,8 +71,14 @@ def _qr_vjp_deep(q, r, gq, gr):
     qdq = _mm(_cj(q), gq, ta=True)
     rdr = _mm(r, _cj(gr), tb=True)
     tril = band_part(add(subtract(qdq, _H(qdq)), subtract(rdr, _H(rdr))), -1, 0)
-    grad_a = _mm(q, add(gr, _rinv_h(tril, r)))
-    ret = add(grad_a, _rinv_h(subtract(gq, _mm(q, qdq)), r))
+    ret = _mm(q, add(gr, _rinv_h_lead(tril, r, q)))
+    if q.shape[-2] != q.shape[-1]:
+        # (I - Q Q^H) gQ R^-H: the part of gQ outside Q's span.  For a square Q it is
+        # zero, but computed it is rounding noise of size eps that R^-H multiplies by
+        # 1/r_kk: at a square input of rank m-1 (where Q and R are still differentiable:
+        # Q's last column is fixed by the others) that noise was the whole answer.
+        # The tril term is safe there: its last column is exactly zero.
+        ret = add(ret, _rinv_h(subtract(gq, _mm(q, qdq)), r))
     if q.dtype.kind == "c":
         d = _diag_part(subtract(rdr, _H(qdq)))
         corr = _diag(subtract(d, _re(d)), rows=r.shape[-1], cols=r.shape[-1])
@@ -83,6 +91,21 @@ def _rinv_h(x, r):
     return _H(_tri_solve(r, _H(x), lower=False, adjoint=False))
 
 
+def _square_real(q):
+    return q.shape[-2] == q.shape[-1] and q.shape[-1] > 1 and q.dtype.kind != "c"
+
+
+def _rinv_h_lead(x, r, q):
+    # x R^-H where, for a square real Q, x's last column is exactly zero (the skew
+    # part's diagonal): only R's leading (k-1)x(k-1) block enters, so an input of rank
+    # k-1, where LAPACK may put an exact 0 in r[k-1, k-1], still has its derivative.
+    if not _square_real(q):
+        return _rinv_h(x, r)
+    k = r.shape[-1]
+    lead = _rinv_h(x[..., :, :k - 1], r[..., :k - 1, :k - 1])
+    return concat([lead, x[..., :, k - 1:]], axis=-1)
+
+
 def _qr_check(a, full_matrices, what):
     m, n = a.shape[-2:]
     if full_matrices and m > n:
@@ -93,8 +116,25 @@ def _qr_check(a, full_matrices, what):
     return m, n
 
 
+def _rank_error(what, a):
+    m, n = a.shape[-2:]
+    need = ("rank >= %d (q square: its last column is then still fixed by the others)"
+            % (m - 1) if m <= n else "full column rank %d" % n)
+    return LinAlgError(
+        "qr: the %s is not defined at this input %s %s: r has a zero on its diagonal, "
+        "so q is not a differentiable function of the first %d columns; QR's derivative "
+        "needs %s" % (what, _fmt(a.shape), a.dtype.name, min(m, n), need))
+
+
 @_qr.defvjp
 def _qr_vjp(g, ans, a, full_matrices):
+    try:
+        return _qr_vjp_body(g, ans, a, full_matrices)
+    except LinAlgError:
+        raise _rank_error("gradient", a) from None
+
+
+def _qr_vjp_body(g, ans, a, full_matrices):
     m, n = _qr_check(a, full_matrices, "gradient")
     q, r = _unpack_qr(ans, m, n, full_matrices)
     gq, gr = _unpack_qr(g, m, n, full_matrices)
@@ -115,6 +155,18 @@ def _qr_jvp_deep(q, r, dx):
     # JAX's qr_jvp_rule: dQ = Q (do - Q^H dA R^-1) + dA R^-1, dR = (Q^H dA R^-1 - do) R with
     # do the skew-Hermitian part of the strictly lower triangle, plus i Im diag(Q^H dA R^-1)
     # for complex input (R's diagonal stays real)
+    if _square_real(q):
+        # square real Q: Q Q^H = I, so dQ = Q do and dR = Q^H dA - do R, and do needs
+        # only the strictly lower part of Q^H dA R^-1, whose columns :k-1 use R's
+        # leading block alone.  The general form below subtracts dA R^-1 from itself,
+        # which at an input of rank k-1 is 1/r_kk times rounding noise (or 0/0).
+        k = r.shape[-1]
+        lead = _right_tri_solve(dx[..., :, :k - 1], r[..., :k - 1, :k - 1])
+        low = band_part(_mm(q, lead, ta=True), -1, 0)
+        low = subtract(low, _diag(_diag_part(low), rows=k, cols=k - 1))
+        low = concat([low, zeros_like(dx[..., :, k - 1:])], axis=-1)
+        do = subtract(low, _H(low))
+        return _mm(q, do), subtract(_mm(q, dx, ta=True), _mm(do, r))
     dx_rinv = _right_tri_solve(dx, r)
     qt = _mm(_cj(q), dx_rinv, ta=True)
     low = band_part(qt, -1, 0)
@@ -130,6 +182,13 @@ def _qr_jvp_deep(q, r, dx):
 
 @_qr.defjvp
 def _qr_jvp(t, ans, a, full_matrices):
+    try:
+        return _qr_jvp_body(t, ans, a, full_matrices)
+    except LinAlgError:
+        raise _rank_error("forward-mode derivative", a) from None
+
+
+def _qr_jvp_body(t, ans, a, full_matrices):
     m, n = _qr_check(a, full_matrices, "forward-mode derivative")
     q, r = _unpack_qr(ans, m, n, full_matrices)
     da = t[0]
