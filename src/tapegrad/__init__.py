@@ -95,6 +95,7 @@ from tapegrad.ops.elementwise import (
     where,
     zeros_like,
 )
+from tapegrad.ops.indexing import one_hot, pad
 from tapegrad.ops.linalg import (
     clip_by_global_norm,
     clip_by_norm,
@@ -125,8 +126,6 @@ from tapegrad.ops.shape import (
     concat,
     expand_dims,
     matrix_transpose,
-    one_hot,
-    pad,
     rank,
     reshape,
     shape,

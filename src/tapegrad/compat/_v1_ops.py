@@ -16,6 +16,7 @@ the same signature in both versions and are tapegrad's own.
 import numpy as np
 
 from tapegrad.compat._v1_args import alias
+from tapegrad.ops import indexing as _ix
 from tapegrad.ops import reductions as _r
 from tapegrad.ops import shape as _s
 from tapegrad.ops.elementwise import cast
@@ -133,12 +134,12 @@ def transpose(a, perm=None, name="transpose", conjugate=False):
 
 def gather(params, indices, validate_indices=None, name=None, axis=0):
     """TF 1.x order: ``validate_indices`` (ignored: indices are always checked) third."""
-    return _s.gather(params, indices, axis=axis)
+    return _ix.gather(params, indices, axis=axis)
 
 
 def pad(tensor, paddings, mode="CONSTANT", name=None, constant_values=0):
     """TF 1.x order: ``name`` before ``constant_values``."""
-    return _s.pad(tensor, paddings, mode=mode, constant_values=constant_values)
+    return _ix.pad(tensor, paddings, mode=mode, constant_values=constant_values)
 
 
 def shape(input, name=None, out_type=np.int32):

@@ -11,6 +11,7 @@ import numpy as np
 
 from tapegrad.numpy import _base as B
 from tapegrad.numpy._creation import _shape
+from tapegrad.ops import indexing as I
 from tapegrad.ops import shape as S
 from tapegrad.ops import sorting as SO
 
@@ -173,7 +174,7 @@ def take(x, indices, /, *, axis=None):
             raise IndexError("take: index %d is out of range for an axis of size %d"
                              % (int(iv.min()), n))
         idx = B.wrap(np.where(iv < 0, iv + n, iv))
-    return S.gather(x, idx, axis=axis)
+    return I.gather(x, idx, axis=axis)
 
 
 @_export

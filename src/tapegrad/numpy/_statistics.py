@@ -14,6 +14,7 @@ from tapegrad.numpy import _base as B
 from tapegrad.numpy._manipulation import _norm_axis, concat
 from tapegrad.ops import cumulative as C
 from tapegrad.ops import elementwise as E
+from tapegrad.ops import indexing as I
 from tapegrad.ops import linalg as L
 from tapegrad.ops import reductions as R
 from tapegrad.ops import shape as S
@@ -220,8 +221,8 @@ def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
     for _ in range(n):
         m = x.shape[axis]
         lead = (slice(None),) * axis
-        hi = S._getitem(x, key=lead + (slice(1, m),))
-        lo = S._getitem(x, key=lead + (slice(0, builtins.max(m - 1, 0)),))
+        hi = I._getitem(x, key=lead + (slice(1, m),))
+        lo = I._getitem(x, key=lead + (slice(0, builtins.max(m - 1, 0)),))
         if x.dtype.kind == "b":
             x = B.wrap(np.not_equal(B.values(hi), B.values(lo)))
         elif x.dtype.kind == "f":

@@ -19,6 +19,7 @@ import numpy as np
 from tapegrad.numpy import _base as B
 from tapegrad.numpy import _functions as F
 from tapegrad.ops import elementwise as E
+from tapegrad.ops import indexing as I
 from tapegrad.ops import linalg as L
 from tapegrad.ops import linalg_matrix as LM
 from tapegrad.ops import reductions as R
@@ -343,7 +344,7 @@ def diagonal(x, /, *, offset=0):
         return B.wrap(np.diagonal(B.values(x), offset, -2, -1).copy())
     if offset == 0 and m == n:
         return LM.diag_part(x)
-    return S.gather(S.reshape(x, x.shape[:-2] + (m * n,)), flat.astype(np.int64), axis=-1)
+    return I.gather(S.reshape(x, x.shape[:-2] + (m * n,)), flat.astype(np.int64), axis=-1)
 
 
 def trace(x, /, *, offset=0, dtype=None):

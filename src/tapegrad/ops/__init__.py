@@ -15,6 +15,7 @@ from tapegrad.ops import (  # noqa: F401
     complex,
     creation,
     elementwise,
+    indexing,
     linalg,
     reductions,
     shape,

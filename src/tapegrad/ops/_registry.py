@@ -64,6 +64,19 @@ def define_rules(kind, rules):
         reg[name].defrule(kind, rule)
 
 
+def taylor_linear(forward, zero_params=()):
+    """The Taylor-mode (tg.jet) rule of a primitive linear in its tensor operand: each
+    coefficient goes through ``forward`` on its own, the higher ones with the
+    ``zero_params`` (an affine op's constant, such as pad's value) set to 0."""
+    def rule(x, *rest, **params):
+        out = [forward(x[0], *[r[0] for r in rest], **params)]
+        hi = dict(params, **{k: 0 for k in zero_params})
+        out += [forward(x[k], *[r[0] for r in rest], **hi) for k in range(1, x.shape[0])]
+        return np.stack(out)
+
+    return rule
+
+
 def onnx_rules(rules):
     """``define_rules("onnx", ...)``, a str being shorthand for a one-operator rule."""
     define_rules("onnx", {name: OnnxOp(rule) if isinstance(rule, str) else rule

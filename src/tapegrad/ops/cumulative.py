@@ -15,6 +15,7 @@ import numpy as np
 
 from tapegrad import _core
 from tapegrad.ops import elementwise as E
+from tapegrad.ops import indexing as I
 from tapegrad.ops import reductions as R
 from tapegrad.ops import shape as S
 from tapegrad.ops._registry import FLOAT, NUMERIC, norm_axis, primitive, tensor
@@ -48,7 +49,7 @@ def _scan_np(ufunc_acc, x, axis, exclusive, reverse, fill):
 def _flip(t, axis, reverse):
     if not reverse:
         return t
-    return S._getitem(t, key=(slice(None),) * axis + (slice(None, None, -1),))
+    return I._getitem(t, key=(slice(None),) * axis + (slice(None, None, -1),))
 
 
 def _shift(t, s, fill, axis):
@@ -67,8 +68,8 @@ def _shift(t, s, fill, axis):
         return block
     lead = (slice(None),) * axis
     if s > 0:
-        return S._concat(block, S._getitem(t, key=lead + (slice(0, n - s),)), axis=axis)
-    return S._concat(S._getitem(t, key=lead + (slice(-s, n),)), block, axis=axis)
+        return S._concat(block, I._getitem(t, key=lead + (slice(0, n - s),)), axis=axis)
+    return S._concat(I._getitem(t, key=lead + (slice(-s, n),)), block, axis=axis)
 
 
 # ---------------------------------------------------------------------------

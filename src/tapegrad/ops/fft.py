@@ -15,7 +15,8 @@ from tapegrad.ops._registry import COMPLEX, FLOAT, primitive, tensor
 from tapegrad.ops.complex import _cdtype, _conj, _real
 from tapegrad.ops.creation import constant
 from tapegrad.ops.elementwise import multiply
-from tapegrad.ops.shape import _fmt, concat, pad
+from tapegrad.ops.indexing import pad
+from tapegrad.ops.shape import _fmt, concat
 
 _REAL_OF = {np.dtype(np.complex64): np.dtype(np.float32),
             np.dtype(np.complex128): np.dtype(np.float64)}

@@ -10,8 +10,9 @@ import math
 import numpy as np
 
 from tapegrad import _core
+from tapegrad.ops import indexing as I
 from tapegrad.ops import shape as S
-from tapegrad.ops._registry import norm_axes, norm_axis, primitive, tensor
+from tapegrad.ops._registry import norm_axes, norm_axis, primitive, taylor_linear, tensor
 
 
 def _int_list(v, op, what):
@@ -31,12 +32,12 @@ def reverse(tensor_, axis, name=None):
         a = axis if type(axis) is int else axis[0]
         if -nd <= a < nd:
             a %= nd
-            return S._getitem(x, key=(_FULL,) * a + (_BACK,))
+            return I._getitem(x, key=(_FULL,) * a + (_BACK,))
     axes = norm_axes(_int_list(axis, "reverse", "axis"), nd, "reverse")
     if not axes:
         return x
     key = tuple(_BACK if i in axes else _FULL for i in range(nd))
-    return S._getitem(x, key=key)
+    return I._getitem(x, key=key)
 
 
 _FULL = slice(None)
@@ -61,8 +62,8 @@ def roll(input, shift, axis, name=None):
             continue
         s %= n
         lead = (slice(None),) * a
-        x = S._concat(S._getitem(x, key=lead + (slice(n - s, n),)),
-                      S._getitem(x, key=lead + (slice(0, n - s),)), axis=a)
+        x = S._concat(I._getitem(x, key=lead + (slice(n - s, n),)),
+                      I._getitem(x, key=lead + (slice(0, n - s),)), axis=a)
     return x
 
 
@@ -87,7 +88,7 @@ def repeat(input, repeats, axis=None, name=None):
         # stride-0 view, ~2x slower than np.repeat at 10^5)
         return _repeat(x, repeats=int(reps.reshape(())), axis=axis)
     idx = np.repeat(np.arange(n, dtype=np.intp), reps.reshape(-1))
-    return S._gather(x, _core.wrap(idx), axis=axis)
+    return I._gather(x, _core.wrap(idx), axis=axis)
 
 
 @primitive("repeat", save_inputs=False, save_output=False)
@@ -112,7 +113,7 @@ def _repeat_rules():
     from tapegrad.ops._registry import NotSupported
 
     prim = core.registered()["repeat"]
-    prim.defrule("taylor", S._t_linear(prim.cpu))
+    prim.defrule("taylor", taylor_linear(prim.cpu))
     prim.defrule("batch", Bt.shift_axes("axis"))
     prim.defrule("onnx", NotSupported("repeat is not exported yet (ONNX spells it as "
                                       "Unsqueeze + Expand + Reshape)"))
@@ -160,7 +161,7 @@ def boolean_mask(tensor_, mask, axis=None, name=None):
                          "axis %d" % (m.shape, x.shape, a))
     merged = x.shape[:a] + (math.prod(m.shape),) + x.shape[a + k:]
     x = S.reshape(x, merged)
-    return S._gather(x, _core.wrap(np.flatnonzero(m).astype(np.intp)), axis=a)
+    return I._gather(x, _core.wrap(np.flatnonzero(m).astype(np.intp)), axis=a)
 
 
 def _stop(i):
@@ -182,13 +183,13 @@ def pad_indexed(x, paddings, mode):
         lead = (slice(None),) * ax
         parts = []
         if lo:
-            parts.append(S._getitem(x, key=lead + (slice(lo - 1 + edge, _stop(edge - 1), -1),)))
+            parts.append(I._getitem(x, key=lead + (slice(lo - 1 + edge, _stop(edge - 1), -1),)))
         parts.append(x)
         if hi:
             start = n - 1 - edge
-            parts.append(S._getitem(x, key=lead + (slice(start, _stop(start - hi), -1),)))
+            parts.append(I._getitem(x, key=lead + (slice(start, _stop(start - hi), -1),)))
         x = S._concat(*parts, axis=ax)
     return x
 
 
-S._PAD_MODES[0] = pad_indexed      # tg.pad's REFLECT/SYMMETRIC modes
+I._PAD_MODES[0] = pad_indexed      # tg.pad's REFLECT/SYMMETRIC modes

@@ -24,9 +24,10 @@ from tapegrad.ops.elementwise import (
     tanh,
     where,
 )
+from tapegrad.ops.indexing import gather
 from tapegrad.ops.linalg import clip_by_norm
 from tapegrad.ops.reductions import reduce_sum
-from tapegrad.ops.shape import _fmt, gather
+from tapegrad.ops.shape import _fmt
 
 __all__ = ["selu", "gelu", "swish", "silu", "softsign", "l2_normalize", "embedding_lookup",
            "in_top_k"]

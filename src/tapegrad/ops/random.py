@@ -17,7 +17,7 @@ from tapegrad.ops._registry import (
     tensor,
 )
 from tapegrad.ops._registry import onnx_rules as _onnx_rules
-from tapegrad.ops.shape import gather
+from tapegrad.ops.indexing import gather
 
 _state = {"seed": None, "rng": np.random.default_rng(), "op_counts": {}}
 

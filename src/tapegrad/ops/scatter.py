@@ -14,6 +14,7 @@ import numpy as np
 
 from tapegrad import _core
 from tapegrad.ops import elementwise as E
+from tapegrad.ops import indexing as I
 from tapegrad.ops import shape as S
 from tapegrad.ops._registry import norm_axis, primitive, tensor
 
@@ -73,7 +74,7 @@ def gather_nd(params, indices, batch_dims=0, name=None):
     k = idx.shape[-1]
     flat = _flat_index(idx, p.shape, "gather_nd")
     rows = S.reshape(p, (math.prod(p.shape[:k]),) + p.shape[k:])
-    return S._gather(rows, _core.wrap(flat), axis=0)
+    return I._gather(rows, _core.wrap(flat), axis=0)
 
 
 def _scatter_rows(idx, updates, shape, op):
@@ -98,7 +99,7 @@ def scatter_nd(indices, updates, shape, name=None):
         raise ValueError("scatter_nd: shape %s has a negative dimension" % (shape,))
     idx = _index_array(indices, "scatter_nd")
     flat, rows, row_shape = _scatter_rows(idx, upd, shape, "scatter_nd")
-    out = S._gather_grad(rows, _core.wrap(flat), shape=row_shape, axis=0)
+    out = I._gather_grad(rows, _core.wrap(flat), shape=row_shape, axis=0)
     return S.reshape(out, shape)
 
 
@@ -130,7 +131,7 @@ def _scatter_update_vjp(g, ans, t, flat, upd, winners):
     flat_np = np.asarray(flat)
     zero = E.zeros_like(g)
     gt = E.where(_hit_mask(flat_np, g.shape), zero, g)
-    gu = S._gather(g, flat, axis=0)
+    gu = I._gather(g, flat, axis=0)
     win = _core.wrap(np.asarray(winners).reshape((-1,) + (1,) * (g.ndim - 1)))
     gu = E.where(win, gu, E.zeros_like(gu))
     return gt, None, gu, None
@@ -171,7 +172,7 @@ def tensor_scatter_nd_add(tensor, indices, updates, name=None):
     """``tensor`` plus ``updates`` added at ``indices`` (duplicates add)."""
     t, flat, rows, row_shape = _tensor_scatter_args(tensor, indices, updates,
                                                     "tensor_scatter_nd_add")
-    add = S._gather_grad(rows, _core.wrap(flat), shape=row_shape, axis=0)
+    add = I._gather_grad(rows, _core.wrap(flat), shape=row_shape, axis=0)
     return E.add(t, S.reshape(add, t.shape))
 
 
@@ -179,7 +180,7 @@ def tensor_scatter_nd_sub(tensor, indices, updates, name=None):
     """``tensor`` minus ``updates`` at ``indices`` (duplicates add up)."""
     t, flat, rows, row_shape = _tensor_scatter_args(tensor, indices, updates,
                                                     "tensor_scatter_nd_sub")
-    sub = S._gather_grad(rows, _core.wrap(flat), shape=row_shape, axis=0)
+    sub = I._gather_grad(rows, _core.wrap(flat), shape=row_shape, axis=0)
     return E.subtract(t, S.reshape(sub, t.shape))
 
 
@@ -209,7 +210,7 @@ def gather(params, indices, axis=None, batch_dims=0, name=None):
     p = tensor(params, op="gather")
     b = int(batch_dims)
     if not b:
-        return S.gather(p, indices, axis=axis)
+        return I.gather(p, indices, axis=axis)
     idx = _index_array(indices, "gather")
     if b < 0:
         b += idx.ndim
@@ -233,7 +234,7 @@ def gather(params, indices, axis=None, batch_dims=0, name=None):
     nb = math.prod(p.shape[:b])
     rows = S.reshape(pt, (nb * n,) + pt.shape[b + 1:])
     offs = (np.arange(nb).reshape(p.shape[:b]) * n).reshape(p.shape[:b] + (1,) * (idx.ndim - b))
-    out = S._gather(rows, _core.wrap((idx + offs).astype(np.intp)), axis=0)
+    out = I._gather(rows, _core.wrap((idx + offs).astype(np.intp)), axis=0)
     # out: batch + index dims + params[b:axis] + params[axis+1:]; TF wants the index
     # dims where ``axis`` was
     ni, nmid = idx.ndim - b, axis - b

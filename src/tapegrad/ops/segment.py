@@ -16,6 +16,7 @@ import numpy as np
 
 from tapegrad import _core, _kernels
 from tapegrad.ops import elementwise as E
+from tapegrad.ops import indexing as I
 from tapegrad.ops import shape as S
 from tapegrad.ops._registry import NUMERIC, primitive, tensor
 
@@ -68,7 +69,7 @@ def _prepare(data, segment_ids, num_segments, op, sorted_ids):
     # sorted ids were checked non-negative above; unsorted ones drop their negatives
     if not sorted_ids and flat.size and flat.min() < 0:
         sel = np.flatnonzero(flat >= 0)
-        rows = S._gather(rows, _core.wrap(sel), axis=0)
+        rows = I._gather(rows, _core.wrap(sel), axis=0)
         flat = flat[sel]
     return rows, flat, num
 
@@ -80,7 +81,7 @@ def _ids(flat):
 
 
 def _segment_sum(rows, flat, num):
-    return S._gather_grad(rows, _ids(flat), shape=(num,) + tuple(rows.shape[1:]), axis=0)
+    return I._gather_grad(rows, _ids(flat), shape=(num,) + tuple(rows.shape[1:]), axis=0)
 
 
 def _counts(flat, num, rows, dtype):
@@ -107,7 +108,7 @@ def _segment_extremum(rows, flat, num, is_max, op):
                 # no ties (the usual case for floats): a plain gather of each segment's
                 # winner, exact, with gather's cheap rules
                 one = (cnt == 1) & finite
-                won = S._gather(rows, _core.wrap(np.where(one, arg, 0).astype(np.intp)),
+                won = I._gather(rows, _core.wrap(np.where(one, arg, 0).astype(np.intp)),
                                 axis=0)
                 return E.where(_core.wrap(one), won, _core.wrap(m))
     fill = _lowest(data.dtype, is_max)
@@ -125,7 +126,7 @@ def _segment_extremum(rows, flat, num, is_max, op):
             # segment's winner, exact, with gather's cheap rules
             winner = np.zeros(num, dtype=np.intp)
             winner[hits] = np.flatnonzero(sel)
-            won = S._gather(rows, _core.wrap(winner), axis=0)
+            won = I._gather(rows, _core.wrap(winner), axis=0)
             return E.where(_core.wrap(cnt1 == 1), won, _core.wrap(m))
     cnt = np.zeros(m.shape, dtype=data.dtype)
     np.add.at(cnt, flat, sel)
@@ -172,17 +173,17 @@ def _prod_factor(x, flat, num):
     running products from both ends; exact with zeros, at every order."""
     perm = np.argsort(flat, kind="stable")
     seg = flat[perm]
-    xs = S._gather(x, _core.wrap(perm), axis=0)
+    xs = I._gather(x, _core.wrap(perm), axis=0)
     left = _seg_exclusive_prod(xs, seg)
     rev = (slice(None, None, -1),)
-    right = S._getitem(_seg_exclusive_prod(S._getitem(xs, key=rev), seg[::-1]), key=rev)
+    right = I._getitem(_seg_exclusive_prod(I._getitem(xs, key=rev), seg[::-1]), key=rev)
     inv = np.empty_like(perm)
     inv[perm] = np.arange(perm.size)
-    return S._gather(E.multiply(left, right), _core.wrap(inv), axis=0)
+    return I._gather(E.multiply(left, right), _core.wrap(inv), axis=0)
 
 
 def _gather_rows(t, flat):
-    return S._gather(t, _ids(flat), axis=0)
+    return I._gather(t, _ids(flat), axis=0)
 
 
 @primitive("unsorted_segment_prod", dtypes=NUMERIC, same_dtype=(0,), save_output=False,
