@@ -102,7 +102,7 @@ def _spd_tg(x):
 def _spd_t(x):
     m = _mat(x, "t")
     n = m.shape[0]
-    return m @ m.T + torch.diag(torch.arange(1.0, n + 1, dtype=m.dtype)) * (n + 1.0)
+    return m @ m.mT + torch.diag(torch.arange(1.0, n + 1, dtype=m.dtype)) * (n + 1.0)
 
 def _rhs_tg(x):
     return _mat(x, "tg")
