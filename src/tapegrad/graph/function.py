@@ -271,6 +271,11 @@ class Function:
         self._fast = None         # the plan of the last signature, guarded (see _graph.pyx)
         self._keys = []
         self._warned = False
+        # reduce_retracing: the shape-free forms of the traced signatures, and the new
+        # shapes seen once (run eagerly; traced if they come back)
+        self._relaxed = set()
+        self._seen_once = set()
+        self.eager_call_count = 0
         try:
             self._param_names = list(inspect.signature(fn).parameters)
         except (TypeError, ValueError):
@@ -337,7 +342,25 @@ class Function:
             if cf.guarded and not kwargs and _training_context() is None:
                 self._fast = cf._plan
             return cf.run(sig.tensors, functools.partial(self._fn, *args, **kwargs))
+        if cf is None and self.reduce_retracing and self._run_eagerly(key):
+            self.eager_call_count += 1
+            return self._fn(*args, **kwargs)
         return self._trace(key, sig, args, kwargs)
+
+    def _run_eagerly(self, key):
+        # TF's reduce_retracing traces one shape-generic graph; graphs here have
+        # concrete shapes (a traced constant such as a mean's 1/n may depend on them),
+        # so the same promise is kept another way: a new shape of an already-traced
+        # signature runs eagerly -- the same kernels in the same order, so the same
+        # bits -- and is traced only when it comes back.  A stream of ever-new shapes
+        # (variable-length batches) then never traces; shapes that recur get graphs.
+        relaxed = _relax(key)
+        if relaxed not in self._relaxed or key in self._seen_once:
+            return False
+        if len(self._seen_once) >= _SEEN_ONCE_LIMIT:
+            self._seen_once.clear()
+        self._seen_once.add(key)
+        return True
 
     def _trace(self, key, sig, args, kwargs):
         with _TRACE_LOCK:
@@ -380,6 +403,8 @@ class Function:
         if verify:
             return result
         self._keys.append(key)
+        self._relaxed.add(_relax(key))
+        self._seen_once.discard(key)
         if len(self._keys) > RETRACE_WARNING_LIMIT and not self._warned:
             self._warned = True
             logger.warning(
@@ -428,6 +453,19 @@ class Function:
         return "<tg.function %s, %d traced signatures>" % (self._name, len(self._keys))
 
 
+# how many once-seen shapes reduce_retracing remembers before it starts over
+_SEEN_ONCE_LIMIT = 4096
+
+
+def _relax(key):
+    """A call's cache key with each tensor's shape reduced to its rank."""
+    if type(key) is tuple:
+        if len(key) == 4 and key[0] == "T" and type(key[1]) is tuple:
+            return ("T", len(key[1]), key[2], key[3])
+        return tuple(_relax(k) for k in key)
+    return key
+
+
 def _fmt_key(k):
     if isinstance(k, tuple) and k and k[0] == "T":
         return "a tensor %s %s%s" % (k[1], np.dtype(k[2]).name, "" if k[3] is None
@@ -441,15 +479,23 @@ def _fmt_key(k):
     return repr(k)
 
 
-def function(fn=None, input_signature=None, reduce_retracing=False, passes=None):
+def function(fn=None, input_signature=None, reduce_retracing=False, passes=None,
+             experimental_relax_shapes=None):
     """Trace ``fn`` into graphs and replay them (``@tg.function`` or ``tg.function(f)``).
 
     ``input_signature``: a list of :class:`TensorSpec`; calls must match it.
-    ``reduce_retracing``: accepted for TensorFlow compatibility; graphs here are traced
-    with concrete shapes, so each new shape is still a new trace.
+    ``reduce_retracing``: fewer traces when shapes vary.  Graphs have concrete shapes,
+    so rather than one shape-generic graph (TensorFlow's way) a call whose tensors have
+    new shapes, where the function already has a graph for those ranks and dtypes,
+    runs eagerly (bit-identical to a replay) and is traced only if those shapes come
+    again; ``eager_call_count`` counts such calls.  Python side effects then happen on
+    those eager calls too, as on a trace.  ``experimental_relax_shapes`` (TF 2.0-2.8's
+    name) is the same switch.
     ``passes``: the graph passes to run, in order (default
     ``("simplify", "constant_folding", "cse", "dce")``; ``()`` for none).
     """
+    if experimental_relax_shapes is not None:      # TF 2.0-2.8's name for it
+        reduce_retracing = reduce_retracing or bool(experimental_relax_shapes)
     if fn is None:
         return functools.partial(function, input_signature=input_signature,
                                  reduce_retracing=reduce_retracing, passes=passes)
