@@ -262,3 +262,17 @@ def test_check_numerics_on_gpu_tensors():
             with pytest.raises(CheckNumericsError, match="apply_gradients made Inf"):
                 tg.optimizers.SGD(1e38).apply_gradients(
                     [(tg.constant(np.full(3, 1e38, np.float32)).gpu(), v)])
+
+
+def test_floordiv_special_cases_match_cpu():
+    # an infinity against a finite number: both give the array API standard's floor(a / b)
+    # (the GPU kernel computes floor(a / b); the CPU fixes NumPy's divmod quotient)
+    vals = np.array([np.inf, -np.inf, 2.5, -2.5, 0.0, -0.0, np.nan])
+    for dt in (np.float32, np.float64):
+        a, b = (v.ravel().astype(dt) for v in np.meshgrid(vals, vals))
+        cpu = tg.floordiv(a, b).numpy()
+        gpu = tg.floordiv(tg.constant(a).gpu(), tg.constant(b).gpu()).numpy()
+        np.testing.assert_array_equal(np.isnan(gpu), np.isnan(cpu))
+        ok = ~np.isnan(cpu)
+        np.testing.assert_array_equal(gpu[ok], cpu[ok])
+        np.testing.assert_array_equal(np.signbit(gpu[ok]), np.signbit(cpu[ok]))

@@ -121,7 +121,7 @@ def _complex_pow(a, b):
 _binary("maximum", np.maximum, E.maximum, NUM)
 _binary("minimum", np.minimum, E.minimum, NUM)
 _binary("remainder", np.remainder, E.floormod, NUM)
-_binary("floor_divide", np.floor_divide, None, NUM)
+_binary("floor_divide", np.floor_divide, E.floordiv, NUM)
 _binary("atan2", np.arctan2, U.atan2, FLT)
 _binary("hypot", np.hypot, U.hypot, FLT)
 _binary("logaddexp", np.logaddexp, U.logaddexp, FLT)

@@ -209,8 +209,13 @@ def _check_int_divisor(op, y):
 def _floor_divide(x, y):
     """Elementwise floor(x / y); integer division by zero raises InvalidArgumentError,
     floats give IEEE inf/NaN."""
-    _check_int_divisor("floordiv", y)
-    return np.floor_divide(x, y)
+    if y.dtype.kind in "iu":
+        _check_int_divisor("floordiv", y)
+        return np.floor_divide(x, y)
+    # NumPy's loops, except inf // finite (+-inf) and finite // inf (+-0), which NumPy
+    # gives as Python's divmod does (NaN, or -1) and the array API standard and TF as
+    # floor(x / y) (_kernels_ufuncs.pxi)
+    return _kernels.floor_divide(x, y)
 
 
 def _floor_mod(x, y):
@@ -222,8 +227,10 @@ def _floor_mod(x, y):
 
 floordiv = not_differentiable("floordiv", dtypes=REAL, quiet=True, args=("x", "y"),
                               doc="floor(x / y) elementwise (not differentiable); integer "
-                              "division by zero raises, floats give IEEE inf/NaN."
-                              )(_floor_divide)
+                              "division by zero raises, floats give IEEE inf/NaN; an "
+                              "infinity over a finite number is +-inf, a finite number "
+                              "over an infinity +-0 (the array API standard's floor(x / y)"
+                              ", where NumPy gives NaN or -1).")(_floor_divide)
 
 floormod = primitive("floormod", dtypes=REAL, save_output=False, quiet=True,
                      args=("x", "y"), doc="x mod y with the sign of y (Python's %), "
@@ -316,8 +323,11 @@ def _exp_vjp(g, ans, x):
 exp.defjvp_self_adjoint()
 
 
+# NumPy's expm1 loops, with the array API standard's complex special cases (+-0 + 0j ->
+# +0 + 0j, the infinities and NaN + 0j) fixed in C (_kernels_ufuncs.pxi); still a ufunc,
+# so large float arrays split over the thread pool as before
 expm1 = primitive("expm1", dtypes=INEXACT, save_inputs=False, quiet=True, args=("x",),
-                  doc="exp(x) - 1 elementwise, accurate near 0.")(np.expm1)
+                  doc="exp(x) - 1 elementwise, accurate near 0.")(_kernels.expm1)
 
 
 @expm1.defvjp
@@ -747,7 +757,7 @@ def _t_piecewise_constant(f):
 
 def _t_expm1(a):
     y = _S.exp(a)
-    y[0] = np.expm1(a[0])
+    y[0] = _kernels.expm1(a[0])     # the primitive's own values, special cases included
     return y
 
 
