@@ -16,7 +16,8 @@ as Keras does: a layer's node waits until the tensors it reads exist.
 
 from tapegrad.layers.base import KerasTensor
 
-__all__ = ["functional_config", "functional_from_config", "clone_model", "layer_from_config"]
+__all__ = ["functional_config", "functional_from_config", "clone_model", "deserialize_layer",
+           "layer_from_config", "serialize_layer"]
 
 _REF = "__keras_tensor__"
 
@@ -113,6 +114,17 @@ def layer_from_config(class_name, config, custom_objects=None, where="Model.from
     if issubclass(cls, Model):
         return cls.from_config(dict(config), custom_objects=custom_objects)
     return cls.from_config(dict(config))
+
+
+def serialize_layer(layer):
+    """``{"class_name", "config"}`` of a layer held by another (a wrapper's ``layer``)."""
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize_layer(spec, custom_objects=None):
+    """The layer :func:`serialize_layer` described (fresh weights)."""
+    return layer_from_config(spec["class_name"], spec["config"], custom_objects,
+                             "from_config")
 
 
 def functional_from_config(config, custom_objects=None):
