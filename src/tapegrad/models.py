@@ -5,11 +5,11 @@ import numpy as np
 import tapegrad as tg
 from tapegrad.layers.base import Layer, _normalize_shape, _unique_name
 from tapegrad.layers.functional import Functional
-from tapegrad.saving import load_model, model_from_json, save_model
+from tapegrad.saving import load_model, model_from_config, model_from_json, save_model
 from tapegrad.training.engine import TrainingMixin
 
-__all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json",
-           "save_model"]
+__all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_config",
+           "model_from_json", "save_model"]
 
 
 def _format_shape(shape):

@@ -126,6 +126,10 @@ def test_sealed_but_inconsistent_contents(tmp_path):
     _fails(bad, match="format")
     variant(**{"config.json": b"{not json"})
     _fails(bad, match="JSON")
+    config = json.loads(members["config.json"])
+    del config["config"]["layers"][0]["class_name"]
+    variant(**{"config.json": json.dumps(config).encode()})
+    _fails(bad, match="does not describe a model")
     variant(**{"model.weights.tgckpt": None})
     _fails(bad, match="members")
     variant(**{"model.weights.tgckpt": members["model.weights.tgckpt"][:-1]})

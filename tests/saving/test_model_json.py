@@ -98,6 +98,8 @@ def test_to_json_and_back():
     assert json.loads(again.to_json())["config"] == spec["config"]
     with pytest.raises(ValueError, match="JSON"):
         tg.models.model_from_json("{nope")
+    again = tg.models.model_from_config(json.loads(functional.to_json()), {"Scale": Scale})
+    assert [layer.name for layer in again.layers] == [layer.name for layer in functional.layers]
 
 
 def test_custom_layer_through_save_and_load(tmp_path):
@@ -194,5 +196,6 @@ def test_tf_keras_names():
     assert tf.keras.models.load_model is tg.models.load_model
     assert tf.keras.models.model_from_json is tg.models.model_from_json
     assert tf.keras.models.save_model is tg.models.save_model
+    assert tf.keras.models.model_from_config is tg.models.model_from_config
     assert tf.keras.utils.register_keras_serializable is tg.saving.register_keras_serializable
     assert tg.Model.to_json and tg.Sequential.save

@@ -209,3 +209,17 @@ def test_overwrite_false_raises_and_keeps_the_file(tmp_path):
     assert open(path, "rb").read() == before
     with pytest.raises(ValueError, match="HDF5"):
         _mlp().save(os.path.join(tmp_path, "m.h5"))
+
+
+def test_model_checkpoint_writes_whole_models_for_keras_paths(tmp_path):
+    x, y = _xy(16)
+    model = _mlp()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    path = os.path.join(tmp_path, "ckpt", "model-{epoch}.keras")
+    model.fit(x, y, epochs=2, verbose=0, shuffle=False,
+              callbacks=[tg.callbacks.ModelCheckpoint(path, monitor="loss")])
+    assert sorted(os.listdir(os.path.join(tmp_path, "ckpt"))) == ["model-1.keras",
+                                                                 "model-2.keras"]
+    loaded = tg.models.load_model(path.format(epoch=2))
+    _same_weights(model, loaded)
+    assert int(loaded.optimizer.iterations.numpy()) == 2

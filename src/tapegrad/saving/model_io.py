@@ -18,7 +18,7 @@ from tapegrad.saving import archive
 from tapegrad.saving.compile_config import NotSerializable, deserialize_compile, serialize_compile
 from tapegrad.train.errors import CheckpointCorruptError
 
-__all__ = ["load_model", "model_from_json", "model_to_json", "save_model"]
+__all__ = ["load_model", "model_from_config", "model_from_json", "model_to_json", "save_model"]
 
 FORMAT = "tapegrad.model"
 FORMAT_VERSION = 1
@@ -84,6 +84,11 @@ def _model_from_spec(spec, custom_objects, where):
     if build and build.get("input_shape") is not None and not model.built:
         model.build(tuple(build["input_shape"]))
     return model
+
+
+def model_from_config(config, custom_objects=None):
+    """A new model from ``{"class_name", "config"}`` (Keras' ``model_from_config``)."""
+    return _model_from_spec(config, custom_objects, "model_from_config")
 
 
 def model_from_json(json_string, custom_objects=None):
@@ -217,7 +222,12 @@ def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002 (Kera
     from tapegrad.train.checkpoint import Checkpoint
 
     metadata, spec, graph, tensors, where = _read(filepath)
-    model = _model_from_spec(spec, custom_objects, "load_model")
+    try:
+        model = _model_from_spec(spec, custom_objects, "load_model")
+    except (KeyError, IndexError) as exc:
+        # the seal held, so the file is as written: a config no tapegrad writes
+        raise CheckpointCorruptError(f"model file {where}: config.json does not describe a "
+                                     f"model (missing or bad entry {exc})") from exc
     compile_config = spec.get("compile_config")
     optimizer = None
     if compile and compile_config:
