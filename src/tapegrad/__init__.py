@@ -174,6 +174,8 @@ _LAZY = {
     # Keras training loop
     "callbacks": "callbacks", "regularizers": "regularizers", "constraints": "constraints",
     "numpy": "numpy",
+    # tg.models.load_model / model_from_json / clone_model; tg.saving (whole-model files)
+    "models": "models", "saving": "saving",
 }
 
 

@@ -3,12 +3,13 @@
 import numpy as np
 
 import tapegrad as tg
-from tapegrad import layers as layers_module
 from tapegrad.layers.base import Layer, _normalize_shape, _unique_name
 from tapegrad.layers.functional import Functional
+from tapegrad.saving import load_model, model_from_config, model_from_json, save_model
 from tapegrad.training.engine import TrainingMixin
 
-__all__ = ["Model", "Sequential", "clone_model"]
+__all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_config",
+           "model_from_json", "save_model"]
 
 
 def _format_shape(shape):
@@ -69,6 +70,15 @@ class Model(TrainingMixin, Layer):
             f"{type(self).__name__} must define call(self, inputs) to compute its outputs"
         )
 
+    def get_config(self):
+        """A subclassed model's architecture is its Python code: to use ``to_json``,
+        ``save`` or ``clone_model`` it must define ``get_config`` (Keras' rule too)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} is a subclassed model: implement get_config(self) "
+            "returning its constructor's arguments (and the classmethod from_config(cls, "
+            "config) if cls(**config) does not rebuild it) to serialize it with to_json/"
+            "save; or save only its weights with save_weights/load_weights")
+
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """``Model.from_config(functional_model.get_config())`` rebuilds a functional
@@ -77,7 +87,7 @@ class Model(TrainingMixin, Layer):
             from tapegrad.layers.functional_config import functional_from_config
 
             return functional_from_config(config, custom_objects)
-        return super().from_config(config)
+        return cls(**config)
 
     def summary(self, line_length=65, print_fn=None):
         """Print a table of layers, output shapes and parameter counts, then the totals."""
@@ -261,28 +271,33 @@ class Sequential(Model):
         return shape
 
     def get_config(self):
-        return {
+        config = {
             "name": self.name,
             "layers": [
                 {"class_name": type(layer).__name__, "config": layer.get_config()}
                 for layer in self._layers
             ],
         }
+        if self._built and self._build_input_shape is not None:
+            # a stack built by a call (no input_shape on its first layer) is rebuilt
+            # at once by from_config, so that load_model has variables to fill
+            config["build_input_shape"] = list(self._build_input_shape)
+        return config
 
     @classmethod
-    def from_config(cls, config):
-        """Rebuild from ``get_config()``: layer classes are looked up in ``tg.layers``."""
-        built = []
-        for entry in config.get("layers", []):
-            layer_cls = getattr(layers_module, entry["class_name"], None)
-            if not (isinstance(layer_cls, type) and issubclass(layer_cls, Layer)):
-                layer_cls = cls if entry["class_name"] == cls.__name__ else None
-            if layer_cls is None:
-                raise ValueError(
-                    f"Sequential.from_config: unknown layer class {entry['class_name']!r}"
-                )
-            built.append(layer_cls.from_config(dict(entry["config"])))
-        return cls(built, name=config.get("name"))
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild from ``get_config()`` (fresh weights): layer classes are looked up in
+        ``custom_objects``, the registered classes, then ``tg.layers``."""
+        from tapegrad.layers.functional_config import layer_from_config
+
+        built = [layer_from_config(entry["class_name"], entry["config"], custom_objects,
+                                   "Sequential.from_config")
+                 for entry in config.get("layers", [])]
+        model = cls(built, name=config.get("name"))
+        shape = config.get("build_input_shape")
+        if shape is not None and not model.built:
+            model.build(tuple(shape))
+        return model
 
     def _summary_rows(self):
         rows = []

@@ -51,7 +51,8 @@ class ModelCheckpoint(Callback):
     ``filepath`` may hold ``str.format`` fields filled from the epoch (from 1) and the
     logs: ``"ckpt/weights-{epoch:02d}-{val_loss:.3f}"``.  ``save_weights_only=True``
     writes ``model.save_weights(filepath)``; otherwise a ``tg.train.Checkpoint`` of the
-    model and its optimizer, so training can resume with the optimizer's state.
+    model and its optimizer, so training can resume with the optimizer's state, or for a
+    path ending in ``.keras`` ``model.save(filepath)`` (``tg.models.load_model`` reads it).
     With ``save_best_only=True`` a save happens only when ``monitor`` improves on the
     best value seen so far (direction from ``mode``).  Files appear atomically.
     """
@@ -123,6 +124,8 @@ class ModelCheckpoint(Callback):
             print(f"\nEpoch {epoch + 1}: saving model to {path}")
         if self.save_weights_only:
             self.model.save_weights(path)
+        elif path.endswith(".keras"):
+            self.model.save(path)  # Keras 3's convention: a .keras path is a whole model
         else:
             self.model._save_training_state(path)
         self.saved.append(path)

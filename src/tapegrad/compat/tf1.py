@@ -320,6 +320,12 @@ keras = _Aliases("tf.keras", {
     "Input": "tapegrad.layers:Input",
     "regularizers": "tapegrad.regularizers",
     "constraints": "tapegrad.constraints",
+    # whole-model saving: tf.keras.models.load_model etc. come with tapegrad.models
+    "utils": _Aliases("tf.keras.utils", {
+        "register_keras_serializable": "tapegrad.saving:register_keras_serializable",
+        "get_registered_name": "tapegrad.saving:get_registered_name",
+        "get_registered_object": "tapegrad.saving:get_registered_object",
+    }),
 })
 
 train = _Aliases("tf.train", {

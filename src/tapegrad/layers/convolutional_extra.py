@@ -162,6 +162,24 @@ class DepthwiseConv2D(Layer):
                 None if c is None else c * self.depth_multiplier)
 
 
+    def get_config(self):
+        from tapegrad.layers.core import _penalty_config
+
+        penalties = _penalty_config(self)  # stored under the kernel_* names
+        return dict(
+            super().get_config(), kernel_size=self.kernel_size, strides=self.strides,
+            padding=self.padding, depth_multiplier=self.depth_multiplier,
+            data_format=self.data_format, dilation_rate=self.dilation_rate,
+            activation=activations.serialize(self.activation), use_bias=self.use_bias,
+            depthwise_initializer=initializers.serialize(self.depthwise_initializer),
+            bias_initializer=initializers.serialize(self.bias_initializer),
+            depthwise_regularizer=penalties["kernel_regularizer"],
+            bias_regularizer=penalties["bias_regularizer"],
+            activity_regularizer=penalties["activity_regularizer"],
+            depthwise_constraint=penalties["kernel_constraint"],
+            bias_constraint=penalties["bias_constraint"])
+
+
 class SeparableConv2D(DepthwiseConv2D):
     """A depthwise convolution followed by a 1x1 (pointwise) convolution to ``filters``.
 
@@ -197,3 +215,7 @@ class SeparableConv2D(DepthwiseConv2D):
     def compute_output_shape(self, input_shape):
         shape = super().compute_output_shape(input_shape)
         return shape[:3] + (self.filters,)
+
+    def get_config(self):
+        return dict(super().get_config(), filters=self.filters,
+                    pointwise_initializer=initializers.serialize(self.pointwise_initializer))

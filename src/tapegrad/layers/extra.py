@@ -230,6 +230,15 @@ class Conv1D(Conv2D):
                                         self.strides[1], self.dilation_rate[1])
         return (n, length, self.filters)
 
+    def get_config(self):
+        # Conv2D's config holds the height-1 kernel this layer runs; give the 1-D values
+        config = super().get_config()
+        config.update(kernel_size=(self.kernel_size[1],), strides=(self.strides[1],),
+                      dilation_rate=(self.dilation_rate[1],))
+        if self.causal:
+            config["padding"] = "causal"
+        return config
+
 
 class _Pooling1D(Layer):
     def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
@@ -310,6 +319,9 @@ class RepeatVector(Layer):
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.n, input_shape[1])
 
+    def get_config(self):
+        return dict(super().get_config(), n=self.n)
+
 
 class Permute(Layer):
     """Permutes the non-batch axes: ``dims`` is a permutation of ``1..rank-1``."""
@@ -329,6 +341,9 @@ class Permute(Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
+
+    def get_config(self):
+        return dict(super().get_config(), dims=self.dims)
 
 
 def _pairs(value, where):
@@ -444,3 +459,15 @@ class TimeDistributed(Layer):
     def compute_output_shape(self, input_shape):
         inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))
         return tuple(input_shape[:2]) + tuple(inner[1:])
+
+    def get_config(self):
+        from tapegrad.layers.functional_config import serialize_layer
+
+        return dict(super().get_config(), layer=serialize_layer(self.layer))
+
+    @classmethod
+    def from_config(cls, config):
+        from tapegrad.layers.functional_config import deserialize_layer
+
+        config = dict(config)
+        return cls(deserialize_layer(config.pop("layer")), **config)

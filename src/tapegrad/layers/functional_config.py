@@ -14,9 +14,10 @@ only JSON values (plus what the layers' own configs hold); weights are not part 
 as Keras does: a layer's node waits until the tensors it reads exist.
 """
 
-from tapegrad.layers.base import KerasTensor, Layer
+from tapegrad.layers.base import KerasTensor
 
-__all__ = ["functional_config", "functional_from_config", "clone_model"]
+__all__ = ["functional_config", "functional_from_config", "clone_model", "deserialize_layer",
+           "layer_from_config", "serialize_layer"]
 
 _REF = "__keras_tensor__"
 
@@ -100,18 +101,30 @@ def functional_config(model):
     }
 
 
-def _layer_class(name, custom_objects):
-    import tapegrad.layers as layers_module
-    from tapegrad import models
+def layer_from_config(class_name, config, custom_objects=None, where="Model.from_config"):
+    """A new layer (or model) of the class saved as ``class_name``: looked up in
+    ``custom_objects``, the registered classes (tapegrad/saving/registry.py), then
+    ``tg.layers`` and ``tapegrad.models``; models get ``custom_objects`` too."""
+    from tapegrad.models import Model
+    from tapegrad.saving.registry import resolve
 
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    for module in (layers_module, models):
-        cls = getattr(module, name, None)
-        if isinstance(cls, type) and issubclass(cls, Layer):
-            return cls
-    raise ValueError(f"Model.from_config: unknown layer class {name!r}; pass it in "
-                     "custom_objects={name: class}")
+    if class_name == "Functional":  # Keras' name of a functional model's class
+        class_name = "Model"
+    cls = resolve(class_name, "layer", custom_objects, where)
+    if issubclass(cls, Model):
+        return cls.from_config(dict(config), custom_objects=custom_objects)
+    return cls.from_config(dict(config))
+
+
+def serialize_layer(layer):
+    """``{"class_name", "config"}`` of a layer held by another (a wrapper's ``layer``)."""
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize_layer(spec, custom_objects=None):
+    """The layer :func:`serialize_layer` described (fresh weights)."""
+    return layer_from_config(spec["class_name"], spec["config"], custom_objects,
+                             "from_config")
 
 
 def functional_from_config(config, custom_objects=None):
@@ -128,8 +141,7 @@ def functional_from_config(config, custom_objects=None):
             tensors[(entry["name"], 0, 0)] = Input(batch_shape=tuple(shape),
                                                    dtype=cfg.get("dtype"), name=entry["name"])
             continue
-        cls = _layer_class(entry["class_name"], custom_objects)
-        layer = cls.from_config(cfg)
+        layer = layer_from_config(entry["class_name"], cfg, custom_objects)
         pending.append([layer, list(entry["inbound_nodes"]), 0])
     # replay the calls: each pass runs every node whose inputs exist (Keras' order)
     while any(p[1] for p in pending):

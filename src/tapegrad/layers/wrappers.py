@@ -75,6 +75,13 @@ class Bidirectional(Layer):
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
 
+    def build(self, input_shape):
+        # both directions get their weights now, not at the first call, so that a
+        # Sequential built from an input shape has every variable (load_model fills them)
+        for layer in (self.forward_layer, self.backward_layer):
+            layer._build_for_shape(tuple(input_shape))
+        self.built = True
+
     def _merge(self, a, b):
         mode = self.merge_mode
         if mode == "concat":
@@ -126,4 +133,21 @@ class Bidirectional(Layer):
         return out
 
     def get_config(self):
-        return dict(super().get_config(), merge_mode=self.merge_mode)
+        # both wrapped layers, as Keras does, so that from_config rebuilds them as they
+        # were (names included)
+        from tapegrad.layers.functional_config import serialize_layer
+
+        return dict(super().get_config(), layer=serialize_layer(self.forward_layer),
+                    backward_layer=serialize_layer(self.backward_layer),
+                    merge_mode=self.merge_mode)
+
+    @classmethod
+    def from_config(cls, config):
+        from tapegrad.layers.functional_config import deserialize_layer
+
+        config = dict(config)
+        layer = deserialize_layer(config.pop("layer"))
+        backward = config.pop("backward_layer", None)
+        if backward is not None:
+            backward = deserialize_layer(backward)
+        return cls(layer, backward_layer=backward, **config)

@@ -231,7 +231,9 @@ class Ftrl(Optimizer):
         accum.assign(new_accum)
 
     def get_config(self):
+        # the constructor's argument names, so that from_config rebuilds it
         return dict(super().get_config(), learning_rate_power=self.learning_rate_power,
-                    initial_accumulator_value=self.initial_accumulator_value, l1=self.l1,
-                    l2=self.l2, l2_shrinkage=self.l2_shrinkage, beta=self.beta)
+                    initial_accumulator_value=self.initial_accumulator_value,
+                    l1_regularization_strength=self.l1, l2_regularization_strength=self.l2,
+                    l2_shrinkage_regularization_strength=self.l2_shrinkage, beta=self.beta)
 

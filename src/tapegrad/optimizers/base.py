@@ -504,7 +504,15 @@ class Optimizer(tracking.Trackable):
         return number if number is not None else repr(self._hyper[name])
 
     def get_config(self):
-        return {"name": self._name, "learning_rate": self._hyper_config("learning_rate")}
+        config = {"name": self._name, "learning_rate": self._hyper_config("learning_rate")}
+        config.update(self._clipping)  # clipnorm / clipvalue / global_clipnorm, if set
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """A new optimizer (no slots, ``iterations`` 0) from ``get_config()``'s output;
+        the keys are the constructor's arguments."""
+        return cls(**config)
 
     def __repr__(self):
         return f"<{type(self).__name__} learning_rate={self.learning_rate!r}>"

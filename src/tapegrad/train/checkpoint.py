@@ -122,7 +122,12 @@ class Checkpoint(tracking.Trackable):
             return InitializationOnlyStatus()
         filename = _checkpoint_file(save_path)
         graph, tensors = read_file(filename)
-        saved = SavedGraph(graph, tensors, repr(filename))
+        return self._restore_decoded(graph, tensors, repr(filename))
+
+    def _restore_decoded(self, graph, tensors, where):
+        """``restore`` of an already verified image (``format.decode``'s output): the
+        model files of tapegrad.saving hold a checkpoint image inside their archive."""
+        saved = SavedGraph(graph, tensors, where)
         state = RestoreState(self, saved)
         state.extend([(self, 0)])
         self._replace_state(state)

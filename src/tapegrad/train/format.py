@@ -22,6 +22,7 @@ payload is raw numbers of an allow-listed dtype.  The per-tensor CRC-32 localise
 in the error message; the SHA-256 trailer makes the whole file "CRC32C or stronger".
 """
 
+import contextlib
 import hashlib
 import json
 import math
@@ -43,6 +44,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
     "MAX_HEADER_BYTES",
+    "atomic_file",
     "atomic_write",
     "decode",
     "encode_chunks",
@@ -406,12 +408,13 @@ def _running(pid):
     return True
 
 
-def atomic_write(filename, chunks):
-    """Write the byte ``chunks`` to ``filename`` so readers see the old file or the new one.
+@contextlib.contextmanager
+def atomic_file(filename):
+    """Open a temp file beside ``filename`` for writing (``"w+b"``: the writer may read
+    back what it wrote); on a clean exit it becomes ``filename`` atomically.
 
     Temp file in the same directory, flush + fsync, ``os.replace``, fsync the directory.
-    A failure at any point (including an exception from ``chunks``) leaves ``filename``
-    untouched and removes the temp file.
+    An exception inside the block leaves ``filename`` untouched and removes the temp file.
     """
     filename = os.fspath(filename)
     directory = os.path.dirname(os.path.abspath(filename))
@@ -419,9 +422,8 @@ def atomic_write(filename, chunks):
         prefix=temp_prefix(os.path.basename(filename)), suffix=".tmp", dir=directory
     )
     try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
+        with os.fdopen(fd, "w+b") as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, _file_mode())
@@ -433,6 +435,14 @@ def atomic_write(filename, chunks):
             pass
         raise
     fsync_directory(directory)
+
+
+def atomic_write(filename, chunks):
+    """Write the byte ``chunks`` to ``filename`` so readers see the old file or the new one
+    (see :func:`atomic_file`); an exception from ``chunks`` leaves ``filename`` untouched."""
+    with atomic_file(filename) as handle:
+        for chunk in chunks:
+            handle.write(chunk)
 
 
 def write_file(filename, graph, tensors):

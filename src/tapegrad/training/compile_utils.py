@@ -64,6 +64,12 @@ class BinaryAccuracy(metrics_module.Mean):
         super().__init__(name, dtype)
         self.threshold = float(threshold)
 
+    def get_config(self):
+        config = {"name": self.name, "threshold": self.threshold}
+        if self.dtype != np.float64:
+            config["dtype"] = self.dtype.name
+        return config
+
     def update_state(self, labels, predictions, weights=None):
         labels = np.asarray(_host(labels))
         predictions = np.asarray(_host(predictions))

@@ -143,6 +143,9 @@ class TrainingMixin:
             metrics, names,
             d["compiled_loss"].losses if loss is not None else [None] * len(names))
         d["run_eagerly"] = run_eagerly
+        # as given, for model.save's compile config (tapegrad/saving/compile_config.py)
+        d["_compile_args"] = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights,
+                              "run_eagerly": run_eagerly}
         d["stop_training"] = False
         d["_train_function"] = None
         d["_is_compiled"] = True
@@ -513,6 +516,23 @@ class TrainingMixin:
         if self.built and self.variables:
             status.assert_existing_objects_matched()
         return status.expect_partial()
+
+    def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None):
+        """Save architecture, weights and (when compiled) the compile config and the
+        optimizer's state to ONE file, Keras' ``.keras`` archive; reload with
+        ``tg.models.load_model(filepath)``.  See :mod:`tapegrad.saving`."""
+        from tapegrad.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer,
+                   save_format=save_format)
+
+    def to_json(self, **kwargs):
+        """The architecture as a JSON string ``{"class_name", "config", ...}``;
+        ``tg.models.model_from_json(s)`` rebuilds it (fresh weights).  ``kwargs`` go to
+        ``json.dumps`` (``indent=2``)."""
+        from tapegrad.saving import model_to_json
+
+        return model_to_json(self, **kwargs)
 
     def _save_training_state(self, filepath):
         """Model and optimizer in one checkpoint (ModelCheckpoint without weights_only)."""
