@@ -63,11 +63,13 @@ def deserialize_optimizer(spec, custom_objects=None):
 
 def _serialize_item(item, kind):
     from tapegrad.metrics import Metric
-    from tapegrad.training.losses import Loss
+    from tapegrad.training.losses import Loss, LossFunctionWrapper
 
     base = Loss if kind == "loss" else Metric
     if item is None or isinstance(item, str):
         return item
+    if isinstance(item, LossFunctionWrapper):      # compile's wrapping of a plain function
+        return _serialize_item(item.fn, kind)
     if isinstance(item, dict):
         return {"by_output": {k: _serialize_item(v, kind) for k, v in item.items()}}
     if isinstance(item, (list, tuple)):

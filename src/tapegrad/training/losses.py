@@ -84,6 +84,31 @@ class Loss:
         return {"reduction": self.reduction, "name": self.name}
 
 
+class LossFunctionWrapper(Loss):
+    """A plain ``fn(y_true, y_pred)`` given to ``compile``, as Keras wraps it: ``fn``
+    may return one loss per example (``[batch]`` or any shape); sample weights and the
+    reduction (the mean by default) are applied here, so ``fit`` always minimizes a
+    scalar.  A ``fn`` that already returns a scalar is left as it is."""
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None):
+        super().__init__(reduction, name or getattr(fn, "__name__", None) or "loss")
+        self.fn = fn
+
+    def per_example(self, y_true, y_pred):
+        # float targets in the prediction's float dtype, as Keras' loss functions cast
+        # them (fit feeds float32 targets to a float64 model otherwise)
+        if isinstance(y_pred, (tg.Tensor, tg.Variable)) and y_pred.dtype.kind == "f":
+            if not isinstance(y_true, (tg.Tensor, tg.Variable)):
+                y_true = tg.convert_to_tensor(np.asarray(y_true))
+            if y_true.dtype.kind == "f" and y_true.dtype != y_pred.dtype:
+                y_true = tg.cast(y_true, y_pred.dtype)
+        out = self.fn(y_true, y_pred)
+        if not isinstance(out, (tg.Tensor, tg.Variable)):
+            out = _as_float(out)
+        return out
+
+
+
 def _snake(name):
     from tapegrad.layers.base import _to_snake_case
 
@@ -256,6 +281,8 @@ def get(identifier):
         return cls()
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
-    if callable(identifier):
+    if isinstance(identifier, Loss):
         return identifier
+    if callable(identifier):
+        return LossFunctionWrapper(identifier)
     raise TypeError(f"loss must be a name, a Loss or a callable, got {identifier!r}")
