@@ -67,6 +67,13 @@ def test_recurrent_layer_rejects_another_feature_size(layer):
         rnn(tg.ones((2, 5, 7)))
 
 
+def _grad_with_seed(seed):
+    v = tg.Variable(tg.ones((2,)))
+    with tg.GradientTape() as tape:
+        y = v * v
+    return tape.gradient(y, v, output_gradients=seed)
+
+
 def _adam_apply(arg):
     return tg.optimizers.Adam(0.1).apply_gradients(arg)
 
@@ -123,6 +130,8 @@ CASES = [
      "Checkpoint.write"),
     ("latest_checkpoint int", lambda: tg.train.latest_checkpoint(5), TypeError,
      "latest_checkpoint"),
+    ("output_gradients of another shape", lambda: _grad_with_seed(tg.ones((5,))), ValueError,
+     "gradient: output_gradients"),
     ("scatter_nd ragged indices", lambda: tg.scatter_nd([[1, 2], [3]], [1.0, 2.0], [4, 4]),
      ValueError, "scatter_nd"),
     # layer arguments: floats are not truncated, negative sizes are caught up front
@@ -140,6 +149,7 @@ CASES = [
      "ZeroPadding2D"),
     ("Cropping2D float pair", lambda: tg.layers.Cropping2D(((1.5, 1), (1, 1))), TypeError,
      "Cropping2D"),
+    ("tnp.arange None", lambda: tnp.arange(None), TypeError, "tapegrad.numpy.arange"),
     ("LeakyReLU str alpha", lambda: tg.layers.LeakyReLU(alpha="a"), TypeError, "LeakyReLU"),
 ]
 
@@ -166,3 +176,22 @@ def test_valid_forms_still_work():
     assert tg.layers.ZeroPadding2D(((1, 0), (0, 2)))(x).shape == (1, 3, 4, 1)
     assert tg.layers.UpSampling2D((np.int64(1), 2))(x).shape == (1, 2, 4, 1)
     assert tg.layers.Reshape((np.int64(4),))(tg.ones((1, 2, 2))).shape == (1, 4)
+
+
+def test_unbatch_of_scalars_has_a_repr_and_raises_when_iterated():
+    ds = tg.data.Dataset.range(3).unbatch()
+    assert "unknown" in repr(ds)
+    with pytest.raises(ValueError, match="unbatch"):
+        list(ds)
+
+
+def test_paths_below_a_file_name_the_call_and_write_nothing(tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    ckpt = tg.train.Checkpoint(v=tg.Variable(1.0))
+    with pytest.raises(FileExistsError, match="Checkpoint.write: cannot create the directory"):
+        ckpt.save(str(blocker / "ck"))
+    assert int(ckpt.save_counter.numpy()) == 0          # a failed save keeps its number
+    with pytest.raises(FileExistsError, match="create_file_writer: cannot open an event"):
+        tg.summary.create_file_writer(str(blocker))
+    assert sorted(os.listdir(tmp_path)) == ["afile"]

@@ -48,6 +48,9 @@ cdef object _checked_cast(object arr, object dt, object value, str what):
     cdef str kf = arr.dtype.kind, kt = dt.kind
     if arr.dtype == dt:
         return arr
+    if kf not in "fiubc":
+        # object/str arrays: astype would raise NumPy's bare "float() argument must be..."
+        _check_array_dtype(arr, what)
     if kf == "c" and kt != "c":
         # NumPy drops the imaginary part with only a ComplexWarning: 1+2j as float32 would
         # be a silent 1.0.  A complex value with zero imaginary parts converts.

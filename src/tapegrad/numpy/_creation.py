@@ -161,6 +161,9 @@ def full_like(x, /, fill_value, *, dtype=None, device=None):
 @_export
 def arange(start, /, stop=None, step=1, *, dtype=None, device=None):
     _check_device(device)
+    if start is None:
+        # arange(None) swapped to arange(0, None) would be an empty range, not an error
+        raise TypeError("arange: start must be a real number, got None")
     if stop is None:
         start, stop = 0, start
     if dtype is None:

@@ -181,6 +181,20 @@ def _tensor_int(t, what, op):
     return int(a.reshape(()))
 
 
+def host_array(value, what, op):
+    """An index-like argument (indices, segment ids, a mask, paddings...) as an ndarray.
+
+    NumPy's conversion errors (a ragged nested list: "setting an array element with a
+    sequence. The requested array has an inhomogeneous shape...") become a ValueError
+    naming the op and the argument.
+    """
+    try:
+        return np.asarray(value.numpy() if isinstance(value, _core.Tensor) else value)
+    except (ValueError, TypeError) as e:
+        raise type(e)("%s: %s must be a rectangular array, got %s (%s)"
+                      % (op, what, type(value).__name__, e)) from None
+
+
 def int_arg(value, what, op, minimum=None):
     """A count/size argument (depth, k, num, num_segments...) -> a Python int.
 

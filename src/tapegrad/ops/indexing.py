@@ -15,6 +15,7 @@ from tapegrad.ops._registry import (
     NotSupported,
     as_dtype,
     define_rules,
+    host_array,
     int_arg,
     norm_axis,
     not_differentiable,
@@ -175,7 +176,7 @@ def pad(tensor_, paddings, mode="CONSTANT", constant_values=0, name=None):
     if mode not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
         raise ValueError("pad: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got %r"
                          % (mode,))
-    p = np.asarray(paddings.numpy() if isinstance(paddings, _core.Tensor) else paddings)
+    p = host_array(paddings, "paddings", "pad")
     if p.size == 0 and x.ndim == 0:
         from tapegrad.ops.elementwise import identity
 

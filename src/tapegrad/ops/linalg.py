@@ -293,7 +293,9 @@ def _norm_axes(axis, ndim):
     axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
     if len(axes) not in (1, 2):
         raise ValueError("norm: axis must be None, an int or a pair of ints, got %r" % (axis,))
-    out = [norm_axes(a, ndim, "norm")[0] for a in axes]
+    # norm_axis, not norm_axes: an entry that is itself a list ([[0]]) is an error
+    out = [norm_axis(a, ndim, "norm") if ndim else norm_axes(a, ndim, "norm")[0]
+           for a in axes]
     if len(out) == 2 and out[0] == out[1]:
         raise ValueError("norm: the two axes of a matrix norm must differ, got %r" % (axis,))
     return tuple(out)

@@ -12,11 +12,11 @@ from tapegrad import _core
 from tapegrad.ops._registry import (
     NotSupported,
     as_dtype,
-    int_arg,
     norm_shape,
     not_differentiable,
     tensor,
 )
+from tapegrad.ops._registry import int_arg as _int_arg
 from tapegrad.ops._registry import onnx_rules as _onnx_rules
 from tapegrad.ops.indexing import gather
 
@@ -38,7 +38,7 @@ def set_seed(seed):
 def _seed_int(seed, op, allow_negative=False):
     # an int seed; NumPy's own errors ("invalid literal for int()", "expected non-negative
     # integer") would not say which call got the bad seed
-    return int_arg(seed, "seed", op, minimum=None if allow_negative else 0)
+    return _int_arg(seed, "seed", op, minimum=None if allow_negative else 0)
 
 
 def get_seed():

@@ -16,15 +16,18 @@ from tapegrad import _core
 from tapegrad.ops import elementwise as E
 from tapegrad.ops import indexing as I
 from tapegrad.ops import shape as S
-from tapegrad.ops._registry import norm_axis, norm_shape, primitive, renamed, tensor
+from tapegrad.ops._registry import (
+    host_array,
+    norm_axis,
+    norm_shape,
+    primitive,
+    renamed,
+    tensor,
+)
 
 
 def _index_array(indices, op):
-    try:
-        idx = np.asarray(indices.numpy() if isinstance(indices, _core.Tensor) else indices)
-    except ValueError as e:     # ragged nested lists: NumPy's "inhomogeneous shape"
-        raise ValueError("%s: indices must be a rectangular integer array (%s)" % (op, e)) \
-            from None
+    idx = host_array(indices, "indices", op)
     if idx.dtype.kind not in "iu":
         if idx.size == 0:
             idx = idx.astype(np.int64)

@@ -18,7 +18,14 @@ from tapegrad import _core, _kernels
 from tapegrad.ops import elementwise as E
 from tapegrad.ops import indexing as I
 from tapegrad.ops import shape as S
-from tapegrad.ops._registry import NUMERIC, int_arg, primitive, renamed, tensor
+from tapegrad.ops._registry import (
+    NUMERIC,
+    host_array,
+    int_arg,
+    primitive,
+    renamed,
+    tensor,
+)
 
 
 def _lowest(dtype, is_max):
@@ -30,8 +37,7 @@ def _lowest(dtype, is_max):
 
 
 def _ids_array(segment_ids, op):
-    ids = np.asarray(segment_ids.numpy() if isinstance(segment_ids, _core.Tensor)
-                     else segment_ids)
+    ids = host_array(segment_ids, "segment_ids", op)
     if ids.dtype.kind not in "iu":
         if ids.size == 0:
             return ids.astype(np.int64)

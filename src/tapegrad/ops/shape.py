@@ -20,6 +20,7 @@ from tapegrad.ops._registry import (
     NUMERIC,
     as_dtype,
     define_rules,
+    int_arg,
     norm_axes,
     norm_axis,
     norm_shape,
@@ -318,7 +319,7 @@ def unstack(value, num=None, axis=0, name=None):
     x = tensor(value, op="unstack")
     axis = norm_axis(axis, x.ndim, "unstack")
     n = x.shape[axis]
-    if num is not None and num != n:
+    if num is not None and int_arg(num, "num", "unstack") != n:
         raise ValueError("unstack: num=%d but axis %d has size %d" % (num, axis, n))
     return [_getitem(x, key=(slice(None),) * axis + (i,)) for i in range(n)]
 

@@ -74,7 +74,13 @@ class Checkpoint(tracking.Trackable):
         file_prefix = index.fspath(file_prefix, "Checkpoint.write")
         directory = os.path.dirname(file_prefix)
         if directory:
-            os.makedirs(directory, exist_ok=True)
+            try:
+                os.makedirs(directory, exist_ok=True)
+            except OSError as e:
+                # e.g. a path component is a file: the bare FileExistsError named only
+                # the path; keep the OSError subclass, name the call
+                raise type(e)(e.errno, "Checkpoint.write: cannot create the directory of "
+                              "%r: %s" % (file_prefix, e.strerror), e.filename) from None
         graph, variables = build_graph(self)
         # .numpy() is a read-only view (a host copy for GPU variables): nothing is
         # copied for CPU variables, and nothing runs between the reads and the write.
