@@ -111,7 +111,15 @@ CASES = [
     ("one_hot huge depth", lambda: tg.one_hot([0, 1], 2 ** 40), MemoryError, "one_hot"),
     ("pad huge", lambda: tg.pad(X, [[0, 2 ** 40], [0, 0]]), MemoryError, "pad"),
     ("pool huge window", lambda: tg.nn.max_pool2d(tg.ones((1, 5, 5, 2)), 2 ** 40, 1,
-                                                  "VALID"), OverflowError, "max_pool2d"),
+                                                  "VALID"), ValueError, "max_pool2d"),
+    ("avg_pool huge stride", lambda: tg.nn.avg_pool2d(tg.ones((1, 5, 5, 2)), 2, 2 ** 40,
+                                                      "VALID"), ValueError, "avg_pool2d"),
+    ("conv2d huge stride", lambda: tg.nn.conv2d(tg.ones((1, 5, 5, 2)), tg.ones((3, 3, 2, 4)),
+                                                2 ** 40, "SAME"), ValueError, "conv2d"),
+    ("conv2d huge dilation", lambda: tg.nn.conv2d(tg.ones((1, 5, 5, 2)),
+                                                  tg.ones((3, 3, 2, 4)), 1, "SAME",
+                                                  dilations=[1, 2 ** 31, 1, 1]), ValueError,
+     "conv2d"),
 ]
 
 
