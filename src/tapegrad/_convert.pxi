@@ -48,6 +48,18 @@ cdef object _checked_cast(object arr, object dt, object value, str what):
     cdef str kf = arr.dtype.kind, kt = dt.kind
     if arr.dtype == dt:
         return arr
+    if kf not in "fiubc":
+        # object/str arrays: astype would raise NumPy's bare "float() argument must be..."
+        _check_array_dtype(arr, what)
+    if kf == "c" and kt != "c":
+        # NumPy drops the imaginary part with only a ComplexWarning: 1+2j as float32 would
+        # be a silent 1.0.  A complex value with zero imaginary parts converts.
+        if arr.size and np.any(arr.imag != 0):
+            raise TypeError("%s: cannot convert complex value %s to %s without losing its "
+                            "imaginary part (use tg.math.real or tg.abs)"
+                            % (what, _value_str(value), dt.name))
+        arr = arr.real
+        kf = arr.dtype.kind
     if kt in "iu" and kf in "iuf" and arr.size:
         if kf == "f" and not np.all(np.trunc(arr) == arr):
             raise TypeError("%s: cannot convert float value %s to %s without loss"

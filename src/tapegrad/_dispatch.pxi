@@ -667,11 +667,11 @@ cdef object _apply_general(Primitive prim, tuple args, dict params):
                 out = impl(*arrays, **params)
             else:
                 out = impl(*arrays)
-        except (ValueError, TypeError, IndexError) as e:
+        except (ValueError, TypeError, IndexError, OverflowError, MemoryError) as e:
             msg = str(e)
             if not msg.startswith(prim.name + ":"):
                 msg = "%s: %s (inputs %s)" % (prim.name, msg, _describe(args))
-            raise type(e)(msg) from None
+            raise _renamed(e, msg) from None
     if dev is None:
         if type(out) is not ndarray:
             out = _np_asarray(out)
@@ -681,6 +681,24 @@ cdef object _apply_general(Primitive prim, tuple args, dict params):
     if _n_tapes:
         _record(prim, tuple(tensors), t, params)
     return t
+
+
+cdef object _renamed(BaseException e, str msg):
+    """``e`` again with ``msg``: the same type where it takes a single message, else its
+    nearest builtin base.  NumPy's _UFuncNoLoopError or _ArrayMemoryError need extra
+    constructor arguments; re-raising ``type(e)(msg)`` would fail with an unrelated
+    TypeError about ``__init__`` instead of the op's error."""
+    cdef object cls = type(e)
+    try:
+        out = cls(msg)
+        if str(out) == msg:
+            return out
+    except Exception:
+        pass
+    for cls in type(e).__mro__:
+        if cls.__module__ == "builtins":
+            return cls(msg)
+    return ValueError(msg)
 
 
 cdef object _place(list tensors, list weak, str name):

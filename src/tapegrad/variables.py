@@ -26,13 +26,26 @@ class Variable(_core.BaseVariable):
                                                                       _core.BaseVariable)):
             initial_value = initial_value()
         if dtype is not None:
-            dtype = np.dtype(dtype)
+            try:
+                dtype = np.dtype(dtype)
+            except TypeError:
+                raise TypeError("Variable: %r is not a dtype" % (dtype,)) from None
             if isinstance(initial_value, (_core.Tensor, _core.BaseVariable)) and \
                     initial_value.dtype != dtype:
                 from tapegrad.ops.elementwise import cast
 
                 initial_value = cast(initial_value, dtype)
         super().__init__(initial_value, trainable=trainable, dtype=dtype)
+        shape = kwargs.get("shape")
+        if shape is not None and getattr(shape, "rank", 0) is not None:
+            # TF checks the declared shape against the initial value (None dims match
+            # anything); ignoring it would let a wrong shape pass silently
+            want = tuple(shape.as_list() if hasattr(shape, "as_list") else shape)
+            have = tuple(self.shape)
+            if len(want) != len(have) or any(w is not None and int(w) != h
+                                              for w, h in zip(want, have)):
+                raise ValueError("Variable: initial value of shape %s does not match the "
+                                 "given shape %s" % (have, want))
         # Inside tg.name_scope("s") (or compat's variable_scope) the name is "s/<name>".
         self._name = scoped_name("Variable" if name is None else str(name))
         self._handle_name = self._name + ":0"

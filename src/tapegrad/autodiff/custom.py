@@ -105,7 +105,12 @@ def custom_gradient(f=None):
         # The forward runs recorded, as in TensorFlow: grad_fn may use its intermediate
         # values (the guide's e = exp(x)), and outer tapes differentiate through them.
         with GradientTape() as probe:
-            y, grad_fn = f(*args, **kwargs)
+            result = f(*args, **kwargs)
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            # unpacking a bare tensor would fail with "iteration over a 0-d tensor"
+            raise TypeError("custom_gradient %s: the function must return (y, grad_fn), got "
+                            "%s" % (name, type(result).__name__))
+        y, grad_fn = result
         variables = [v for v in probe.watched_variables()
                      if not any(v is a for a in inputs)]
         if not callable(grad_fn):

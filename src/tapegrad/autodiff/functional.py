@@ -114,7 +114,15 @@ def implicit_gradients(f):
 def value_and_grad(f, argnums=0, has_aux=False):
     """JAX-style: fn(*args) -> (value, grad) (or ((value, aux), grad) with has_aux)."""
     single = isinstance(argnums, int)
-    nums = (argnums,) if single else tuple(argnums)
+    try:
+        nums = (argnums,) if single else tuple(argnums)
+    except TypeError:
+        nums = None
+    if nums is None or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0
+                               for i in nums):
+        # a str or float argnums would fail later with a bare comparison TypeError
+        raise TypeError("grad: argnums must be a non-negative int or a tuple of them, got %r"
+                        % (argnums,))
 
     @functools.wraps(f)
     def wrapper(*args, **kwargs):

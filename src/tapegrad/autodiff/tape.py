@@ -130,7 +130,13 @@ def _seeds(flat_targets, flat_og):
             raise TypeError("gradient: output_gradients dtype %s does not match target dtype %s"
                             % (og.dtype.name, t.dtype.name))
         if og.shape != t.shape:
-            og = broadcast_to(og, t.shape)
+            try:
+                og = broadcast_to(og, t.shape)
+            except ValueError:
+                # broadcast_to's own message would not say which argument was wrong
+                raise ValueError("gradient: output_gradients of shape %s do not broadcast to "
+                                 "the target's shape %s" % (tuple(og.shape), tuple(t.shape))) \
+                    from None
         seeds.append(og)
     return seeds
 

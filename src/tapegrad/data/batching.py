@@ -116,7 +116,9 @@ class Unbatch(Unary):
         c = self.child.cardinality()
         if c < 0:
             return c if c == INFINITE else UNKNOWN
-        sizes = {None if s.shape is None else s.shape[0] for s in self.child.specs()}
+        # a scalar component (unbatch of scalars raises when iterated) has no first
+        # dimension: unknown here, so that repr() and cardinality() do not IndexError
+        sizes = {None if not s.shape else s.shape[0] for s in self.child.specs()}
         if len(sizes) == 1 and None not in sizes:
             return c * sizes.pop()
         return UNKNOWN

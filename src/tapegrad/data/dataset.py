@@ -190,6 +190,9 @@ class Dataset:
     def reduce(self, initial_state, reduce_func):
         """Fold ``state = reduce_func(state, element)`` over the dataset (a tuple element
         is passed as one argument, as in tf.data) and return the final state."""
+        if not callable(reduce_func):
+            raise TypeError("reduce: reduce_func must be callable, got %s"
+                            % type(reduce_func).__name__)
         state = initial_state
         for element in self:
             state = reduce_func(state, element)

@@ -43,13 +43,45 @@ RETRACE_WARNING_LIMIT = 5
 _TRACE_LOCK = threading.RLock()
 
 
+def _spec_shape(shape):
+    """A TensorSpec shape -> a tuple of non-negative ints and Nones.
+
+    ``int(d)`` would truncate 2.5 to 2 and keep -5, a spec no tensor can match.
+    """
+    if hasattr(shape, "as_list") and getattr(shape, "rank", 0) is None:
+        return None
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        dims = list(shape)
+    except TypeError:
+        raise TypeError("TensorSpec: shape must be a list/tuple of ints or None, got %r"
+                        % (shape,)) from None
+    out = []
+    for d in dims:
+        d = getattr(d, "value", d)          # a Dimension
+        if d is None:
+            out.append(None)
+            continue
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
+            raise TypeError("TensorSpec: shape entries must be ints or None, got %r"
+                            % (shape,))
+        if d < 0:
+            raise ValueError("TensorSpec: shape entries must be >= 0 or None, got %r"
+                             % (shape,))
+        out.append(int(d))
+    return tuple(out)
+
+
 class TensorSpec:
     """Shape (``None`` for any size) and dtype an ``input_signature`` entry accepts."""
 
     def __init__(self, shape=None, dtype=np.float32, name=None):
-        self.shape = None if shape is None else tuple(
-            None if d is None else int(d) for d in shape)
-        self.dtype = np.dtype(dtype)
+        self.shape = None if shape is None else _spec_shape(shape)
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError("TensorSpec: %r is not a dtype" % (dtype,)) from None
         self.name = name
 
     def is_compatible_with(self, t):
@@ -262,6 +294,9 @@ class Function:
         self._name = name or getattr(fn, "__name__", "function")
         self.input_signature = None if input_signature is None else _specs(input_signature)
         self.reduce_retracing = bool(reduce_retracing)
+        if passes is not None and (isinstance(passes, str) or not hasattr(passes, "__iter__")):
+            raise TypeError("tg.function: passes must be a list of graph pass names, got %r"
+                            % (passes,))
         self.passes = tuple(_passes.DEFAULT_PASSES if passes is None else passes)
         for p in self.passes:
             if p not in _passes.PASSES:

@@ -1,5 +1,7 @@
 """Core layers: Dense, Activation, Flatten, Reshape, Dropout, Embedding."""
 
+import operator
+
 import numpy as np
 
 import tapegrad as tg
@@ -165,7 +167,8 @@ class Reshape(Layer):
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
         try:
-            target = tuple(int(d) for d in target_shape)
+            # operator.index: a float entry is an error, not truncated (2.5 -> 2)
+            target = tuple(operator.index(d) for d in target_shape)
         except (TypeError, ValueError):
             raise TypeError(
                 f"Reshape: target_shape must be a sequence of ints, got {target_shape!r}"

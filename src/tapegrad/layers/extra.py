@@ -25,12 +25,19 @@ def _shape_only(layer, input_shape):
 # ---------------------------------------------------------------------- activations
 
 
+def _int_axis(axis, where):
+    # int(1.5) would silently pick axis 1
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{where}: axis must be an int, got {axis!r}")
+    return int(axis)
+
+
 class Softmax(Layer):
     """``softmax(inputs, axis)``."""
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
-        self.axis = int(axis)
+        self.axis = _int_axis(axis, "Softmax")
 
     def call(self, inputs):
         return tg.nn.softmax(inputs, axis=self.axis)
@@ -70,7 +77,10 @@ class LeakyReLU(Layer):
 
     def __init__(self, alpha=0.3, **kwargs):
         super().__init__(**kwargs)
-        self.alpha = float(alpha)
+        try:
+            self.alpha = float(alpha)
+        except (TypeError, ValueError):
+            raise TypeError(f"LeakyReLU: alpha must be a number, got {alpha!r}") from None
 
     def call(self, inputs):
         return tg.nn.leaky_relu(inputs, alpha=self.alpha)
@@ -140,6 +150,10 @@ class LayerNormalization(Layer):
 
     def build(self, input_shape):
         rank = len(input_shape)
+        if rank == 0:
+            # a % 0 below would raise a bare ZeroDivisionError
+            raise ValueError(f"LayerNormalization {self.name!r}: expected inputs of rank >= 1, "
+                             f"got a scalar")
         axes = sorted(a % rank for a in self.axis)
         shape = tuple(input_shape[a] for a in axes)
         if any(d is None for d in shape):
@@ -347,17 +361,25 @@ class Permute(Layer):
 
 
 def _pairs(value, where):
-    if isinstance(value, (int, np.integer)):
-        return ((int(value), int(value)), (int(value), int(value)))
-    value = tuple(value)
-    if len(value) == 2 and all(isinstance(v, (int, np.integer)) for v in value):
-        return ((int(value[0]), int(value[0])), (int(value[1]), int(value[1])))
-    if len(value) == 2 and all(len(v) == 2 for v in value):
+    def is_int(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+    def pair(v):
+        return hasattr(v, "__len__") and len(v) == 2 and all(is_int(x) for x in v)
+
+    # every entry an int >= 0: int(1.5) would truncate, a negative size would reach pad/
+    # slicing as an error about another op, a float scalar as "not iterable"
+    if is_int(value):
+        out = ((int(value),) * 2,) * 2
+    elif hasattr(value, "__len__") and len(value) == 2 and all(is_int(v) for v in value):
+        out = ((int(value[0]),) * 2, (int(value[1]),) * 2)
+    elif hasattr(value, "__len__") and len(value) == 2 and all(pair(v) for v in value):
         out = tuple((int(a), int(b)) for a, b in value)
-        if any(a < 0 or b < 0 for a, b in out):
-            raise ValueError(f"{where}: sizes must be >= 0, got {value}")
-        return out
-    raise ValueError(f"{where}: expected an int, 2 ints or 2 pairs of ints, got {value!r}")
+    else:
+        raise TypeError(f"{where}: expected an int, 2 ints or 2 pairs of ints, got {value!r}")
+    if any(a < 0 or b < 0 for a, b in out):
+        raise ValueError(f"{where}: sizes must be >= 0, got {value!r}")
+    return out
 
 
 def _check_nhwc(layer, inputs):
@@ -414,8 +436,11 @@ class UpSampling2D(Layer):
         if interpolation != "nearest":
             raise ValueError(f"UpSampling2D: only interpolation='nearest' is supported, got "
                              f"{interpolation!r}")
-        size = (size, size) if isinstance(size, (int, np.integer)) else tuple(size)
+        if not hasattr(size, "__len__"):
+            size = (size, size)           # _positive_int rejects a non-int scalar
         self.size = tuple(_positive_int(s, "size", "UpSampling2D") for s in size)
+        if len(self.size) != 2:
+            raise ValueError(f"UpSampling2D: size must be an int or 2 ints, got {size!r}")
 
     def call(self, inputs):
         _check_nhwc(self, inputs)

@@ -3,6 +3,8 @@ Concatenate; and Lambda (any function of tensors as a layer)."""
 
 import functools
 
+import numpy as np
+
 import tapegrad as tg
 from tapegrad.layers.base import Layer
 
@@ -92,6 +94,9 @@ class Concatenate(_Merge):
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+            # int(1.5) would silently pick axis 1
+            raise TypeError(f"Concatenate: axis must be an int, got {axis!r}")
         self.axis = int(axis)
 
     def _check_shapes(self, inputs):

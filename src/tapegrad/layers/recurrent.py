@@ -301,6 +301,12 @@ class RNN(Layer):
         if mask is None:
             mask = get_mask(inputs)
         cell = self.cell
+        kernel = getattr(cell, "kernel", None)
+        if kernel is not None and shape[-1] != kernel.shape[0]:
+            # a built layer called on another feature size would fail deep in a matmul
+            raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs with "
+                             f"{kernel.shape[0]} features (the size it was built for), got "
+                             f"shape {shape}")
         if initial_state is None:
             states = cell.get_initial_state(batch, inputs.dtype)
         else:
@@ -317,7 +323,9 @@ class RNN(Layer):
                                      f"shape {(batch, size)}, got {tuple(s.shape)}")
         if steps == 0:
             raise ValueError(f"{type(self).__name__}: the input has no time steps")
-        kind = self._fused_kind(inputs.dtype) if mask is None else None
+        # the fused kernels need a non-empty batch (they rejected batch 0 with an error
+        # about their own buffers); the per-step loop handles it like any batch
+        kind = self._fused_kind(inputs.dtype) if mask is None and batch > 0 else None
         if kind is not None:
             # default states are zeros: the fused kernels skip their products
             return self._call_fused(kind, inputs, None if initial_state is None else states)

@@ -32,7 +32,10 @@ Differences from NumPy and from ``tg``:
   run tapegrad primitives.
 """
 
+import functools as _functools
 import math as _math
+import re as _re
+import types as _types
 
 import numpy as _np
 
@@ -43,6 +46,7 @@ from tapegrad.numpy._elementwise import __all__ as _ew_all
 from tapegrad.numpy._functions import *  # noqa: F403
 from tapegrad.numpy._functions import CPU as _CPU
 from tapegrad.numpy._functions import __all__ as _fn_all
+from tapegrad.ops._registry import with_message as _with_message
 
 __array_api_version__ = "2024.12"
 
@@ -107,3 +111,44 @@ __all__ = (["__array_api_version__", "__array_namespace_info__", "from_dlpack", 
             "float32", "float64", "complex64", "complex128", "e", "pi", "inf", "nan",
             "newaxis", "ndarray"]
            + list(_ew_all) + list(_fn_all))
+
+
+_NAMED = _re.compile(r"tapegrad\.numpy\.[\w.]+:")
+
+
+def _named_errors(fn, name):
+    """``fn`` with its argument errors naming it.
+
+    Helpers deep in the namespace (conversion, promotion, NumPy itself) raise messages
+    such as "cannot convert 'dict' to an array" or NumPy's "setting an array element
+    with a sequence" that do not say which function was called; the public entry point
+    prefixes ``tapegrad.numpy.<name>:`` (once: inner calls go to the unwrapped
+    functions, and a message already naming a ``tapegrad.numpy`` function is kept).
+    Exception types NumPy builds with extra arguments fall back to their builtin base
+    (MemoryError, TypeError...).
+    """
+    prefix = "tapegrad.numpy.%s" % name
+
+    @_functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (TypeError, ValueError, IndexError, OverflowError, MemoryError,
+                ZeroDivisionError) as e:
+            msg = str(e)
+            if _NAMED.match(msg):
+                raise           # already names a function of the namespace
+            raise _with_message(e, "%s: %s" % (prefix, msg)) from None
+    return call
+
+
+def _wrap_public():
+    g = globals()
+    for name in __all__:
+        fn = g.get(name)
+        if isinstance(fn, _types.FunctionType) and \
+                getattr(fn, "__module__", "").startswith("tapegrad.numpy"):
+            g[name] = _named_errors(fn, name)
+
+
+_wrap_public()

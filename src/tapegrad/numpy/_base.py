@@ -34,6 +34,10 @@ def dtype_of(x):
 
 def check_dtype(dt, op):
     dt = np.dtype(dt)
+    if not dt.isnative:
+        # a byte-swapped dtype ('>f8' on little-endian) is the same data type; the array
+        # is converted to native order where it becomes a tensor (as_tensor)
+        dt = dt.newbyteorder("=")
     if dt not in SUPPORTED:
         raise TypeError("tapegrad.numpy.%s: dtype %s is not supported (supported: %s)"
                         % (op, dt, ", ".join(d.name for d in SUPPORTED)))
@@ -58,7 +62,10 @@ def as_tensor(x, dtype=None, op="asarray"):
         a = to_numpy_default(x)
     else:
         a = np.asarray(x, dtype=check_dtype(dtype, op))
-    check_dtype(a.dtype, op)
+    native = check_dtype(a.dtype, op)
+    if a.dtype != native:
+        # tensors hold native byte order (the kernels read raw buffers)
+        a = a.astype(native)
     return _core.wrap(a)
 
 

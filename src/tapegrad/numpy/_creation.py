@@ -6,6 +6,7 @@ Floating inputs run tapegrad ops, so results are differentiable; integer / bool 
 """
 
 import builtins
+import operator
 
 import numpy as np
 
@@ -73,9 +74,23 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None):
 
 
 def _shape(shape):
+    # operator.index, as NumPy: int(2.5) would make a shape of 2 silently
     if isinstance(shape, (int, np.integer)):
-        return (int(shape),)
-    return tuple(int(d) for d in shape)
+        return (operator.index(shape),)
+    try:
+        dims = tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise TypeError("shape must be an int or a sequence of ints, got %r" % (shape,)) \
+            from None
+    return dims
+
+
+def _new_shape(shape):
+    # the shape of a new array: no -1 (reshape's _shape allows it)
+    dims = _shape(shape)
+    if any(d < 0 for d in dims):
+        raise ValueError("negative dimensions are not allowed, got shape %r" % (dims,))
+    return dims
 
 
 def _creation_dtype(dtype, value=None):
@@ -93,13 +108,13 @@ def _creation_dtype(dtype, value=None):
 @_export
 def zeros(shape, *, dtype=None, device=None):
     _check_device(device)
-    return B.wrap(np.zeros(_shape(shape), _creation_dtype(dtype)))
+    return B.wrap(np.zeros(_new_shape(shape), _creation_dtype(dtype)))
 
 
 @_export
 def ones(shape, *, dtype=None, device=None):
     _check_device(device)
-    return B.wrap(np.ones(_shape(shape), _creation_dtype(dtype)))
+    return B.wrap(np.ones(_new_shape(shape), _creation_dtype(dtype)))
 
 
 @_export
@@ -113,7 +128,7 @@ def full(shape, fill_value, *, dtype=None, device=None):
     if isinstance(fill_value, B.Tensor):
         fill_value = fill_value.numpy().item()
     dt = _creation_dtype(dtype, fill_value)
-    return B.wrap(np.full(_shape(shape), fill_value, dtype=dt))
+    return B.wrap(np.full(_new_shape(shape), fill_value, dtype=dt))
 
 
 def _like_dtype(x, dtype):
@@ -146,6 +161,9 @@ def full_like(x, /, fill_value, *, dtype=None, device=None):
 @_export
 def arange(start, /, stop=None, step=1, *, dtype=None, device=None):
     _check_device(device)
+    if start is None:
+        # arange(None) swapped to arange(0, None) would be an empty range, not an error
+        raise TypeError("arange: start must be a real number, got None")
     if stop is None:
         start, stop = 0, start
     if dtype is None:

@@ -127,7 +127,7 @@ def norm_axes(axis, ndim, op):
     out = []
     for a in axes:
         if isinstance(a, _core.Tensor):
-            a = int(a)
+            a = _tensor_int(a, "axis", op)
         if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
             raise TypeError("%s: axis must be an int or a list of ints, got %r" % (op, axis))
         a = int(a)
@@ -167,10 +167,87 @@ def zeros_on_device(shape, dtype, like):
     return on_device(np.zeros(tuple(shape), dtype=dtype), like)
 
 
+def _tensor_int(t, what, op):
+    """The Python int held by a one-element integer tensor (an axis, a size...).
+
+    ``int()`` of a float tensor truncates (1.7 -> 1), which would turn a wrong argument
+    into a silently wrong result; TF rejects non-integer axes and sizes too.
+    """
+    a = np.asarray(t.numpy())
+    if a.dtype.kind not in "iu" or a.size != 1:
+        raise TypeError("%s: %s must be an int or a one-element integer tensor, got a "
+                        "tensor of shape %s and dtype %s"
+                        % (op, what, format_shape(a.shape), a.dtype.name))
+    return int(a.reshape(()))
+
+
+def host_array(value, what, op):
+    """An index-like argument (indices, segment ids, a mask, paddings...) as an ndarray.
+
+    NumPy's conversion errors (a ragged nested list: "setting an array element with a
+    sequence. The requested array has an inhomogeneous shape...") become a ValueError
+    naming the op and the argument.
+    """
+    try:
+        return np.asarray(value.numpy() if isinstance(value, _core.Tensor) else value)
+    except (ValueError, TypeError) as e:
+        raise type(e)("%s: %s must be a rectangular array, got %s (%s)"
+                      % (op, what, type(value).__name__, e)) from None
+
+
+def int_arg(value, what, op, minimum=None):
+    """A count/size argument (depth, k, num, num_segments...) -> a Python int.
+
+    Accepts Python and NumPy integers and one-element integer tensors/arrays; floats,
+    bools and strings raise a TypeError naming the op (``int(2.5)`` would truncate
+    silently), and values below ``minimum`` a ValueError.
+    """
+    v = value
+    if isinstance(v, _core.BaseVariable):
+        v = v.read_value()
+    if isinstance(v, _core.Tensor):
+        v = _tensor_int(v, what, op)
+    elif isinstance(v, np.ndarray):
+        if v.dtype.kind not in "iu" or v.size != 1:
+            raise TypeError("%s: %s must be an int, got an array of shape %s and dtype %s"
+                            % (op, what, format_shape(v.shape), v.dtype.name))
+        v = int(v.reshape(()))
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise TypeError("%s: %s must be an int, got %r (%s)"
+                        % (op, what, value, type(value).__name__))
+    v = int(v)
+    if minimum is not None and v < minimum:
+        raise ValueError("%s: %s must be >= %d, got %d" % (op, what, minimum, v))
+    return v
+
+
+def renamed(e, op):
+    """``e`` with its message prefixed by ``op:`` (a public op built of helper primitives:
+    an error raised inside gather_grad says "scatter_nd: gather_grad: ...")."""
+    return with_message(e, "%s: %s" % (op, e))
+
+
+def with_message(e, msg):
+    """An exception like ``e`` carrying ``msg``: the same type where it takes a single
+    message, else its nearest builtin base (NumPy's _ArrayMemoryError needs a shape and a
+    dtype, _UFuncNoLoopError a ufunc and dtypes).  The dispatch has the same rule in
+    Cython (_dispatch.pxi's _renamed)."""
+    try:
+        out = type(e)(msg)
+        if str(out) == msg:
+            return out
+    except Exception:
+        pass
+    for cls in type(e).__mro__:
+        if cls.__module__ == "builtins":
+            return cls(msg)
+    return ValueError(msg)
+
+
 def norm_axis(axis, ndim, op):
     """A single axis → a non-negative int."""
     if isinstance(axis, _core.Tensor):
-        axis = int(axis)
+        axis = _tensor_int(axis, "axis", op)
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
         raise TypeError("%s: axis must be an int, got %r" % (op, axis))
     if not -ndim <= axis < ndim:
@@ -191,7 +268,7 @@ def norm_shape(shape, op):
     out = []
     for d in shape:
         if isinstance(d, _core.Tensor):
-            d = int(d)
+            d = _tensor_int(d, "shape entry", op)
         if d is None:
             raise ValueError("%s: shape %r has an unknown (None) dimension" % (op, shape))
         if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
@@ -201,6 +278,9 @@ def norm_shape(shape, op):
 
 
 def as_dtype(dtype, op="dtype"):
+    if dtype is None:
+        # np.dtype(None) is float64: cast(x, None) would silently become a float64 cast
+        raise TypeError("%s: dtype must be given, got None" % op)
     try:
         dt = np.dtype(dtype)
     except TypeError:

@@ -45,6 +45,17 @@ def _half_via_float32(forward):
 # convolution (NHWC input, HWIO filters)
 
 def _pair(v, name, op):
+    out = _pair_values(v, name, op)
+    if max(out) > _INT_MAX:
+        # the kernels take C ints: 2**40 failed there with "value too large to convert"
+        raise ValueError("%s: %s %r is too large (the limit is %d)" % (op, name, v, _INT_MAX))
+    return out
+
+
+_INT_MAX = 2 ** 31 - 1
+
+
+def _pair_values(v, name, op):
     if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
         return (int(v), int(v))
     if not isinstance(v, (list, tuple)) or not all(

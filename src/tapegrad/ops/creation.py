@@ -6,6 +6,7 @@ from tapegrad import _core
 from tapegrad.ops._registry import (
     NotSupported,
     as_dtype,
+    int_arg,
     norm_shape,
     not_differentiable,
     tensor,
@@ -89,8 +90,8 @@ def _eye(num_rows, num_columns, dtype):
 
 def eye(num_rows, num_columns=None, batch_shape=None, dtype=np.float32, name=None):
     """Identity matrices [*batch_shape, num_rows, num_columns]."""
-    n = int(num_rows)
-    m = n if num_columns is None else int(num_columns)
+    n = int_arg(num_rows, "num_rows", "eye")
+    m = n if num_columns is None else int_arg(num_columns, "num_columns", "eye")
     if n < 0 or m < 0:
         raise ValueError("eye: sizes must be >= 0, got %d x %d" % (n, m))
     out = _eye(num_rows=n, num_columns=m, dtype=as_dtype(dtype, "eye"))
@@ -109,7 +110,15 @@ def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001
     """start, start + delta, ... up to (not including) ``limit``, as in tf.range."""
     if limit is None:
         start, limit = 0, start
-    vals = [v.numpy().item() if isinstance(v, _core.Tensor) else v for v in (start, limit, delta)]
+    vals = [_scalar(v, "range") for v in (start, limit, delta)]
+    for v in vals:
+        # None (tg.range(None)) would make an empty range; strings reach NumPy's ufuncs
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                                 np.floating)):
+            raise TypeError("range: start, limit and delta must be real numbers, got %r"
+                            % (v,))
+        if not np.isfinite(v):
+            raise ValueError("range: start, limit and delta must be finite, got %r" % (v,))
     if vals[2] == 0:
         raise ValueError("range: delta must not be zero")
     if dtype is None:
@@ -119,12 +128,34 @@ def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001
 
 def linspace(start, stop, num, name=None):
     """``num`` evenly spaced values from ``start`` to ``stop``, both included."""
-    num = int(num)
+    num = int_arg(num, "num", "linspace")
     if num < 1:
         raise ValueError("linspace: num must be >= 1")
     start_t = tensor(start, op="linspace")
-    step = (float(stop) - float(start)) / max(num - 1, 1)
-    return add(start_t, multiply(range(0, num, dtype=start_t.dtype), step))
+    if start_t.dtype.kind not in "iuf" or start_t.shape.num_elements() != 1:
+        raise TypeError("linspace: start must be a real scalar, got shape %s and dtype %s"
+                        % (tuple(start_t.shape), start_t.dtype.name))
+    stop_v = _scalar(stop, "linspace")
+    if isinstance(stop_v, (bool, np.bool_)) or not isinstance(stop_v, (int, float, np.integer,
+                                                                       np.floating)):
+        raise TypeError("linspace: stop must be a real number, got %r" % (stop,))
+    step = (float(stop_v) - float(start_t.numpy().reshape(()))) / max(num - 1, 1)
+    try:
+        ramp = range(0, num, dtype=start_t.dtype)
+    except MemoryError as e:
+        raise MemoryError("linspace: cannot allocate %d values (%s)" % (num, e)) from None
+    return add(start_t, multiply(ramp, step))
+
+
+def _scalar(v, op):
+    # a one-element tensor/array as a Python number; anything else passes to the caller's
+    # type checks (.item() of a vector would raise NumPy's own ValueError)
+    if isinstance(v, (_core.Tensor, _core.BaseVariable, np.ndarray)):
+        a = np.asarray(v.numpy() if not isinstance(v, np.ndarray) else v)
+        if a.size != 1:
+            raise TypeError("%s: expected a scalar, got shape %s" % (op, a.shape))
+        return a.reshape(()).item()
+    return v
 
 
 def _onnx_evaluate(ctx, node):

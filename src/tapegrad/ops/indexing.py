@@ -15,6 +15,8 @@ from tapegrad.ops._registry import (
     NotSupported,
     as_dtype,
     define_rules,
+    host_array,
+    int_arg,
     norm_axis,
     not_differentiable,
     primitive,
@@ -142,9 +144,7 @@ def _one_hot(indices, depth, on_value, off_value, axis, dtype):
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
     """One-hot encoding of integer ``indices`` along a new axis of size ``depth``."""
     idx = tensor(indices, op="one_hot")
-    depth = int(depth)
-    if depth < 0:
-        raise ValueError("one_hot: depth must be >= 0, got %d" % depth)
+    depth = int_arg(depth, "depth", "one_hot", minimum=0)
     dt = as_dtype(dtype if dtype is not None else np.float32, "one_hot")
     ax = -1 if axis is None else norm_axis(axis, idx.ndim + 1, "one_hot")
     return _one_hot(idx, depth=depth, on_value=1 if on_value is None else on_value,
@@ -176,7 +176,7 @@ def pad(tensor_, paddings, mode="CONSTANT", constant_values=0, name=None):
     if mode not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
         raise ValueError("pad: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got %r"
                          % (mode,))
-    p = np.asarray(paddings.numpy() if isinstance(paddings, _core.Tensor) else paddings)
+    p = host_array(paddings, "paddings", "pad")
     if p.size == 0 and x.ndim == 0:
         from tapegrad.ops.elementwise import identity
 
@@ -187,7 +187,13 @@ def pad(tensor_, paddings, mode="CONSTANT", constant_values=0, name=None):
     pads = tuple(tuple(int(v) for v in row) for row in p)
     if mode != "CONSTANT":
         # REFLECT/SYMMETRIC are gathers built in ops/manip.py, which installs itself here
-        # (it builds on this module, so this module does not import it)
+        # (it builds on this module, so this module does not import it, even lazily: that
+        # would be an import cycle).  manip is a deferred family: in a process that has
+        # not loaded it yet the slot is still empty, so have the registry load the
+        # deferred families (without this, REFLECT failed with "'NoneType' object is not
+        # callable" until something else had imported tapegrad.ops.manip).
+        if _PAD_MODES[0] is None:
+            _core.registry()
         return _PAD_MODES[0](x, pads, mode)
     return _pad(x, paddings=pads, constant_values=constant_values)
 

@@ -4,7 +4,7 @@ import numpy as np
 
 from tapegrad import _core, _kernels
 from tapegrad._tape import needs_input
-from tapegrad.ops._registry import NUMERIC, primitive, tensor
+from tapegrad.ops._registry import NUMERIC, int_arg, norm_axis, primitive, tensor
 from tapegrad.ops._registry import format_shape as _fmt
 from tapegrad.ops._registry import onnx_rules as _onnx_rules
 from tapegrad.ops.elementwise import (
@@ -134,14 +134,29 @@ def tensordot(a, b, axes, name=None):
     """Sum of products of ``a`` and ``b`` over ``axes`` (an int: a's last and b's first)."""
     a = tensor(a, op="tensordot")
     b = tensor(b, op="tensordot")
-    if isinstance(axes, int):
-        ax_a = list(range(a.ndim - axes, a.ndim))
-        ax_b = list(range(axes))
+    if isinstance(axes, (int, np.integer, _core.Tensor)) and not isinstance(axes, bool) and \
+            not (isinstance(axes, _core.Tensor) and axes.ndim):
+        n = int_arg(axes, "axes", "tensordot")
+        if not 0 <= n <= min(a.ndim, b.ndim):
+            raise ValueError("tensordot: axes=%d must be in [0, %d] for shapes %s and %s"
+                             % (n, min(a.ndim, b.ndim), _fmt(a.shape), _fmt(b.shape)))
+        ax_a = list(range(a.ndim - n, a.ndim))
+        ax_b = list(range(n))
     else:
-        ax_a, ax_b = ([x] if isinstance(x, int) else list(x) for x in axes)
-        # negative axes count from the end (they name the same axis as NumPy's)
-        ax_a = [int(i) % a.ndim if a.ndim else int(i) for i in ax_a]
-        ax_b = [int(j) % b.ndim if b.ndim else int(j) for j in ax_b]
+        try:
+            ax_a, ax_b = ([x] if isinstance(x, (int, np.integer)) else list(x) for x in axes)
+        except (TypeError, ValueError):
+            raise TypeError("tensordot: axes must be an int or a pair of axis lists, got %r"
+                            % (axes,)) from None
+        if len(ax_a) != len(ax_b):
+            raise ValueError("tensordot: axes %r pair %d axes of a with %d of b"
+                             % (axes, len(ax_a), len(ax_b)))
+        # negative axes count from the end (they name the same axis as NumPy's); an axis
+        # out of range is an error, not wrapped around modulo the rank
+        ax_a = [norm_axis(i, a.ndim, "tensordot") for i in ax_a]
+        ax_b = [norm_axis(j, b.ndim, "tensordot") for j in ax_b]
+        if len(set(ax_a)) != len(ax_a) or len(set(ax_b)) != len(ax_b):
+            raise ValueError("tensordot: axes %r repeat an axis" % (axes,))
     letters = "abcdefghijklmnopqrstuvwxyz"
     sa = list(letters[:a.ndim])
     sb = list(letters[a.ndim:a.ndim + b.ndim])
@@ -160,6 +175,8 @@ def _parse_einsum(equation, n):
     if "." in eq:
         raise ValueError("einsum: ellipsis ('...') is not supported in %r; write the "
                          "batch axes as letters" % equation)
+    if eq.count("->") > 1:
+        raise ValueError("einsum: equation %r has more than one '->'" % (equation,))
     if "->" in eq:
         lhs, out = eq.split("->")
     else:
@@ -276,7 +293,9 @@ def _norm_axes(axis, ndim):
     axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
     if len(axes) not in (1, 2):
         raise ValueError("norm: axis must be None, an int or a pair of ints, got %r" % (axis,))
-    out = [norm_axes(a, ndim, "norm")[0] for a in axes]
+    # norm_axis, not norm_axes: an entry that is itself a list ([[0]]) is an error
+    out = [norm_axis(a, ndim, "norm") if ndim else norm_axes(a, ndim, "norm")[0]
+           for a in axes]
     if len(out) == 2 and out[0] == out[1]:
         raise ValueError("norm: the two axes of a matrix norm must differ, got %r" % (axis,))
     return tuple(out)

@@ -12,13 +12,23 @@ import numpy as np
 from tapegrad import _core
 from tapegrad.ops import indexing as I
 from tapegrad.ops import shape as S
-from tapegrad.ops._registry import norm_axes, norm_axis, primitive, taylor_linear, tensor
+from tapegrad.ops._registry import (
+    host_array,
+    norm_axes,
+    norm_axis,
+    primitive,
+    taylor_linear,
+    tensor,
+)
 
 
 def _int_list(v, op, what):
-    a = np.asarray(v.numpy() if isinstance(v, _core.Tensor) else v)
+    a = host_array(v, what, op)
     if a.dtype.kind not in "iu" and not (a.size == 0):
         raise TypeError("%s: %s must be integers, got %r" % (op, what, v))
+    if a.ndim > 1:
+        # a nested list ([[0]]) is not a list of axes/shifts; flattening it hid the mistake
+        raise ValueError("%s: %s must be an int or a 1-D list of ints, got %r" % (op, what, v))
     return [int(i) for i in a.reshape(-1)]
 
 
@@ -76,7 +86,7 @@ def repeat(input, repeats, axis=None, name=None):
     if x.ndim == 0:
         x = S.reshape(x, (1,))
     axis = norm_axis(axis, x.ndim, "repeat")
-    reps = np.asarray(repeats.numpy() if isinstance(repeats, _core.Tensor) else repeats)
+    reps = host_array(repeats, "repeats", "repeat")
     if reps.dtype.kind not in "iu" or reps.ndim > 1 or (reps < 0).any():
         raise ValueError("repeat: repeats must be a non-negative int or 1-D int list, got %r"
                          % (repeats,))
@@ -149,7 +159,7 @@ def meshgrid(*args, **kwargs):
 def boolean_mask(tensor_, mask, axis=None, name=None):
     """The entries (or slices) of ``tensor`` where ``mask`` is True, as in TF."""
     x = tensor(tensor_, op="boolean_mask")
-    m = np.asarray(mask.numpy() if isinstance(mask, _core.Tensor) else mask)
+    m = host_array(mask, "mask", "boolean_mask")
     if m.dtype != np.bool_:
         raise TypeError("boolean_mask: mask must be bool, got %s" % m.dtype)
     a = 0 if axis is None else norm_axis(axis, x.ndim, "boolean_mask")

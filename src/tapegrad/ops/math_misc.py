@@ -9,7 +9,7 @@ Re-exported by ``tapegrad.math``.
 import numpy as np
 
 from tapegrad.errors import InvalidArgumentError
-from tapegrad.ops._registry import as_dtype, tensor
+from tapegrad.ops._registry import as_dtype, int_arg, tensor
 from tapegrad.ops.elementwise import (
     abs,  # noqa: A004
     add,
@@ -173,12 +173,16 @@ def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=np.int32, 
         raise InvalidArgumentError("bincount: arr must be non-negative, got %d" % v.min())
     length = int(v.max()) + 1 if v.size else 0
     if minlength is not None:
-        length = max(length, int(minlength))
+        length = max(length, int_arg(minlength, "minlength", "bincount", minimum=0))
     if maxlength is not None:
-        length = min(length, int(maxlength))
+        length = min(length, int_arg(maxlength, "maxlength", "bincount", minimum=0))
     ids = np.where(v < length, v, -1)           # dropped rows: id -1
     if weights is None:
-        counts = np.bincount(ids[ids >= 0], minlength=length)[:length]
+        try:
+            counts = np.bincount(ids[ids >= 0], minlength=length)[:length]
+        except MemoryError:
+            raise MemoryError("bincount: cannot allocate %d counts (max(arr) + 1 or "
+                              "minlength)" % length) from None
         return tensor(counts.astype(as_dtype(dtype, "bincount")), op="bincount")
     w = tensor(weights, op="bincount")
     if tuple(w.shape) != tuple(a.shape):

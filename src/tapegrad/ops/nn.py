@@ -258,7 +258,10 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
     """Zero each entry with probability ``rate`` and scale the rest by 1 / (1 - rate)."""
 
     x = tensor(x, op="dropout")
-    rate = float(rate)
+    try:
+        rate = float(rate)
+    except (TypeError, ValueError):
+        raise TypeError("dropout: rate must be a number in [0, 1), got %r" % (rate,)) from None
     if not 0 <= rate < 1:
         raise ValueError("dropout: rate must be in [0, 1), got %r" % rate)
     if x.dtype.kind != "f":

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from tapegrad.ops._registry import norm_axes, tensor
+from tapegrad.ops._registry import int_arg, norm_axes, tensor
 from tapegrad.ops.elementwise import abs as tg_abs
 from tapegrad.ops.elementwise import (
     add,
@@ -181,7 +181,7 @@ def in_top_k(targets, predictions, k, name=None):
     if preds.dtype.kind != "f" or tg_targets.dtype.kind not in "iu":
         raise TypeError("in_top_k: predictions must be floating and targets integers, got "
                         "%s and %s" % (preds.dtype.name, tg_targets.dtype.name))
-    k = int(k)
+    k = int_arg(k, "k", "in_top_k")
     n, classes = preds.shape
     valid = (tg_targets >= 0) & (tg_targets < classes)
     if classes == 0:

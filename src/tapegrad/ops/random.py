@@ -16,6 +16,7 @@ from tapegrad.ops._registry import (
     not_differentiable,
     tensor,
 )
+from tapegrad.ops._registry import int_arg as _int_arg
 from tapegrad.ops._registry import onnx_rules as _onnx_rules
 from tapegrad.ops.indexing import gather
 
@@ -29,9 +30,15 @@ def set_seed(seed):
         _state["seed"] = None
         _state["rng"] = np.random.default_rng()
         return
-    seed = int(seed)
+    seed = _seed_int(seed, "set_seed")
     _state["seed"] = seed
     _state["rng"] = np.random.default_rng(seed)
+
+
+def _seed_int(seed, op, allow_negative=False):
+    # an int seed; NumPy's own errors ("invalid literal for int()", "expected non-negative
+    # integer") would not say which call got the bad seed
+    return _int_arg(seed, "seed", op, minimum=None if allow_negative else 0)
 
 
 def get_seed():
@@ -44,11 +51,12 @@ def numpy_rng():
     return _state["rng"]
 
 
-def _key(seed):
+def _key(seed, op="random"):
     if seed is None:
         return int(_state["rng"].integers(0, 2 ** 63))
     # An op-level seed is combined with the global one and a per-seed call counter, as in
     # TensorFlow 2: repeated calls differ, and set_seed restarts the sequence.
+    seed = _seed_int(seed, op, allow_negative=True)   # masked to 63 bits below
     base = 0 if _state["seed"] is None else _state["seed"]
     count = _state["op_counts"].get(seed, 0)
     _state["op_counts"][seed] = count + 1
@@ -98,7 +106,7 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, name=None):
     """Samples of N(mean, stddev**2) of ``shape``."""
     return _normal(shape=norm_shape(shape, "random.normal"), mean=float(mean),
                    stddev=float(stddev), dtype=_check_float(dtype, "random.normal"),
-                   key=_key(seed))
+                   key=_key(seed, "random.normal"))
 
 
 def uniform(shape, minval=0, maxval=None, dtype=np.float32, seed=None, name=None):
@@ -116,7 +124,7 @@ def uniform(shape, minval=0, maxval=None, dtype=np.float32, seed=None, name=None
     else:
         raise TypeError("random.uniform: unsupported dtype %s" % dt)
     return _uniform(shape=norm_shape(shape, "random.uniform"), minval=lo, maxval=hi, dtype=dt,
-                    key=_key(seed))
+                    key=_key(seed, "random.uniform"))
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, name=None):
@@ -124,7 +132,7 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, n
     return _truncated_normal(shape=norm_shape(shape, "random.truncated_normal"),
                              mean=float(mean), stddev=float(stddev),
                              dtype=_check_float(dtype, "random.truncated_normal"),
-                             key=_key(seed))
+                             key=_key(seed, "random.truncated_normal"))
 
 
 def shuffle(value, seed=None, name=None):
@@ -139,7 +147,7 @@ def shuffle(value, seed=None, name=None):
 
 def _shuffle(value, seed=None, name=None):
     x = tensor(value, op="random.shuffle")
-    perm = _gen(_key(seed)).permutation(x.shape[0]) if x.ndim else None
+    perm = _gen(_key(seed, "random.shuffle")).permutation(x.shape[0]) if x.ndim else None
     if perm is None:
         return x
     return gather(x, _core.wrap(perm.astype(np.int64)))

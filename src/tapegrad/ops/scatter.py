@@ -16,11 +16,18 @@ from tapegrad import _core
 from tapegrad.ops import elementwise as E
 from tapegrad.ops import indexing as I
 from tapegrad.ops import shape as S
-from tapegrad.ops._registry import norm_axis, primitive, tensor
+from tapegrad.ops._registry import (
+    host_array,
+    norm_axis,
+    norm_shape,
+    primitive,
+    renamed,
+    tensor,
+)
 
 
 def _index_array(indices, op):
-    idx = np.asarray(indices.numpy() if isinstance(indices, _core.Tensor) else indices)
+    idx = host_array(indices, "indices", op)
     if idx.dtype.kind not in "iu":
         if idx.size == 0:
             idx = idx.astype(np.int64)
@@ -74,7 +81,8 @@ def gather_nd(params, indices, batch_dims=0, name=None):
     k = idx.shape[-1]
     flat = _flat_index(idx, p.shape, "gather_nd")
     rows = S.reshape(p, (math.prod(p.shape[:k]),) + p.shape[k:])
-    return I._gather(rows, _core.wrap(flat), axis=0)
+    # 1-D indices give a NumPy scalar here (one full-depth index: a scalar result)
+    return I._gather(rows, _core.wrap(np.asarray(flat)), axis=0)
 
 
 def _scatter_rows(idx, updates, shape, op):
@@ -93,13 +101,18 @@ def _scatter_rows(idx, updates, shape, op):
 def scatter_nd(indices, updates, shape, name=None):
     """Zeros of ``shape`` with ``updates`` added at ``indices`` (duplicates add, as in TF)."""
     upd = tensor(updates, op="scatter_nd")
-    shape = tuple(int(d) for d in np.asarray(
-        shape.numpy() if isinstance(shape, _core.Tensor) else shape).reshape(-1))
+    # norm_shape rejects float entries (int(3.5) would silently make a shape of 3)
+    shape = norm_shape(shape.numpy().reshape(-1) if isinstance(shape, _core.Tensor)
+                       else shape, "scatter_nd")
     if any(d < 0 for d in shape):
         raise ValueError("scatter_nd: shape %s has a negative dimension" % (shape,))
     idx = _index_array(indices, "scatter_nd")
     flat, rows, row_shape = _scatter_rows(idx, upd, shape, "scatter_nd")
-    out = I._gather_grad(rows, _core.wrap(flat), shape=row_shape, axis=0)
+    try:
+        out = I._gather_grad(rows, _core.wrap(flat), shape=row_shape, axis=0)
+    except (MemoryError, ValueError) as e:
+        # the output is allocated by the helper primitive gather_grad: name scatter_nd
+        raise renamed(e, "scatter_nd") from None
     return S.reshape(out, shape)
 
 

@@ -18,7 +18,14 @@ from tapegrad import _core, _kernels
 from tapegrad.ops import elementwise as E
 from tapegrad.ops import indexing as I
 from tapegrad.ops import shape as S
-from tapegrad.ops._registry import NUMERIC, primitive, tensor
+from tapegrad.ops._registry import (
+    NUMERIC,
+    host_array,
+    int_arg,
+    primitive,
+    renamed,
+    tensor,
+)
 
 
 def _lowest(dtype, is_max):
@@ -30,8 +37,7 @@ def _lowest(dtype, is_max):
 
 
 def _ids_array(segment_ids, op):
-    ids = np.asarray(segment_ids.numpy() if isinstance(segment_ids, _core.Tensor)
-                     else segment_ids)
+    ids = host_array(segment_ids, "segment_ids", op)
     if ids.dtype.kind not in "iu":
         if ids.size == 0:
             return ids.astype(np.int64)
@@ -54,10 +60,7 @@ def _prepare(data, segment_ids, num_segments, op, sorted_ids):
                              % (op, ids.tolist() if ids.size < 20 else "an unsorted array"))
         num = int(ids[-1]) + 1 if ids.size else 0
     else:
-        num = int(np.asarray(num_segments.numpy() if isinstance(num_segments, _core.Tensor)
-                             else num_segments))
-        if num < 0:
-            raise ValueError("%s: num_segments must be >= 0, got %d" % (op, num))
+        num = int_arg(num_segments, "num_segments", op, minimum=0)
         if ids.size and ids.max() >= num:
             raise IndexError("%s: segment id %d is out of range [0, %d)"
                              % (op, int(ids.max()), num))
@@ -221,13 +224,27 @@ def _reducer(kind):
     return lambda rows, flat, num, op: _segment_extremum(rows, flat, num, is_max, op)
 
 
+def _run(red, rows, flat, num, op):
+    # num_segments sizes the output: a huge one fails to allocate in NumPy (outside the
+    # dispatch, or inside a helper primitive such as gather_grad), named here by the op
+    try:
+        return red(rows, flat, num, op)
+    except MemoryError as e:
+        raise MemoryError("%s: cannot allocate the output for %d segments of shape %s "
+                          "(%s)" % (op, num, tuple(rows.shape[1:]), e)) from None
+    except ValueError as e:
+        if str(e).startswith(op + ":"):
+            raise
+        raise renamed(e, op) from None   # e.g. NumPy's "Maximum allowed dimension exceeded"
+
+
 def _unsorted(kind):
     op = "unsorted_segment_" + kind
     red = _reducer(kind)
 
     def fn(data, segment_ids, num_segments, name=None):
         rows, flat, num = _prepare(data, segment_ids, num_segments, op, False)
-        return red(rows, flat, num, op)
+        return _run(red, rows, flat, num, op)
 
     fn.__name__ = fn.__qualname__ = op
     fn.__doc__ = ("The %s of the rows of ``data`` in each of ``num_segments`` segments "
@@ -241,7 +258,7 @@ def _sorted(kind):
 
     def fn(data, segment_ids, name=None):
         rows, flat, num = _prepare(data, segment_ids, None, op, True)
-        return red(rows, flat, num, op)
+        return _run(red, rows, flat, num, op)
 
     fn.__name__ = fn.__qualname__ = op
     fn.__doc__ = ("The %s of the rows of ``data`` in each segment; ``segment_ids`` is "

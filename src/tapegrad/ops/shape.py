@@ -18,7 +18,9 @@ from tapegrad._core import Tensor as _Tensor
 from tapegrad._core import apply as _apply
 from tapegrad.ops._registry import (
     NUMERIC,
+    as_dtype,
     define_rules,
+    int_arg,
     norm_axes,
     norm_axis,
     norm_shape,
@@ -317,7 +319,7 @@ def unstack(value, num=None, axis=0, name=None):
     x = tensor(value, op="unstack")
     axis = norm_axis(axis, x.ndim, "unstack")
     n = x.shape[axis]
-    if num is not None and num != n:
+    if num is not None and int_arg(num, "num", "unstack") != n:
         raise ValueError("unstack: num=%d but axis %d has size %d" % (num, axis, n))
     return [_getitem(x, key=(slice(None),) * axis + (i,)) for i in range(n)]
 
@@ -375,16 +377,25 @@ def tile(input, multiples, name=None):
     return _tile(x, multiples=multiples)
 
 
+def _index_dtype(out_type, op):
+    # out_type of shape/size: an integer dtype (TF: int32 or int64); np.array(..., dtype=
+    # 'junk') would raise NumPy's "data type not understood" without the op's name
+    dt = as_dtype(out_type, op)
+    if dt.kind not in "iu":
+        raise TypeError("%s: out_type must be an integer dtype, got %s" % (op, dt.name))
+    return dt
+
+
 def shape(input, out_type=np.int32, name=None):
     """The shape of ``input`` as a 1-D integer tensor."""
     x = tensor(input, op="shape")
-    return _core.wrap(np.array(x.shape, dtype=out_type))
+    return _core.wrap(np.array(x.shape, dtype=_index_dtype(out_type, "shape")))
 
 
 def size(input, out_type=np.int32, name=None):
     """The number of elements of ``input`` as a 0-d integer tensor."""
     x = tensor(input, op="size")
-    return _core.wrap(np.array(x.size, dtype=out_type))
+    return _core.wrap(np.array(x.size, dtype=_index_dtype(out_type, "size")))
 
 
 def rank(input, name=None):

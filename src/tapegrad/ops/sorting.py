@@ -11,6 +11,7 @@ import numpy as np
 from tapegrad import _core
 from tapegrad.ops._registry import (
     NUMERIC,
+    int_arg,
     norm_axis,
     not_differentiable,
     primitive,
@@ -166,7 +167,7 @@ def top_k(input, k=1, sorted=True, name=None):
     (sorted) order, which TF allows.
     """
     x, _ = _sort_args(input, -1, "top_k")
-    k = int(k)
+    k = int_arg(k, "k", "top_k")
     n = x.shape[-1]
     if not 0 <= k <= n:
         raise ValueError("top_k: k=%d must be in [0, %d] (the last axis of shape %s)"

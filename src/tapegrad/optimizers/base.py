@@ -337,6 +337,9 @@ class Optimizer(tracking.Trackable):
         pairs = []
         seen = set()
         skipped = []
+        if isinstance(grads_and_vars, (str, bytes)) or not hasattr(grads_and_vars, "__iter__"):
+            raise TypeError(f"{where}: expected a list of (gradient, variable) pairs, got "
+                            f"{type(grads_and_vars).__name__}")
         for item in grads_and_vars:
             try:
                 grad, var = item

@@ -94,12 +94,18 @@ class SummaryWriter:
     def _open(self):
         from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-        event_writer = EventFileWriter(
-            self._logdir,
-            max_queue_size=self._max_queue,
-            flush_secs=self._flush_secs,
-            filename_suffix=self._filename_suffix,
-        )
+        try:
+            event_writer = EventFileWriter(
+                self._logdir,
+                max_queue_size=self._max_queue,
+                flush_secs=self._flush_secs,
+                filename_suffix=self._filename_suffix,
+            )
+        except OSError as e:
+            # an unwritable logdir or one below a file: TensorBoard's bare OSError named
+            # only the path; keep the OSError subclass, name the call
+            raise type(e)(e.errno, f"create_file_writer: cannot open an event file in "
+                          f"{self._logdir!r}: {e.strerror}", e.filename) from None
         self._event_writer = event_writer
         # Runs on garbage collection and at interpreter exit, whichever comes
         # first: the writer thread is a daemon, so without this the events still

@@ -17,7 +17,7 @@ __all__ = ["Checkpoint"]
 
 def _checkpoint_file(save_path):
     """The file behind ``save_path`` (a prefix, or the file name itself)."""
-    save_path = os.fspath(save_path)
+    save_path = index.fspath(save_path, "Checkpoint.restore")
     if os.path.isfile(save_path + FILE_SUFFIX):
         return save_path + FILE_SUFFIX
     if save_path.endswith(FILE_SUFFIX) and os.path.isfile(save_path):
@@ -71,10 +71,16 @@ class Checkpoint(tracking.Trackable):
 
         The file (``file_prefix + ".tgckpt"``) appears complete or not at all.
         """
-        file_prefix = os.fspath(file_prefix)
+        file_prefix = index.fspath(file_prefix, "Checkpoint.write")
         directory = os.path.dirname(file_prefix)
         if directory:
-            os.makedirs(directory, exist_ok=True)
+            try:
+                os.makedirs(directory, exist_ok=True)
+            except OSError as e:
+                # e.g. a path component is a file: the bare FileExistsError named only
+                # the path; keep the OSError subclass, name the call
+                raise type(e)(e.errno, "Checkpoint.write: cannot create the directory of "
+                              "%r: %s" % (file_prefix, e.strerror), e.filename) from None
         graph, variables = build_graph(self)
         # .numpy() is a read-only view (a host copy for GPU variables): nothing is
         # copied for CPU variables, and nothing runs between the reads and the write.
@@ -87,7 +93,7 @@ class Checkpoint(tracking.Trackable):
 
         The directory's ``checkpoint`` index then names this checkpoint as the latest.
         """
-        file_prefix = os.fspath(file_prefix)
+        file_prefix = index.fspath(file_prefix, "Checkpoint.save")
         previous = int(self.save_counter.numpy())
         self.save_counter.assign(previous + 1)
         try:

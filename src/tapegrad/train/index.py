@@ -127,13 +127,22 @@ def _absolute(directory, path):
     return path if os.path.isabs(path) else os.path.join(directory, path)
 
 
+def fspath(path, where):
+    """``os.fspath(path)``, its TypeError naming the API that was given ``path``."""
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError("%s: expected a path (str or os.PathLike), got %s"
+                        % (where, type(path).__name__)) from None
+
+
 def read_state(directory):
     """The index of ``directory`` with paths joined to it, or ``None``.
 
     ``None`` when there is no index; an unreadable or malformed one is ignored with a
     warning (as TensorFlow does), since the checkpoints themselves may still be fine.
     """
-    directory = os.fspath(directory)
+    directory = fspath(directory, "checkpoint directory")
     filename = os.path.join(directory, INDEX_FILENAME)
     try:
         with open(filename, "rb") as handle:
@@ -206,7 +215,7 @@ def latest_checkpoint(checkpoint_dir, latest_filename=None):
             "latest_checkpoint: latest_filename must be %r (the only index name), got %r"
             % (INDEX_FILENAME, latest_filename)
         )
-    state = read_state(checkpoint_dir)
+    state = read_state(fspath(checkpoint_dir, "latest_checkpoint"))
     if state is None or state.model_checkpoint_path is None:
         return None
     if not checkpoint_exists(state.model_checkpoint_path):

@@ -29,6 +29,11 @@ def _as_float(value, dtype=None):
             return tg.cast(value, tg.float32)
         return value
     arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        # strings and objects: NumPy's "could not convert string to float" would not say
+        # that a loss's y_true / y_pred was the bad argument
+        raise TypeError("loss: y_true, y_pred and sample_weight must be numeric, got %s of "
+                        "dtype %s" % (type(value).__name__, arr.dtype))
     if dtype is None:
         dtype = arr.dtype if arr.dtype.kind == "f" else np.float32
     return tg.convert_to_tensor(arr.astype(dtype, copy=False))
