@@ -77,3 +77,57 @@ def test_reduce_prod_hessian_over_axes_at_zeros(axis):
                         np.argsort(rest + axes))
     for hv in _hvp_both(f, x, v):
         np.testing.assert_allclose(hv, want, rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# xlogy / xlog1py / xdivy: x * f(y) is smooth in x at x == 0 wherever f(y) is finite
+
+
+XFY = [(tg.math.xlogy, np.log, lambda y: 1 / y, 2.5),
+       (tg.math.xlog1py, np.log1p, lambda y: 1 / (1 + y), 1.0),
+       (tg.math.xdivy, lambda y: 1 / y, lambda y: -1 / y ** 2, 4.0)]
+
+
+@pytest.mark.parametrize("op, f, df, y", XFY, ids=["xlogy", "xlog1py", "xdivy"])
+def test_xfy_derivatives_at_x_zero(op, f, df, y):
+    x, yt = tg.constant(np.array([0.0, 0.0, 1.5])), tg.constant(np.array([y, y, y]))
+    with tg.GradientTape(persistent=True) as outer:
+        outer.watch([x, yt])
+        with tg.GradientTape() as inner:
+            inner.watch([x, yt])
+            out = op(x, yt)
+        gx, gy = inner.gradient(out, [x, yt])
+    np.testing.assert_allclose(out.numpy(), [0.0, 0.0, 1.5 * f(y)], rtol=1e-14)
+    np.testing.assert_allclose(gx.numpy(), [f(y)] * 3, rtol=1e-14)
+    np.testing.assert_allclose(gy.numpy(), [0.0, 0.0, 1.5 * df(y)], rtol=1e-14)
+    # d^2 / dx dy = f'(y), at x == 0 too
+    np.testing.assert_allclose(outer.gradient(gx, yt).numpy(), [df(y)] * 3, rtol=1e-14)
+    _, jx = tg.jvp(lambda a: op(a, yt), [x], [tg.ones_like(x)])
+    np.testing.assert_allclose(jx.numpy(), [f(y)] * 3, rtol=1e-14)
+
+
+@pytest.mark.parametrize("op, bad_y", [(tg.math.xlogy, [0.0, -1.0, np.inf, np.nan]),
+                                       (tg.math.xlog1py, [-1.0, -2.0, np.inf, np.nan]),
+                                       (tg.math.xdivy, [0.0, 0.0, 0.0, np.nan])])
+def test_xfy_is_zero_with_zero_gradients_where_f_is_not_finite(op, bad_y):
+    x, y = tg.zeros((4,), dtype=tg.float64), tg.constant(np.array(bad_y))
+    with tg.GradientTape() as tape:
+        tape.watch([x, y])
+        out = op(x, y)
+    gx, gy = tape.gradient(out, [x, y])
+    np.testing.assert_array_equal(out.numpy(), np.zeros(4))
+    np.testing.assert_array_equal(gx.numpy(), np.zeros(4))
+    np.testing.assert_array_equal(gy.numpy(), np.zeros(4))
+
+
+def test_xlogy_x_zero_gradient_matches_torch():
+    torch = pytest.importorskip("torch")
+    x, y = np.array([0.0, 0.0, 2.0]), np.array([3.0, 0.5, 0.7])
+    xt, yt = (torch.tensor(a, requires_grad=True) for a in (x, y))
+    want = torch.autograd.grad(torch.xlogy(xt, yt).sum(), [xt, yt])
+    a, b = tg.constant(x), tg.constant(y)
+    with tg.GradientTape() as tape:
+        tape.watch([a, b])
+        out = tg.reduce_sum(tg.math.xlogy(a, b))
+    for g, w in zip(tape.gradient(out, [a, b]), want):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-14)

@@ -19,16 +19,15 @@ import numpy as np
 from tapegrad._tape import needs_input
 from tapegrad.ops._registry import FLOAT, primitive, tensor
 from tapegrad.ops.elementwise import (
-    abs as abs_,
-)
-from tapegrad.ops.elementwise import (
     add,
     divide,
     equal,
     exp,
-    greater,
+    is_finite,
     log,
     log1p,
+    logical_and,
+    logical_not,
     multiply,
     negative,
     reciprocal,
@@ -36,6 +35,7 @@ from tapegrad.ops.elementwise import (
     safe_mul,
     sign,
     square,
+    stop_gradient,
     subtract,
     where,
     zeros_like,
@@ -497,25 +497,29 @@ bessel_i1e.defjvp_self_adjoint()
 def _xfy(op, x, y, fy):
     x = tensor(x, op=op)
     y = tensor(y, op=op, dtype=x.dtype)
-    nz = greater(abs_(x), 0)
-    # the untaken branch sees a safe y, so neither the value nor any derivative of
-    # f(y) at a point where x == 0 can leak NaN or inf
-    safe_y = where(nz, y, 1)
-    return where(nz, multiply(x, fy(safe_y)), zeros_like(multiply(x, safe_y)))
+    # Only where f(y) is not finite (y outside f's domain, inf, NaN) does x == 0 need
+    # the override to 0, and there every derivative is 0 too; the untaken branch sees a
+    # safe y, so no NaN or inf leaks into it.  Where f(y) is finite, x * f(y) is the
+    # function itself, also at x == 0: masking every x == 0 (TF's gradient) would make
+    # d/dx there 0 instead of f(y), which exists.
+    bad = logical_and(equal(x, 0), logical_not(is_finite(fy(stop_gradient(y)))))
+    safe_y = where(bad, 1, y)
+    return where(bad, zeros_like(multiply(x, safe_y)), multiply(x, fy(safe_y)))
 
 
 def xlogy(x, y, name=None):
-    """x * log(y), and 0 where x == 0 (even where y == 0)."""
+    """x * log(y), and 0 where x == 0 (even where y == 0); d/dx at x == 0 is log(y)
+    where that is finite (PyTorch's), 0 where it is not."""
     return _xfy("xlogy", x, y, log)
 
 
 def xlog1py(x, y, name=None):
-    """x * log1p(y), and 0 where x == 0."""
+    """x * log1p(y), and 0 where x == 0; d/dx at x == 0 is log1p(y) where finite."""
     return _xfy("xlog1py", x, y, log1p)
 
 
 def xdivy(x, y, name=None):
-    """x / y, and 0 where x == 0."""
+    """x / y, and 0 where x == 0; d/dx at x == 0 is 1 / y where finite."""
     return _xfy("xdivy", x, y, reciprocal)
 
 
