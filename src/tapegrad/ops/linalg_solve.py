@@ -310,7 +310,7 @@ def det(input, name=None):
     return _det(_prep_square(input, "det", complex_ok=True))
 
 
-@primitive("log_abs_det", dtypes=INEXACT, save_output=False, quiet=True)
+@primitive("log_abs_det", dtypes=INEXACT, quiet=True)
 def _slogdet(a):
     """(sign, log|det(a)|) packed along a new last axis of size 2 (one np.linalg.slogdet);
     log|det| is -inf for a singular matrix."""
@@ -321,32 +321,44 @@ def _slogdet(a):
     return out
 
 
+def _i_im(x):
+    # i Im(x), kept complex
+    return multiply(subtract(x, _cj(x)), 0.5)
+
+
 @_slogdet.defvjp
 def _slogdet_vjp(g, ans, a):
-    # the sign is piecewise constant (for complex input its phase is not differentiated
-    # either): only the log|det| half of g counts; d log|det| = Re tr(A^-1 dA), whose
-    # internal-convention cotangent is g A^-T for real and complex A alike
-    return multiply(_col(_col(_re(g[..., 1]))), _T(_inv(a)))
+    # With t = tr(A^-1 dA): d log|det| = Re t, and for complex A the sign s = det/|det|
+    # moves too, ds = i s Im t (a real sign is piecewise constant).  In the internal
+    # convention both pull back along A^-T: Re(g1 Re t) + Re(g0 i s Im t)
+    # = Re((Re g1 + i Im(g0 s)) t).
+    c = _re(g[..., 1])
+    if a.dtype.kind == "c":
+        c = add(c, _i_im(multiply(g[..., 0], ans[..., 0])))
+    return multiply(_col(_col(c)), _T(_inv(a)))
 
 
 @_slogdet.defjvp
 def _slogdet_jvp(t, ans, a):
-    d = _re(reduce_sum(multiply(_T(_inv(a)), t[0]), [-2, -1]))
-    return concat([_col(zeros_like(d)), _col(d)], axis=-1)
+    tr = reduce_sum(multiply(_T(_inv(a)), t[0]), [-2, -1])
+    if a.dtype.kind == "c":
+        ds = multiply(ans[..., 0], _i_im(tr))
+    else:
+        ds = zeros_like(tr)
+    return concat([_col(ds), _col(_re(tr))], axis=-1)
 
 
 def slogdet(input, name=None):
-    """(sign, log|det|) of each square matrix (TF's ``log_matrix_determinant``).  The
-    sign is piecewise constant (zero gradient); the gradient of log|det| is inv(A)^T, and
-    at a singular matrix (log|det| = -inf) it raises ``LinAlgError``."""
+    """(sign, log|det|) of each square matrix (TF's ``log_matrix_determinant``).  A real
+    sign is piecewise constant (zero gradient); a complex one, det/|det|, is smooth and
+    differentiated (PyTorch's).  The gradient of log|det| is inv(A)^T, and at a singular
+    matrix (log|det| = -inf) it raises ``LinAlgError``."""
     packed = _slogdet(_prep_square(input, "slogdet", complex_ok=True))
     logabs = packed[..., 1]
     if packed.dtype.kind == "c":  # complex input: a complex sign (phase), a real log|det|
         from tapegrad.ops.complex import _real
 
         logabs = _real(logabs)
-    # the sign needs no stop_gradient: the primitive's VJP ignores its cotangent and its
-    # JVP and Taylor rule give it zero tangent (one op less on a ~20 us call)
     return packed[..., 0], logabs
 
 
@@ -439,8 +451,8 @@ def _t_det(a):
 
 
 def _t_slogdet(a):
-    # (sign, log|det|) packed: the sign is piecewise constant (as its VJP says), and
-    # d/dt log|det A| = Re g
+    # (sign, log|det|) packed: d/dt log|det A| = Re g; a real sign is piecewise constant,
+    # a complex one s = exp(i theta) has s' = i s Im g (as its VJP says)
     K = a.shape[0] - 1
     out = np.zeros((K + 1,) + a.shape[1:-2] + (2,), dtype=a.dtype)
     sign, logabs = np.linalg.slogdet(a[0])
@@ -450,6 +462,9 @@ def _t_slogdet(a):
         g = _t_logdet_rate(a)
         for k in range(K):
             out[k + 1, ..., 1] = g[k].real / (k + 1)
+            if a.dtype.kind == "c":
+                out[k + 1, ..., 0] = sum(out[j, ..., 0] * 1j * g[k - j].imag
+                                         for j in range(k + 1)) / (k + 1)
     return out
 
 
