@@ -112,7 +112,7 @@ def test_rules_registered_beside_the_forwards():
                  "self_adjoint_eigvals", "matrix_inverse", "matrix_solve"):
         rule = reg[name].rule("taylor")
         assert callable(rule) and not isinstance(rule, NotSupported), name
-    for name in ("svd", "qr", "expm", "det_cofactor"):
+    for name in ("svd", "qr", "expm", "det_cofactor", "det_cofactor_deriv"):
         assert isinstance(reg[name].rule("taylor"), NotSupported), name
 
 

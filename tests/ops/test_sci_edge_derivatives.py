@@ -207,3 +207,93 @@ def test_real_slogdet_sign_still_has_zero_gradient():
         s = L.slogdet(a)[0]
     np.testing.assert_array_equal(tape.gradient(s, a, unconnected_gradients="zero").numpy(),
                                   np.zeros((3, 3)))
+
+
+# ---------------------------------------------------------------------------
+# det at singular matrices: the Hessian is a polynomial's and exists everywhere
+
+
+def _cofactor_3x3(a):
+    c = np.empty_like(a)
+    for i, j in np.ndindex(3, 3):
+        m = np.delete(np.delete(a, i, axis=-2), j, axis=-1)
+        c[..., i, j] = (-1) ** (i + j) * (m[..., 0, 0] * m[..., 1, 1] - m[..., 0, 1] * m[..., 1, 0])
+    return c
+
+
+def _det_hvp_exact(a, v):
+    # a 3x3 cofactor is quadratic in t along a + t v: the central difference is exact
+    return (_cofactor_3x3(a + v) - _cofactor_3x3(a - v)) / 2
+
+
+def _rank_deficient(rank, seed, dtype=float):
+    rng = np.random.default_rng(seed)
+    b, c = rng.standard_normal((2, 3, rank)), rng.standard_normal((2, rank, 3))
+    if dtype is complex:
+        b = b + 1j * rng.standard_normal(b.shape)
+        c = c + 1j * rng.standard_normal(c.shape)
+    return b @ c
+
+
+@pytest.mark.parametrize("rank", [2, 1, 0])
+def test_det_hessian_at_singular_matrices(rank):
+    # rank 2: det ~ 1e-16 in floating point (A^-1 ~ 1e16); rank 1 and 0: exactly
+    # singular, the Hessian is still nonzero (rank 1) or zero (rank 0)
+    a = _rank_deficient(rank, 5) if rank else np.zeros((2, 3, 3))
+    v = np.random.default_rng(6).standard_normal(a.shape)
+    want = _det_hvp_exact(a, v)
+    assert np.abs(want).max() > 0.1 or rank == 0
+    for hv in _hvp_both(lambda x: tg.reduce_sum(L.det(x)), a, v):
+        np.testing.assert_allclose(hv, want, rtol=1e-10, atol=1e-12)
+
+
+def test_complex_det_hessian_at_a_singular_matrix():
+    a = _rank_deficient(2, 7, complex)
+    rng = np.random.default_rng(8)
+    v = rng.standard_normal(a.shape) + 1j * rng.standard_normal(a.shape)
+    # det is holomorphic: the JVP of its gradient map (conjugated, the tape's convention)
+    # along v is the conjugate of d cof[v]
+    want = np.conj(_det_hvp_exact(a, v))
+    w = np.array([0.3 - 0.7j, 1.1 + 0.2j])
+
+    def grad_of_real_loss(z):
+        with tg.GradientTape() as tape:
+            tape.watch(z)
+            loss = tg.reduce_sum(tg.real(tg.constant(w) * L.det(z)))
+        return tape.gradient(loss, z)
+
+    _, got = tg.jvp(grad_of_real_loss, [tg.constant(a)], [tg.constant(v)])
+    np.testing.assert_allclose(got.numpy(), np.conj(w)[:, None, None] * want,
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_det_third_derivative_still_exact_at_an_invertible_matrix():
+    # third order goes through the cofactor derivative's own rule (the inverse form)
+    rng = np.random.default_rng(9)
+    a = rng.standard_normal((3, 3)) + 3 * np.eye(3)
+    v, u = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
+
+    def hvp_along_v(x):
+        return tg.reduce_sum(tg.hvp(L.det, [x], [tg.constant(v)])[0] * tg.constant(u))
+
+    x = tg.constant(a)
+    with tg.GradientTape() as tape:
+        tape.watch(x)
+        y = hvp_along_v(x)
+    got = tape.gradient(y, x).numpy()
+    eps = 1e-5
+    fd = np.array([(hvp_along_v(tg.constant(a + eps * e)).numpy()
+                    - hvp_along_v(tg.constant(a - eps * e)).numpy()) / (2 * eps)
+                   for e in np.eye(9).reshape(9, 3, 3)]).reshape(3, 3)
+    np.testing.assert_allclose(got, fd, rtol=1e-7, atol=1e-8)
+
+
+def test_det_hessian_at_singular_matrix_matches_torch():
+    torch = pytest.importorskip("torch")
+    a = _rank_deficient(2, 10)
+    v = np.random.default_rng(11).standard_normal(a.shape)
+    at = torch.tensor(a, requires_grad=True)
+    g = torch.autograd.grad(torch.linalg.det(at).sum(), at, create_graph=True)[0]
+    want = torch.autograd.grad((g * torch.tensor(v)).sum(), at)[0].numpy()
+    for hv in _hvp_both(lambda x: tg.reduce_sum(L.det(x)), a, v):
+        np.testing.assert_allclose(hv, want, rtol=1e-10, atol=1e-12)

@@ -272,25 +272,100 @@ def _cofactor(a):
     return _lapack(_cofactor_kernel, a).astype(a.dtype, copy=False)
 
 
-def _cofactor_rule(a, d):
-    # d cof = det(A) [ <A^-T, dA> A^-T - A^-T dA^T A^-T ]; needs A invertible (second
-    # derivatives of det at an exactly singular matrix raise LinAlgError)
-    ait = _T(_inv(a))
-    det = _col(_col(_det(a)))
-    first = multiply(_col(_col(reduce_sum(multiply(ait, d), [-2, -1]))), ait)
-    return multiply(det, subtract(first, _mm(ait, _mm(d, ait, ta=True))))
+def _pair_products(s):
+    """Q[..., i, j] = prod_{k != i, j} s_k off the diagonal, 0 on it, without dividing
+    (exact when several s_k are 0): a prefix product, the running product strictly
+    between i and j, and a suffix product."""
+    n = s.shape[-1]
+    ones = np.ones(s.shape[:-1] + (1,), dtype=s.dtype)
+    before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    i, k = np.indices((n, n))
+    # between[..., i, j] = prod_{i < k < j} s_k for i < j: a running product along k of
+    # s_k (k > i), read one place to the left
+    run = np.cumprod(np.where(k > i, s[..., None, :], 1), axis=-1)
+    between = np.concatenate([np.ones(s.shape[:-1] + (n, 1), dtype=s.dtype),
+                              run[..., :-1]], axis=-1)
+    upper = before[..., :, None] * between * after[..., None, :]
+    upper = np.where(k > i, upper, 0)
+    return upper + np.swapaxes(upper, -1, -2)
+
+
+def _cofactor_deriv_kernel(a, e):
+    # d cof(A)[E] from A = U S V^H: adj(A + E) = det(U) det(V^H) V adj(S + E') U^H with
+    # E' = U^H E V, and at a diagonal S, d adj(S)[E'] = diag(Q diag(E')) - Q * E'
+    # (Q from _pair_products): products of singular values only, no inverse, so it
+    # stays exact at (near-)singular A, where det(A) A^-T's derivative is O(1) terms
+    # of size det/s_min^2 cancelling (rounding noise times 1/s_min)
+    n = a.shape[-1]
+    if n == 0:
+        return np.zeros(np.broadcast_shapes(a.shape, e.shape), dtype=a.dtype)
+    u, s, vt = np.linalg.svd(a)
+    ep = np.swapaxes(np.conj(u), -1, -2) @ e @ np.swapaxes(np.conj(vt), -1, -2)
+    q = _pair_products(s)
+    dg = np.einsum("...ij,...j->...i", q, np.diagonal(ep, axis1=-2, axis2=-1))
+    d_adj_t = -q * np.swapaxes(ep, -1, -2)
+    idx = np.arange(n)
+    d_adj_t[..., idx, idx] = dg
+    sign = np.linalg.det(u) * np.linalg.det(vt)
+    return (np.conj(u) @ d_adj_t @ np.conj(vt)) * sign[..., None, None]
+
+
+@primitive("det_cofactor_deriv", dtypes=INEXACT, save_output=False, quiet=True)
+def _cofactor_deriv(a, e):
+    """d cofactor(a)[e], the second derivative of det applied to e; finite and exact
+    for singular a too."""
+    a, e = np.asarray(a), np.asarray(e)
+    return _lapack(_cofactor_deriv_kernel, a, e).astype(a.dtype, copy=False)
+
+
+def _cofactor_third(a, e, g):
+    # d/dt cof'(A + tG)[E], the third derivative of det, symmetric in E and G; with
+    # B = A^-1, X = BE, Y = BG: det [(tr X tr Y - tr XY) B^T - tr Y (XB)^T - tr X (YB)^T
+    # + ((XY + YX) B)^T].  Built on the inverse: it needs A invertible (LinAlgError at an
+    # exactly singular matrix), only derivatives of third and higher order use it.
+    b = _inv(a)
+    x, y = _mm(b, e), _mm(b, g)
+    trx = _col(_col(_trace(x)))
+    tr_y = _col(_col(_trace(y)))
+    trxy = _col(_col(reduce_sum(multiply(x, _T(y)), [-2, -1])))
+    inner = subtract(multiply(subtract(multiply(trx, tr_y), trxy), b),
+                     add(multiply(tr_y, _mm(x, b)), multiply(trx, _mm(y, b))))
+    inner = add(inner, _mm(add(_mm(x, y), _mm(y, x)), b))
+    return multiply(_col(_col(_det(a))), _T(inner))
+
+
+def _trace(x):
+    return reduce_sum(_diag_part(x), -1)
+
+
+@_cofactor_deriv.defvjp
+def _cofactor_deriv_vjp(g, ans, a, e):
+    # <G, d cof[E]> is the second derivative of det at (E, G), symmetric: the map of e
+    # is its own transpose; the derivative in a is the third derivative, symmetric too
+    return _cofactor_third(a, e, g), _cofactor_deriv(a, g)
+
+
+@_cofactor_deriv.defjvp
+def _cofactor_deriv_jvp(t, ans, a, e):
+    ta, te = t
+    out = None if te is None else _cofactor_deriv(a, te)
+    if ta is not None:
+        third = _cofactor_third(a, e, ta)
+        out = third if out is None else add(out, third)
+    return out
 
 
 @_cofactor.defvjp
 def _cofactor_vjp(g, ans, a):
-    # <G, d cof> = det [<A^-T, dA><G, A^-T> - <A^-T G^T A^-T, dA>]: the same map as the
-    # JVP's, applied to G (the linearization is self-adjoint)
-    return _cofactor_rule(a, g)
+    # <G, d cof> is symmetric in the direction and G (the second derivative of det), so
+    # the VJP is the JVP's map applied to G
+    return _cofactor_deriv(a, g)
 
 
 @_cofactor.defjvp
 def _cofactor_jvp(t, ans, a):
-    return _cofactor_rule(a, t[0])
+    return _cofactor_deriv(a, t[0])
 
 
 @_det.defvjp
@@ -469,8 +544,9 @@ def _t_slogdet(a):
 
 
 def _transform_rules():
-    reg = _default_rules(("cholesky", "det_cofactor", "log_abs_det", "matrix_determinant",
-                          "matrix_inverse", "matrix_solve", "matrix_triangular_solve"))
+    reg = _default_rules(("cholesky", "det_cofactor", "det_cofactor_deriv", "log_abs_det",
+                          "matrix_determinant", "matrix_inverse", "matrix_solve",
+                          "matrix_triangular_solve"))
     reg["matrix_inverse"].defrule("taylor", _t_inverse)
     reg["matrix_solve"].defrule("taylor", _t_solve)
     reg["cholesky"].defrule("taylor", _t_cholesky)
