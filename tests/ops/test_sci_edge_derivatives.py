@@ -1,6 +1,7 @@
 """Derivatives at the edge inputs where a rule used to give a silently wrong number:
 reduce_prod's second order at zeros, the xlogy family's d/dx at x == 0, the gradient of
-a complex slogdet sign, det's second order at singular matrices.  Checked against closed
+a complex slogdet sign, det's second order at singular matrices; and two TF ops whose
+complex values were not TF's (transpose(conjugate=True), squared_difference).  Checked against closed
 forms and float64 finite differences (PyTorch too when it is installed)."""
 
 import itertools
@@ -297,3 +298,42 @@ def test_det_hessian_at_singular_matrix_matches_torch():
     want = torch.autograd.grad((g * torch.tensor(v)).sum(), at)[0].numpy()
     for hv in _hvp_both(lambda x: tg.reduce_sum(L.det(x)), a, v):
         np.testing.assert_allclose(hv, want, rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# complex input to TF ops that conjugate: transpose(conjugate=True), squared_difference
+
+
+def test_transpose_conjugate_conjugates_complex_input():
+    rng = np.random.default_rng(12)
+    z = rng.standard_normal((2, 3, 4)) + 1j * rng.standard_normal((2, 3, 4))
+    w = rng.standard_normal((4, 2, 3)) + 1j * rng.standard_normal((4, 2, 3))
+    zt = tg.constant(z)
+    out = tg.transpose(zt, [2, 0, 1], conjugate=True)
+    np.testing.assert_array_equal(out.numpy(), np.conj(np.transpose(z, [2, 0, 1])))
+    with tg.GradientTape() as tape:
+        tape.watch(zt)
+        loss = tg.reduce_sum(tg.real(tg.constant(w) * tg.transpose(zt, [2, 0, 1],
+                                                                    conjugate=True)))
+    # L = Re sum(w conj(P z)) = sum(Re w Re Pz + Im w Im Pz): the gradient is w, permuted
+    # back
+    np.testing.assert_allclose(tape.gradient(loss, zt).numpy(),
+                               np.transpose(w, [1, 2, 0]), rtol=1e-15)
+    real = tg.constant(z.real)
+    np.testing.assert_array_equal(tg.transpose(real, conjugate=True).numpy(), z.real.T)
+
+
+def test_complex_squared_difference_is_the_squared_modulus():
+    rng = np.random.default_rng(13)
+    a = rng.standard_normal(4) + 1j * rng.standard_normal(4)
+    b = rng.standard_normal(4) + 1j * rng.standard_normal(4)
+    at, bt = tg.constant(a), tg.constant(b)
+    with tg.GradientTape() as tape:
+        tape.watch([at, bt])
+        out = tg.math.squared_difference(at, bt)
+        loss = tg.reduce_sum(tg.real(out))
+    np.testing.assert_allclose(out.numpy(), np.abs(a - b) ** 2, rtol=1e-14)
+    ga, gb = tape.gradient(loss, [at, bt])
+    # |x - y|^2 has gradient 2 (x - y) in z (dL/dx + i dL/dy)
+    np.testing.assert_allclose(ga.numpy(), 2 * (a - b), rtol=1e-14)
+    np.testing.assert_allclose(gb.numpy(), -2 * (a - b), rtol=1e-14)

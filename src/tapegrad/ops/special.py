@@ -559,8 +559,13 @@ bessel_i0e, bessel_i1e = _public(bessel_i0e), _public(bessel_i1e)
 
 
 def squared_difference(x, y, name=None):
-    """(x - y)^2 elementwise."""
-    return square(subtract(x, y))
+    """(x - y)^2 elementwise; conj(x - y) (x - y) = |x - y|^2 for complex input (TF's)."""
+    d = subtract(x, y)
+    if d.dtype.kind == "c":
+        from tapegrad.ops.complex import conj
+
+        return multiply(conj(d), d)
+    return square(d)
 
 
 def log_sigmoid(x, name=None):
