@@ -1,7 +1,8 @@
 """Derivatives at the edge inputs where a rule used to give a silently wrong number:
 reduce_prod's second order at zeros, the xlogy family's d/dx at x == 0, the gradient of
 a complex slogdet sign, det's second order at singular matrices; and two TF ops whose
-complex values were not TF's (transpose(conjugate=True), squared_difference).  Checked against closed
+complex values were not TF's (transpose(conjugate=True), squared_difference, the
+variance family).  Checked against closed
 forms and float64 finite differences (PyTorch too when it is installed)."""
 
 import itertools
@@ -301,7 +302,8 @@ def test_det_hessian_at_singular_matrix_matches_torch():
 
 
 # ---------------------------------------------------------------------------
-# complex input to TF ops that conjugate: transpose(conjugate=True), squared_difference
+# complex input to TF ops that conjugate: transpose(conjugate=True), squared_difference,
+# the variance family
 
 
 def test_transpose_conjugate_conjugates_complex_input():
@@ -337,3 +339,23 @@ def test_complex_squared_difference_is_the_squared_modulus():
     # |x - y|^2 has gradient 2 (x - y) in z (dL/dx + i dL/dy)
     np.testing.assert_allclose(ga.numpy(), 2 * (a - b), rtol=1e-14)
     np.testing.assert_allclose(gb.numpy(), -2 * (a - b), rtol=1e-14)
+
+
+def test_complex_variance_and_std_are_real_moduli():
+    rng = np.random.default_rng(14)
+    z = rng.standard_normal((2, 5)) + 1j * rng.standard_normal((2, 5))
+    zt = tg.constant(z)
+    with tg.GradientTape(persistent=True) as tape:
+        tape.watch(zt)
+        var = tg.math.reduce_variance(zt, 1)
+        std = tg.math.reduce_std(zt, 1)
+        lv, ls = tg.reduce_sum(var), tg.reduce_sum(std)
+    assert var.dtype == np.float64 and std.dtype == np.float64
+    np.testing.assert_allclose(var.numpy(), np.var(z, 1), rtol=1e-14)
+    np.testing.assert_allclose(std.numpy(), np.std(z, 1), rtol=1e-14)
+    d = z - z.mean(1, keepdims=True)
+    np.testing.assert_allclose(tape.gradient(lv, zt).numpy(), 2 * d / 5, rtol=1e-13)
+    np.testing.assert_allclose(tape.gradient(ls, zt).numpy(),
+                               d / 5 / np.std(z, 1, keepdims=True), rtol=1e-13)
+    _, v = tg.nn.moments(zt, [1])
+    np.testing.assert_allclose(v.numpy(), np.var(z, 1), rtol=1e-14)

@@ -179,11 +179,17 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
 
 
 def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
-    """Population variance over ``axis``."""
+    """Population variance over ``axis``; real, the mean of |x - mean|^2, for complex
+    input (TF's, NumPy's)."""
     x = tensor(input_tensor, op="reduce_variance")
     mean = reduce_mean(x, axis, keepdims=True)
+    d = subtract(x, mean)
+    if d.dtype.kind == "c":
+        # Re^2 + Im^2 rather than abs(d)^2: smooth at d == 0 to every order
+        from tapegrad.ops.complex import imag, real
 
-    return reduce_mean(square(subtract(x, mean)), axis, keepdims)
+        return reduce_mean(add(square(real(d)), square(imag(d))), axis, keepdims)
+    return reduce_mean(square(d), axis, keepdims)
 
 
 def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
