@@ -84,8 +84,10 @@ def _relu_grad_vjp(gg, out, g, ans):
 
 
 def relu6(features, name=None):
-    """min(max(features, 0), 6)."""
-    return minimum(relu(features), 6)
+    """min(max(features, 0), 6); the gradient is 1 on 0 < x < 6 only, 0 at both kinks
+    (TF's Relu6Grad)."""
+    # minimum sends a tie's gradient to its first argument: the constant 6
+    return minimum(6, relu(features))
 
 
 def leaky_relu(features, alpha=0.2, name=None):
