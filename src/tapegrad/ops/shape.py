@@ -548,7 +548,10 @@ def pad(tensor_, paddings, mode="CONSTANT", constant_values=0, name=None):
     pads = tuple(tuple(int(v) for v in row) for row in p)
     if mode != "CONSTANT":
         # REFLECT/SYMMETRIC are gathers built in ops/manip.py, which installs itself here
-        # (it builds on this module, so this module does not import it)
+        # (it builds on this module, so this module does not import it at load time); it
+        # is a deferred family (ops/__init__.py): nothing may have loaded it yet
+        if _PAD_MODES[0] is None:
+            import tapegrad.ops.manip  # noqa: F401
         return _PAD_MODES[0](x, pads, mode)
     return _pad(x, paddings=pads, constant_values=constant_values)
 
