@@ -1,8 +1,8 @@
 """Derivatives at the edge inputs where a rule used to give a silently wrong number:
 reduce_prod's second order at zeros, the xlogy family's d/dx at x == 0, the gradient of
-a complex slogdet sign, det's second order at singular matrices; and two TF ops whose
-complex values were not TF's (transpose(conjugate=True), squared_difference, the
-variance family).  Checked against closed
+a complex slogdet sign, det's second order at singular matrices, atan2/angle at tiny and
+huge magnitudes; and TF ops whose complex values were not TF's (transpose(conjugate=True),
+squared_difference, the variance family).  Checked against closed
 forms and float64 finite differences (PyTorch too when it is installed)."""
 
 import itertools
@@ -359,3 +359,27 @@ def test_complex_variance_and_std_are_real_moduli():
                                d / 5 / np.std(z, 1, keepdims=True), rtol=1e-13)
     _, v = tg.nn.moments(zt, [1])
     np.testing.assert_allclose(v.numpy(), np.var(z, 1), rtol=1e-14)
+
+
+# ---------------------------------------------------------------------------
+# atan2 and angle at tiny and huge magnitudes: x^2 + y^2 must not under/overflow
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e-170, 1.0, 1e170, 1e200])
+def test_atan2_and_angle_gradients_at_extreme_magnitudes(scale):
+    x0, y0 = np.array([1.0, -4.0, 0.0]) * scale, np.array([1.0, 3.0, -2.0]) * scale
+    r = np.hypot(x0, y0)
+    x, y = tg.constant(x0), tg.constant(y0)
+    with tg.GradientTape() as tape:
+        tape.watch([x, y])
+        a = tg.reduce_sum(tg.math.atan2(y, x))
+    gx, gy = tape.gradient(a, [x, y])
+    np.testing.assert_allclose(gx.numpy(), -(y0 / r) / r, rtol=1e-14)
+    np.testing.assert_allclose(gy.numpy(), (x0 / r) / r, rtol=1e-14)
+    z = tg.constant(x0 + 1j * y0)
+    with tg.GradientTape() as tape:
+        tape.watch(z)
+        a = tg.reduce_sum(tg.math.angle(z))
+    # dL/dx + i dL/dy = (-y + i x) / |z|^2
+    np.testing.assert_allclose(tape.gradient(a, z).numpy(), (-(y0 / r) + 1j * (x0 / r)) / r,
+                               rtol=1e-14)

@@ -32,6 +32,7 @@ from tapegrad.ops.elementwise import (
     log1p,
     logical_and,
     logical_not,
+    maximum,
     multiply,
     negative,
     reciprocal,
@@ -197,8 +198,15 @@ def _atan2(y, x):
 
 
 def _atan2_parts(y, x):
-    r2 = add(square(x), square(y))
-    return divide(x, r2), negative(divide(y, r2))
+    # x / (x^2 + y^2) and -y / (x^2 + y^2), from (x, y) / m with m = max(|x|, |y|) held
+    # constant: both are homogeneous of degree -1, so dividing by m afterwards is exact
+    # (their derivatives too), and x^2 + y^2 can neither underflow (|x|, |y| ~ 1e-200
+    # gave inf) nor overflow (~1e200 gave 0)
+    m = stop_gradient(maximum(abs_(x), abs_(y)))
+    m = where(equal(m, 0), 1, m)
+    xs, ys = divide(x, m), divide(y, m)
+    r2 = add(square(xs), square(ys))
+    return divide(divide(xs, r2), m), negative(divide(divide(ys, r2), m))
 
 
 @_atan2.defvjp
