@@ -160,3 +160,18 @@ def test_bessel_i1e_higher_derivatives_near_zero():
             # i1e is odd: its k-th derivative at -x is (-1)^(k+1) times the one at x
             np.testing.assert_allclose(d.numpy(), [want, (-1) ** (k + 1) * want],
                                        rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype, big", [(np.float64, 1e160), (np.float32, 1e30)])
+def test_asinh_acosh_gradients_do_not_overflow(dtype, big):
+    # 1/sqrt(x^2 +- 1): x^2 overflowed past 1.3e154 (3.4e19 in float32), giving 0
+    x0 = np.array([3.0, big], dtype)
+    x = tg.constant(x0)
+    with tg.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        a, c = tg.reduce_sum(M.asinh(x)), tg.reduce_sum(M.acosh(x))
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(tape.gradient(a, x).numpy(), [1 / np.sqrt(10), 1 / big],
+                               rtol=tol)
+    np.testing.assert_allclose(tape.gradient(c, x).numpy(), [1 / np.sqrt(8), 1 / big],
+                               rtol=tol)

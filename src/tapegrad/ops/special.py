@@ -161,9 +161,19 @@ cosh.defjvp_self_adjoint()
 asinh = _unary("asinh", np.arcsinh, "arcsinh(x).", save_output=False)
 
 
+def _rsqrt_square_pm1(x, sign):
+    # 1 / sqrt(x^2 + sign), from x / m with m = max(|x|, 1) held constant (degree -1
+    # homogeneous in (x, 1), so dividing by m afterwards is exact, derivatives too):
+    # x^2 overflows at |x| ~ 1.3e154 (3.4e19 in float32), where it gave 0, not 1/|x|
+    m = stop_gradient(maximum(abs_(x), 1))
+    xm, um = divide(x, m), reciprocal(m)
+    inner = add(square(xm), square(um)) if sign > 0 else subtract(square(xm), square(um))
+    return divide(rsqrt(inner), m)
+
+
 @asinh.defvjp
 def _asinh_vjp(g, ans, x):
-    return safe_mul(g, rsqrt(add(square(x), 1)))
+    return safe_mul(g, _rsqrt_square_pm1(x, 1))
 
 
 asinh.defjvp_self_adjoint()
@@ -174,7 +184,7 @@ acosh = _unary("acosh", np.arccosh, "arccosh(x) for x >= 1 (NaN below).", save_o
 
 @acosh.defvjp
 def _acosh_vjp(g, ans, x):
-    return safe_mul(g, rsqrt(subtract(square(x), 1)))
+    return safe_mul(g, _rsqrt_square_pm1(x, -1))
 
 
 acosh.defjvp_self_adjoint()
