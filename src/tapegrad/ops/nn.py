@@ -250,10 +250,16 @@ def l2_loss(t, name=None):
 def moments(x, axes, keepdims=False, name=None):
     """``(mean, variance)`` of ``x`` over ``axes`` (for complex x the variance is the
     mean of conj(x - mean)(x - mean), as in TF)."""
-    from tapegrad.ops.special import squared_difference
-
     mean = reduce_mean(x, axes, keepdims=True)
-    var = reduce_mean(squared_difference(x, mean), axes, keepdims=True)
+    d = subtract(x, mean)
+    if d.dtype.kind == "c":
+        from tapegrad import _core
+
+        # the conj primitive by name (ops/complex.py); as tg.math.squared_difference does
+        sq = multiply(_core.registry()["conj"](d), d)
+    else:
+        sq = square(d)
+    var = reduce_mean(sq, axes, keepdims=True)
     if not keepdims:
         mean, var = squeeze(mean, axes), squeeze(var, axes)
     return mean, var

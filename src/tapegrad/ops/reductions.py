@@ -87,10 +87,13 @@ def _prod_partials(x, axes):
     result is the product of the others as a function too: its own derivative in a zero
     x_j (the others' product, nonzero beside one zero) survives, which second order
     needs.  cumprod's rules are exact at zeros, so this differentiates to any order."""
-    from tapegrad.ops.cumulative import _cumprod
+    from tapegrad import _core
     from tapegrad.ops.elementwise import ones_like
     from tapegrad.ops.shape import _transpose
 
+    # the cumprod primitive by name: ops/cumulative.py builds on this module (and loads on
+    # first use: registry() imports the op families import tapegrad defers)
+    _cumprod = _core.registry()["cumprod"]
     axes = tuple(a for a in axes if a < x.ndim)  # a scalar's axis 0 reduces nothing
     if not axes:
         return ones_like(x)

@@ -103,9 +103,8 @@ def transpose(a, perm=None, conjugate=False, name=None):
                              % (list(perm), x.ndim, _fmt(x.shape)))
     out = _transpose(x, perm=tuple(perm))
     if conjugate and x.dtype.kind == "c":  # TF's conjugate=True: a no-op on real input
-        from tapegrad.ops.complex import conj
-
-        out = conj(out)
+        # the conj primitive by name: ops/complex.py builds on this module
+        out = _core.registry()["conj"](out)
     return out
 
 
@@ -548,10 +547,10 @@ def pad(tensor_, paddings, mode="CONSTANT", constant_values=0, name=None):
     pads = tuple(tuple(int(v) for v in row) for row in p)
     if mode != "CONSTANT":
         # REFLECT/SYMMETRIC are gathers built in ops/manip.py, which installs itself here
-        # (it builds on this module, so this module does not import it at load time); it
-        # is a deferred family (ops/__init__.py): nothing may have loaded it yet
+        # (it builds on this module, so this module does not import it); it is a deferred
+        # family (ops/__init__.py) that nothing may have loaded yet: registry() loads it
         if _PAD_MODES[0] is None:
-            import tapegrad.ops.manip  # noqa: F401
+            _core.registry()
         return _PAD_MODES[0](x, pads, mode)
     return _pad(x, paddings=pads, constant_values=constant_values)
 
