@@ -141,10 +141,11 @@ FORWARD = {
 
 FORWARD_BACKWARD = dict(FORWARD)
 
-# det's backward runs det_cofactor, whose VJP the second-order benchmark runs
+# det's backward runs det_cofactor, whose VJP (det_cofactor_deriv's forward) the
+# second-order benchmark runs
 SECOND_ORDER = {name: FORWARD[name] for name in ("matrix_determinant", "cholesky",
                                                  "self_adjoint_eig")}
-ADJOINTS = {"det_cofactor": "matrix_determinant"}
+ADJOINTS = {"det_cofactor": "matrix_determinant", "det_cofactor_deriv": "matrix_determinant"}
 
 
 class Forward:

@@ -203,3 +203,20 @@ def test_jet_signature_and_errors():
     v = tg.Variable(1.0)
     with pytest.raises(JetError, match="stateful"):
         tg.jet(lambda a: v.assign_add(a), (tg.constant(1.0),), ((tg.constant(1.0),),))
+
+
+def test_power_with_a_whole_exponent_at_base_zero():
+    # x ** p's recurrence divides by x_0; at x_0 == 0 a whole p >= 0 still has a series
+    # (a polynomial): along x(t) = x_0 + t + t^2/2, against the polynomial's derivatives
+    x0 = np.array([0.0, 0.0, 0.0, 0.0, 1.0])
+    p = np.array([2.0, 3.0, 0.0, 5.0, 2.0])
+    x, ones = tg.constant(x0), tg.ones_like(tg.constant(x0))
+    polys = [np.polynomial.Polynomial([a, 1.0, 0.5]) ** int(q) for a, q in zip(x0, p)]
+    want = [[poly.deriv(k)(0.0) for poly in polys] for k in range(1, 5)]
+    for f in (lambda a: tg.math.pow(a, tg.constant(p)), lambda a: a ** p):
+        _, ds = tg.jet(f, (x,), ([ones, ones, 0 * ones, 0 * ones],))
+        for d, w in zip(ds, want):
+            np.testing.assert_allclose(d.numpy(), w, rtol=1e-12, atol=1e-12)
+    # a scalar exponent: the same path
+    _, ds = tg.jet(lambda a: a ** 2.0, (x,), ([ones, ones, 0 * ones, 0 * ones],))
+    np.testing.assert_allclose([d.numpy()[0] for d in ds], [0.0, 2.0, 6.0, 6.0], atol=1e-12)

@@ -193,6 +193,7 @@ def _host_cases():
     c["matrix_solve"] = [((m3, rhs), {"adjoint": False})]
     c["matrix_triangular_solve"] = [((m3, rhs), {"lower": True, "adjoint": True})]
     c["cholesky"] = [((spd,), {})]
+    c["det_cofactor_deriv"] = [((m3, _r(2, 3, 3, seed=23)), {})]
     for name in ("matrix_determinant", "det_cofactor", "log_abs_det", "expm",
                  "matrix_diag_part"):
         c[name] = [((m3,), {})]

@@ -193,6 +193,9 @@ def _linalg_cases():
     c["det_cofactor"] = [(str(s), _vjp(_named(L.det, "det")),
                           [well_conditioned(s, "cof"), normal(s[:-2], "cofg")])
                          for s in MATRIX_SHAPES]
+    c["det_cofactor_deriv"] = [(str(s), _vjp(_vjp(_named(L.det, "det"))),
+                                [well_conditioned(s, "cofd"), normal(s[:-2], "cofdg"),
+                                 normal(s, "cofdv")]) for s in MATRIX_SHAPES]
     c["log_abs_det"] = [(str(s), _named(lambda x: L.slogdet(x)[1], "slogdet"),
                          [well_conditioned(s, "lad")]) for s in MATRIX_SHAPES]
     c["self_adjoint_eig"] = [
@@ -224,6 +227,8 @@ def _linalg_cases():
         lambda a, b, lo=lo: L.triangular_solve(a, b, lower=lo, adjoint=True), "tsolve"),
         _cx_wc((3, 3), "ct") + _cx_args((3, 2), "ctb")) for lo in (True, False)]
     c["det_cofactor"] += [("complex", _cx_vjp_det(), _cx_wc((2, 3, 3), "ccof"))]
+    c["det_cofactor_deriv"] += [("complex", _cx_hvp_det(),
+                                 _cx_wc((2, 3, 3), "ccofd") + _cx_args((2, 3, 3), "ccofv"))]
     c["self_adjoint_eig"] += [("complex %s" % (s,), _cx(
         lambda z: (lambda ev: [ev[0], ev[1] * tg.conj(ev[1][..., :1, :])])(
             L.eigh(_hermitian(z))), "eigh"), _cx_args(s, "ceig")) for s in MATRIX_SHAPES]
@@ -288,6 +293,21 @@ def _cx_vjp_det():
         g = tape.gradient(d, z)
         return _parts(g)
     return _named(fn, "vjp_det_complex")
+
+
+def _cx_hvp_det():
+    # the derivative of that gradient along v: reaches det_cofactor_deriv, complex
+    def fn(x, y, vr, vi):
+        z = tg.complex(x, y)
+        with tg.GradientTape() as outer:
+            outer.watch(z)
+            with tg.GradientTape() as tape:
+                tape.watch(z)
+                d = tg.real(tg.linalg.det(z) * tg.constant(np.array(0.3 - 0.7j)))
+            g = tape.gradient(d, z)
+            s = tg.reduce_sum(tg.real(g * tg.conj(tg.complex(vr, vi))))
+        return _parts(outer.gradient(s, z))
+    return _named(fn, "hvp_det_complex")
 
 
 # ---------------------------------------------------------------------------

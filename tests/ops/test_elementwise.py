@@ -422,3 +422,20 @@ def test_bias_gradient_through_the_row_kernel():
     gx = tape.gradient(y, b).numpy()
     xn = x.numpy()
     np.testing.assert_allclose(gx, ((xn + np.arange(4.0)) + (np.arange(4.0) - xn)).sum(0))
+
+
+def test_pow_with_exponent_zero_has_zero_derivative_at_base_zero():
+    # x ** 0 == 1 for every x (0 ** 0 included): d/dx is 0, not 0 * 0 ** -1 = NaN
+    x = tg.constant(np.array([0.0, 2.0, -1.5]))
+    y = tg.constant(np.array([0.0, 0.0, 0.0]))
+    with tg.GradientTape() as outer:
+        outer.watch(x)
+        with tg.GradientTape() as tape:
+            tape.watch(x)
+            out = tg.reduce_sum(tg.math.pow(x, y))
+        gx = tape.gradient(out, x)
+        s = tg.reduce_sum(gx)
+    np.testing.assert_array_equal(gx.numpy(), np.zeros(3))
+    np.testing.assert_array_equal(outer.gradient(s, x).numpy(), np.zeros(3))
+    _, t = tg.jvp(lambda a: tg.math.pow(a, y), [x], [tg.ones_like(x)])
+    np.testing.assert_array_equal(t.numpy(), np.zeros(3))

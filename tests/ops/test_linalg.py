@@ -189,6 +189,37 @@ def test_einsum_errors():
         tg.einsum("ij->ij", tg.zeros((2, 3)), bogus=1)
 
 
+@pytest.mark.parametrize("eq, sa, sb", [("ij,ij->", (1, 4), (3, 4)),
+                                        ("ij,jk->ik", (3, 4), (1, 2)),
+                                        ("bij,bjk->bik", (1, 3, 4), (2, 4, 5)),
+                                        ("ij,ij->j", (3, 1), (1, 4))])
+def test_einsum_gradient_where_a_size_1_letter_broadcasts(eq, sa, sb):
+    # np.einsum broadcasts a letter of size 1; its gradient sums over the positions it
+    # stood for, as with the operand broadcast explicitly
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal(sa), rng.standard_normal(sb)
+    subs = eq.split("->")[0].split(",")
+    size = {}
+    for sub, shape in zip(subs, (sa, sb)):
+        for c, d in zip(sub, shape):
+            size[c] = max(size.get(c, 1), d)
+    full = [tuple(size[c] for c in sub) for sub in subs]
+    xs = [tg.constant(a), tg.constant(b)]
+    with tg.GradientTape() as tape:
+        tape.watch(xs)
+        y = tg.reduce_sum(tg.einsum(eq, *xs) ** 2)
+    got = tape.gradient(y, xs)
+    ys = [tg.constant(np.broadcast_to(a, full[0])), tg.constant(np.broadcast_to(b, full[1]))]
+    with tg.GradientTape() as tape:
+        tape.watch(ys)
+        y2 = tg.reduce_sum(tg.einsum(eq, *ys) ** 2)
+    want = tape.gradient(y2, ys)
+    np.testing.assert_allclose(y.numpy(), y2.numpy(), rtol=1e-12)
+    for g, w, x in zip(got, want, (a, b)):
+        np.testing.assert_allclose(g.numpy(), np.sum(w.numpy(), axis=tuple(
+            k for k, d in enumerate(x.shape) if d == 1), keepdims=True), rtol=1e-12)
+
+
 @pytest.mark.parametrize("axes, sa, sb", [(1, (2, 3), (3, 4)), (2, (2, 3, 4), (3, 4, 5)),
                                           (0, (2,), (3,)), (([0], [1]), (3, 2), (4, 3)),
                                           (([1, 0], [0, 1]), (2, 3), (3, 2)),

@@ -81,6 +81,9 @@ CASES = [
     ("slogdet", lambda x: L.slogdet(x)[1], [_wc((2, 3, 3), 7)]),
     ("slogdet_complex", lambda x, y: L.slogdet(tg.complex(x, y))[1],
      [_wc((2, 3, 3), 8), _n((2, 3, 3), 9)]),
+    # a complex sign (the phase of det) moves with the matrix
+    ("slogdet_complex_sign", lambda x, y: L.slogdet(tg.complex(x, y))[0],
+     [_wc((2, 3, 3), 16), _n((2, 3, 3), 17)]),
     ("eigvalsh", lambda x: L.eigvalsh(x + tg.linalg.matrix_transpose(x)), [_n((2, 4, 4), 10)]),
     ("eigvalsh_complex", lambda x, y: L.eigvalsh(_herm(x, y)), [_n((3, 3), 11),
                                                                  _n((3, 3), 12)]),
@@ -109,7 +112,7 @@ def test_rules_registered_beside_the_forwards():
                  "self_adjoint_eigvals", "matrix_inverse", "matrix_solve"):
         rule = reg[name].rule("taylor")
         assert callable(rule) and not isinstance(rule, NotSupported), name
-    for name in ("svd", "qr", "expm", "det_cofactor"):
+    for name in ("svd", "qr", "expm", "det_cofactor", "det_cofactor_deriv"):
         assert isinstance(reg[name].rule("taylor"), NotSupported), name
 
 

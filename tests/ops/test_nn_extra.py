@@ -135,3 +135,12 @@ def test_in_top_k():
                                   [True, True, True, False])
     with pytest.raises(ValueError, match="in_top_k"):
         tg.nn.in_top_k([0], preds, 1)
+
+
+def test_relu6_gradient_is_zero_at_both_kinks():
+    # TF's Relu6Grad (and PyTorch): 1 on 0 < x < 6 only
+    x = tg.constant(np.array([-1.0, 0.0, 3.0, 6.0, 7.0]))
+    with tg.GradientTape() as tape:
+        tape.watch(x)
+        y = tg.reduce_sum(tg.nn.relu6(x))
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [0.0, 0.0, 1.0, 0.0, 0.0])

@@ -284,3 +284,20 @@ def test_views_do_not_alias_mutable_memory():
         assert not r.numpy().flags.writeable
         with pytest.raises(ValueError):
             r.numpy().flags.writeable = True
+
+
+def test_pad_reflect_in_a_fresh_process():
+    # REFLECT/SYMMETRIC live in a deferred op family (ops/manip.py); tg.pad must load it
+    # itself, not rely on something else having imported it
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, tapegrad as tg\n"
+            "x = tg.constant(np.arange(4.0))\n"
+            "print(tg.pad(x, [[1, 2]], mode='REFLECT').numpy().tolist(),"
+            " tg.pad(x, [[1, 2]], mode='SYMMETRIC').numpy().tolist())\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == ("[1.0, 0.0, 1.0, 2.0, 3.0, 2.0, 1.0] "
+                                  "[0.0, 0.0, 1.0, 2.0, 3.0, 3.0, 2.0]")

@@ -128,3 +128,50 @@ def test_import_tapegrad_does_not_import_scipy():
             "assert 'scipy' not in sys.modules, 'scipy imported'; "
             "tg.math.erf(1.0); assert 'scipy.special' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_bessel_i1e_higher_derivatives_near_zero():
+    # i1e'(x) has an i1e(x)/x term: differentiated as a quotient its derivatives are
+    # differences of ~1/x^k terms, the third derivative at x = 1e-8 was 2.0, not 1.875.
+    # Reference: the power series of e^-x I1(x) for x > 0 (12 terms are exact here)
+    from math import factorial
+
+    i1 = np.zeros(12)
+    for k in range(6):
+        i1[2 * k + 1] = 0.5 ** (2 * k + 1) / (factorial(k) * factorial(k + 1))
+    e = np.array([(-1.0) ** j / factorial(j) for j in range(12)])
+    poly = np.polynomial.Polynomial(np.convolve(e, i1)[:12])
+    for x0 in (1e-8, 1e-4, 0.03, 0.2):
+        x = tg.constant(np.array([x0, -x0]))
+        with tg.GradientTape() as t3:
+            t3.watch(x)
+            with tg.GradientTape() as t2:
+                t2.watch(x)
+                with tg.GradientTape() as t1:
+                    t1.watch(x)
+                    y = tg.reduce_sum(M.bessel_i1e(x))
+                d1 = t1.gradient(y, x)
+                s1 = tg.reduce_sum(d1)
+            d2 = t2.gradient(s1, x)
+            s2 = tg.reduce_sum(d2)
+        d3 = t3.gradient(s2, x)
+        for k, d in ((1, d1), (2, d2), (3, d3)):
+            want = poly.deriv(k)(x0)
+            # i1e is odd: its k-th derivative at -x is (-1)^(k+1) times the one at x
+            np.testing.assert_allclose(d.numpy(), [want, (-1) ** (k + 1) * want],
+                                       rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype, big", [(np.float64, 1e160), (np.float32, 1e30)])
+def test_asinh_acosh_gradients_do_not_overflow(dtype, big):
+    # 1/sqrt(x^2 +- 1): x^2 overflowed past 1.3e154 (3.4e19 in float32), giving 0
+    x0 = np.array([3.0, big], dtype)
+    x = tg.constant(x0)
+    with tg.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        a, c = tg.reduce_sum(M.asinh(x)), tg.reduce_sum(M.acosh(x))
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(tape.gradient(a, x).numpy(), [1 / np.sqrt(10), 1 / big],
+                               rtol=tol)
+    np.testing.assert_allclose(tape.gradient(c, x).numpy(), [1 / np.sqrt(8), 1 / big],
+                               rtol=tol)

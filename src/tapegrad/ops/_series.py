@@ -206,12 +206,33 @@ def power(x, p):
     x = fit(x, shape)
     y = np.empty_like(x)
     y[0] = np.power(x[0], p)
-    for k in range(1, K + 1):
-        j = np.arange(1, k + 1, dtype=x.dtype)
-        w = _lead(j, x[1:k + 1])
-        acc = ((p * w - (k - j).reshape(w.shape)) * x[1:k + 1] * y[k - 1::-1]).sum(axis=0)
-        y[k] = acc / (k * x[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for k in range(1, K + 1):
+            j = np.arange(1, k + 1, dtype=x.dtype)
+            w = _lead(j, x[1:k + 1])
+            acc = ((p * w - (k - j).reshape(w.shape)) * x[1:k + 1] * y[k - 1::-1]).sum(axis=0)
+            y[k] = acc / (k * x[0])
+    # The recurrence divides by x_0.  At x_0 == 0 with a whole p >= 0, x ** p is a
+    # polynomial in x and its series exists (t ** 2 has 0, 0, 1): Cauchy products there
+    at_zero = (x[0] == 0) & (p >= 0) & (p == np.floor(p))
+    if at_zero.any():
+        pb = np.broadcast_to(p, shape)
+        for q in np.unique(pb[at_zero]):
+            sel = at_zero & (pb == q)
+            y[:, sel] = _whole_power(x[:, sel], int(q)) if q <= K else 0
     return y
+
+
+def _whole_power(x, q):
+    # x ** q for a whole q by squaring (q <= K here, the series' order)
+    out = constant(np.ones(x.shape[1:], dtype=x.dtype), order(x))
+    while q:
+        if q & 1:
+            out = mul(out, x)
+        q >>= 1
+        if q:
+            x = mul(x, x)
+    return out
 
 
 def sin_cos(x):

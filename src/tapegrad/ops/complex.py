@@ -21,12 +21,17 @@ import numpy as np
 from tapegrad import _tape
 from tapegrad.ops._registry import COMPLEX, FLOAT, primitive, tensor
 from tapegrad.ops.elementwise import (
+    abs as abs_,
+)
+from tapegrad.ops.elementwise import (
     add,
     divide,
     equal,
+    maximum,
     multiply,
     negative,
     square,
+    stop_gradient,
     where,
     zeros_like,
 )
@@ -145,11 +150,17 @@ def _angle(z):
 
 
 def _angle_factor(z):
-    # conj(z) / |z|^2, 0 at z == 0
-    r2 = add(square(_real(z)), square(_imag(z)))
-    zero = equal(r2, 0)
-    safe = where(zero, 1, r2)
-    return where(zero, zeros_like(z), divide(_conj(z), _complex(safe, zeros_like(safe))))
+    # conj(z) / |z|^2, 0 at z == 0.  From z / m with m = max(|Re z|, |Im z|) held
+    # constant (the factor is homogeneous of degree -1, so dividing by m afterwards is
+    # exact, derivatives included): |z|^2 itself underflows at |z| ~ 1e-160, where the
+    # factor came out 0, and overflows at ~1e155
+    x, y = _real(z), _imag(z)
+    m = stop_gradient(maximum(abs_(x), abs_(y)))
+    zero = equal(m, 0)
+    m = where(zero, 1, m)
+    xs, ys = divide(x, m), divide(y, m)
+    r2m = multiply(add(square(xs), square(ys)), m)
+    return where(zero, zeros_like(z), _complex(divide(xs, r2m), negative(divide(ys, r2m))))
 
 
 @_angle.defvjp

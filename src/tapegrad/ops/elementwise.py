@@ -147,9 +147,15 @@ def _log_where_positive(x):
     return where(positive, log(where(positive, x, 1)), 0)
 
 
+def _pow_d_dx(x, y):
+    # y x^(y-1), exactly 0 where y == 0: x^0 is constant, also at x == 0 where
+    # 0 * 0^-1 would be NaN
+    return safe_mul(y, pow(x, subtract(y, 1)))
+
+
 @pow.defvjp
 def _pow_vjp(g, ans, x, y):
-    gx = safe_mul(g, multiply(y, pow(x, subtract(y, 1))))
+    gx = safe_mul(g, _pow_d_dx(x, y))
     return gx, safe_mul(g, multiply(ans, _log_where_positive(x)))
 
 
@@ -157,7 +163,7 @@ def _pow_vjp(g, ans, x, y):
 def _pow_jvp(ts, ans, x, y):
     tx, ty = ts
     return _tangent_sum(
-        [None if tx is None else safe_mul(tx, multiply(y, pow(x, subtract(y, 1)))),
+        [None if tx is None else safe_mul(tx, _pow_d_dx(x, y)),
          None if ty is None else safe_mul(ty, multiply(ans, _log_where_positive(x)))], ans)
 
 

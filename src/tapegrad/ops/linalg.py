@@ -213,10 +213,17 @@ def _einsum_vjp(g, ans, *xs, equation):
         keep = "".join(c for c in s if c in avail)
         eq = ",".join([out] + [o for o, _ in others]) + "->" + keep
         r = _einsum(g, *[x for _, x in others], equation=eq)
-        if keep != s:
-            # letters summed only inside this operand: its gradient is constant along them
-            r = reshape(r, tuple(xs[i].shape[k] if c in avail else 1 for k, c in enumerate(s)))
-            r = broadcast_to(r, xs[i].shape)
+        shape = tuple(xs[i].shape)
+        # a letter of size 1 here that the others broadcast (np.einsum allows it) collects
+        # the gradient of every position it stood for
+        wide = [k for k, c in enumerate(keep) if shape[s.index(c)] == 1 and r.shape[k] != 1]
+        if wide:
+            r = reduce_sum(r, wide, keepdims=True)
+        if keep != s or tuple(r.shape) != shape:
+            # letters summed only inside this operand (or of size 1 in every other one):
+            # its gradient is constant along them
+            r = reshape(r, tuple(r.shape[keep.index(c)] if c in keep else 1 for c in s))
+            r = broadcast_to(r, shape)
         grads.append(r)
     return tuple(grads)
 

@@ -272,25 +272,100 @@ def _cofactor(a):
     return _lapack(_cofactor_kernel, a).astype(a.dtype, copy=False)
 
 
-def _cofactor_rule(a, d):
-    # d cof = det(A) [ <A^-T, dA> A^-T - A^-T dA^T A^-T ]; needs A invertible (second
-    # derivatives of det at an exactly singular matrix raise LinAlgError)
-    ait = _T(_inv(a))
-    det = _col(_col(_det(a)))
-    first = multiply(_col(_col(reduce_sum(multiply(ait, d), [-2, -1]))), ait)
-    return multiply(det, subtract(first, _mm(ait, _mm(d, ait, ta=True))))
+def _pair_products(s):
+    """Q[..., i, j] = prod_{k != i, j} s_k off the diagonal, 0 on it, without dividing
+    (exact when several s_k are 0): a prefix product, the running product strictly
+    between i and j, and a suffix product."""
+    n = s.shape[-1]
+    ones = np.ones(s.shape[:-1] + (1,), dtype=s.dtype)
+    before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    i, k = np.indices((n, n))
+    # between[..., i, j] = prod_{i < k < j} s_k for i < j: a running product along k of
+    # s_k (k > i), read one place to the left
+    run = np.cumprod(np.where(k > i, s[..., None, :], 1), axis=-1)
+    between = np.concatenate([np.ones(s.shape[:-1] + (n, 1), dtype=s.dtype),
+                              run[..., :-1]], axis=-1)
+    upper = before[..., :, None] * between * after[..., None, :]
+    upper = np.where(k > i, upper, 0)
+    return upper + np.swapaxes(upper, -1, -2)
+
+
+def _cofactor_deriv_kernel(a, e):
+    # d cof(A)[E] from A = U S V^H: adj(A + E) = det(U) det(V^H) V adj(S + E') U^H with
+    # E' = U^H E V, and at a diagonal S, d adj(S)[E'] = diag(Q diag(E')) - Q * E'
+    # (Q from _pair_products): products of singular values only, no inverse, so it
+    # stays exact at (near-)singular A, where det(A) A^-T's derivative is O(1) terms
+    # of size det/s_min^2 cancelling (rounding noise times 1/s_min)
+    n = a.shape[-1]
+    if n == 0:
+        return np.zeros(np.broadcast_shapes(a.shape, e.shape), dtype=a.dtype)
+    u, s, vt = np.linalg.svd(a)
+    ep = np.swapaxes(np.conj(u), -1, -2) @ e @ np.swapaxes(np.conj(vt), -1, -2)
+    q = _pair_products(s)
+    dg = np.einsum("...ij,...j->...i", q, np.diagonal(ep, axis1=-2, axis2=-1))
+    d_adj_t = -q * np.swapaxes(ep, -1, -2)
+    idx = np.arange(n)
+    d_adj_t[..., idx, idx] = dg
+    sign = np.linalg.det(u) * np.linalg.det(vt)
+    return (np.conj(u) @ d_adj_t @ np.conj(vt)) * sign[..., None, None]
+
+
+@primitive("det_cofactor_deriv", dtypes=INEXACT, save_output=False, quiet=True)
+def _cofactor_deriv(a, e):
+    """d cofactor(a)[e], the second derivative of det applied to e; finite and exact
+    for singular a too."""
+    a, e = np.asarray(a), np.asarray(e)
+    return _lapack(_cofactor_deriv_kernel, a, e).astype(a.dtype, copy=False)
+
+
+def _cofactor_third(a, e, g):
+    # d/dt cof'(A + tG)[E], the third derivative of det, symmetric in E and G; with
+    # B = A^-1, X = BE, Y = BG: det [(tr X tr Y - tr XY) B^T - tr Y (XB)^T - tr X (YB)^T
+    # + ((XY + YX) B)^T].  Built on the inverse: it needs A invertible (LinAlgError at an
+    # exactly singular matrix), only derivatives of third and higher order use it.
+    b = _inv(a)
+    x, y = _mm(b, e), _mm(b, g)
+    trx = _col(_col(_trace(x)))
+    tr_y = _col(_col(_trace(y)))
+    trxy = _col(_col(reduce_sum(multiply(x, _T(y)), [-2, -1])))
+    inner = subtract(multiply(subtract(multiply(trx, tr_y), trxy), b),
+                     add(multiply(tr_y, _mm(x, b)), multiply(trx, _mm(y, b))))
+    inner = add(inner, _mm(add(_mm(x, y), _mm(y, x)), b))
+    return multiply(_col(_col(_det(a))), _T(inner))
+
+
+def _trace(x):
+    return reduce_sum(_diag_part(x), -1)
+
+
+@_cofactor_deriv.defvjp
+def _cofactor_deriv_vjp(g, ans, a, e):
+    # <G, d cof[E]> is the second derivative of det at (E, G), symmetric: the map of e
+    # is its own transpose; the derivative in a is the third derivative, symmetric too
+    return _cofactor_third(a, e, g), _cofactor_deriv(a, g)
+
+
+@_cofactor_deriv.defjvp
+def _cofactor_deriv_jvp(t, ans, a, e):
+    ta, te = t
+    out = None if te is None else _cofactor_deriv(a, te)
+    if ta is not None:
+        third = _cofactor_third(a, e, ta)
+        out = third if out is None else add(out, third)
+    return out
 
 
 @_cofactor.defvjp
 def _cofactor_vjp(g, ans, a):
-    # <G, d cof> = det [<A^-T, dA><G, A^-T> - <A^-T G^T A^-T, dA>]: the same map as the
-    # JVP's, applied to G (the linearization is self-adjoint)
-    return _cofactor_rule(a, g)
+    # <G, d cof> is symmetric in the direction and G (the second derivative of det), so
+    # the VJP is the JVP's map applied to G
+    return _cofactor_deriv(a, g)
 
 
 @_cofactor.defjvp
 def _cofactor_jvp(t, ans, a):
-    return _cofactor_rule(a, t[0])
+    return _cofactor_deriv(a, t[0])
 
 
 @_det.defvjp
@@ -310,7 +385,7 @@ def det(input, name=None):
     return _det(_prep_square(input, "det", complex_ok=True))
 
 
-@primitive("log_abs_det", dtypes=INEXACT, save_output=False, quiet=True)
+@primitive("log_abs_det", dtypes=INEXACT, quiet=True)
 def _slogdet(a):
     """(sign, log|det(a)|) packed along a new last axis of size 2 (one np.linalg.slogdet);
     log|det| is -inf for a singular matrix."""
@@ -321,32 +396,44 @@ def _slogdet(a):
     return out
 
 
+def _i_im(x):
+    # i Im(x), kept complex
+    return multiply(subtract(x, _cj(x)), 0.5)
+
+
 @_slogdet.defvjp
 def _slogdet_vjp(g, ans, a):
-    # the sign is piecewise constant (for complex input its phase is not differentiated
-    # either): only the log|det| half of g counts; d log|det| = Re tr(A^-1 dA), whose
-    # internal-convention cotangent is g A^-T for real and complex A alike
-    return multiply(_col(_col(_re(g[..., 1]))), _T(_inv(a)))
+    # With t = tr(A^-1 dA): d log|det| = Re t, and for complex A the sign s = det/|det|
+    # moves too, ds = i s Im t (a real sign is piecewise constant).  In the internal
+    # convention both pull back along A^-T: Re(g1 Re t) + Re(g0 i s Im t)
+    # = Re((Re g1 + i Im(g0 s)) t).
+    c = _re(g[..., 1])
+    if a.dtype.kind == "c":
+        c = add(c, _i_im(multiply(g[..., 0], ans[..., 0])))
+    return multiply(_col(_col(c)), _T(_inv(a)))
 
 
 @_slogdet.defjvp
 def _slogdet_jvp(t, ans, a):
-    d = _re(reduce_sum(multiply(_T(_inv(a)), t[0]), [-2, -1]))
-    return concat([_col(zeros_like(d)), _col(d)], axis=-1)
+    tr = reduce_sum(multiply(_T(_inv(a)), t[0]), [-2, -1])
+    if a.dtype.kind == "c":
+        ds = multiply(ans[..., 0], _i_im(tr))
+    else:
+        ds = zeros_like(tr)
+    return concat([_col(ds), _col(_re(tr))], axis=-1)
 
 
 def slogdet(input, name=None):
-    """(sign, log|det|) of each square matrix (TF's ``log_matrix_determinant``).  The
-    sign is piecewise constant (zero gradient); the gradient of log|det| is inv(A)^T, and
-    at a singular matrix (log|det| = -inf) it raises ``LinAlgError``."""
+    """(sign, log|det|) of each square matrix (TF's ``log_matrix_determinant``).  A real
+    sign is piecewise constant (zero gradient); a complex one, det/|det|, is smooth and
+    differentiated (PyTorch's).  The gradient of log|det| is inv(A)^T, and at a singular
+    matrix (log|det| = -inf) it raises ``LinAlgError``."""
     packed = _slogdet(_prep_square(input, "slogdet", complex_ok=True))
     logabs = packed[..., 1]
     if packed.dtype.kind == "c":  # complex input: a complex sign (phase), a real log|det|
         from tapegrad.ops.complex import _real
 
         logabs = _real(logabs)
-    # the sign needs no stop_gradient: the primitive's VJP ignores its cotangent and its
-    # JVP and Taylor rule give it zero tangent (one op less on a ~20 us call)
     return packed[..., 0], logabs
 
 
@@ -439,8 +526,8 @@ def _t_det(a):
 
 
 def _t_slogdet(a):
-    # (sign, log|det|) packed: the sign is piecewise constant (as its VJP says), and
-    # d/dt log|det A| = Re g
+    # (sign, log|det|) packed: d/dt log|det A| = Re g; a real sign is piecewise constant,
+    # a complex one s = exp(i theta) has s' = i s Im g (as its VJP says)
     K = a.shape[0] - 1
     out = np.zeros((K + 1,) + a.shape[1:-2] + (2,), dtype=a.dtype)
     sign, logabs = np.linalg.slogdet(a[0])
@@ -450,12 +537,16 @@ def _t_slogdet(a):
         g = _t_logdet_rate(a)
         for k in range(K):
             out[k + 1, ..., 1] = g[k].real / (k + 1)
+            if a.dtype.kind == "c":
+                out[k + 1, ..., 0] = sum(out[j, ..., 0] * 1j * g[k - j].imag
+                                         for j in range(k + 1)) / (k + 1)
     return out
 
 
 def _transform_rules():
-    reg = _default_rules(("cholesky", "det_cofactor", "log_abs_det", "matrix_determinant",
-                          "matrix_inverse", "matrix_solve", "matrix_triangular_solve"))
+    reg = _default_rules(("cholesky", "det_cofactor", "det_cofactor_deriv", "log_abs_det",
+                          "matrix_determinant", "matrix_inverse", "matrix_solve",
+                          "matrix_triangular_solve"))
     reg["matrix_inverse"].defrule("taylor", _t_inverse)
     reg["matrix_solve"].defrule("taylor", _t_solve)
     reg["cholesky"].defrule("taylor", _t_cholesky)

@@ -84,8 +84,10 @@ def _relu_grad_vjp(gg, out, g, ans):
 
 
 def relu6(features, name=None):
-    """min(max(features, 0), 6)."""
-    return minimum(relu(features), 6)
+    """min(max(features, 0), 6); the gradient is 1 on 0 < x < 6 only, 0 at both kinks
+    (TF's Relu6Grad)."""
+    # minimum sends a tie's gradient to its first argument: the constant 6
+    return minimum(6, relu(features))
 
 
 def leaky_relu(features, alpha=0.2, name=None):
@@ -246,9 +248,18 @@ def l2_loss(t, name=None):
 
 
 def moments(x, axes, keepdims=False, name=None):
-    """``(mean, variance)`` of ``x`` over ``axes``."""
+    """``(mean, variance)`` of ``x`` over ``axes`` (for complex x the variance is the
+    mean of conj(x - mean)(x - mean), as in TF)."""
     mean = reduce_mean(x, axes, keepdims=True)
-    var = reduce_mean(square(subtract(x, mean)), axes, keepdims=True)
+    d = subtract(x, mean)
+    if d.dtype.kind == "c":
+        from tapegrad import _core
+
+        # the conj primitive by name (ops/complex.py); as tg.math.squared_difference does
+        sq = multiply(_core.registry()["conj"](d), d)
+    else:
+        sq = square(d)
+    var = reduce_mean(sq, axes, keepdims=True)
     if not keepdims:
         mean, var = squeeze(mean, axes), squeeze(var, axes)
     return mean, var

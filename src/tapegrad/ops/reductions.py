@@ -81,16 +81,34 @@ def _prod(x, axes, keepdims):
 
 
 def _prod_partials(x, axes):
-    """d prod / d x_i = product of the others, written so that zeros are exact:
-    no zero in the slice -> prod / x_i; one zero -> the others' product at the zero;
-    two or more -> 0.  All in tapegrad ops, so it differentiates again."""
-    is_zero = equal(x, 0)
-    x_nz = where(is_zero, 1, x)
-    prod_nz = _prod(x_nz, axes=axes, keepdims=True)
-    n_zero = _sum(cast(is_zero, x.dtype), axes=axes, keepdims=True)
-    at_zero = where(equal(n_zero, 1), prod_nz, 0)
-    elsewhere = where(equal(n_zero, 0), divide(prod_nz, x_nz), 0)
-    return where(is_zero, at_zero, elsewhere)
+    """d prod / d x_i = product of the others, as (exclusive running product from the
+    left) * (exclusive running product from the right) over the flattened ``axes``.
+    No division, so zeros are exact; and unlike prod / x_i masked by a zero count, the
+    result is the product of the others as a function too: its own derivative in a zero
+    x_j (the others' product, nonzero beside one zero) survives, which second order
+    needs.  cumprod's rules are exact at zeros, so this differentiates to any order."""
+    from tapegrad import _core
+    from tapegrad.ops.elementwise import ones_like
+    from tapegrad.ops.shape import _transpose
+
+    # the cumprod primitive by name: ops/cumulative.py builds on this module (and loads on
+    # first use: registry() imports the op families import tapegrad defers)
+    _cumprod = _core.registry()["cumprod"]
+    axes = tuple(a for a in axes if a < x.ndim)  # a scalar's axis 0 reduces nothing
+    if not axes:
+        return ones_like(x)
+    rest = tuple(a for a in range(x.ndim) if a not in axes)
+    perm = rest + axes
+    moved = x if perm == tuple(range(x.ndim)) else _transpose(x, perm=perm)
+    n = int(np.prod([x.shape[a] for a in axes]))
+    flat = reshape(moved, tuple(x.shape[a] for a in rest) + (n,))
+    last = len(rest)
+    others = multiply(_cumprod(flat, axis=last, exclusive=True, reverse=False),
+                      _cumprod(flat, axis=last, exclusive=True, reverse=True))
+    others = reshape(others, tuple(moved.shape))
+    if moved is x:
+        return others
+    return _transpose(others, perm=tuple(int(i) for i in np.argsort(perm)))
 
 
 @_prod.defvjp
@@ -164,11 +182,17 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
 
 
 def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
-    """Population variance over ``axis``."""
+    """Population variance over ``axis``; real, the mean of |x - mean|^2, for complex
+    input (TF's, NumPy's)."""
     x = tensor(input_tensor, op="reduce_variance")
     mean = reduce_mean(x, axis, keepdims=True)
+    d = subtract(x, mean)
+    if d.dtype.kind == "c":
+        # Re^2 + Im^2 rather than abs(d)^2: smooth at d == 0 to every order
+        from tapegrad.ops.complex import imag, real
 
-    return reduce_mean(square(subtract(x, mean)), axis, keepdims)
+        return reduce_mean(add(square(real(d)), square(imag(d))), axis, keepdims)
+    return reduce_mean(square(d), axis, keepdims)
 
 
 def reduce_std(input_tensor, axis=None, keepdims=False, name=None):

@@ -92,7 +92,8 @@ def _transpose_vjp(g, ans, x, perm):
 
 
 def transpose(a, perm=None, conjugate=False, name=None):
-    """``a`` with its axes permuted by ``perm`` (default: reversed)."""
+    """``a`` with its axes permuted by ``perm`` (default: reversed), conjugated too with
+    ``conjugate=True``."""
     x = tensor(a, op="transpose")
     if perm is None:
         perm = tuple(range(x.ndim - 1, -1, -1))
@@ -101,7 +102,11 @@ def transpose(a, perm=None, conjugate=False, name=None):
         if sorted(perm) != list(range(x.ndim)):
             raise ValueError("transpose: perm %s is not a permutation of the %d axes of shape %s"
                              % (list(perm), x.ndim, _fmt(x.shape)))
-    return _transpose(x, perm=tuple(perm))
+    out = _transpose(x, perm=tuple(perm))
+    if conjugate and x.dtype.kind == "c":  # TF's conjugate=True: a no-op on real input
+        # the conj primitive by name: ops/complex.py builds on this module
+        out = _core.registry()["conj"](out)
+    return out
 
 
 def matrix_transpose(a, name=None):

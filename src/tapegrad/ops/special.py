@@ -26,9 +26,13 @@ from tapegrad.ops.elementwise import (
     divide,
     equal,
     exp,
-    greater,
+    is_finite,
+    less,
     log,
     log1p,
+    logical_and,
+    logical_not,
+    maximum,
     multiply,
     negative,
     reciprocal,
@@ -36,6 +40,7 @@ from tapegrad.ops.elementwise import (
     safe_mul,
     sign,
     square,
+    stop_gradient,
     subtract,
     where,
     zeros_like,
@@ -156,9 +161,19 @@ cosh.defjvp_self_adjoint()
 asinh = _unary("asinh", np.arcsinh, "arcsinh(x).", save_output=False)
 
 
+def _rsqrt_square_pm1(x, sign):
+    # 1 / sqrt(x^2 + sign), from x / m with m = max(|x|, 1) held constant (degree -1
+    # homogeneous in (x, 1), so dividing by m afterwards is exact, derivatives too):
+    # x^2 overflows at |x| ~ 1.3e154 (3.4e19 in float32), where it gave 0, not 1/|x|
+    m = stop_gradient(maximum(abs_(x), 1))
+    xm, um = divide(x, m), reciprocal(m)
+    inner = add(square(xm), square(um)) if sign > 0 else subtract(square(xm), square(um))
+    return divide(rsqrt(inner), m)
+
+
 @asinh.defvjp
 def _asinh_vjp(g, ans, x):
-    return safe_mul(g, rsqrt(add(square(x), 1)))
+    return safe_mul(g, _rsqrt_square_pm1(x, 1))
 
 
 asinh.defjvp_self_adjoint()
@@ -169,7 +184,7 @@ acosh = _unary("acosh", np.arccosh, "arccosh(x) for x >= 1 (NaN below).", save_o
 
 @acosh.defvjp
 def _acosh_vjp(g, ans, x):
-    return safe_mul(g, rsqrt(subtract(square(x), 1)))
+    return safe_mul(g, _rsqrt_square_pm1(x, -1))
 
 
 acosh.defjvp_self_adjoint()
@@ -193,8 +208,15 @@ def _atan2(y, x):
 
 
 def _atan2_parts(y, x):
-    r2 = add(square(x), square(y))
-    return divide(x, r2), negative(divide(y, r2))
+    # x / (x^2 + y^2) and -y / (x^2 + y^2), from (x, y) / m with m = max(|x|, |y|) held
+    # constant: both are homogeneous of degree -1, so dividing by m afterwards is exact
+    # (their derivatives too), and x^2 + y^2 can neither underflow (|x|, |y| ~ 1e-200
+    # gave inf) nor overflow (~1e200 gave 0)
+    m = stop_gradient(maximum(abs_(x), abs_(y)))
+    m = where(equal(m, 0), 1, m)
+    xs, ys = divide(x, m), divide(y, m)
+    r2 = add(square(xs), square(ys))
+    return divide(divide(xs, r2), m), negative(divide(divide(ys, r2), m))
 
 
 @_atan2.defvjp
@@ -475,12 +497,28 @@ def _i0e_vjp(g, ans, x):
 bessel_i0e.defjvp_self_adjoint()
 
 
+# I1(x)/x = sum_k (x/2)^2k / (2 k! (k+1)!), to x^8: at |x| < 0.05 the next term is
+# ~1e-21 of the first, and its third derivative ~3e-15
+_I1_OVER_X = (1 / 2, 1 / 16, 1 / 384, 1 / 18432, 1 / 1474560)
+
+
+def _i1e_over_x(ans, x):
+    # i1e(x) / x, the limit 1/2 at 0.  Near 0 it is e^-|x| times the series of I1(x)/x:
+    # ans / x's own derivatives are differences of terms ~1/x^k that cancel (the third
+    # derivative of i1e at x = 1e-8 came out 2.0 instead of 1.875)
+    small = less(abs_(x), 0.05)
+    xs = where(small, x, 0)
+    x2 = square(xs)
+    series = _I1_OVER_X[-1]
+    for c in _I1_OVER_X[-2::-1]:
+        series = add(multiply(series, x2), c)
+    near = multiply(exp(negative(abs_(xs))), series)
+    return where(small, near, divide(ans, where(small, 1, x)))
+
+
 def _i1e_deriv(ans, x):
-    # i0e(x) - i1e(x) (sign(x) + 1/x); the limit at x = 0 is 1/2 (TF's choice too)
-    zero = equal(x, 0)
-    safe_x = where(zero, 1, x)
-    d = subtract(bessel_i0e(x), multiply(ans, add(sign(x), reciprocal(safe_x))))
-    return where(zero, 0.5, d)
+    # i0e(x) - i1e(x) (sign(x) + 1/x); 1/2 at x = 0 (TF's choice too)
+    return subtract(subtract(bessel_i0e(x), multiply(ans, sign(x))), _i1e_over_x(ans, x))
 
 
 @bessel_i1e.defvjp
@@ -497,25 +535,29 @@ bessel_i1e.defjvp_self_adjoint()
 def _xfy(op, x, y, fy):
     x = tensor(x, op=op)
     y = tensor(y, op=op, dtype=x.dtype)
-    nz = greater(abs_(x), 0)
-    # the untaken branch sees a safe y, so neither the value nor any derivative of
-    # f(y) at a point where x == 0 can leak NaN or inf
-    safe_y = where(nz, y, 1)
-    return where(nz, multiply(x, fy(safe_y)), zeros_like(multiply(x, safe_y)))
+    # Only where f(y) is not finite (y outside f's domain, inf, NaN) does x == 0 need
+    # the override to 0, and there every derivative is 0 too; the untaken branch sees a
+    # safe y, so no NaN or inf leaks into it.  Where f(y) is finite, x * f(y) is the
+    # function itself, also at x == 0: masking every x == 0 (TF's gradient) would make
+    # d/dx there 0 instead of f(y), which exists.
+    bad = logical_and(equal(x, 0), logical_not(is_finite(fy(stop_gradient(y)))))
+    safe_y = where(bad, 1, y)
+    return where(bad, zeros_like(multiply(x, safe_y)), multiply(x, fy(safe_y)))
 
 
 def xlogy(x, y, name=None):
-    """x * log(y), and 0 where x == 0 (even where y == 0)."""
+    """x * log(y), and 0 where x == 0 (even where y == 0); d/dx at x == 0 is log(y)
+    where that is finite (PyTorch's), 0 where it is not."""
     return _xfy("xlogy", x, y, log)
 
 
 def xlog1py(x, y, name=None):
-    """x * log1p(y), and 0 where x == 0."""
+    """x * log1p(y), and 0 where x == 0; d/dx at x == 0 is log1p(y) where finite."""
     return _xfy("xlog1py", x, y, log1p)
 
 
 def xdivy(x, y, name=None):
-    """x / y, and 0 where x == 0."""
+    """x / y, and 0 where x == 0; d/dx at x == 0 is 1 / y where finite."""
     return _xfy("xdivy", x, y, reciprocal)
 
 
@@ -555,8 +597,13 @@ bessel_i0e, bessel_i1e = _public(bessel_i0e), _public(bessel_i1e)
 
 
 def squared_difference(x, y, name=None):
-    """(x - y)^2 elementwise."""
-    return square(subtract(x, y))
+    """(x - y)^2 elementwise; conj(x - y) (x - y) = |x - y|^2 for complex input (TF's)."""
+    d = subtract(x, y)
+    if d.dtype.kind == "c":
+        from tapegrad.ops.complex import conj
+
+        return multiply(conj(d), d)
+    return square(d)
 
 
 def log_sigmoid(x, name=None):
