@@ -23,6 +23,7 @@ cdef class Primitive:
     cdef public bint save_inputs         # the VJP reads the inputs
     cdef public bint save_output         # the VJP reads the output
     cdef public int fast_code            # >= 0: same-shape float fast path in _kernels
+    cdef public int unary_code           # >= 0: a one-input CPU forward run from C (UNARY_*)
     cdef public bint quiet               # silence NumPy floating-point warnings in the forward
     cdef public dict rules               # transform name -> rule ('taylor', 'batch', 'onnx', ...)
     # the call signature (docs/architecture.md §3.2): positional tensor inputs by name, the

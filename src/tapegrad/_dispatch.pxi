@@ -28,6 +28,7 @@ cdef class Primitive:
         self.save_inputs = save_inputs
         self.save_output = save_output
         self.fast_code = fast_code
+        self.unary_code = -1
         self.rules = {}
         # per instance, shadowing the class's own: help(tg.add) shows the op's doc
         setattr(self, "__doc__", doc if doc is not None else (
@@ -512,7 +513,73 @@ cdef object _apply(Primitive prim, tuple args, dict params):
                 return _apply_scalar(prim, x, y.item())
             return _apply_scalar(prim, x.item(), y)
         args = (x, y)
+    elif prim.unary_code >= 0 and len(args) == 1 and type(args[0]) is Tensor and \
+            _default_device is None:
+        out = _unary_fast(prim.unary_code, (<Tensor>args[0])._data, params)
+        if out is not None:
+            t = _new_tensor(_freeze(out))
+            if _n_tapes:
+                _record(prim, args, t, params)
+            return t
     return _apply_general(prim, args, params)
+
+
+# Primitive.unary_code: forwards whose common case the dispatcher runs from C, skipping
+# the general path's lists, NumPy error-state switch and Python frame (~6,000
+# instructions, more than a 1000-element sum).  Each takes the branch its Python
+# forward would take for these arrays, through the same kernel, so the bits agree;
+# None sends the op the general way.
+cdef enum:
+    _UNARY_SUM_ALL = 0      # reduce_sum over every axis of a float array (ops/shape.py _sum)
+    _UNARY_BROADCAST = 1    # broadcast_to materialising a small result (ops/shape.py)
+UNARY_SUM_ALL = _UNARY_SUM_ALL
+UNARY_BROADCAST = _UNARY_BROADCAST
+cdef Py_ssize_t _BROADCAST_COPY = 65536    # ops/shape.py _broadcast_to's copy limit
+
+
+cdef object _missing = object()
+
+
+cdef object _unary_fast(int code, object data, dict params):
+    cdef object axes, keepdims, shape, out, d
+    cdef Py_ssize_t k, n = 1
+    cdef cnp.npy_intp dims[32]
+    cdef int typenum
+    if type(data) is not ndarray or params is None:
+        return None
+    if code == _UNARY_SUM_ALL:
+        axes = params.get("axes")
+        keepdims = params.get("keepdims", _missing)
+        if len(params) != 2 or type(axes) is not tuple or keepdims is _missing:
+            return None
+        k = len(<tuple>axes)
+        if k != cnp.PyArray_NDIM(<cnp.ndarray>data):
+            return None
+        out = _kernels.sum_all(data)
+        if out is not None and keepdims:
+            out = out.reshape((1,) * k)
+        return out
+    if code == _UNARY_BROADCAST:
+        # a 0-d float value (the gradient of a full reduction) copied into every element
+        # by NumPy's own assignment (what ``out[...] = x`` runs)
+        shape = params.get("shape")
+        typenum = cnp.PyArray_TYPE(<cnp.ndarray>data)
+        if len(params) != 1 or type(shape) is not tuple or not 0 < len(<tuple>shape) <= 32 \
+                or cnp.PyArray_NDIM(<cnp.ndarray>data) != 0 or \
+                (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE):
+            return None
+        for k in range(len(<tuple>shape)):
+            d = (<tuple>shape)[k]
+            if type(d) is not int or not 0 <= d <= _BROADCAST_COPY:
+                return None
+            dims[k] = d
+            n *= dims[k]
+            if n > _BROADCAST_COPY:
+                return None
+        out = cnp.PyArray_EMPTY(len(<tuple>shape), dims, typenum, 0)
+        cnp.PyArray_CopyInto(<cnp.ndarray>out, <cnp.ndarray>data)
+        return out
+    return None
 
 
 cdef tuple _np_real = (np.floating, np.integer)
