@@ -406,7 +406,8 @@ cdef class TapeCore:
                 return True
         return False
 
-    def release(self):
+    cpdef release(self):
+        # (cpdef: the backward pass releases a one-shot tape from C after every step)
         self.producers = {}
         self.var_reads = {}
 
@@ -414,7 +415,7 @@ cdef class TapeCore:
 cdef inline int _record(Primitive prim, tuple inputs, Tensor out, dict params) except -1:
     cdef TapeCore tape
     cdef OpRecord rec = None
-    if not prim.differentiable or not _is_float(out._data.dtype):
+    if not prim.differentiable or not _is_float(_dtype_of(out._data)):
         if _any_debug:
             _note_cut(prim, inputs, out)
         return 0
@@ -438,10 +439,10 @@ cdef OpRecord _make_record(Primitive prim, tuple inputs, Tensor out, dict params
     rec.input_ids = tuple([(<Tensor>t)._id for t in inputs])
     # shapes/dtypes are kept separately only when the inputs themselves are not saved
     rec.input_meta = None if prim.save_inputs else tuple(
-        [((<Tensor>t)._data.shape, (<Tensor>t)._data.dtype) for t in inputs])
+        [(_shape_of((<Tensor>t)._data), _dtype_of((<Tensor>t)._data)) for t in inputs])
     rec.output = out if prim.save_output else None
     rec.output_id = out._id
-    rec.out_meta = (out._data.shape, out._data.dtype)
+    rec.out_meta = (_shape_of(out._data), _dtype_of(out._data))
     rec.params = params if params is not None else {}
     return rec
 
@@ -587,7 +588,7 @@ cdef tuple _np_real = (np.floating, np.integer)
 
 cdef inline bint _is_float_cpu(object t):
     cdef object data = (<Tensor>t)._data
-    return type(data) is ndarray and (<cnp.dtype>data.dtype).kind == b"f"
+    return type(data) is ndarray and (<cnp.dtype>_dtype_of(data)).kind == b"f"
 
 
 cdef inline bint _in(tuple same, Py_ssize_t i):
@@ -598,7 +599,7 @@ cdef inline bint _in(tuple same, Py_ssize_t i):
 cdef object _scalar_operand(int code, object a, object b):
     # a 0-d tensor meeting an array of its dtype (a scalar weight times a batch) runs
     # the scalar kernel; broadcasting is undone by the tape's sum_to as usual
-    if (<cnp.dtype>a.dtype) is not (<cnp.dtype>b.dtype) or (<cnp.dtype>a.dtype).kind != b"f":
+    if _dtype_of(a) is not _dtype_of(b) or (<cnp.dtype>_dtype_of(a)).kind != b"f":
         return None     # (the scalar kernels are real: a complex 0-d goes the general way)
     if cnp.PyArray_NDIM(<cnp.ndarray>b) == 0:
         return _kernels.binary_scalar(code, a, (<cnp.ndarray>b).item(), False)
@@ -612,7 +613,7 @@ cdef object _apply_scalar(Primitive prim, object x, object y):
     cdef Tensor a = <Tensor>(y if first else x)
     cdef object s = x if first else y, out
     cdef Tensor t, st
-    if type(a._data) is ndarray and (<cnp.dtype>a._data.dtype).kind == b"f" and (
+    if type(a._data) is ndarray and (<cnp.dtype>_dtype_of(a._data)).kind == b"f" and (
             type(s) is float or -9007199254740992 <= s <= 9007199254740992):
         out = _kernels.binary_scalar(prim.fast_code, a._data, <double>s, first)
         if out is not None:

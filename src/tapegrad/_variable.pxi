@@ -32,7 +32,7 @@ cdef class BaseVariable(Operand):
         if _n_tapes and self._trainable:
             for tape in current_state().tapes:
                 if tape.watch_accessed and not tape.paused:
-                    if _is_float(self._value._data.dtype):
+                    if _is_float(_dtype_of(self._value._data)):
                         tape.note_read(self, self._value)
         return self._value
 
