@@ -533,8 +533,10 @@ cdef object _apply(Primitive prim, tuple args, dict params):
 cdef enum:
     _UNARY_SUM_ALL = 0      # reduce_sum over every axis of a float array (ops/shape.py _sum)
     _UNARY_BROADCAST = 1    # broadcast_to materialising a small result (ops/shape.py)
+    _UNARY_SQUARE = 2       # square of a small float array (_kernels.square)
 UNARY_SUM_ALL = _UNARY_SUM_ALL
 UNARY_BROADCAST = _UNARY_BROADCAST
+UNARY_SQUARE = _UNARY_SQUARE
 cdef Py_ssize_t _BROADCAST_COPY = 65536    # ops/shape.py _broadcast_to's copy limit
 
 
@@ -546,7 +548,11 @@ cdef object _unary_fast(int code, object data, dict params):
     cdef Py_ssize_t k, n = 1
     cdef cnp.npy_intp dims[32]
     cdef int typenum
-    if type(data) is not ndarray or params is None:
+    if type(data) is not ndarray:
+        return None
+    if code == _UNARY_SQUARE:
+        return None if params else _kernels.square(data)
+    if params is None:
         return None
     if code == _UNARY_SUM_ALL:
         axes = params.get("axes")

@@ -18,6 +18,7 @@ cpdef object binary_same_shape(int code, object a, object b)
 cpdef object binary_scalar(int code, object a, double s, bint scalar_first)
 cpdef object binary_rows(int code, object a, object b)
 cpdef bint binary_update(int code, object a, object b) except -1
+cpdef object square(object x)
 cpdef object relu(object x)
 cpdef object relu_grad(object g, object y)
 cpdef object sum_rows(object x, Py_ssize_t rows)

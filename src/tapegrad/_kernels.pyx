@@ -14,7 +14,8 @@
 
 cimport cython
 cimport numpy as cnp
-from libc.math cimport exp, expf, log, sqrt, sqrtf
+from libc.float cimport DBL_MIN, FLT_MIN
+from libc.math cimport INFINITY, exp, expf, log, sqrt, sqrtf
 from libc.string cimport memcpy, memset
 
 import numpy as np
@@ -228,6 +229,41 @@ cpdef bint binary_update(int code, object a, object b) except -1:
                             <float*>cnp.PyArray_DATA(B), n)
     return _update_loop(code == K_SUB, <double*>cnp.PyArray_DATA(A),
                         <double*>cnp.PyArray_DATA(B), n)
+
+
+cdef bint _square_loop(floating* x, floating* out, Py_ssize_t n, floating tiny) noexcept nogil:
+    # out = x * x; False when a result overflowed, underflowed (or came near it) or is
+    # NaN: where NumPy's square raises a floating-point flag
+    cdef Py_ssize_t i
+    cdef floating v, r
+    cdef bint ok = True
+    for i in range(n):
+        v = x[i]
+        r = v * v
+        out[i] = r
+        ok &= ((r > tiny) & (r < INFINITY)) | (v == 0)
+    return ok
+
+
+cpdef object square(object x):
+    """x * x (NumPy's square, the same IEEE products) of a C-contiguous float32/float64
+    array below the pool's grain, else None.  None too when a result overflows,
+    underflows or is NaN: NumPy raises a floating-point flag there and warns (or raises)
+    as its error state says, so the caller's ufunc runs instead."""
+    cdef cnp.ndarray X = _nd(x, "square", "x")
+    cdef int typenum = _ftype(X)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(X)
+    cdef bint ok
+    if typenum < 0 or n >= GRAIN_CHEAP:
+        return None
+    cdef cnp.ndarray out = _out_array(cnp.PyArray_NDIM(X), cnp.PyArray_DIMS(X), typenum)
+    if typenum == cnp.NPY_FLOAT:
+        ok = _square_loop(<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(out), n,
+                          <float>FLT_MIN)
+    else:
+        ok = _square_loop(<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(out), n,
+                          DBL_MIN)
+    return out if ok else None
 
 
 cdef void _rows(int code, floating* a, floating* v, floating* out, Py_ssize_t R, Py_ssize_t C,

@@ -77,3 +77,36 @@ def test_assign_takes_tf_signature_in_core():
     assert v.assign_sub(1.0, use_locking=True) is v
     assert v.assign(5.0, False) is v           # (use_locking=False: TF's order)
     assert float(v) == 5.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_square_matches_numpy_bits(dtype):
+    info = np.finfo(dtype)
+    vals = np.array([0.0, -0.0, 1.5, -2.25, 3.0, np.sqrt(info.tiny) * 4, 1 / np.sqrt(info.tiny),
+                     np.sqrt(info.max) / 2], dtype)
+    vals = np.concatenate([vals, np.random.default_rng(2).standard_normal(1000)
+                           .astype(dtype)])
+    got = tg.square(tg.constant(vals)).numpy()
+    assert got.tobytes() == np.square(vals).tobytes()
+    assert _kernels.square(vals).tobytes() == np.square(vals).tobytes()
+
+
+@pytest.mark.parametrize("value", [1e30, 1e-30, np.nan, np.inf])
+def test_square_where_numpy_flags_runs_numpy(value):
+    # overflow, underflow and NaN/inf inputs: the kernel declines and NumPy's ufunc runs,
+    # so its error state decides as before
+    x = np.array([2.0, value], np.float32)
+    assert _kernels.square(x) is None
+    with np.errstate(all="raise"):
+        if np.isfinite(value):
+            with pytest.raises(FloatingPointError):
+                tg.square(tg.constant(x))
+        else:
+            got = tg.square(tg.constant(x)).numpy()
+            assert got.tobytes() == np.square(x).tobytes()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = tg.square(tg.constant(x)).numpy()
+    assert any("overflow" in str(w.message) for w in caught) == (value == 1e30)
+    with np.errstate(all="ignore"):
+        assert got.tobytes() == np.square(x).tobytes()
