@@ -436,7 +436,14 @@ cdef OpRecord _make_record(Primitive prim, tuple inputs, Tensor out, dict params
     cdef Tensor t
     rec.prim = prim
     rec.inputs = inputs if prim.save_inputs else None
-    rec.input_ids = tuple([(<Tensor>t)._id for t in inputs])
+    cdef Py_ssize_t i, n = len(inputs)
+    cdef tuple ids = PyTuple_New(n)      # (filled in place: no list made and copied)
+    cdef object tid
+    for i in range(n):
+        tid = (<Tensor>inputs[i])._id
+        Py_INCREF(tid)
+        PyTuple_SET_ITEM(ids, i, tid)
+    rec.input_ids = ids
     # shapes/dtypes are kept separately only when the inputs themselves are not saved
     rec.input_meta = None if prim.save_inputs else tuple(
         [(_shape_of((<Tensor>t)._data), _dtype_of((<Tensor>t)._data)) for t in inputs])
