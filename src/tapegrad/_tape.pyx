@@ -10,6 +10,8 @@
 # dispatch, so any other active tape records them: that is how higher order works.
 
 cimport numpy as cnp
+from cpython.dict cimport PyDict_GetItem
+from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 
@@ -273,6 +275,7 @@ cdef list _imperative_grad(TapeCore tape, list targets, list seeds, list sources
     cdef object g, gi, in_grads, cnt
     cdef tuple inputs, needs
     cdef RecState st
+    cdef PyObject* entry
 
     if tape is None or targets is None or seeds is None or sources is None:
         raise TypeError("imperative_grad: expected a TapeCore and three lists")
@@ -297,10 +300,14 @@ cdef list _imperative_grad(TapeCore tape, list targets, list seeds, list sources
         if rec is None:
             continue
         for iid in rec.input_ids:
-            if iid in producers:
+            entry = PyDict_GetItem(producers, iid)
+            if entry != NULL:
                 cnt = usage.get(iid)
                 usage[iid] = 1 if cnt is None else cnt + 1
-                stack.append(iid)
+                if <object>entry is not None:
+                    # (a watched source, None here, has nothing to walk: it stays off
+                    # the stack)
+                    stack.append(iid)
 
     for i in range(len(targets)):
         t = targets[i]
