@@ -18,8 +18,8 @@ from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 import numpy as np
 
 from tapegrad._core cimport (BaseVariable, OpRecord, Primitive, RecState, TapeCore, Tensor,
-                            _dtype_of, _shape_of, current_state, ones_like_fast, pop_tape,
-                            push_tape)
+                            _dtype_of, _shape_of, apply, current_state, ones_like_fast,
+                            pop_tape, push_tape)
 
 cnp.import_array()
 cdef object ndarray = np.ndarray
@@ -151,7 +151,10 @@ cdef object _aggregate(list gs):
             if type(g) is _sparse_type:
                 return _sparse_aggregate(gs)
     if len(gs) == 2:
-        # two contributions (the common case): add has the same-shape fast path
+        # two contributions (the common case): add has the same-shape fast path; straight
+        # to dispatch, as the primitive's own call with two tensors would go
+        if type(_add) is Primitive:
+            return apply(<Primitive>_add, (gs[0], gs[1]), {})
         return _add(gs[0], gs[1])
     return _add_n(*gs)
 
