@@ -103,15 +103,19 @@ class _Calls:
 
     def install(self):
         for name, prim in _registry().items():
-            self._saved.append((prim, prim.cpu, prim.vjp, prim.fast_code))
+            self._saved.append((prim, prim.cpu, prim.vjp, prim.fast_code, prim.unary_code))
             prim.cpu = self._wrap(self.forward, name, prim.cpu)
             if prim.vjp is not None:
                 prim.vjp = self._wrap(self.vjp, name, prim.vjp)
-            prim.fast_code = -1  # route same-shape binaries through prim.cpu too
+            # route same-shape binaries and the dispatcher's one-input fast paths through
+            # prim.cpu too
+            prim.fast_code = -1
+            prim.unary_code = -1
 
     def restore(self):
-        for prim, cpu, vjp, fast_code in self._saved:
-            prim.cpu, prim.vjp, prim.fast_code = cpu, vjp, fast_code
+        for prim, cpu, vjp, fast_code, unary_code in self._saved:
+            prim.cpu, prim.vjp, prim.fast_code, prim.unary_code = cpu, vjp, fast_code, \
+                unary_code
         self._saved = []
 
     def reset(self):

@@ -43,6 +43,8 @@ SCRIPT = textwrap.dedent(r'''
         "binary_same_shape": lambda: (0, f32(2, 2), f32(2, 2)),
         "binary_scalar": lambda: (0, f32(2, 2), 1.5, False),
         "binary_rows": lambda: (0, f32(2, 2), f32(2)),
+        "binary_update": lambda: (1, f32(2, 2), f32(2, 2)),
+        "square": lambda: (f32(2, 2),),
         "relu": lambda: (f32(2, 2),),
         "relu_grad": lambda: (f32(2, 2), f32(2, 2)),
         "sum_rows": lambda: (f32(2, 2), 2),

@@ -1,5 +1,36 @@
 # Declarations of the engine's C-level types, shared by _core.pyx and _tape.pyx.
 
+cimport numpy as cnp
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from cpython.long cimport PyLong_FromSsize_t
+from cpython.ref cimport Py_INCREF
+
+
+# A CPU array's dtype and shape read through its C fields: the hot paths (recording,
+# the backward walk) read them for every op, and an attribute lookup costs ~100
+# instructions more.  Other arrays (a GPU array) answer through their attributes.
+cdef inline object _dtype_of(object data):
+    if type(data) is cnp.ndarray:
+        return <object>cnp.PyArray_DESCR(<cnp.ndarray>data)
+    return data.dtype
+
+
+cdef inline tuple _shape_of(object data):
+    cdef int k, nd
+    cdef tuple out
+    cdef object d
+    if type(data) is not cnp.ndarray:
+        return data.shape
+    nd = cnp.PyArray_NDIM(<cnp.ndarray>data)
+    if nd == 0:
+        return ()
+    out = PyTuple_New(nd)
+    for k in range(nd):
+        d = PyLong_FromSsize_t(cnp.PyArray_DIMS(<cnp.ndarray>data)[k])
+        Py_INCREF(d)
+        PyTuple_SET_ITEM(out, k, d)
+    return out
+
 cdef class Operand:
     pass
 
@@ -23,6 +54,7 @@ cdef class Primitive:
     cdef public bint save_inputs         # the VJP reads the inputs
     cdef public bint save_output         # the VJP reads the output
     cdef public int fast_code            # >= 0: same-shape float fast path in _kernels
+    cdef public int unary_code           # >= 0: a one-input CPU forward run from C (UNARY_*)
     cdef public bint quiet               # silence NumPy floating-point warnings in the forward
     cdef public dict rules               # transform name -> rule ('taylor', 'batch', 'onnx', ...)
     # the call signature (docs/architecture.md §3.2): positional tensor inputs by name, the
@@ -66,6 +98,7 @@ cdef class TapeCore:
     cdef void watch_tensor(self, Tensor t)
     cdef bint records(self, tuple args)
     cdef void note_read(self, BaseVariable v, Tensor t)
+    cpdef release(self)
 
 
 cdef class BaseVariable(Operand):

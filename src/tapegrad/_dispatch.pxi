@@ -28,6 +28,7 @@ cdef class Primitive:
         self.save_inputs = save_inputs
         self.save_output = save_output
         self.fast_code = fast_code
+        self.unary_code = -1
         self.rules = {}
         # per instance, shadowing the class's own: help(tg.add) shows the op's doc
         setattr(self, "__doc__", doc if doc is not None else (
@@ -405,7 +406,8 @@ cdef class TapeCore:
                 return True
         return False
 
-    def release(self):
+    cpdef release(self):
+        # (cpdef: the backward pass releases a one-shot tape from C after every step)
         self.producers = {}
         self.var_reads = {}
 
@@ -413,7 +415,7 @@ cdef class TapeCore:
 cdef inline int _record(Primitive prim, tuple inputs, Tensor out, dict params) except -1:
     cdef TapeCore tape
     cdef OpRecord rec = None
-    if not prim.differentiable or not _is_float(out._data.dtype):
+    if not prim.differentiable or not _is_float(_dtype_of(out._data)):
         if _any_debug:
             _note_cut(prim, inputs, out)
         return 0
@@ -434,13 +436,20 @@ cdef OpRecord _make_record(Primitive prim, tuple inputs, Tensor out, dict params
     cdef Tensor t
     rec.prim = prim
     rec.inputs = inputs if prim.save_inputs else None
-    rec.input_ids = tuple([(<Tensor>t)._id for t in inputs])
+    cdef Py_ssize_t i, n = len(inputs)
+    cdef tuple ids = PyTuple_New(n)      # (filled in place: no list made and copied)
+    cdef object tid
+    for i in range(n):
+        tid = (<Tensor>inputs[i])._id
+        Py_INCREF(tid)
+        PyTuple_SET_ITEM(ids, i, tid)
+    rec.input_ids = ids
     # shapes/dtypes are kept separately only when the inputs themselves are not saved
     rec.input_meta = None if prim.save_inputs else tuple(
-        [((<Tensor>t)._data.shape, (<Tensor>t)._data.dtype) for t in inputs])
+        [(_shape_of((<Tensor>t)._data), _dtype_of((<Tensor>t)._data)) for t in inputs])
     rec.output = out if prim.save_output else None
     rec.output_id = out._id
-    rec.out_meta = (out._data.shape, out._data.dtype)
+    rec.out_meta = (_shape_of(out._data), _dtype_of(out._data))
     rec.params = params if params is not None else {}
     return rec
 
@@ -512,7 +521,79 @@ cdef object _apply(Primitive prim, tuple args, dict params):
                 return _apply_scalar(prim, x, y.item())
             return _apply_scalar(prim, x.item(), y)
         args = (x, y)
+    elif prim.unary_code >= 0 and len(args) == 1 and type(args[0]) is Tensor and \
+            _default_device is None:
+        out = _unary_fast(prim.unary_code, (<Tensor>args[0])._data, params)
+        if out is not None:
+            t = _new_tensor(_freeze(out))
+            if _n_tapes:
+                _record(prim, args, t, params)
+            return t
     return _apply_general(prim, args, params)
+
+
+# Primitive.unary_code: forwards whose common case the dispatcher runs from C, skipping
+# the general path's lists, NumPy error-state switch and Python frame (~6,000
+# instructions, more than a 1000-element sum).  Each takes the branch its Python
+# forward would take for these arrays, through the same kernel, so the bits agree;
+# None sends the op the general way.
+cdef enum:
+    _UNARY_SUM_ALL = 0      # reduce_sum over every axis of a float array (ops/shape.py _sum)
+    _UNARY_BROADCAST = 1    # broadcast_to materialising a small result (ops/shape.py)
+    _UNARY_SQUARE = 2       # square of a small float array (_kernels.square)
+UNARY_SUM_ALL = _UNARY_SUM_ALL
+UNARY_BROADCAST = _UNARY_BROADCAST
+UNARY_SQUARE = _UNARY_SQUARE
+cdef Py_ssize_t _BROADCAST_COPY = 65536    # ops/shape.py _broadcast_to's copy limit
+
+
+cdef object _missing = object()
+
+
+cdef object _unary_fast(int code, object data, dict params):
+    cdef object axes, keepdims, shape, out, d
+    cdef Py_ssize_t k, n = 1
+    cdef cnp.npy_intp dims[32]
+    cdef int typenum
+    if type(data) is not ndarray:
+        return None
+    if code == _UNARY_SQUARE:
+        return None if params else _kernels.square(data)
+    if params is None:
+        return None
+    if code == _UNARY_SUM_ALL:
+        axes = params.get("axes")
+        keepdims = params.get("keepdims", _missing)
+        if len(params) != 2 or type(axes) is not tuple or keepdims is _missing:
+            return None
+        k = len(<tuple>axes)
+        if k != cnp.PyArray_NDIM(<cnp.ndarray>data):
+            return None
+        out = _kernels.sum_all(data)
+        if out is not None and keepdims:
+            out = out.reshape((1,) * k)
+        return out
+    if code == _UNARY_BROADCAST:
+        # a 0-d float value (the gradient of a full reduction) copied into every element
+        # by NumPy's own assignment (what ``out[...] = x`` runs)
+        shape = params.get("shape")
+        typenum = cnp.PyArray_TYPE(<cnp.ndarray>data)
+        if len(params) != 1 or type(shape) is not tuple or not 0 < len(<tuple>shape) <= 32 \
+                or cnp.PyArray_NDIM(<cnp.ndarray>data) != 0 or \
+                (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE):
+            return None
+        for k in range(len(<tuple>shape)):
+            d = (<tuple>shape)[k]
+            if type(d) is not int or not 0 <= d <= _BROADCAST_COPY:
+                return None
+            dims[k] = d
+            n *= dims[k]
+            if n > _BROADCAST_COPY:
+                return None
+        out = cnp.PyArray_EMPTY(len(<tuple>shape), dims, typenum, 0)
+        cnp.PyArray_CopyInto(<cnp.ndarray>out, <cnp.ndarray>data)
+        return out
+    return None
 
 
 cdef tuple _np_real = (np.floating, np.integer)
@@ -520,7 +601,7 @@ cdef tuple _np_real = (np.floating, np.integer)
 
 cdef inline bint _is_float_cpu(object t):
     cdef object data = (<Tensor>t)._data
-    return type(data) is ndarray and (<cnp.dtype>data.dtype).kind == b"f"
+    return type(data) is ndarray and (<cnp.dtype>_dtype_of(data)).kind == b"f"
 
 
 cdef inline bint _in(tuple same, Py_ssize_t i):
@@ -531,7 +612,7 @@ cdef inline bint _in(tuple same, Py_ssize_t i):
 cdef object _scalar_operand(int code, object a, object b):
     # a 0-d tensor meeting an array of its dtype (a scalar weight times a batch) runs
     # the scalar kernel; broadcasting is undone by the tape's sum_to as usual
-    if (<cnp.dtype>a.dtype) is not (<cnp.dtype>b.dtype) or (<cnp.dtype>a.dtype).kind != b"f":
+    if _dtype_of(a) is not _dtype_of(b) or (<cnp.dtype>_dtype_of(a)).kind != b"f":
         return None     # (the scalar kernels are real: a complex 0-d goes the general way)
     if cnp.PyArray_NDIM(<cnp.ndarray>b) == 0:
         return _kernels.binary_scalar(code, a, (<cnp.ndarray>b).item(), False)
@@ -545,7 +626,7 @@ cdef object _apply_scalar(Primitive prim, object x, object y):
     cdef Tensor a = <Tensor>(y if first else x)
     cdef object s = x if first else y, out
     cdef Tensor t, st
-    if type(a._data) is ndarray and (<cnp.dtype>a._data.dtype).kind == b"f" and (
+    if type(a._data) is ndarray and (<cnp.dtype>_dtype_of(a._data)).kind == b"f" and (
             type(s) is float or -9007199254740992 <= s <= 9007199254740992):
         out = _kernels.binary_scalar(prim.fast_code, a._data, <double>s, first)
         if out is not None:

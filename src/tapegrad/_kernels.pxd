@@ -4,9 +4,21 @@ ctypedef fused floating:
     float
     double
 
+# operation codes of the elementwise kernels (FAST_* in Python; _core's in-place variable
+# update names them directly)
+cdef enum:
+    K_ADD = 0
+    K_SUB = 1
+    K_MUL = 2
+    K_DIV = 3
+    K_MAX = 4
+    K_MIN = 5
+
 cpdef object binary_same_shape(int code, object a, object b)
 cpdef object binary_scalar(int code, object a, double s, bint scalar_first)
 cpdef object binary_rows(int code, object a, object b)
+cpdef bint binary_update(int code, object a, object b) except -1
+cpdef object square(object x)
 cpdef object relu(object x)
 cpdef object relu_grad(object g, object y)
 cpdef object sum_rows(object x, Py_ssize_t rows)

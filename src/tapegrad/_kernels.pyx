@@ -14,20 +14,15 @@
 
 cimport cython
 cimport numpy as cnp
-from libc.math cimport exp, expf, log, sqrt, sqrtf
+from libc.float cimport DBL_MIN, FLT_MIN
+from libc.math cimport INFINITY, exp, expf, log, sqrt, sqrtf
 from libc.string cimport memcpy, memset
 
 import numpy as np
 
 cnp.import_array()
 
-cdef enum:
-    K_ADD = 0
-    K_SUB = 1
-    K_MUL = 2
-    K_DIV = 3
-    K_MAX = 4
-    K_MIN = 5
+# (the operation codes K_ADD..K_MIN are declared in _kernels.pxd)
 
 cdef object ndarray = np.ndarray
 
@@ -197,6 +192,78 @@ cpdef object binary_same_shape(int code, object a, object b):
     j.b = cnp.PyArray_DATA(B)
     _ew_go(&j, j.n)
     return out
+
+
+cdef bint _update_loop(bint sub, floating* a, floating* b, Py_ssize_t n) noexcept nogil:
+    # a (+|-)= b when every result is finite; a untouched (False) otherwise
+    cdef Py_ssize_t i
+    cdef floating r, acc = 0
+    for i in range(n):
+        r = a[i] - b[i] if sub else a[i] + b[i]
+        acc = acc + (r - r)         # NaN as soon as one r is inf or NaN, else 0
+    if acc != 0:
+        return False
+    for i in range(n):
+        a[i] = a[i] - b[i] if sub else a[i] + b[i]
+    return True
+
+
+cpdef bint binary_update(int code, object a, object b) except -1:
+    """a += b (FAST_ADD) or a -= b (FAST_SUB) in place, for a writable and a read-only
+    C-contiguous float32/float64 array of one shape below the pool's grain (a variable's
+    assign_add/assign_sub).  The sums are IEEE, the bits NumPy's.  False, with ``a``
+    untouched, for other arrays and whenever a result would be inf or NaN: NumPy's
+    ufunc then runs and warns as its error state says (~5,000 instructions on a 0-d
+    variable, most of this update's cost)."""
+    cdef cnp.ndarray A = _nd(a, "binary_update", "a")
+    cdef cnp.ndarray B = _nd(b, "binary_update", "b")
+    cdef int typenum = _ftype(A)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(A)
+    if code != K_ADD and code != K_SUB:
+        _bad_code(code, "binary_update")
+    if typenum < 0 or _ftype(B) != typenum or not _same_shape(A, B) or \
+            not cnp.PyArray_ISWRITEABLE(A) or n >= GRAIN_CHEAP:
+        return False
+    if typenum == cnp.NPY_FLOAT:
+        return _update_loop(code == K_SUB, <float*>cnp.PyArray_DATA(A),
+                            <float*>cnp.PyArray_DATA(B), n)
+    return _update_loop(code == K_SUB, <double*>cnp.PyArray_DATA(A),
+                        <double*>cnp.PyArray_DATA(B), n)
+
+
+cdef bint _square_loop(floating* x, floating* out, Py_ssize_t n, floating tiny) noexcept nogil:
+    # out = x * x; False when a result overflowed, underflowed (or came near it) or is
+    # NaN: where NumPy's square raises a floating-point flag
+    cdef Py_ssize_t i
+    cdef floating v, r
+    cdef bint ok = True
+    for i in range(n):
+        v = x[i]
+        r = v * v
+        out[i] = r
+        ok &= ((r > tiny) & (r < INFINITY)) | (v == 0)
+    return ok
+
+
+cpdef object square(object x):
+    """x * x (NumPy's square, the same IEEE products) of a C-contiguous float32/float64
+    array below the pool's grain, else None.  None too when a result overflows,
+    underflows or is NaN: NumPy raises a floating-point flag there and warns (or raises)
+    as its error state says, so the caller's ufunc runs instead."""
+    cdef cnp.ndarray X = _nd(x, "square", "x")
+    cdef int typenum = _ftype(X)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(X)
+    cdef bint ok
+    if typenum < 0 or n >= GRAIN_CHEAP:
+        return None
+    cdef cnp.ndarray out = _out_array(cnp.PyArray_NDIM(X), cnp.PyArray_DIMS(X), typenum)
+    if typenum == cnp.NPY_FLOAT:
+        ok = _square_loop(<float*>cnp.PyArray_DATA(X), <float*>cnp.PyArray_DATA(out), n,
+                          <float>FLT_MIN)
+    else:
+        ok = _square_loop(<double*>cnp.PyArray_DATA(X), <double*>cnp.PyArray_DATA(out), n,
+                          DBL_MIN)
+    return out if ok else None
 
 
 cdef void _rows(int code, floating* a, floating* v, floating* out, Py_ssize_t R, Py_ssize_t C,

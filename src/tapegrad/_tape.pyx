@@ -10,11 +10,16 @@
 # dispatch, so any other active tape records them: that is how higher order works.
 
 cimport numpy as cnp
+from cpython.dict cimport PyDict_GetItem
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 
 import numpy as np
 
 from tapegrad._core cimport (BaseVariable, OpRecord, Primitive, RecState, TapeCore, Tensor,
-                            current_state, ones_like_fast, pop_tape, push_tape)
+                            _dtype_of, _shape_of, apply, current_state, ones_like_fast,
+                            pop_tape, push_tape)
 
 cnp.import_array()
 cdef object ndarray = np.ndarray
@@ -134,7 +139,7 @@ cdef inline tuple _meta_of(OpRecord rec, Py_ssize_t i):
     cdef Tensor t
     if rec.inputs is not None:
         t = rec.inputs[i]
-        return (t._data.shape, t._data.dtype)
+        return (_shape_of(t._data), _dtype_of(t._data))
     return rec.input_meta[i]
 
 
@@ -146,7 +151,10 @@ cdef object _aggregate(list gs):
             if type(g) is _sparse_type:
                 return _sparse_aggregate(gs)
     if len(gs) == 2:
-        # two contributions (the common case): add has the same-shape fast path
+        # two contributions (the common case): add has the same-shape fast path; straight
+        # to dispatch, as the primitive's own call with two tensors would go
+        if type(_add) is Primitive:
+            return apply(<Primitive>_add, (gs[0], gs[1]), {})
         return _add(gs[0], gs[1])
     return _add_n(*gs)
 
@@ -180,7 +188,18 @@ cpdef tuple call_vjp(Primitive prim, object g, object ans, tuple inputs, dict pa
     means all.  The one place a VJP is called: the backward pass and forward mode's
     by-transposition rule (ops/_jvp.py) share it.
     """
-    cdef object in_grads, outer
+    cdef object in_grads, outer, x
+    cdef Py_ssize_t i, n = len(inputs)
+    # (g, ans, *inputs) built once: Cython's star call concatenates two new tuples
+    cdef tuple args = PyTuple_New(n + 2)
+    Py_INCREF(g)
+    PyTuple_SET_ITEM(args, 0, g)
+    Py_INCREF(ans)
+    PyTuple_SET_ITEM(args, 1, ans)
+    for i in range(n):
+        x = inputs[i]
+        Py_INCREF(x)
+        PyTuple_SET_ITEM(args, i + 2, x)
     # this thread's state; the caller's value comes back afterwards (a backward pass
     # nested in a VJP restores its caller's), looked up again in case the VJP switched
     # contexts
@@ -189,9 +208,9 @@ cpdef tuple call_vjp(Primitive prim, object g, object ans, tuple inputs, dict pa
     st.needs = needs
     try:
         if params:
-            in_grads = prim.vjp(g, ans, *inputs, **params)
+            in_grads = prim.vjp(*args, **params)
         else:
-            in_grads = prim.vjp(g, ans, *inputs)
+            in_grads = prim.vjp(*args)
     finally:
         current_state().needs = outer
     if type(in_grads) is not tuple:
@@ -215,9 +234,10 @@ cdef object _fit(object g, tuple meta, Primitive prim, int i):
     if not isinstance(g, Tensor):
         raise TypeError("gradient of %s returned %s for input %d; VJPs must return tensors "
                         "or None" % (prim.name, type(g).__name__, i))
-    if (<Tensor>g)._data.shape != shape:
+    if _shape_of((<Tensor>g)._data) != shape:
         g = _sum_to(g, shape)
-    if (<Tensor>g)._data.dtype != meta[1]:
+    if _dtype_of((<Tensor>g)._data) is not meta[1] and \
+            _dtype_of((<Tensor>g)._data) != meta[1]:
         raise TypeError("gradient of %s for input %d has dtype %s, expected %s"
                         % (prim.name, i, (<Tensor>g)._data.dtype.name, meta[1].name))
     return g
@@ -256,8 +276,9 @@ cdef list _imperative_grad(TapeCore tape, list targets, list seeds, list sources
     cdef object tid, iid, oid
     cdef Py_ssize_t i, n_in
     cdef object g, gi, in_grads, cnt
-    cdef tuple inputs
+    cdef tuple inputs, needs
     cdef RecState st
+    cdef PyObject* entry
 
     if tape is None or targets is None or seeds is None or sources is None:
         raise TypeError("imperative_grad: expected a TapeCore and three lists")
@@ -282,10 +303,14 @@ cdef list _imperative_grad(TapeCore tape, list targets, list seeds, list sources
         if rec is None:
             continue
         for iid in rec.input_ids:
-            if iid in producers:
+            entry = PyDict_GetItem(producers, iid)
+            if entry != NULL:
                 cnt = usage.get(iid)
                 usage[iid] = 1 if cnt is None else cnt + 1
-                stack.append(iid)
+                if <object>entry is not None:
+                    # (a watched source, None here, has nothing to walk: it stays off
+                    # the stack)
+                    stack.append(iid)
 
     for i in range(len(targets)):
         t = targets[i]
@@ -294,14 +319,21 @@ cdef list _imperative_grad(TapeCore tape, list targets, list seeds, list sources
             grads[t._id] = [seeds[i]]
         else:
             glist.append(seeds[i])
-    seen = set()
-    for t in targets:
-        if t._id in seen:
-            continue
-        seen.add(t._id)
+    if len(targets) == 1:
+        # (the usual single loss: no set of the targets seen)
+        t = targets[0]
         rec = producers.get(t._id)
         if rec is not None and not usage.get(t._id):
             ready.append(rec)
+    else:
+        seen = set()
+        for t in targets:
+            if t._id in seen:
+                continue
+            seen.add(t._id)
+            rec = producers.get(t._id)
+            if rec is not None and not usage.get(t._id):
+                ready.append(rec)
 
     while ready:
         rec = ready.pop()
@@ -313,6 +345,9 @@ cdef list _imperative_grad(TapeCore tape, list targets, list seeds, list sources
         else:
             glist = grads.pop(oid, None)
         n_in = len(rec.input_ids)
+        # which inputs are on the tape: the VJP's needs_input, and the inputs the loop
+        # below passes gradients to (looked up once per record)
+        needs = tuple([iid in producers for iid in rec.input_ids])
         in_grads = None
         if glist is not None and rec.prim.vjp is not None:
             g = _aggregate(glist)
@@ -325,17 +360,16 @@ cdef list _imperative_grad(TapeCore tape, list targets, list seeds, list sources
                 prev_rec, prev_tape = vst.vjp_record, vst.vjp_tape
                 vst.vjp_record, vst.vjp_tape = rec, tape
             try:
-                in_grads = call_vjp(rec.prim, g, rec.output, inputs, rec.params,
-                                    tuple([iid in producers for iid in rec.input_ids]))
+                in_grads = call_vjp(rec.prim, g, rec.output, inputs, rec.params, needs)
             finally:
                 if _track_vjp:
                     vst.vjp_record, vst.vjp_tape = prev_rec, prev_tape
         elif glist is not None and rec.prim.vjp is None:
             raise LookupError("no gradient is defined for op %r" % rec.prim.name)
         for i in range(n_in):
-            iid = rec.input_ids[i]
-            if iid not in producers:
+            if not needs[i]:
                 continue
+            iid = rec.input_ids[i]
             if in_grads is not None:
                 gi = in_grads[i]
                 if gi is not None:

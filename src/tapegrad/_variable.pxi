@@ -32,7 +32,7 @@ cdef class BaseVariable(Operand):
         if _n_tapes and self._trainable:
             for tape in current_state().tapes:
                 if tape.watch_accessed and not tape.paused:
-                    if _is_float(self._value._data.dtype):
+                    if _is_float(_dtype_of(self._value._data)):
                         tape.note_read(self, self._value)
         return self._value
 
@@ -117,42 +117,33 @@ cdef class BaseVariable(Operand):
             _own(self, _np_array(arr, copy=True, order="C"))
 
     def _check_assign(self, value, str what):
-        cdef Tensor t
-        if isinstance(value, BaseVariable):
-            value = (<BaseVariable>value)._value
-        if _is_weak(value):
-            t = _new_tensor(_freeze(_weak_to_array(value, self.dtype, what)))
-        else:
-            t = convert(value, None, what)
-        if t._data.dtype != self.dtype:
-            raise TypeError("%s: value has dtype %s but the variable is %s"
-                            % (what, t._data.dtype.name, self.dtype.name))
-        if t._data.shape != self.shape:
-            raise ValueError("%s: value has shape %s but the variable has shape %s"
-                             % (what, _shape_str(t._data.shape), _shape_str(self.shape)))
-        return t
+        return _checked_value(self, value, what)
 
-    def assign(self, value, read_value=True):
+    # TF's signatures (TF 1.x and 2): use_locking comes before read_value.  It has no
+    # effect here: an assignment is atomic as seen from Python; name is cosmetic.  (In
+    # C rather than in tg.Variable: a Python wrapper costs ~1,000 instructions a call.)
+    def assign(self, value, use_locking=None, name=None, read_value=True):
         cdef Tensor t
         if _tracer is not None and _tracing_here():
             return _tracer.assign(self, "assign", value, read_value)
-        t = self._check_assign(value, "Variable.assign")
+        t = _checked_value(self, value, "Variable.assign")
         if type(t._data) is ndarray and type(self._value._data) is ndarray:
             self._assign_array(t._data)
         else:
             self._replace(t.to(self.device))
         return self if read_value else None
 
-    def assign_add(self, delta, read_value=True):
+    def assign_add(self, delta, use_locking=None, name=None, read_value=True):
         if _tracer is not None and _tracing_here():
             return _tracer.assign(self, "assign_add", delta, read_value)
-        _accumulate(self, delta, "Variable.assign_add", OPC_ADD, np.add)
+        _accumulate(self, delta, "Variable.assign_add", OPC_ADD, _kernels.K_ADD, _np_add)
         return self if read_value else None
 
-    def assign_sub(self, delta, read_value=True):
+    def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
         if _tracer is not None and _tracing_here():
             return _tracer.assign(self, "assign_sub", delta, read_value)
-        _accumulate(self, delta, "Variable.assign_sub", OPC_SUB, np.subtract)
+        _accumulate(self, delta, "Variable.assign_sub", OPC_SUB, _kernels.K_SUB,
+                    _np_subtract)
         return self if read_value else None
 
     def __array__(self, dtype=None, copy=None):
@@ -206,13 +197,40 @@ cdef void _own(BaseVariable var, cnp.ndarray storage):
     var._value = _new_tensor(view)
 
 
-cdef int _accumulate(BaseVariable var, object delta, str what, int opc, object ufunc) except -1:
-    # assign_add / assign_sub: in place when the storage is private, else into a fresh
-    # array that becomes the new storage (no second copy)
-    cdef Tensor d = var._check_assign(delta, what)
+cdef object _np_add = np.add
+cdef object _np_subtract = np.subtract
+
+
+cdef Tensor _checked_value(BaseVariable var, object value, str what):
+    # an assignment's value as a tensor of the variable's dtype and shape (C-level reads:
+    # this runs on every optimizer-free update, assign_sub in a hand-written loop)
+    cdef Tensor t
+    cdef object data = var._value._data
+    if isinstance(value, BaseVariable):
+        value = (<BaseVariable>value)._value
+    if _is_weak(value):
+        t = _new_tensor(_freeze(_weak_to_array(value, data.dtype, what)))
+    else:
+        t = convert(value, None, what)
+    if t._data.dtype != data.dtype:
+        raise TypeError("%s: value has dtype %s but the variable is %s"
+                        % (what, t._data.dtype.name, var.dtype.name))
+    if t._data.shape != data.shape:
+        raise ValueError("%s: value has shape %s but the variable has shape %s"
+                         % (what, _shape_str(t._data.shape), _shape_str(var.shape)))
+    return t
+
+
+cdef int _accumulate(BaseVariable var, object delta, str what, int opc, int code,
+                     object ufunc) except -1:
+    # assign_add / assign_sub: in place when the storage is private (a small float one
+    # by the kernel, NumPy's ufunc otherwise), else into a fresh array that becomes the
+    # new storage (no second copy)
+    cdef Tensor d = _checked_value(var, delta, what)
     if type(d._data) is ndarray and type(var._value._data) is ndarray:
         if _private(var):
-            ufunc(var._storage, d._data, out=var._storage)
+            if not _kernels.binary_update(code, var._storage, d._data):
+                ufunc(var._storage, d._data, out=var._storage)
             var._value = _new_tensor(var._value._data)
         else:
             _own(var, ufunc(var._value._data, d._data,

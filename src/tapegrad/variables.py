@@ -54,16 +54,7 @@ class Variable(_core.BaseVariable):
     def name(self):
         return self._handle_name
 
-    # TF's signatures (TF 1.x and 2): use_locking comes before read_value.  It has no
-    # effect here: an assignment is atomic as seen from Python.
-    def assign(self, value, use_locking=None, name=None, read_value=True):
-        return _core.BaseVariable.assign(self, value, read_value)
-
-    def assign_add(self, delta, use_locking=None, name=None, read_value=True):
-        return _core.BaseVariable.assign_add(self, delta, read_value)
-
-    def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
-        return _core.BaseVariable.assign_sub(self, delta, read_value)
+    # assign, assign_add and assign_sub (TF's signatures) are _core.BaseVariable's own
 
     def __repr__(self):
         return "<tg.Variable '%s' shape=%s dtype=%s, numpy=%s>" % (

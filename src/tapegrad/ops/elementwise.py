@@ -16,7 +16,7 @@ applied to the tangent, is the JVP.
 
 import numpy as np
 
-from tapegrad import _kernels
+from tapegrad import _core, _kernels
 from tapegrad._tape import needs_input
 from tapegrad.errors import InvalidArgumentError
 from tapegrad.ops import _series as _S
@@ -307,6 +307,9 @@ for _p in (sign, floor, ceil, round):
 
 square = primitive("square", dtypes=NUMERIC, save_output=False, args=("x",),
                    doc="x * x elementwise.")(np.square)
+# a small float square runs _kernels.square from the dispatcher (NumPy's ufunc call costs
+# more than squaring a thousand numbers); where NumPy would warn it still runs NumPy
+square.unary_code = _core.UNARY_SQUARE
 
 
 @square.defvjp

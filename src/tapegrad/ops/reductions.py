@@ -3,6 +3,7 @@ its adjoint broadcast_to); mean, logsumexp, variance, any/all; argmax/argmin."""
 
 import numpy as np
 
+from tapegrad._core import apply as _apply
 from tapegrad.ops._registry import (
     BOOL,
     REAL,
@@ -152,14 +153,22 @@ def reduce_prod(input_tensor, axis=None, keepdims=False, name=None):
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     """Mean over ``axis``; integer tensors use integer (truncating) division like TF."""
     x = tensor(input_tensor, op="reduce_mean")
-    if x.dtype == np.bool_:
+    kind = x.dtype.kind
+    if kind == "b":
         raise TypeError("reduce_mean: bool tensors cannot be averaged; cast them first")
-    axes = norm_axes(axis, x.ndim, "reduce_mean")
-    count = 1
-    for a in axes:
-        count *= x.shape[a]
-    total = _sum(x, axes=axes, keepdims=bool(keepdims))
-    if x.dtype.kind in "fc":
+    if axis is None:
+        # the usual mean of a loss, over every axis: its count is the size, and the sum
+        # goes straight to dispatch (the primitive's keyword check is for user calls)
+        axes = tuple(range(x.ndim))
+        count = x.size
+    else:
+        axes = norm_axes(axis, x.ndim, "reduce_mean")
+        shape = tuple(x.shape)
+        count = 1
+        for a in axes:
+            count *= shape[a]
+    total = _apply(_sum, (x,), {"axes": axes, "keepdims": bool(keepdims)})
+    if kind in "fc":
         if count == 0:
             return divide(total, float("nan"))
         return multiply(total, 1.0 / count)

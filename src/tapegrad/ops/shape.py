@@ -131,6 +131,9 @@ def _broadcast_to(x, shape):
 
 
 _broadcast_to.deflinear()
+# a 0-d float value broadcast small (a loss's gradient through its reduction) is copied
+# by the dispatcher itself (_core._unary_fast, the same NumPy copy as above)
+_broadcast_to.unary_code = _core.UNARY_BROADCAST
 
 
 @_broadcast_to.defvjp
@@ -191,11 +194,17 @@ def _sum(x, axes, keepdims):
 
 
 _sum.deflinear()
+# a full float sum (a loss; the unbroadcast of a scalar's gradient) runs sum_all from the
+# dispatcher (_core._unary_fast), the branch above without its Python frame
+_sum.unary_code = _core.UNARY_SUM_ALL
 
 
 @_sum.defvjp
 def _sum_vjp(g, ans, x, axes, keepdims):
     # straight to the primitives: the shapes are known to be consistent here
+    if not g.ndim:
+        # a 0-d g (a full reduction) broadcasts as it is (what the lines below do for it)
+        return g if not x.ndim else _broadcast_to(g, shape=x.shape)
     kept = kept_shape(x.shape, axes)
     if not keepdims and g.ndim and g.shape != kept:
         # (a 0-d g, from a full reduction, broadcasts as it is)
