@@ -229,3 +229,18 @@ def test_training_step_on_a_scalar_variable(make):
         assert_bits(step_e(), step_t())
         assert_bits(ve, vt)
     assert ve[0].shape == ()
+
+
+# -- the TracingError's advice ----------------------------------------------------------------
+
+def test_tracing_error_does_not_offer_cond_as_the_fix():
+    # tg.cond runs eagerly: its tensor predicate is itself the data-dependent Python
+    from tapegrad.graph.trace import TracingError
+
+    f = tg.function(lambda x: tg.cond(x > 0, lambda: x * 2.0, lambda: -x))
+    with pytest.raises(TracingError) as info:
+        f(tg.constant(1.5))
+    msg = str(info.value)
+    assert "tg.where" in msg and "use tg.cond" not in msg
+    g = tg.function(lambda x, up: tg.cond(up, lambda: x * 2.0, lambda: -x))
+    assert_bits(g(tg.constant(1.5), True), tg.constant(3.0))
