@@ -244,3 +244,38 @@ def test_tracing_error_does_not_offer_cond_as_the_fix():
     assert "tg.where" in msg and "use tg.cond" not in msg
     g = tg.function(lambda x, up: tg.cond(up, lambda: x * 2.0, lambda: -x))
     assert_bits(g(tg.constant(1.5), True), tg.constant(3.0))
+
+
+# -- layers built or updated inside a traced training step ---------------------------------
+
+def _train(model_fn, x_shape, traced):
+    from tapegrad.models import Sequential
+
+    tg.random.set_seed(11)
+    model = Sequential(model_fn())
+    rng = np.random.default_rng(0)
+    x = tg.constant(rng.standard_normal(x_shape).astype(np.float32))
+    y = tg.constant(np.ones((x_shape[0], 2), np.float32))
+    opt = tg.optimizers.Adam(0.01)
+
+    def step():
+        with tg.GradientTape() as t:
+            loss = tg.reduce_mean(tg.square(model(x, training=True) - y))
+        g = t.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(g, model.trainable_variables))
+        return loss
+    step = tg.function(step) if traced else step
+    losses = [step() for _ in range(3)]
+    return losses, list(model.variables)
+
+
+@pytest.mark.parametrize("model_fn,x_shape", [
+    # BatchNormalization's moving averages were updated through .numpy() (TracingError)
+    (lambda: [tg.layers.Dense(8), tg.layers.BatchNormalization(), tg.layers.Dense(2)],
+     (16, 5)),
+    # LSTM's unit_forget_bias initial value was built with NumPy (TracingError when the
+    # layer builds on the traced call); relu: not the fused kernels, which trace no ops
+    (lambda: [tg.layers.LSTM(4, activation="relu"), tg.layers.Dense(2)], (3, 5, 2)),
+], ids=["batchnorm", "lstm"])
+def test_training_step_of_layers_traced(model_fn, x_shape):
+    assert_bits(_train(model_fn, x_shape, False), _train(model_fn, x_shape, True))
