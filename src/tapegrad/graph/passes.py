@@ -16,7 +16,8 @@ does, with the same kernels.
   ``x/1``, ``x + (-0.0)``, ``x - 0.0`` (and ``x+0``, ``x-0`` for integers) become
   ``x`` when the result has ``x``'s shape and a real or integer dtype, ``x``'s.
   ``x + 0.0`` stays: it turns ``-0.0`` into ``+0.0``; complex results stay too (see
-  the pass).
+  the pass).  One input is not covered: a signaling NaN (only made by reinterpreting
+  bits), which the arithmetic would return quieted and the rewrite returns as it is.
 * :func:`plan_buffers`: liveness analysis; returns, per node, the values that die
   after it, so the replay drops them at once (their buffers go back to the allocator
   for the next node, and a variable updated after its last read is written in place
