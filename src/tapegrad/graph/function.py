@@ -358,7 +358,7 @@ class Function:
                 return cf.run(sig.tensors, functools.partial(self._fn, *args, **kwargs))
             return self._trace_locked(key, sig, args, kwargs)
 
-    def _trace_locked(self, key, sig, args, kwargs, verify=False):
+    def _trace_locked(self, key, sig, args, kwargs, verify=False, result_used=True):
         graph = Graph(self._name)
         tracer = Tracer(graph)
         linked = []
@@ -383,7 +383,7 @@ class Function:
         if not cf.created_variables and not kwargs and _training_context() is None and \
                 cf.set_guard(args):
             self._fast = cf._plan
-        if linked_on_tape and not cf.created_variables and \
+        if linked_on_tape and result_used and not cf.created_variables and \
                 not any(n.stateful and n.op != "read_variable" for n in graph.nodes):
             # A tape saw the tracing call through identity links: each one sums its
             # argument's uses into one gradient before passing it on, where eager adds
@@ -430,12 +430,12 @@ class Function:
         if key not in self._cache:
             with _TRACE_LOCK:
                 if key not in self._cache:
-                    self._trace_locked(key, sig, args, kwargs)
+                    self._trace_locked(key, sig, args, kwargs, result_used=False)
         cf = self._cache[key]
         if cf.created_variables:
             # the graph after the variables exist (what later calls replay)
             with _TRACE_LOCK:
-                self._trace_locked(key, sig, args, kwargs, verify=True)
+                self._trace_locked(key, sig, args, kwargs, verify=True, result_used=False)
             cf = self._cache[key]
         return cf
 
