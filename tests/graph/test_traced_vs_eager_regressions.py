@@ -279,3 +279,19 @@ def _train(model_fn, x_shape, traced):
 ], ids=["batchnorm", "lstm"])
 def test_training_step_of_layers_traced(model_fn, x_shape):
     assert_bits(_train(model_fn, x_shape, False), _train(model_fn, x_shape, True))
+
+
+# -- tg.hessian where the gradient is unconnected ------------------------------------------
+
+@pytest.mark.parametrize("fn", [
+    lambda x, y: tg.reduce_sum(y * y),          # x unused: the gradient was None (TypeError)
+    lambda x, y: tg.reduce_sum(x * 3.0 + y),    # linear in x: no second derivative
+])
+def test_hessian_is_zero_where_nothing_depends(fn):
+    x = tg.constant([1.0, 2.0])
+    y = tg.constant([3.0])
+    f = tg.function(fn)
+    f(x, y)
+    zeros = tg.zeros((2, 2))
+    assert_bits(tg.hessian(fn)(x, y), zeros)
+    assert_bits(tg.hessian(f)(x, y), zeros)
