@@ -295,3 +295,24 @@ def test_hessian_is_zero_where_nothing_depends(fn):
     zeros = tg.zeros((2, 2))
     assert_bits(tg.hessian(fn)(x, y), zeros)
     assert_bits(tg.hessian(f)(x, y), zeros)
+
+
+def test_computed_argument_and_an_op_without_gradient():
+    # The walk-order check runs the backward once; an op without a gradient must not
+    # make the forward fail under a tape (eager fails at tape.gradient only)
+    from tapegrad import _core
+
+    prim = _core.Primitive("test_traced_no_vjp", lambda a: np.sin(a))
+    x = tg.constant(np.array([0.3, 1.7]))
+
+    def body(a):
+        return tg.reduce_sum(prim(a) * a)
+    f = tg.function(body)
+    f(x)
+    for fn in (body, f):
+        with tg.GradientTape() as t:
+            t.watch(x)
+            y = fn(x * 2.0)
+        assert_bits(y, body(x * 2.0))
+        with pytest.raises(LookupError, match="no gradient"):
+            t.gradient(y, x)

@@ -301,10 +301,19 @@ def _walk_order_kept(info, pattern, layout, first, inputs, prod, computed):
                 with device(v.device):
                     cot = ones(v.shape, v.dtype)
             order = []
-            _contributions(info, pattern, layout, inputs, needs, cot, order)
+            try:
+                _contributions(info, pattern, layout, inputs, needs, cot, order)
+            except Exception:
+                # a backward that fails (an op without a gradient) fails when a
+                # gradient is asked for, as eager's: the per-op replay records the
+                # forward, and this forward call goes on
+                order = None
         finally:
             for c in tapes:
                 c.paused -= 1
+        if order is None:
+            info.order_kept[key] = False
+            return False
         # the last VJP's contributions (one VJP's are consecutive)
         start = len(order)
         while start > 0 and order[start - 1][1] == order[-1][1]:
