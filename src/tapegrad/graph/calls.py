@@ -25,8 +25,10 @@ Calls this does not cover keep the per-op replay (every op of the replay recorde
 before): functions with effects (variable assignments, host calls, random ops), with a
 ``custom_gradient`` inside (the Python function runs, see ``ConcreteFunction.run``),
 with other than exactly one tensor output, with complex values (the tape conjugates
-complex seeds and gradients at its boundary, which a nested walk would do twice), or
-under a tape that watches a tensor the function captured (see ``record_call``).
+complex seeds and gradients at its boundary, which a nested walk would do twice),
+under a tape that watches a tensor the function captured (see ``record_call``), or
+with an argument computed on the tape whose producer eager's walk would reach before
+the function's backward is done (``_walk_order_kept``).
 """
 
 import threading
