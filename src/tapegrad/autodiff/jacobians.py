@@ -453,9 +453,10 @@ def _hessian_rows(f, argnums):
                 raise ValueError("hessian: the function must return a scalar, got %s"
                                  % (("shape %s" % (tuple(y.shape),)) if isinstance(
                                      y, _core.Tensor) else type(y).__name__))
-            g = inner.gradient(y, x)
+            # zeros where y does not depend on x, as tg.grad and tg.jacobian give
+            g = inner.gradient(y, x, unconnected_gradients="zero")
             s = reduce_sum(multiply(g, v))
-        return outer.gradient(s, x)
+        return outer.gradient(s, x, unconnected_gradients="zero")
 
     try:
         _HESSIAN_ROWS.setdefault(f, {})[argnums] = row

@@ -24,11 +24,16 @@ why every gradient is eager's, bit for bit; in short:
 Calls this does not cover keep the per-op replay (every op of the replay recorded, as
 before): functions with effects (variable assignments, host calls, random ops), with a
 ``custom_gradient`` inside (the Python function runs, see ``ConcreteFunction.run``),
-with other than exactly one tensor output, or with complex values (the tape conjugates
-complex seeds and gradients at its boundary, which a nested walk would do twice).
+with other than exactly one tensor output, with complex values (the tape conjugates
+complex seeds and gradients at its boundary, which a nested walk would do twice),
+under a tape that watches a tensor the function captured (see ``record_call``), or
+with an argument computed on the tape whose producer eager's walk would reach before
+the function's backward is done (``_walk_order_kept``).
 """
 
 import threading
+
+import numpy as np
 
 from tapegrad import _core, _graph, _tape
 from tapegrad.autodiff import nest
@@ -66,6 +71,9 @@ class CallInfo:
         self.out_id = out_id            # its one tensor output
         self.reads = reads              # [(variable, value id of its read)]
         self.variables = [v for v, _ in reads]
+        # tensors captured by value that a tape could differentiate (see record_call)
+        self.captured = tuple(t for t in g.constants.values()
+                              if isinstance(t, _core.Tensor) and t.dtype.kind in "fc")
         # the forward's replay returns the values a backward may read (the residuals):
         # all of them until a backward is traced, then those the traced ones read
         self.keep = self._keep_plan(list(g.values))
@@ -82,6 +90,7 @@ class CallInfo:
         self.first = _first_slots(self.layout, len(self.uses))
         self.single = isinstance(g.outputs, Ref)    # returns the tensor itself
         self.backward = {}              # (input pattern, needs) -> _Backward
+        self.order_kept = {}            # (pattern, needs, input) -> _walk_order_kept
 
     def _keep_plan(self, vids):
         g = self.graph.copy()
@@ -196,6 +205,7 @@ def record_call(cf, flat):
         layout = tuple(k for k in range(len(distinct)) for _ in range(uses[k]))
         first = _first_slots(layout, len(distinct))
     one = None
+    captured = info.captured
     for i in range(len(tapes) - 1, -1, -1):
         c = tapes[i]
         if c.paused:
@@ -205,11 +215,32 @@ def record_call(cf, flat):
             if distinct[k]._id in prod:
                 one = c
                 break
+        if one is None and captured:
+            for t in captured:
+                if t._id in prod:
+                    one = c
+                    break
         if one is not None:
             break
     if one is None or one.persistent:
         # a persistent tape may record its own backward pass, which reads the forward's
         # values: those must be on it, op by op (as must they be on any outer tape)
+        return NOT_RECORDED
+    if captured:
+        prod = one.producers
+        for t in captured:
+            if t._id in prod:
+                # a tensor the function captured is watched (or computed) on the tape
+                # that would get the one op: the op's inputs are the arguments and
+                # variable reads only, so its gradient would be lost, and a tape inside
+                # would differentiate forward values this tape never saw computed.
+                # Per-op replay records the captured tensor's uses as eager does.
+                return NOT_RECORDED
+    prod = one.producers
+    computed = tuple([k for k in range(len(distinct))
+                      if first[k] >= 0 and prod.get(distinct[k]._id) is not None])
+    if computed and not _walk_order_kept(info, pattern, layout, first, distinct, prod,
+                                         computed):
         return NOT_RECORDED
     one.paused += 1
     try:
@@ -238,12 +269,75 @@ def record_call(cf, flat):
         values[index[x.id]] if type(x) is Ref else x for x in info.flat_outputs])
 
 
+def _walk_order_kept(info, pattern, layout, first, inputs, prod, computed):
+    """Whether one op keeps eager's gradient order, ``computed`` being the inputs a
+    recorded op on the tape produced (the others are watched tensors, variable reads).
+
+    Eager's walk pushes an input's producer the moment the input's last use inside the
+    function has contributed (after that use's VJP), and walks on from it (the stack is
+    LIFO) before the rest of the function's backward: gradients upstream of the input,
+    a variable's among them when earlier calls read it, get their contributions
+    interleaved with the function's.  The one op's walk goes upstream only after its
+    VJP has made every contribution.  The two orders agree when no VJP after the one of
+    a computed input's last use contributes to an input; otherwise an upstream tensor
+    with three or more contributions may sum them in another order (an RNN cell whose
+    state is used late, say).  Several computed inputs also need their producers
+    pushed in the same order: eager pushes them in that last VJP's argument order, the
+    one op in input order.  The walk's order depends only on the graph: it is found
+    once per input pattern by running the eager backward with every tape paused."""
+    needs = tuple([first[j] >= 0 and inputs[j]._id in prod for j in range(len(inputs))])
+    key = (pattern, needs, computed)
+    kept = info.order_kept.get(key)
+    if kept is None:
+        v = info.graph.values[info.out_id]
+        tapes = _core._active_tapes()
+        for c in tapes:
+            c.paused += 1
+        try:
+            if v.device is None:
+                cot = _core.wrap(np.ones(v.shape, v.dtype))
+            else:
+                from tapegrad.device import device
+                from tapegrad.ops.creation import ones
+
+                with device(v.device):
+                    cot = ones(v.shape, v.dtype)
+            order = []
+            try:
+                _contributions(info, pattern, layout, inputs, needs, cot, order)
+            except Exception:
+                # a backward that fails (an op without a gradient) fails when a
+                # gradient is asked for, as eager's: the per-op replay records the
+                # forward, and this forward call goes on
+                order = None
+        finally:
+            for c in tapes:
+                c.paused -= 1
+        if order is None:
+            info.order_kept[key] = False
+            return False
+        # the last VJP's contributions (one VJP's are consecutive)
+        start = len(order)
+        while start > 0 and order[start - 1][1] == order[-1][1]:
+            start -= 1
+        ks = [j for j, _ in order]
+        tail = ks[start:]
+        kept = all(ks.count(k) == layout.count(k) and k in tail for k in computed)
+        if kept:
+            # the order in which the last VJP finishes them: by their last contributions
+            done = sorted(computed, key=lambda k: len(tail) - tail[::-1].index(k))
+            kept = done == list(computed)
+        info.order_kept[key] = kept
+    return kept
+
+
 # ---------------------------------------------------------------- forward, eagerly
 
 def _interpret(info, inputs, pattern, use=None):
     """Run the forward graph's nodes through ordinary dispatch on ``inputs`` (so active
-    tapes and an active tracer record them); ``{value id: tensor}``.  ``use(k)``, when
-    given, supplies the tensor for each use of distinct input ``k`` (in node order)."""
+    tapes and an active tracer record them); ``{value id: tensor}``.  ``use(k, i)``, when
+    given, supplies the tensor for each use of distinct input ``k`` (in node order; ``i``
+    is the using node's index)."""
     g = info.graph
     env = {}
     owner = {}
@@ -257,32 +351,39 @@ def _interpret(info, inputs, pattern, use=None):
     for cid, t in g.constants.items():
         env[cid] = t
 
+    at = [0]            # the node whose arguments get() resolves
+
     def get(r):
         k = owner.get(r.id) if use is not None else None
-        return env[r.id] if k is None else use(k)
+        return env[r.id] if k is None else use(k, at[0])
 
-    for n in g.nodes:
+    for i, n in enumerate(g.nodes):
         if n.op == "read_variable":
             continue
+        at[0] = i
         env[n.outputs[0]] = _core.apply(n.prim, map_refs(n.args, get), n.params or None)
     return env
 
 
-def _contributions(info, pattern, layout, inputs, needs, cot):
+def _contributions(info, pattern, layout, inputs, needs, cot, order=None):
     """The eager backward of one call, per slot: the forward's nodes run on a fresh tape
     with every use of an input as its own watched tensor, the engine's walk from the
     output seeded with ``cot``, and each use's gradient taken the moment the walk makes
     it (``on_ready``): the contributions the eager tape would append to the input's
-    gradient list, in its order.  Returns ``(env, per-slot gradients or None)``."""
+    gradient list, in its order.  Returns ``(env, per-slot gradients or None)``;
+    ``order``, when given, gets ``(distinct input, index of the node whose VJP made it)``
+    of each contribution as it is made."""
     from tapegrad.autodiff.tape import GradientTape
 
     owner = {}          # use tensor id -> distinct input
+    node = {}           # use tensor id -> the node using it
 
-    def use(k):
+    def use(k, i):
         t = _core.wrap(inputs[k]._data)     # the same array: the same graph value
         if needs[k]:
             tape.watch(t)
         owner[t._id] = k
+        node[t._id] = i
         return t
 
     tape = GradientTape(watch_accessed_variables=False)
@@ -291,7 +392,10 @@ def _contributions(info, pattern, layout, inputs, needs, cot):
     fired = [[] for _ in inputs]
 
     def on_ready(iid, gi):
-        fired[owner[iid]].append(gi)
+        k = owner[iid]
+        fired[k].append(gi)
+        if order is not None:
+            order.append((k, node[iid]))
 
     srcs = [[i] for i, k in owner.items() if needs[k]]
     _tape.imperative_grad(tape._core, [env[info.out_id]], [cot], srcs, on_ready)

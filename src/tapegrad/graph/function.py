@@ -274,13 +274,19 @@ def _swap_tensors(x, tracer, linked):
 def _link_to_tapes(linked):
     """The tracing call runs on fresh tensors (each argument position its own graph
     value): a tape recording an argument records its fresh tensor as an identity of it,
-    so the tracing call's result is differentiable like a replay's."""
-    if not _core._active_tapes():
-        return
+    so the tracing call's result is differentiable like a replay's.  True when a tape
+    records one (see ``Function._trace_locked``)."""
+    tapes = _core._active_tapes()
+    if not tapes:
+        return False
     identity = _core.registry()["identity"]
+    tracked = False
     for x, t in linked:
         if x.dtype.kind in "fc":
             _core._record_external(identity, (x,), t, None)
+            if not tracked:
+                tracked = any(not c.paused and x._id in c.producers for c in tapes)
+    return tracked
 
 
 class Function:
@@ -410,13 +416,13 @@ class Function:
                 return cf.run(sig.tensors, functools.partial(self._fn, *args, **kwargs))
             return self._trace_locked(key, sig, args, kwargs)
 
-    def _trace_locked(self, key, sig, args, kwargs, verify=False):
+    def _trace_locked(self, key, sig, args, kwargs, verify=False, result_used=True):
         graph = Graph(self._name)
         tracer = Tracer(graph)
         linked = []
         args2 = tuple(_swap_tensors(a, tracer, linked) for a in args)
         kwargs2 = {k: _swap_tensors(kwargs[k], tracer, linked) for k in sorted(kwargs)}
-        _link_to_tapes(linked)
+        linked_on_tape = _link_to_tapes(linked)
         prev = _core._set_tracer(tracer)
         try:
             result = self._fn(*args2, **kwargs2)
@@ -435,6 +441,15 @@ class Function:
         if not cf.created_variables and not kwargs and _training_context() is None and \
                 cf.set_guard(args):
             self._fast = cf._plan
+        if linked_on_tape and result_used and not cf.created_variables and \
+                not any(n.stateful and n.op != "read_variable" for n in graph.nodes):
+            # A tape saw the tracing call through identity links: each one sums its
+            # argument's uses into one gradient before passing it on, where eager adds
+            # each use's to the argument's other contributions one by one (another sum,
+            # in the last bits, once there are three).  A graph without effects can run
+            # again, as the replay a tape records eagerly's way, and the tracing call's
+            # records (reachable from nothing returned) are never walked.
+            result = cf.run(list(sig.tensors), functools.partial(self._fn, *args, **kwargs))
         if verify:
             return result
         self._keys.append(key)
@@ -475,12 +490,12 @@ class Function:
         if key not in self._cache:
             with _TRACE_LOCK:
                 if key not in self._cache:
-                    self._trace_locked(key, sig, args, kwargs)
+                    self._trace_locked(key, sig, args, kwargs, result_used=False)
         cf = self._cache[key]
         if cf.created_variables:
             # the graph after the variables exist (what later calls replay)
             with _TRACE_LOCK:
-                self._trace_locked(key, sig, args, kwargs, verify=True)
+                self._trace_locked(key, sig, args, kwargs, verify=True, result_used=False)
             cf = self._cache[key]
         return cf
 

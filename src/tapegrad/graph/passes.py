@@ -14,8 +14,10 @@ does, with the same kernels.
   host call lies between them.
 * :func:`simplify`: algebraic identities exact in IEEE arithmetic: ``x*1``, ``1*x``,
   ``x/1``, ``x + (-0.0)``, ``x - 0.0`` (and ``x+0``, ``x-0`` for integers) become
-  ``x`` when the result has ``x``'s shape and dtype.  ``x + 0.0`` stays: it turns
-  ``-0.0`` into ``+0.0``.
+  ``x`` when the result has ``x``'s shape and a real or integer dtype, ``x``'s.
+  ``x + 0.0`` stays: it turns ``-0.0`` into ``+0.0``; complex results stay too (see
+  the pass).  One input is not covered: a signaling NaN (only made by reinterpreting
+  bits), which the arithmetic would return quieted and the rewrite returns as it is.
 * :func:`plan_buffers`: liveness analysis; returns, per node, the values that die
   after it, so the replay drops them at once (their buffers go back to the allocator
   for the next node, and a variable updated after its last read is written in place
@@ -203,7 +205,12 @@ def simplify(graph):
             out = graph.values[n.outputs[0]]
             is_int = out.dtype.kind in "iu"
             cands = []
-            if n.op == "multiply":
+            if out.dtype.kind not in "iuf":
+                # complex arithmetic is not exact under these identities: (inf+0j)*1 is
+                # inf+nanj (the cross term inf*0), and -0.0 as a complex is -0+0j, whose
+                # +0 imaginary part turns a -0 imaginary into +0; bool/object: no rules
+                pass
+            elif n.op == "multiply":
                 cands = [(x, y, _one), (y, x, _one)]
             elif n.op == "divide":
                 cands = [(x, y, _one)]

@@ -195,8 +195,9 @@ class Tracer:
             raise TracingError(
                 "tg.function: %s of %s while tracing, at %s.  A traced function cannot "
                 "branch on or read tensor values in Python (the graph would keep this "
-                "call's value); use tg.cond / tg.while_loop / tg.where for data-dependent "
-                "control flow, tg.print to print values, or call the function without "
+                "call's value); use tg.where to select values by data (tg.cond and "
+                "tg.while_loop run eagerly: traced, their predicates must be Python "
+                "values), tg.print to print values, or call the function without "
                 "tg.function." % (what, desc, _user_frame()))
 
     def host_call(self, fn, args, kwargs):

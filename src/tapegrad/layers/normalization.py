@@ -4,6 +4,7 @@ import numpy as np
 
 import tapegrad as tg
 from tapegrad import initializers
+from tapegrad.graph.trace import tracing
 from tapegrad.layers.base import Layer
 
 __all__ = ["BatchNormalization"]
@@ -76,13 +77,18 @@ class BatchNormalization(Layer):
 
     def _update_moving(self, variable, batch_value):
         decay = 1.0 - self.momentum
-        if variable.device.startswith("/cpu"):
+        if variable.device.startswith("/cpu") and not tracing():
             values = np.asarray(batch_value.numpy(), dtype=variable.dtype).reshape(-1)
             moving = variable._inplace_array()
             moving *= self.momentum
             moving += values * decay
         else:
+            # Traced, the update must be graph ops (reading .numpy() would bake this
+            # call's batch into the graph): the same float operations in the same order
+            # as the in-place NumPy ones, so the same bits
             batch_value = tg.stop_gradient(tg.reshape(batch_value, (-1,)))
+            if batch_value.dtype != variable.dtype:
+                batch_value = tg.cast(batch_value, variable.dtype)
             variable.assign(variable.read_value() * self.momentum + batch_value * decay)
 
     def call(self, inputs, training=None):

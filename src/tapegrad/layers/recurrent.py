@@ -172,9 +172,13 @@ class LSTMCell(_Cell):
         return [self.units, self.units]
 
     def _bias_initial(self, shape, dtype=None):
-        value = np.array(self.bias_initializer(shape, dtype=dtype), dtype=dtype)
+        value = self.bias_initializer(shape, dtype=dtype)
         if self.unit_forget_bias:
-            value[self.units:2 * self.units] = 1.0
+            # tensor ops, not NumPy: built on a tg.function's first call, the layer's
+            # initial values are traced tensors (whose .numpy() would raise)
+            value = tg.convert_to_tensor(value, dtype=dtype)
+            u = self.units
+            value = tg.concat([value[:u], tg.ones((u,), dtype=value.dtype), value[2 * u:]], 0)
         return value
 
     def step(self, projected, states):

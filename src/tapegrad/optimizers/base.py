@@ -44,8 +44,10 @@ def _host_gradient(grad, dtype, variable, where):
             f"{where}: gradient shape {arr.shape} does not match variable {variable.name!r} "
             f"of shape {tuple(variable.shape)}"
         )
-    # the fused kernels take C-contiguous arrays only; NumPy's fallback would be slower
-    return np.ascontiguousarray(arr)
+    # the fused kernels take C-contiguous arrays only; NumPy's fallback would be slower.
+    # (ascontiguousarray makes a 0-d array 1-d: a scalar variable's in-place update
+    # would then broadcast its slots to shape (1,) and fail; the reshape keeps ())
+    return np.ascontiguousarray(arr).reshape(arr.shape)
 
 
 # Half-precision variables (and their slots) are updated in float32 and stored back:
