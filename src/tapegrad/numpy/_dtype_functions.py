@@ -32,8 +32,12 @@ def astype(x, dtype, /, *, copy=True, device=None):
 def can_cast(from_, to, /):
     src = from_.dtype if hasattr(from_, "dtype") and not isinstance(from_, np.dtype) else from_
     src, to = np.dtype(src), np.dtype(to)
-    if src.kind == "b" or to.kind == "b":
-        return src == to or src.kind == to.kind
+    if src.kind == "b":
+        # bool -> any numeric type is a safe cast (False -> 0, True -> 1), as in NumPy
+        # and PyTorch; the standard leaves cross-kind casts to the library
+        return True
+    if to.kind == "b":
+        return False
     if src.kind in "fc" and to.kind in "iu":
         return False
     return np.can_cast(src, to, casting="safe") if not (src.kind in "iu" and to.kind == "f") \
