@@ -18,15 +18,6 @@ from .linalg import gemm_ptr
 COLS_BYTES = 256 << 20
 
 
-def _geometry(in_size, k, stride, dilation, padding):
-    # TensorFlow's rule, identical to the CPU forward's (VALID with a too-small input: 0)
-    eff = (k - 1) * dilation + 1
-    if padding == "SAME":
-        out = -(-in_size // stride)
-        return out, max((out - 1) * stride + eff - in_size, 0) // 2
-    return ((in_size - eff) // stride + 1 if in_size >= eff else 0), 0
-
-
 def conv_meta(x_shape, kh, kw, strides, dilations, pads, out_hw, n=None):
     m = launch.ConvMeta()
     N, H, W, C = x_shape
@@ -40,6 +31,9 @@ def conv_meta(x_shape, kh, kw, strides, dilations, pads, out_hw, n=None):
 
 
 def _plan(x_shape, w_shape, strides, padding, dilations):
+    # the CPU forward's geometry (TensorFlow's rule; VALID with a too-small input raises)
+    from tapegrad.ops.conv import _geometry
+
     oh, pt = _geometry(x_shape[1], w_shape[0], strides[0], dilations[0], padding)
     ow, pl = _geometry(x_shape[2], w_shape[1], strides[1], dilations[1], padding)
     return (oh, ow), (pt, pl)

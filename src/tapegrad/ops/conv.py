@@ -74,13 +74,22 @@ def _pair_values(v, name, op):
     raise ValueError("%s: %s must be an int or a list of 1, 2 or 4 ints, got %s" % (op, name, v))
 
 
-def _geometry(in_size, k, stride, dilation, padding):
+def _geometry(in_size, k, stride, dilation, padding, op="conv2d"):
     eff = (k - 1) * dilation + 1
     if padding == "SAME":
         out = -(-in_size // stride)
         total = max((out - 1) * stride + eff - in_size, 0)
         return out, total // 2
-    out = (in_size - eff) // stride + 1 if in_size >= eff else 0
+    # TensorFlow's VALID size, (in - eff + stride) / stride in C's truncating division:
+    # an input a little smaller than the window gives an empty output, a negative size
+    # is an error (TF raises it too, and an empty result would only fail later)
+    num = in_size - eff + stride
+    out = num // stride if num >= 0 else -(-num // stride)
+    if out < 0:
+        raise ValueError("%s: VALID padding with an input of %d along a spatial axis and a "
+                         "%swindow of %d (stride %d) gives a negative output size; use "
+                         "padding='SAME' or a smaller window"
+                         % (op, in_size, "dilated " if dilation > 1 else "", eff, stride))
     return out, 0
 
 
@@ -270,8 +279,8 @@ def _pool_args(x, ksize, strides, padding, op):
     if min(k) < 1 or min(s) < 1:
         raise ValueError("%s: ksize and strides must be >= 1, got %s, %s" % (op, k, s))
     p = _padding(padding, op)
-    oh, pt = _geometry(x.shape[1], k[0], s[0], 1, p)
-    ow, pl = _geometry(x.shape[2], k[1], s[1], 1, p)
+    oh, pt = _geometry(x.shape[1], k[0], s[0], 1, p, op)
+    ow, pl = _geometry(x.shape[2], k[1], s[1], 1, p, op)
     return dict(ksize=k, strides=s, pads=(pt, pl), out_hw=(oh, ow))
 
 
