@@ -109,6 +109,9 @@ def local_size():
     return _state["local"].Get_size()
 
 
+_ABORT_GRACE = 0.5        # seconds between the traceback and MPI_Abort
+
+
 def _abort_on_exception(etype, value, tb):
     # Print this rank's traceback, then take the whole job down: the other ranks are
     # probably blocked in a collective this rank will never join.
@@ -120,6 +123,10 @@ def _abort_on_exception(etype, value, tb):
     sys.stderr.flush()
     if etype is KeyboardInterrupt or _state["MPI"] is None:
         (_state["hook"] or sys.__excepthook__)(etype, value, tb)
+    # The launcher forwards this rank's stderr through a pipe; Abort tears the job down
+    # at once, and the traceback just written was sometimes lost with it (mpiexec
+    # returned 1 with empty output).  A moment for the forwarding costs nothing here.
+    time.sleep(_ABORT_GRACE)
     _state["MPI"].COMM_WORLD.Abort(1)
 
 
