@@ -752,7 +752,7 @@ cdef object _apply_general(Primitive prim, tuple args, dict params):
             msg = str(e)
             if not msg.startswith(prim.name + ":"):
                 msg = "%s: %s (inputs %s)" % (prim.name, msg, _describe(args))
-            raise _renamed(e, msg) from None
+            raise with_message(e, msg) from None
     if dev is None:
         if type(out) is not ndarray:
             out = _np_asarray(out)
@@ -764,11 +764,12 @@ cdef object _apply_general(Primitive prim, tuple args, dict params):
     return t
 
 
-cdef object _renamed(BaseException e, str msg):
+cpdef object with_message(object e, str msg):
     """``e`` again with ``msg``: the same type where it takes a single message, else its
     nearest builtin base.  NumPy's _UFuncNoLoopError or _ArrayMemoryError need extra
     constructor arguments; re-raising ``type(e)(msg)`` would fail with an unrelated
-    TypeError about ``__init__`` instead of the op's error."""
+    TypeError about ``__init__`` instead of the op's error.  (The dispatch's rule, and
+    ops/_registry.py's for errors raised outside it.)"""
     cdef object cls = type(e)
     try:
         out = cls(msg)
