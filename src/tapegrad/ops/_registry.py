@@ -14,6 +14,7 @@ from tapegrad._core import (  # noqa: F401
     KIND_FLOAT,
     KIND_INT,
     KIND_NUMERIC,
+    with_message,
 )
 
 # dtype kinds a primitive accepts.  Complex dtypes count as numeric (add, multiply,
@@ -168,16 +169,17 @@ def zeros_on_device(shape, dtype, like):
 
 
 def _tensor_int(t, what, op):
-    """The Python int held by a one-element integer tensor (an axis, a size...).
+    """The Python int held by a one-element integer tensor or array (an axis, a size...).
 
     ``int()`` of a float tensor truncates (1.7 -> 1), which would turn a wrong argument
     into a silently wrong result; TF rejects non-integer axes and sizes too.
     """
-    a = np.asarray(t.numpy())
+    a = np.asarray(t.numpy() if isinstance(t, _core.Tensor) else t)
     if a.dtype.kind not in "iu" or a.size != 1:
-        raise TypeError("%s: %s must be an int or a one-element integer tensor, got a "
-                        "tensor of shape %s and dtype %s"
-                        % (op, what, format_shape(a.shape), a.dtype.name))
+        raise TypeError("%s: %s must be an int or a one-element integer tensor, got %s of "
+                        "shape %s and dtype %s"
+                        % (op, what, "a tensor" if isinstance(t, _core.Tensor) else "an array",
+                           format_shape(a.shape), a.dtype.name))
     return int(a.reshape(()))
 
 
@@ -205,13 +207,8 @@ def int_arg(value, what, op, minimum=None):
     v = value
     if isinstance(v, _core.BaseVariable):
         v = v.read_value()
-    if isinstance(v, _core.Tensor):
+    if isinstance(v, (_core.Tensor, np.ndarray)):
         v = _tensor_int(v, what, op)
-    elif isinstance(v, np.ndarray):
-        if v.dtype.kind not in "iu" or v.size != 1:
-            raise TypeError("%s: %s must be an int, got an array of shape %s and dtype %s"
-                            % (op, what, format_shape(v.shape), v.dtype.name))
-        v = int(v.reshape(()))
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
         raise TypeError("%s: %s must be an int, got %r (%s)"
                         % (op, what, value, type(value).__name__))
@@ -225,23 +222,6 @@ def renamed(e, op):
     """``e`` with its message prefixed by ``op:`` (a public op built of helper primitives:
     an error raised inside gather_grad says "scatter_nd: gather_grad: ...")."""
     return with_message(e, "%s: %s" % (op, e))
-
-
-def with_message(e, msg):
-    """An exception like ``e`` carrying ``msg``: the same type where it takes a single
-    message, else its nearest builtin base (NumPy's _ArrayMemoryError needs a shape and a
-    dtype, _UFuncNoLoopError a ufunc and dtypes).  The dispatch has the same rule in
-    Cython (_dispatch.pxi's _renamed)."""
-    try:
-        out = type(e)(msg)
-        if str(out) == msg:
-            return out
-    except Exception:
-        pass
-    for cls in type(e).__mro__:
-        if cls.__module__ == "builtins":
-            return cls(msg)
-    return ValueError(msg)
 
 
 def norm_axis(axis, ndim, op):
