@@ -1,6 +1,8 @@
 """QR, pseudo-inverse and least squares: qr, pinv, lstsq (batched over ``[..., M, N]``).
 """
 
+import functools
+
 import numpy as np
 
 from tapegrad.ops._registry import INEXACT, primitive, tensor
@@ -126,15 +128,22 @@ def _rank_error(what, a):
         "needs %s" % (what, _fmt(a.shape), a.dtype.name, min(m, n), need))
 
 
+def _naming_rank_errors(what):
+    # a rule's inner triangular solve fails on r's zero pivot: say so in qr's terms
+    def wrap(rule):
+        @functools.wraps(rule)
+        def checked(t, ans, a, full_matrices):
+            try:
+                return rule(t, ans, a, full_matrices)
+            except LinAlgError:
+                raise _rank_error(what, a) from None
+        return checked
+    return wrap
+
+
 @_qr.defvjp
+@_naming_rank_errors("gradient")
 def _qr_vjp(g, ans, a, full_matrices):
-    try:
-        return _qr_vjp_body(g, ans, a, full_matrices)
-    except LinAlgError:
-        raise _rank_error("gradient", a) from None
-
-
-def _qr_vjp_body(g, ans, a, full_matrices):
     m, n = _qr_check(a, full_matrices, "gradient")
     q, r = _unpack_qr(ans, m, n, full_matrices)
     gq, gr = _unpack_qr(g, m, n, full_matrices)
@@ -181,14 +190,8 @@ def _qr_jvp_deep(q, r, dx):
 
 
 @_qr.defjvp
+@_naming_rank_errors("forward-mode derivative")
 def _qr_jvp(t, ans, a, full_matrices):
-    try:
-        return _qr_jvp_body(t, ans, a, full_matrices)
-    except LinAlgError:
-        raise _rank_error("forward-mode derivative", a) from None
-
-
-def _qr_jvp_body(t, ans, a, full_matrices):
     m, n = _qr_check(a, full_matrices, "forward-mode derivative")
     q, r = _unpack_qr(ans, m, n, full_matrices)
     da = t[0]
