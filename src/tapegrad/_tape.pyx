@@ -62,7 +62,7 @@ def needs_input(int i):
 
 cdef object _sum_to = None
 cdef object _add_n = None
-cdef object _add = None
+cdef Primitive _add = None       # ops.elementwise.add (typed: the walk dispatches it)
 # sparse gradients of row lookups (ops/indexed_slices.py): their type, sum and densify
 cdef object _sparse_type = None
 cdef object _sparse_aggregate = None
@@ -153,9 +153,7 @@ cdef object _aggregate(list gs):
     if len(gs) == 2:
         # two contributions (the common case): add has the same-shape fast path; straight
         # to dispatch, as the primitive's own call with two tensors would go
-        if type(_add) is Primitive:
-            return apply(<Primitive>_add, (gs[0], gs[1]), {})
-        return _add(gs[0], gs[1])
+        return apply(_add, (gs[0], gs[1]), {})
     return _add_n(*gs)
 
 

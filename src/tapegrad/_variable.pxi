@@ -116,9 +116,6 @@ cdef class BaseVariable(Operand):
         else:
             _own(self, _np_array(arr, copy=True, order="C"))
 
-    def _check_assign(self, value, str what):
-        return _checked_value(self, value, what)
-
     # TF's signatures (TF 1.x and 2): use_locking comes before read_value.  It has no
     # effect here: an assignment is atomic as seen from Python; name is cosmetic.  (In
     # C rather than in tg.Variable: a Python wrapper costs ~1,000 instructions a call.)
