@@ -10,6 +10,8 @@ from ctypes import c_int
 
 import numpy as np
 
+from tapegrad.ops.conv import _geometry
+
 from . import launch
 from .array import CudaArray
 from .elementwise import cast, full, ptr, run_ew, same_device
@@ -32,8 +34,6 @@ def conv_meta(x_shape, kh, kw, strides, dilations, pads, out_hw, n=None):
 
 def _plan(x_shape, w_shape, strides, padding, dilations):
     # the CPU forward's geometry (TensorFlow's rule; VALID with a too-small input raises)
-    from tapegrad.ops.conv import _geometry
-
     oh, pt = _geometry(x_shape[1], w_shape[0], strides[0], dilations[0], padding)
     ow, pl = _geometry(x_shape[2], w_shape[1], strides[1], dilations[1], padding)
     return (oh, ow), (pt, pl)
